@@ -1,0 +1,31 @@
+# The two commands of the README: `make demo` (serve the demo on SQLite) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell $(PYTHON) -c "import hashlib,sys; print(hashlib.md5(open('pyproject.toml','rb').read()).hexdigest()[:8])")
+
+.PHONY: demo test install schema bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/resolute demo
+	$(BIN)/resolute serve
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+schema: $(STAMP)
+	$(BIN)/resolute export-schema
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis

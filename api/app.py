@@ -1,0 +1,157 @@
+"""The ASGI application: token endpoint, authenticated GraphQL endpoint, health check.
+
+This is the composition root: the one place in `api` that imports the GraphQL surface
+(`schema.root`), so that the rest of `api` never depends on `schema`.
+
+A request travels: Authorization header -> token -> principal (fresh from the database) ->
+scope -> per-request context (session, loaders) -> resolvers -> services.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope as AsgiScope, Send
+from strawberry.asgi import GraphQL
+from strawberry.schema import BaseSchema
+
+from api.access.policy import load_policy
+from api.access.scope import Principal, Scope
+from api.accounts.service import authenticate
+from api.auth.principal import load_principal
+from api.auth.tokens import TokenError, decode_token, issue_token
+from api.db import RequestDB, create_engine, session_factory
+from api.settings import Settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("resolute")
+
+def _unauthenticated(message: str) -> JSONResponse:
+    return JSONResponse(
+        {"data": None, "errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]},
+        status_code=401,
+        headers={"WWW-Authenticate": 'Bearer realm="resolute"'},
+    )
+
+
+class AuthenticatedGraphQL(GraphQL):
+    """Strawberry's ASGI view behind a bearer-token check: no valid token, no GraphQL at all."""
+
+    def __init__(self, graphql_schema: BaseSchema, settings: Settings) -> None:
+        super().__init__(graphql_schema, graphql_ide="graphiql" if settings.graphiql else None, allow_queries_via_get=False)
+        self.settings = settings
+
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 4401})
+            return
+        request = Request(scope, receive)
+        app_state = request.app.state
+        if request.method == "GET" and "text/html" in request.headers.get("accept", "") and self.graphql_ide:
+            await (await self.render_graphql_ide(request))(scope, receive, send)
+            return
+        principal = await self._principal(request)
+        if isinstance(principal, str):
+            await _unauthenticated(principal)(scope, receive, send)
+            return
+        db = RequestDB(app_state.sessions)
+        context = _make_context(
+            settings=self.settings,
+            db=db,
+            scope=Scope(principal, app_state.policy),
+            request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
+        )
+        try:
+            response = await self.run(request, context=context)
+        finally:
+            await db.close()
+        await response(scope, receive, send)
+
+    async def _principal(self, request: Request) -> Principal | str:
+        """The caller, or why it is refused (one vague reason for the client, the detail in the log)."""
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return "authentication required: send 'Authorization: Bearer <token>' (POST /auth/token to get one)"
+        try:
+            claims = decode_token(self.settings, token.strip())
+        except TokenError as exc:
+            log.info("refused token: %s", exc)
+            return "invalid or expired token"
+        async with request.app.state.sessions() as session:
+            principal = await load_principal(session, claims)
+        if principal is None:
+            return "invalid or expired token"
+        return principal
+
+
+def _make_context(**kwargs: Any) -> Any:
+    from schema.context import Context  # composition root: see the module docstring
+
+    return Context(**kwargs)
+
+
+async def token_endpoint(request: Request) -> Response:
+    """POST {"username", "password"} -> {"access_token", "token_type", "expires_in"}."""
+    settings: Settings = request.app.state.settings
+    try:
+        body = await request.json()
+        username, password = body["username"], body["password"]
+        if not isinstance(username, str) or not isinstance(password, str):
+            raise TypeError
+    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
+        return JSONResponse({"error": "invalid_request", "error_description": "send JSON {\"username\": ..., \"password\": ...}"}, status_code=400)
+    async with request.app.state.sessions() as session:
+        user = await authenticate(session=session, settings=settings, username=username, password=password)
+    if user is None:
+        return JSONResponse({"error": "invalid_grant", "error_description": "wrong username or password"}, status_code=401)
+    token, ttl = issue_token(settings, user.id)
+    return JSONResponse({"access_token": token, "token_type": "Bearer", "expires_in": ttl}, headers={"Cache-Control": "no-store"})
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def home(request: Request) -> Response:
+    return RedirectResponse("/graphql")
+
+
+def create_app(settings: Settings | None = None, graphql_schema: BaseSchema | None = None) -> Starlette:
+    """The application; `resolute serve` calls this with the settings of the environment."""
+    settings = settings or Settings()
+    if graphql_schema is None:
+        from schema.root import schema as graphql_schema  # composition root
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        app.state.engine = engine
+        app.state.sessions = session_factory(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/", home),
+            Route("/healthz", health),
+            Route("/auth/token", token_endpoint, methods=["POST"]),
+            Route("/graphql", AuthenticatedGraphQL(graphql_schema, settings), methods=["GET", "POST"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.policy = load_policy(settings.policy_dir)
+    return app

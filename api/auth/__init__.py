@@ -1,0 +1,1 @@
+"""Authentication: passwords, JWT access tokens, and the principal behind a token."""

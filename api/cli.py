@@ -1,0 +1,247 @@
+"""The `resolute` command: serve, migrate, demo, import, create-admin, set-password, export-schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.settings import ROOT, Settings
+
+__all__ = ["main"]
+
+T = TypeVar("T")
+DEMO_PASSWORD = "resolute-demo"
+
+
+def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one write transaction on a fresh engine, committed if it returns."""
+    from api.db import create_engine, session_factory, write_transaction
+
+    async def run() -> T:
+        engine = create_engine(settings)
+        try:
+            async with session_factory(engine)() as session:
+                async with write_transaction(session):
+                    return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    if args.migrate:
+        cmd_migrate(argparse.Namespace(revision="head", downgrade=None), settings)
+    print(f"Resolute on http://{args.host}:{args.port}/graphql (GraphiQL in a browser; POST /auth/token for a token)")
+    uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers, log_level="info")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from api import migrate
+
+    if args.downgrade:
+        migrate.downgrade(settings, args.downgrade)
+    else:
+        migrate.upgrade(settings, args.revision)
+    print(f"database at revision {'' if not args.downgrade else args.downgrade}{args.revision if not args.downgrade else ''}")
+    return 0
+
+
+def _import(settings: Settings, directory: Path) -> int:
+    from api.access.policy import load_policy
+    from api.interchange.loader import load_bundle
+    from api.interchange.reader import InterchangeError, read_dir
+
+    started = time.perf_counter()
+    try:
+        bundle = read_dir(directory)
+        report = _with_session(settings, lambda session: load_bundle(session, bundle, load_policy(settings.policy_dir)))
+    except InterchangeError as exc:
+        print(f"import refused, nothing written ({len(exc.problems)} problem(s)):", file=sys.stderr)
+        for problem in exc.problems[:200]:
+            print(f"  {problem}", file=sys.stderr)
+        if len(exc.problems) > 200:
+            print(f"  ... and {len(exc.problems) - 200} more", file=sys.stderr)
+        return 1
+    for line in report.lines():
+        print(line)
+    print(f"imported {directory} in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from api import migrate
+
+    migrate.upgrade(settings)
+    return _import(settings, Path(args.directory))
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Build the demo database: migrate, generate a small organisation, import it, set demo passwords."""
+    from api import migrate
+    from api.accounts.models import User
+    from api.auth.passwords import hash_password
+    from api.demo import generator
+
+    migrate.upgrade(settings)
+    with tempfile.TemporaryDirectory() as tmp:
+        gen = generator.Gen(args.scale, args.seed, tmp)
+        gen.gen_units()
+        gen.gen_users()
+        gen.gen_all()
+        gen.close_all()
+        code = _import(settings, Path(tmp))
+    if code:
+        return code
+    password_hash = hash_password(settings, DEMO_PASSWORD)
+
+    async def set_passwords(session: AsyncSession) -> list[str]:
+        await session.execute(update(User).where(User.password_hash.is_(None)).values(password_hash=password_hash))
+        return list(await session.scalars(select(User.username).order_by(User.id).limit(8)))
+
+    names = _with_session(settings, set_passwords)
+    print(f"\ndemo accounts (password '{DEMO_PASSWORD}'), e.g.: {', '.join(names)}")
+    return 0
+
+
+def _password(args: argparse.Namespace) -> str:
+    if getattr(args, "password_stdin", False):
+        return sys.stdin.readline().rstrip("\n")
+    env = os.environ.get("RESOLUTE_ADMIN_PASSWORD")
+    if env:
+        return env
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise SystemExit("passwords differ")
+    return first
+
+
+def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
+    """Create (or re-enable) an admin over a unit's subtree; the way in on a new database."""
+    from api import migrate
+    from api.accounts.models import Grant, User
+    from api.auth.passwords import hash_password, password_problem
+    from api.org.models import Unit
+
+    migrate.upgrade(settings)
+    password = _password(args)
+    if problem := password_problem(password):
+        print(f"the password {problem}", file=sys.stderr)
+        return 1
+
+    async def work(session: AsyncSession) -> str:
+        query = select(Unit).where(Unit.code == args.unit) if args.unit else select(Unit).where(Unit.parent_id.is_(None))
+        unit = await session.scalar(query)
+        if unit is None:
+            raise SystemExit(f"no unit {args.unit or '(root)'}: import units first (resolute import DIR)")
+        user = await session.scalar(select(User).where(User.username == args.username))
+        if user is None:
+            user = User(username=args.username, full_name=args.full_name or args.username, unit_id=unit.id, active=True, version=1)
+            session.add(user)
+        user.password_hash = hash_password(settings, password)
+        user.active = True
+        await session.flush()
+        if await session.scalar(select(Grant.id).where(Grant.user_id == user.id, Grant.role == "admin", Grant.unit_id == unit.id)) is None:
+            session.add(Grant(user_id=user.id, role="admin", unit_id=unit.id))
+        return unit.code
+
+    code = _with_session(settings, work)
+    print(f"admin '{args.username}' over {code} and everything below it")
+    return 0
+
+
+def cmd_set_password(args: argparse.Namespace, settings: Settings) -> int:
+    from api.accounts.models import User
+    from api.auth.passwords import hash_password, password_problem
+
+    password = _password(args)
+    if problem := password_problem(password):
+        print(f"the password {problem}", file=sys.stderr)
+        return 1
+
+    async def work(session: AsyncSession) -> int:
+        result = await session.execute(
+            update(User).where(User.username == args.username).values(password_hash=hash_password(settings, password), version=User.version + 1)
+        )
+        return result.rowcount  # type: ignore[attr-defined,no-any-return]
+
+    if not _with_session(settings, work):
+        print(f"no user '{args.username}'", file=sys.stderr)
+        return 1
+    print(f"password set for '{args.username}'")
+    return 0
+
+
+def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from schema.export import export_sdl
+
+    path = Path(args.output)
+    path.write_text(export_sdl(), encoding="utf-8")
+    print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="resolute", description="Resolute: monitor how resolutions are carried out, unit by unit.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the GraphQL API", description="Serve the API (GraphiQL at /graphql, tokens at POST /auth/token).")
+    serve.add_argument("--host", default=Settings().host)
+    serve.add_argument("--port", type=int, default=Settings().port)
+    serve.add_argument("--workers", type=int, default=1, help="server processes (use PostgreSQL for more than one)")
+    serve.add_argument("--migrate", action="store_true", help="apply migrations before serving")
+    serve.set_defaults(func=cmd_serve)
+
+    mig = sub.add_parser("migrate", help="apply database migrations", description="Upgrade the database to the latest schema (or to --revision).")
+    mig.add_argument("--revision", default="head")
+    mig.add_argument("--downgrade", metavar="REVISION", help="downgrade to REVISION instead (e.g. base)")
+    mig.set_defaults(func=cmd_migrate)
+
+    demo = sub.add_parser("demo", help="build a demo database", description=f"Migrate, generate a demo organisation and import it; demo accounts get the password '{DEMO_PASSWORD}'. Safe to run twice.")
+    demo.add_argument("--scale", choices=("small", "medium", "national"), default="small")
+    demo.add_argument("--seed", type=int, default=1)
+    demo.set_defaults(func=cmd_demo)
+
+    imp = sub.add_parser("import", help="import units and users from DIR", description="Import units.csv and users.csv of the interchange format from DIR; all or nothing, idempotent. Imported users cannot log in until an admin sets their password (userPasswordSet, or resolute set-password).")
+    imp.add_argument("directory", metavar="DIR")
+    imp.set_defaults(func=cmd_import)
+
+    admin = sub.add_parser("create-admin", help="create an admin account", description="Create or reset an admin over a unit (default: the root). The password is read from RESOLUTE_ADMIN_PASSWORD, --password-stdin, or a prompt.")
+    admin.add_argument("--username", default="admin")
+    admin.add_argument("--full-name")
+    admin.add_argument("--unit", metavar="CODE", help="the unit the grant covers (default: the root)")
+    admin.add_argument("--password-stdin", action="store_true")
+    admin.set_defaults(func=cmd_create_admin)
+
+    setpw = sub.add_parser("set-password", help="set a user's password", description="Set a user's password (e.g. an imported account). Read from RESOLUTE_ADMIN_PASSWORD, --password-stdin, or a prompt.")
+    setpw.add_argument("username")
+    setpw.add_argument("--password-stdin", action="store_true")
+    setpw.set_defaults(func=cmd_set_password)
+
+    export = sub.add_parser("export-schema", help="write the GraphQL SDL", description="Write the SDL of the API (committed as schema/schema.graphql).")
+    export.add_argument("--output", default=str(ROOT / "schema" / "schema.graphql"))
+    export.set_defaults(func=cmd_export_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args, Settings()) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

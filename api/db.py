@@ -1,0 +1,123 @@
+"""Engine, declarative base and the one session strategy for concurrently resolved fields.
+
+Session strategy: each GraphQL request owns exactly one AsyncSession, wrapped in a
+`RequestDB` whose asyncio.Lock lets only one coroutine use it at a time. Strawberry resolves
+sibling fields concurrently; with the lock they queue for the session instead of corrupting
+it, and a request never holds more than one pooled connection. Loaders batch their keys, so
+queuing costs little: the number of statements depends on the query's shape, not its rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import MetaData, event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import NullPool, StaticPool
+
+from api.settings import Settings
+
+__all__ = ["Base", "RequestDB", "create_engine", "session_factory", "write_transaction", "NAMING_CONVENTION"]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """An engine configured from settings: pool size and timeout, statement timeout."""
+    url = settings.database_url
+    kwargs: dict[str, Any] = {"echo": settings.db_echo}
+    if url.startswith("sqlite"):
+        if ":memory:" in url or url.endswith("sqlite+aiosqlite://"):
+            kwargs["poolclass"] = StaticPool
+        else:
+            kwargs["poolclass"] = NullPool  # a file connection is cheap; avoids cross-loop reuse
+        kwargs["connect_args"] = {"timeout": settings.db_statement_timeout_ms / 1000}
+    else:
+        kwargs["pool_size"] = settings.db_pool_size
+        kwargs["pool_timeout"] = settings.db_pool_timeout
+        kwargs["pool_pre_ping"] = True
+        kwargs["connect_args"] = {
+            "server_settings": {
+                "statement_timeout": str(settings.db_statement_timeout_ms),
+                "application_name": "resolute",
+            }
+        }
+    engine = create_async_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+        event.listen(engine.sync_engine, "connect", _sqlite_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the driver, emit BEGIN: reads then see one snapshot and a write
+    # transaction can take SQLite's write lock up front (see write_transaction).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    write = connection.get_execution_options().get("resolute_write", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+@asynccontextmanager
+async def write_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """One transaction for one mutation: committed on success, rolled back on any error.
+
+    On SQLite it starts with BEGIN IMMEDIATE, so concurrent writers queue for the write lock
+    instead of reading stale rows; PostgreSQL relies on row and advisory locks taken by services.
+    """
+    if session.in_transaction():
+        await session.rollback()
+    await session.connection(execution_options={"resolute_write": True})
+    try:
+        yield session
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+class RequestDB:
+    """The request's single AsyncSession behind a lock (see the module docstring)."""
+
+    def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
+        self._factory = factory
+        self._session: AsyncSession | None = None
+        self._lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def use(self) -> AsyncIterator[AsyncSession]:
+        """Hold the session exclusively for one unit of work (a loader batch, a mutation)."""
+        async with self._lock:
+            if self._session is None:
+                self._session = self._factory()
+            yield self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

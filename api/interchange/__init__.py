@@ -1,0 +1,1 @@
+"""The interchange format (FORMAT.md): read, check, and load in bulk."""

@@ -1,0 +1,1 @@
+"""The organisation tree: units, their kinds, and the operations that keep paths consistent."""

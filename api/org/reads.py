@@ -1,0 +1,155 @@
+"""Read queries over the tree, each batched for many keys and filtered by the caller's scope.
+
+Every function here is one SQL statement whatever the number of keys, so GraphQL loaders
+built on them keep the statement count of a request tied to its shape, not to its rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from api.access.scope import Scope, path_ids
+from api.org.models import Unit, UnitKind, subtree_upper
+from api.org.text import fold
+
+__all__ = [
+    "UnitFilter",
+    "ancestors_of",
+    "children_of",
+    "count_descendants",
+    "count_units",
+    "descendants_pages",
+    "list_kinds",
+    "list_units",
+    "unit_by_code",
+    "units_by_ids",
+]
+
+
+@dataclass(frozen=True)
+class UnitFilter:
+    kind: str | None = None
+    under_path: str | None = None
+    search: str | None = None
+    include_archived: bool = False
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _conditions(unit: type[Unit] | object, flt: UnitFilter) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
+    if not flt.include_archived:
+        conds.append(unit.archived_at.is_(None))  # type: ignore[attr-defined]
+    if flt.kind:
+        conds.append(unit.kind == flt.kind)  # type: ignore[attr-defined]
+    if flt.under_path:
+        conds += [unit.path >= flt.under_path, unit.path < subtree_upper(flt.under_path)]  # type: ignore[attr-defined]
+    if flt.search and flt.search.strip():
+        pattern = f"%{_like_escape(fold(flt.search))}%"
+        conds.append(
+            or_(unit.search_name.like(pattern, escape="\\"), func.lower(unit.code).like(pattern, escape="\\"))  # type: ignore[attr-defined]
+        )
+    return conds
+
+
+async def units_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, Unit]:
+    rows = await session.scalars(select(Unit).where(Unit.id.in_(set(ids)), scope.visible(Unit)))
+    return {unit.id: unit for unit in rows}
+
+
+async def unit_by_code(session: AsyncSession, scope: Scope, code: str) -> Unit | None:
+    return await session.scalar(select(Unit).where(Unit.code == code, scope.visible(Unit)))
+
+
+async def children_of(
+    session: AsyncSession, scope: Scope, parent_ids: Sequence[int], *, include_archived: bool
+) -> dict[int, list[Unit]]:
+    query = select(Unit).where(Unit.parent_id.in_(set(parent_ids)), scope.visible(Unit)).order_by(Unit.code)
+    if not include_archived:
+        query = query.where(Unit.archived_at.is_(None))
+    grouped: dict[int, list[Unit]] = defaultdict(list)
+    for unit in await session.scalars(query):
+        grouped[unit.parent_id].append(unit)  # type: ignore[index]
+    return grouped
+
+
+async def ancestors_of(session: AsyncSession, scope: Scope, paths: Sequence[str]) -> dict[str, list[Unit]]:
+    """Each path's ancestors (root first) that the caller may name: in scope, or its own chain."""
+    wanted = {pk for path in paths for pk in path_ids(path)[:-1]}
+    rows = await session.scalars(select(Unit).where(Unit.id.in_(wanted), scope.chain_or_visible()))
+    known = {unit.id: unit for unit in rows}
+    return {path: [known[pk] for pk in path_ids(path)[:-1] if pk in known] for path in paths}
+
+
+def _listing(scope: Scope, flt: UnitFilter) -> Select[tuple[Unit]]:
+    return select(Unit).where(scope.visible(Unit), *_conditions(Unit, flt))
+
+
+async def list_units(session: AsyncSession, scope: Scope, flt: UnitFilter, *, first: int, after: str | None) -> list[Unit]:
+    """Up to first+1 units in code order after the cursor's code."""
+    query = _listing(scope, flt).order_by(Unit.code).limit(first + 1)
+    if after is not None:
+        query = query.where(Unit.code > after)
+    return list(await session.scalars(query))
+
+
+async def count_units(session: AsyncSession, scope: Scope, flt: UnitFilter) -> int:
+    query = select(func.count()).select_from(Unit).where(scope.visible(Unit), *_conditions(Unit, flt))
+    return int(await session.scalar(query) or 0)
+
+
+def _upper(path_column: object) -> ColumnElement[str]:
+    """SQL for subtree_upper(path): the path with its final '/' replaced by '0'."""
+    return func.substr(path_column, 1, func.length(path_column) - 1).op("||")(literal("0"))
+
+
+async def descendants_pages(
+    session: AsyncSession, scope: Scope, anchor_ids: Sequence[int], flt: UnitFilter, *, first: int, after: str | None
+) -> dict[int, list[Unit]]:
+    """For each anchor unit, up to first+1 of its visible strict descendants in code order: one statement."""
+    anchor = aliased(Unit)
+    ranked = (
+        select(
+            anchor.id.label("anchor_id"),
+            Unit.id.label("unit_id"),
+            func.row_number().over(partition_by=anchor.id, order_by=Unit.code).label("rank"),
+        )
+        .join(Unit, and_(Unit.path > anchor.path, Unit.path < _upper(anchor.path)))
+        .where(anchor.id.in_(set(anchor_ids)), scope.visible(Unit), *_conditions(Unit, flt))
+    )
+    if after is not None:
+        ranked = ranked.where(Unit.code > after)
+    ranked_sq = ranked.subquery()
+    query = (
+        select(ranked_sq.c.anchor_id, Unit)
+        .join(Unit, Unit.id == ranked_sq.c.unit_id)
+        .where(ranked_sq.c.rank <= first + 1)
+        .order_by(ranked_sq.c.anchor_id, ranked_sq.c.rank)
+    )
+    grouped: dict[int, list[Unit]] = defaultdict(list)
+    for anchor_id, unit in (await session.execute(query)).all():
+        grouped[anchor_id].append(unit)
+    return grouped
+
+
+async def count_descendants(session: AsyncSession, scope: Scope, anchor_ids: Sequence[int], flt: UnitFilter) -> dict[int, int]:
+    anchor = aliased(Unit)
+    query = (
+        select(anchor.id, func.count(Unit.id))
+        .join(Unit, and_(Unit.path > anchor.path, Unit.path < _upper(anchor.path)))
+        .where(anchor.id.in_(set(anchor_ids)), scope.visible(Unit), *_conditions(Unit, flt))
+        .group_by(anchor.id)
+    )
+    return {anchor_id: int(n) for anchor_id, n in (await session.execute(query)).all()}
+
+
+async def list_kinds(session: AsyncSession) -> list[UnitKind]:
+    return list(await session.scalars(select(UnitKind).order_by(UnitKind.code)))

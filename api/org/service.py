@@ -1,0 +1,228 @@
+"""Rules of the organisation tree: create, update, move a subtree, archive.
+
+Every function takes the session and the caller's scope explicitly, checks the action with
+the scope (casbin per role, the tree for where), validates, and writes inside the caller's
+write transaction. Structural changes take the tree lock, so a move never races a create
+or another move into a cycle or a stale path.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timezone
+
+from sqlalchemy import func, literal, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.access.scope import Scope
+from api.errors import ErrorCode, FieldError, ServiceError, fail
+from api.org.models import Unit, UnitKind, subtree_upper
+from api.org.text import fold
+
+__all__ = [
+    "CODE_PATTERN",
+    "archive_unit",
+    "create_kind",
+    "create_unit",
+    "lock_tree",
+    "move_unit",
+    "update_unit",
+    "validate_code",
+    "validate_name",
+]
+
+CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_TREE_LOCK_KEY = 0x5E501_7E  # one advisory lock for the shape of the tree
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+async def lock_tree(session: AsyncSession, *, exclusive: bool) -> None:
+    """Serialise changes to the tree's shape on PostgreSQL (SQLite's BEGIN IMMEDIATE already does)."""
+    if session.bind.dialect.name == "postgresql":
+        fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        await session.execute(text(f"SELECT {fn}(:key)"), {"key": _TREE_LOCK_KEY})
+
+
+def validate_code(code: str, field: str = "code") -> list[FieldError]:
+    if not code:
+        return [FieldError(field, ErrorCode.REQUIRED, "a code is required")]
+    if not CODE_PATTERN.match(code):
+        return [FieldError(field, ErrorCode.INVALID, "a code has 1-64 ASCII letters, digits, '.', '_' or '-', starting with a letter or digit")]
+    return []
+
+
+def validate_name(name: str, field: str = "name") -> list[FieldError]:
+    if not name or not name.strip():
+        return [FieldError(field, ErrorCode.REQUIRED, "a name is required")]
+    if len(name) > 255:
+        return [FieldError(field, ErrorCode.TOO_LONG, "a name has at most 255 characters")]
+    return []
+
+
+async def _kind_exists(session: AsyncSession, kind: str) -> bool:
+    return (await session.scalar(select(func.count()).select_from(UnitKind).where(UnitKind.code == kind))) == 1
+
+
+async def load_unit(
+    session: AsyncSession, scope: Scope, unit_id: int, *, act: str, field: str, lock: bool = False
+) -> Unit:
+    """A unit the caller can see and may `act` on; NOT_FOUND if out of sight, FORBIDDEN if read-only."""
+    query = select(Unit).where(Unit.id == unit_id, scope.visible(Unit))
+    if lock:
+        query = query.with_for_update()
+    unit = await session.scalar(query)
+    if unit is None:
+        raise fail(field, ErrorCode.NOT_FOUND, "no such unit")
+    if scope.grant_covering("unit", act, unit.path) is None:
+        raise fail(field, ErrorCode.FORBIDDEN, f"your roles do not allow '{act}' on this unit")
+    return unit
+
+
+async def create_unit(
+    *, session: AsyncSession, scope: Scope, code: str, name: str, kind: str, parent_id: int
+) -> Unit:
+    errors = validate_code(code) + validate_name(name)
+    if errors:
+        raise ServiceError(errors)
+    await lock_tree(session, exclusive=False)
+    parent = await load_unit(session, scope, parent_id, act="create", field="parentId", lock=True)
+    if parent.archived_at is not None:
+        raise fail("parentId", ErrorCode.ARCHIVED, "cannot create a unit under an archived unit")
+    if not await _kind_exists(session, kind):
+        raise fail("kind", ErrorCode.INVALID, f"unknown unit kind '{kind}'")
+    if await session.scalar(select(Unit.id).where(Unit.code == code)) is not None:
+        raise fail("code", ErrorCode.DUPLICATE, f"a unit with code '{code}' already exists")
+    unit = Unit(
+        code=code,
+        name=name.strip(),
+        search_name=fold(name),
+        kind=kind,
+        parent_id=parent.id,
+        path=f"{parent.path}~{uuid.uuid4().hex}/",  # unique placeholder until the id is known
+        depth=parent.depth + 1,
+        version=1,
+    )
+    session.add(unit)
+    await session.flush()
+    unit.path = f"{parent.path}{unit.id}/"
+    await session.flush()
+    return unit
+
+
+async def update_unit(
+    *,
+    session: AsyncSession,
+    scope: Scope,
+    unit_id: int,
+    version: int | None,
+    name: str | None = None,
+    kind: str | None = None,
+) -> Unit:
+    """Rename or re-kind a unit; `version` (if given) must be the one the caller read."""
+    errors = validate_name(name) if name is not None else []
+    if errors:
+        raise ServiceError(errors)
+    unit = await load_unit(session, scope, unit_id, act="update", field="id", lock=True)
+    if kind is not None and not await _kind_exists(session, kind):
+        raise fail("kind", ErrorCode.INVALID, f"unknown unit kind '{kind}'")
+    _check_version(unit, version)
+    values: dict[str, object] = {"version": Unit.version + 1, "updated_at": now()}
+    if name is not None:
+        values.update(name=name.strip(), search_name=fold(name))
+    if kind is not None:
+        values["kind"] = kind
+    await session.execute(update(Unit).where(Unit.id == unit.id).values(**values))
+    await session.refresh(unit)
+    return unit
+
+
+def _check_version(unit: Unit, version: int | None) -> None:
+    if version is not None and version != unit.version:
+        raise fail("version", ErrorCode.CONFLICT, f"the unit changed since you read it (version {version}, now {unit.version}); reload and retry")
+
+
+async def move_unit(
+    *, session: AsyncSession, scope: Scope, unit_id: int, new_parent_id: int, version: int | None = None
+) -> Unit:
+    """Move a unit and its whole subtree under a new parent, in one statement and one transaction."""
+    await lock_tree(session, exclusive=True)
+    unit = await load_unit(session, scope, unit_id, act="move", field="id", lock=True)
+    parent = await load_unit(session, scope, new_parent_id, act="move", field="parentId", lock=True)
+    _check_version(unit, version)
+    if unit.parent_id is None:
+        raise fail("id", ErrorCode.INVALID, "the root unit cannot be moved")
+    if parent.path.startswith(unit.path):
+        raise fail("parentId", ErrorCode.CYCLE, "a unit cannot be moved under itself or one of its descendants")
+    if parent.archived_at is not None:
+        raise fail("parentId", ErrorCode.ARCHIVED, "cannot move a unit under an archived unit")
+    if scope.grant_covering("unit", "move", unit.path, parent.path) is None:
+        raise fail("parentId", ErrorCode.FORBIDDEN, "one grant must cover both the unit and its new parent")
+    if parent.id == unit.parent_id:
+        return unit
+    old_path, new_path = unit.path, f"{parent.path}{unit.id}/"
+    delta = parent.depth + 1 - unit.depth
+    stamp = now()
+    await session.execute(
+        update(Unit)
+        .where(Unit.path >= old_path, Unit.path < subtree_upper(old_path))
+        .values(
+            path=literal(new_path) + func.substr(Unit.path, len(old_path) + 1),
+            depth=Unit.depth + delta,
+            version=Unit.version + 1,
+            updated_at=stamp,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(update(Unit).where(Unit.id == unit.id).values(parent_id=parent.id))
+    await session.refresh(unit)
+    return unit
+
+
+async def archive_unit(
+    *, session: AsyncSession, scope: Scope, unit_id: int, cascade: bool = False, version: int | None = None
+) -> Unit:
+    """Archive a unit (soft: its history stays visible); with `cascade`, its whole subtree too."""
+    await lock_tree(session, exclusive=False)
+    unit = await load_unit(session, scope, unit_id, act="archive", field="id", lock=True)
+    _check_version(unit, version)
+    if unit.parent_id is None:
+        raise fail("id", ErrorCode.INVALID, "the root unit cannot be archived")
+    if unit.archived_at is not None:
+        return unit
+    stamp = now()
+    subtree = (Unit.path >= unit.path) & (Unit.path < subtree_upper(unit.path)) & Unit.archived_at.is_(None)
+    if not cascade:
+        active_children = await session.scalar(
+            select(func.count()).select_from(Unit).where(Unit.parent_id == unit.id, Unit.archived_at.is_(None))
+        )
+        if active_children:
+            raise fail("id", ErrorCode.HAS_CHILDREN, f"the unit has {active_children} active sub-units: move them, archive them, or pass cascade: true")
+        subtree = Unit.id == unit.id
+    await session.execute(
+        update(Unit)
+        .where(subtree)
+        .values(archived_at=stamp, updated_at=stamp, version=Unit.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(unit)
+    return unit
+
+
+async def create_kind(*, session: AsyncSession, scope: Scope, code: str, label: str) -> UnitKind:
+    """Add a unit kind (an organisation's own, beyond the defaults); needs unit rights at the root."""
+    errors = validate_code(code) + validate_name(label, "label")
+    if errors:
+        raise ServiceError(errors)
+    root_path = await session.scalar(select(Unit.path).where(Unit.parent_id.is_(None)))
+    if root_path is None or scope.grant_covering("unit", "create", root_path) is None:
+        raise fail(None, ErrorCode.FORBIDDEN, "only an administrator of the whole tree adds unit kinds")
+    if await _kind_exists(session, code):
+        raise fail("code", ErrorCode.DUPLICATE, f"unit kind '{code}' already exists")
+    kind = UnitKind(code=code, label=label.strip())
+    session.add(kind)
+    await session.flush()
+    return kind

@@ -1,0 +1,144 @@
+"""Mutations of accounts: userCreate, userDeactivate, userPasswordSet, passwordChange, roleGrant, roleRevoke."""
+
+from __future__ import annotations
+
+import strawberry
+
+from api.accounts import service
+from schema.accounts.types import GrantType, UserType
+from schema.context import Info, run_mutation
+from schema.errors import UserError
+from schema.ids import input_id
+
+__all__ = ["AccountsMutation"]
+
+
+@strawberry.input
+class UserCreateInput:
+    username: str = strawberry.field(description="2-64 lower-case ASCII letters, digits, '.', '_' or '-'.")
+    full_name: str = strawberry.field(description="At most 255 characters.")
+    unit_id: strawberry.ID
+    password: str | None = strawberry.field(default=None, description="10-256 characters; without it the account cannot log in until `userPasswordSet`.")
+
+
+@strawberry.input
+class UserDeactivateInput:
+    id: strawberry.ID
+
+
+@strawberry.input
+class UserPasswordSetInput:
+    id: strawberry.ID
+    password: str = strawberry.field(description="10-256 characters.")
+
+
+@strawberry.input
+class PasswordChangeInput:
+    current_password: str
+    new_password: str = strawberry.field(description="10-256 characters.")
+
+
+@strawberry.input
+class RoleGrantInput:
+    user_id: strawberry.ID
+    role: str = strawberry.field(description="admin, leader, manager, officer, viewer or auditor.")
+    unit_id: strawberry.ID = strawberry.field(description="The grant covers this unit and its whole subtree.")
+
+
+@strawberry.input
+class RoleRevokeInput:
+    grant_id: strawberry.ID
+
+
+@strawberry.type
+class UserCreatePayload:
+    user: UserType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class UserDeactivatePayload:
+    user: UserType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class UserPasswordSetPayload:
+    user: UserType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class PasswordChangePayload:
+    user: UserType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class RoleGrantPayload:
+    grant: GrantType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class RoleRevokePayload:
+    revoked_grant_id: strawberry.ID | None
+    errors: list[UserError]
+
+
+def _errors(errors: list) -> list[UserError]:  # type: ignore[type-arg]
+    return [UserError.of(e) for e in errors]
+
+
+@strawberry.type
+class AccountsMutation:
+    @strawberry.mutation(description="Create an account in a unit of your scope (admin).")
+    async def user_create(self, info: Info, input: UserCreateInput) -> UserCreatePayload:
+        ctx = info.context
+        row, errors = await run_mutation(info, lambda session: service.create_user(
+            session=session, settings=ctx.settings, scope=ctx.scope, username=input.username,
+            full_name=input.full_name, unit_id=input_id(input.unit_id, "Unit", "unitId"), password=input.password,
+        ))
+        return UserCreatePayload(user=UserType.of(row) if row else None, errors=_errors(errors))
+
+    @strawberry.mutation(description="Deactivate an account in your scope; its tokens stop working at once (admin).")
+    async def user_deactivate(self, info: Info, input: UserDeactivateInput) -> UserDeactivatePayload:
+        ctx = info.context
+        row, errors = await run_mutation(info, lambda session: service.deactivate_user(
+            session=session, scope=ctx.scope, user_id=input_id(input.id, "User", "id"),
+        ))
+        return UserDeactivatePayload(user=UserType.of(row) if row else None, errors=_errors(errors))
+
+    @strawberry.mutation(description="Set the password of an account in your scope, e.g. an imported one (admin).")
+    async def user_password_set(self, info: Info, input: UserPasswordSetInput) -> UserPasswordSetPayload:
+        ctx = info.context
+        row, errors = await run_mutation(info, lambda session: service.set_password(
+            session=session, settings=ctx.settings, scope=ctx.scope, user_id=input_id(input.id, "User", "id"), password=input.password,
+        ))
+        return UserPasswordSetPayload(user=UserType.of(row) if row else None, errors=_errors(errors))
+
+    @strawberry.mutation(description="Change your own password; your other tokens stop working.")
+    async def password_change(self, info: Info, input: PasswordChangeInput) -> PasswordChangePayload:
+        ctx = info.context
+        row, errors = await run_mutation(info, lambda session: service.change_password(
+            session=session, settings=ctx.settings, scope=ctx.scope,
+            current_password=input.current_password, new_password=input.new_password,
+        ))
+        return PasswordChangePayload(user=UserType.of(row) if row else None, errors=_errors(errors))
+
+    @strawberry.mutation(description="Grant a role over a unit's subtree; only inside your scope, and only a role you hold there (admin).")
+    async def role_grant(self, info: Info, input: RoleGrantInput) -> RoleGrantPayload:
+        ctx = info.context
+        row, errors = await run_mutation(info, lambda session: service.grant_role(
+            session=session, scope=ctx.scope, user_id=input_id(input.user_id, "User", "userId"),
+            role=input.role, unit_id=input_id(input.unit_id, "Unit", "unitId"),
+        ))
+        return RoleGrantPayload(grant=GrantType.of(row) if row else None, errors=_errors(errors))
+
+    @strawberry.mutation(description="Revoke a grant; its holder loses it on the next request (admin).")
+    async def role_revoke(self, info: Info, input: RoleRevokeInput) -> RoleRevokePayload:
+        ctx = info.context
+        row, errors = await run_mutation(info, lambda session: service.revoke_role(
+            session=session, scope=ctx.scope, grant_id=input_id(input.grant_id, "Grant", "grantId"),
+        ))
+        return RoleRevokePayload(revoked_grant_id=input.grant_id if row else None, errors=_errors(errors))

@@ -1,0 +1,57 @@
+"""Queries of accounts: me, users(filter)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from api.accounts import reads
+from api.accounts.reads import UserFilter
+from schema.context import Info
+from schema.accounts.types import MeType, UserType
+from schema.ids import decode_id
+from schema.pagination import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, build_connection, check_first, decode_cursor
+
+__all__ = ["AccountsQuery"]
+
+
+@strawberry.input(description="Narrow a list of users.")
+class UserFilterInput:
+    under: strawberry.ID | None = strawberry.field(default=None, description="Only users of this unit and the units below it.")
+    search: str | None = strawberry.field(default=None, description="Part of the username or full name. At most 100 characters.")
+    include_inactive: bool = False
+
+
+@strawberry.type
+class AccountsQuery:
+    @strawberry.field(description="The caller: account, unit, ancestors, grants and permissions.")
+    def me(self, info: Info) -> MeType:
+        principal = info.context.scope.principal
+        return MeType(user_id=principal.user_id, unit_path=principal.unit_path)
+
+    @strawberry.field(description="The users you may see, in username order.")
+    async def users(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description=FIRST_DESCRIPTION)] = 20,
+        after: Annotated[str | None, strawberry.argument(description=AFTER_DESCRIPTION)] = None,
+        filter: UserFilterInput | None = None,
+    ) -> Connection[UserType]:
+        check_first(first)
+        cursor = decode_cursor(after)
+        given = filter or UserFilterInput()
+        under_path = None
+        if given.under is not None:
+            under = await info.context.loaders.units_by_id.load(decode_id(given.under, "Unit", "filter.under"))
+            under_path = under.path if under else "\x00"
+        flt = UserFilter(under_path=under_path, search=given.search[:100] if given.search else None, include_inactive=given.include_inactive)
+        ctx = info.context
+        async with ctx.db.use() as session:
+            rows = await reads.list_users(session, ctx.scope, flt, first=first, after=cursor)
+
+        async def count() -> int:
+            async with ctx.db.use() as session:
+                return await reads.count_users(session, ctx.scope, flt)
+
+        return build_connection(rows, first=first, after=after, key=lambda row: row.username, wrap=UserType.of, count=count)

@@ -1,0 +1,23 @@
+"""The typed error every mutation payload carries: field, code, message."""
+
+from __future__ import annotations
+
+import strawberry
+
+from api.errors import ErrorCode as ServiceErrorCode
+from api.errors import FieldError
+
+__all__ = ["ErrorCode", "UserError"]
+
+ErrorCode = strawberry.enum(ServiceErrorCode, name="ErrorCode", description="Why an input was refused.")
+
+
+@strawberry.type(description="One reason a mutation was refused; a refused mutation changes nothing.")
+class UserError:
+    field: str | None = strawberry.field(description="The input field at fault (camelCase), or null for the whole input.")
+    code: ErrorCode  # type: ignore[valid-type]
+    message: str
+
+    @classmethod
+    def of(cls, error: FieldError) -> "UserError":
+        return cls(field=error.field, code=error.code, message=error.message)

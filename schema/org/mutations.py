@@ -1,0 +1,138 @@
+"""Mutations of the tree, noun first: unitCreate, unitUpdate, unitMove, unitArchive, unitKindCreate."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.org.models import Unit as UnitRow
+
+from api.org import service
+from schema.context import Info, run_mutation
+from schema.errors import UserError
+from schema.ids import input_id
+from schema.org.types import UnitKindType, UnitType
+
+__all__ = ["OrgMutation"]
+
+
+@strawberry.input
+class UnitCreateInput:
+    parent_id: strawberry.ID = strawberry.field(description="The new unit's parent.")
+    code: str = strawberry.field(description="Unique code: 1-64 ASCII letters, digits, '.', '_' or '-'.")
+    name: str = strawberry.field(description="At most 255 characters.")
+    kind: str = strawberry.field(description="One of `unitKinds`.")
+
+
+@strawberry.input
+class UnitUpdateInput:
+    id: strawberry.ID
+    version: int | None = strawberry.field(default=None, description="The version you read; the update is refused with CONFLICT if the unit changed since.")
+    name: str | None = None
+    kind: str | None = None
+
+
+@strawberry.input
+class UnitMoveInput:
+    id: strawberry.ID
+    parent_id: strawberry.ID = strawberry.field(description="The new parent; it may not lie under the unit itself.")
+    version: int | None = None
+
+
+@strawberry.input
+class UnitArchiveInput:
+    id: strawberry.ID
+    cascade: bool = strawberry.field(default=False, description="Also archive every unit below; without it, a unit with active sub-units is refused.")
+    version: int | None = None
+
+
+@strawberry.input
+class UnitKindCreateInput:
+    code: str
+    label: str
+
+
+@strawberry.type(description="The changed unit, or null with the reasons in `errors`.")
+class UnitPayload:
+    unit: UnitType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class UnitCreatePayload(UnitPayload):
+    pass
+
+
+@strawberry.type
+class UnitUpdatePayload(UnitPayload):
+    pass
+
+
+@strawberry.type
+class UnitMovePayload(UnitPayload):
+    pass
+
+
+@strawberry.type
+class UnitArchivePayload(UnitPayload):
+    pass
+
+
+@strawberry.type
+class UnitKindCreatePayload:
+    unit_kind: UnitKindType | None
+    errors: list[UserError]
+
+
+P = TypeVar("P", bound=UnitPayload)
+
+
+async def _unit_payload(payload: type[P], info: Info, work: Callable[[AsyncSession], Awaitable[UnitRow]]) -> P:
+    row, errors = await run_mutation(info, work)
+    return payload(unit=UnitType.of(row) if row else None, errors=[UserError.of(e) for e in errors])
+
+
+@strawberry.type
+class OrgMutation:
+    @strawberry.mutation(description="Create a unit under a parent in your scope (admin).")
+    async def unit_create(self, info: Info, input: UnitCreateInput) -> UnitCreatePayload:
+        scope = info.context.scope
+        return await _unit_payload(UnitCreatePayload, info, lambda session: service.create_unit(
+            session=session, scope=scope, parent_id=input_id(input.parent_id, "Unit", "parentId"),
+            code=input.code, name=input.name, kind=input.kind,
+        ))
+
+    @strawberry.mutation(description="Rename a unit or change its kind (admin).")
+    async def unit_update(self, info: Info, input: UnitUpdateInput) -> UnitUpdatePayload:
+        scope = info.context.scope
+        return await _unit_payload(UnitUpdatePayload, info, lambda session: service.update_unit(
+            session=session, scope=scope, unit_id=input_id(input.id, "Unit", "id"),
+            version=input.version, name=input.name, kind=input.kind,
+        ))
+
+    @strawberry.mutation(description="Move a unit and its whole subtree under a new parent, in one transaction (admin).")
+    async def unit_move(self, info: Info, input: UnitMoveInput) -> UnitMovePayload:
+        scope = info.context.scope
+        return await _unit_payload(UnitMovePayload, info, lambda session: service.move_unit(
+            session=session, scope=scope, unit_id=input_id(input.id, "Unit", "id"),
+            new_parent_id=input_id(input.parent_id, "Unit", "parentId"), version=input.version,
+        ))
+
+    @strawberry.mutation(description="Archive a unit (soft: its history stays visible) (admin).")
+    async def unit_archive(self, info: Info, input: UnitArchiveInput) -> UnitArchivePayload:
+        scope = info.context.scope
+        return await _unit_payload(UnitArchivePayload, info, lambda session: service.archive_unit(
+            session=session, scope=scope, unit_id=input_id(input.id, "Unit", "id"),
+            cascade=input.cascade, version=input.version,
+        ))
+
+    @strawberry.mutation(description="Add a unit kind (admin of the whole tree).")
+    async def unit_kind_create(self, info: Info, input: UnitKindCreateInput) -> UnitKindCreatePayload:
+        scope = info.context.scope
+        row, errors = await run_mutation(info, lambda session: service.create_kind(
+            session=session, scope=scope, code=input.code, label=input.label,
+        ))
+        return UnitKindCreatePayload(unit_kind=UnitKindType.of(row) if row else None, errors=[UserError.of(e) for e in errors])

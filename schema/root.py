@@ -1,0 +1,48 @@
+"""The root schema: every domain's queries and mutations merged, plus `node(id)`."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.tools import merge_types
+
+from schema.accounts.mutations import AccountsMutation
+from schema.accounts.queries import AccountsQuery
+from schema.context import Info
+from schema.node import Node, resolve_node
+from schema.org.mutations import OrgMutation
+from schema.org.queries import OrgQuery
+
+__all__ = ["schema"]
+
+
+@strawberry.type
+class NodeQuery:
+    @strawberry.field(description="Any object by its global id; null if it does not exist or is out of your scope.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await resolve_node(info, id)
+
+
+Query = merge_types("Query", (NodeQuery, OrgQuery, AccountsQuery))
+Mutation = merge_types("Mutation", (OrgMutation, AccountsMutation))
+
+MAX_QUERY_DEPTH = 12
+MAX_ALIASES = 30
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    """Hide internal failures; keep our own GraphQL errors (bad ids, bad page sizes) readable."""
+    original = getattr(error, "original_error", None)
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    extensions=[
+        QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
+        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        MaskErrors(should_mask_error=_should_mask),
+    ],
+)
