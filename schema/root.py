@@ -41,8 +41,8 @@ schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     extensions=[
-        QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
-        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        MaskErrors(should_mask_error=_should_mask),
+        lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaskErrors(should_mask_error=_should_mask),
     ],
 )

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.access.scope import Scope
@@ -21,10 +21,11 @@ class UserFilter:
     under_path: str | None = None
     search: str | None = None
     include_inactive: bool = False
+    matches_nothing: bool = False  # e.g. `under` names a unit the caller cannot see
 
 
 def _conditions(scope: Scope, flt: UserFilter) -> list[ColumnElement[bool]]:
-    conds: list[ColumnElement[bool]] = [scope.visible(User)]
+    conds: list[ColumnElement[bool]] = [scope.visible(User)] + ([false()] if flt.matches_nothing else [])
     if not flt.include_inactive:
         conds.append(User.active.is_(True))
     if flt.under_path:

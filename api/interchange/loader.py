@@ -177,7 +177,7 @@ async def _write_units(
 async def _write_users(session: AsyncSession, bundle: Bundle, report: ImportReport, now: datetime) -> None:
     if not bundle.users:
         return
-    unit_ids = dict((await session.execute(select(Unit.code, Unit.id))).tuples().all())
+    unit_ids = dict((await session.execute(select(Unit.code, Unit.id))).all())
     stored = {u.username: u for u in (await session.execute(select(User.id, User.username, User.full_name, User.unit_id))).all()}
     inserts, updates = [], []
     for record in bundle.users:
@@ -195,8 +195,8 @@ async def _write_users(session: AsyncSession, bundle: Bundle, report: ImportRepo
         await session.execute(update(User), updates)
     report.users_created, report.users_updated = len(inserts), len(updates)
 
-    user_ids = dict((await session.execute(select(User.username, User.id))).tuples().all())
-    existing = set((await session.execute(select(Grant.user_id, Grant.role, Grant.unit_id))).tuples().all())
+    user_ids = dict((await session.execute(select(User.username, User.id))).all())
+    existing = set((await session.execute(select(Grant.user_id, Grant.role, Grant.unit_id))).all())
     wanted = {(user_ids[r.username], r.role, unit_ids[r.unit_code]) for r in bundle.users}
     missing = sorted(wanted - existing)
     if missing:

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -38,6 +38,7 @@ class UnitFilter:
     under_path: str | None = None
     search: str | None = None
     include_archived: bool = False
+    matches_nothing: bool = False  # e.g. `under` names a unit the caller cannot see
 
 
 def _like_escape(text: str) -> str:
@@ -45,7 +46,7 @@ def _like_escape(text: str) -> str:
 
 
 def _conditions(unit: type[Unit] | object, flt: UnitFilter) -> list[ColumnElement[bool]]:
-    conds: list[ColumnElement[bool]] = []
+    conds: list[ColumnElement[bool]] = [false()] if flt.matches_nothing else []
     if not flt.include_archived:
         conds.append(unit.archived_at.is_(None))  # type: ignore[attr-defined]
     if flt.kind:

@@ -41,11 +41,12 @@ class AccountsQuery:
         check_first(first)
         cursor = decode_cursor(after)
         given = filter or UserFilterInput()
-        under_path = None
+        under_path, nothing = None, False
         if given.under is not None:
             under = await info.context.loaders.units_by_id.load(decode_id(given.under, "Unit", "filter.under"))
-            under_path = under.path if under else "\x00"
-        flt = UserFilter(under_path=under_path, search=given.search[:100] if given.search else None, include_inactive=given.include_inactive)
+            under_path, nothing = (under.path, False) if under else (None, True)
+        search = given.search[:100] if given.search else None
+        flt = UserFilter(under_path=under_path, search=search, include_inactive=given.include_inactive, matches_nothing=nothing)
         ctx = info.context
         async with ctx.db.use() as session:
             rows = await reads.list_users(session, ctx.scope, flt, first=first, after=cursor)

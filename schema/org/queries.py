@@ -17,17 +17,14 @@ from schema.pagination import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, 
 
 __all__ = ["OrgQuery"]
 
-_EMPTY = "\x00"  # an under-path no unit has: "under an invisible unit" lists nothing
-
-
 async def _filter(info: Info, given: UnitFilterInput | None) -> UnitFilter:
     given = given or UnitFilterInput()
-    under_path = None
+    under_path, nothing = None, False
     if given.under is not None:
         under = await info.context.loaders.units_by_id.load(decode_id(given.under, "Unit", "filter.under"))
-        under_path = under.path if under else _EMPTY
+        under_path, nothing = (under.path, False) if under else (None, True)
     search = given.search[:100] if given.search else None
-    return UnitFilter(kind=given.kind, under_path=under_path, search=search, include_archived=given.include_archived)
+    return UnitFilter(kind=given.kind, under_path=under_path, search=search, include_archived=given.include_archived, matches_nothing=nothing)
 
 
 @strawberry.type

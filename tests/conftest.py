@@ -1,0 +1,52 @@
+"""Fixtures: each test runs once on SQLite and once on PostgreSQL (skipped loudly if unreachable)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from tests.support import Api, Backend, StatementCounter, pg_create_database, pg_drop_database, pg_reachable, pg_url, running_app
+
+_PG_SKIPPED: list[str] = []
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    """A migrated database of one kind for the whole session; tests empty it before use."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "resolute.db"
+        db = Backend("sqlite", f"sqlite+aiosqlite:///{path}")
+        db.migrate()
+        yield db
+        return
+    if not asyncio.run(pg_reachable()):
+        _PG_SKIPPED.append("PostgreSQL is not reachable at 127.0.0.1:5432 (set RESOLUTE_TEST_PG)")
+        pytest.skip("PostgreSQL NOT REACHABLE: the PostgreSQL half of the suite was SKIPPED")
+    name = asyncio.run(pg_create_database())
+    db = Backend("postgresql", pg_url(name))
+    try:
+        db.migrate()
+        yield db
+    finally:
+        asyncio.run(pg_drop_database(name))
+
+
+@pytest.fixture
+async def api(backend: Backend) -> AsyncIterator[Api]:
+    """The running application over an empty tree."""
+    await backend.reset()
+    async with running_app(backend.settings) as running:
+        yield running
+
+
+@pytest.fixture
+def statements(api: Api) -> StatementCounter:
+    return StatementCounter(api.engine)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _PG_SKIPPED:
+        terminalreporter.write_sep("!", "POSTGRESQL SKIPPED", red=True, bold=True)
+        terminalreporter.write_line(f"{_PG_SKIPPED[0]}: every PostgreSQL test was skipped; only SQLite was tested.", red=True, bold=True)
