@@ -133,6 +133,8 @@ async def load_bundle(session: AsyncSession, bundle: Bundle, policy: Policy) -> 
     now = datetime.now(timezone.utc)
     await _write_units(session, bundle.units, stored, parents, report, now)
     await _write_users(session, bundle, report, now)
+    if session.bind.dialect.name == "postgresql" and (report.units_created or report.users_created):
+        await session.execute(text("ANALYZE units, users, grants"))  # fresh statistics for the planner
     return report
 
 
