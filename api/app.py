@@ -17,6 +17,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -60,6 +63,9 @@ class AuthenticatedGraphQL(GraphQL):
         if request.method == "GET" and "text/html" in request.headers.get("accept", "") and self.graphql_ide:
             await (await self.render_graphql_ide(request))(scope, receive, send)
             return
+        if _has_nul(await request.body()):
+            await _bad_request("text may not contain NUL characters")(scope, receive, send)
+            return
         principal = await self._principal(request)
         if isinstance(principal, str):
             await _unauthenticated(principal)(scope, receive, send)
@@ -95,6 +101,15 @@ class AuthenticatedGraphQL(GraphQL):
         return principal
 
 
+def _has_nul(body: bytes) -> bool:
+    """NUL cannot be stored in PostgreSQL text; refuse it at the door, for every input alike."""
+    return b"\x00" in body or b"\\u0000" in body
+
+
+def _bad_request(message: str) -> JSONResponse:
+    return JSONResponse({"data": None, "errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}, status_code=400)
+
+
 def _make_context(**kwargs: Any) -> Any:
     from schema.context import Context  # composition root: see the module docstring
 
@@ -109,6 +124,8 @@ async def token_endpoint(request: Request) -> Response:
         username, password = body["username"], body["password"]
         if not isinstance(username, str) or not isinstance(password, str):
             raise TypeError
+        if "\x00" in username or "\x00" in password:
+            return JSONResponse({"error": "invalid_grant", "error_description": "wrong username or password"}, status_code=401)
     except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
         return JSONResponse({"error": "invalid_request", "error_description": "send JSON {\"username\": ..., \"password\": ...}"}, status_code=400)
     async with request.app.state.sessions() as session:
@@ -143,7 +160,13 @@ def create_app(settings: Settings | None = None, graphql_schema: BaseSchema | No
         finally:
             await engine.dispose()
 
+    middleware = [Middleware(GZipMiddleware, minimum_size=1000)]  # slow links in remote communes
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type", "X-Request-ID"])
+        )
     app = Starlette(
+        middleware=middleware,
         routes=[
             Route("/", home),
             Route("/healthz", health),

@@ -48,6 +48,7 @@ class Settings:
 
     policy_dir: Path = field(default_factory=lambda: Path(_env("POLICY_DIR", str(ROOT / "policies"))))
     graphiql: bool = field(default_factory=lambda: _bool(_env("GRAPHIQL", "true")))
+    cors_origins: tuple[str, ...] = field(default_factory=lambda: tuple(o.strip() for o in _env("CORS_ORIGINS", "").split(",") if o.strip()))
     redis_url: str = field(default_factory=lambda: _env("REDIS_URL", ""))
     host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(_env("PORT", "8000")))

@@ -17,6 +17,9 @@ from api.settings import Settings
 __all__ = ["TokenError", "TokenClaims", "issue_token", "decode_token"]
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
+
+
 class TokenError(Exception):
     """The token is missing, malformed, expired, wrongly signed or not for us."""
 
@@ -55,6 +58,9 @@ def decode_token(settings: Settings, token: str) -> TokenClaims:
             leeway=settings.jwt_leeway_seconds,
             options={"require": ["exp", "iat", "sub", "iss", "aud"]},
         )
-        return TokenClaims(user_id=int(claims["sub"]), issued_at=float(claims["iat"]), expires_at=float(claims["exp"]))
+        subject = claims["sub"]
+        if not isinstance(subject, str) or not subject.isdecimal() or not 1 <= int(subject) <= MAX_ID:
+            raise TokenError("the subject is not a user id")
+        return TokenClaims(user_id=int(subject), issued_at=float(claims["iat"]), expires_at=float(claims["exp"]))
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise TokenError(str(exc) or exc.__class__.__name__) from exc
