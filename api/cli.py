@@ -136,6 +136,7 @@ def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
     from api.accounts.models import Grant, User
     from api.auth.passwords import hash_password, password_problem
     from api.org.models import Unit
+    from api.org.text import user_search_name
 
     migrate.upgrade(settings)
     password = _password(args)
@@ -150,7 +151,8 @@ def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
             raise SystemExit(f"no unit {args.unit or '(root)'}: import units first (resolute import DIR)")
         user = await session.scalar(select(User).where(User.username == args.username))
         if user is None:
-            user = User(username=args.username, full_name=args.full_name or args.username, unit_id=unit.id, active=True, version=1)
+            full_name = args.full_name or args.username
+            user = User(username=args.username, full_name=full_name, search_name=user_search_name(args.username, full_name), unit_id=unit.id, active=True, version=1)
             session.add(user)
         user.password_hash = hash_password(settings, password)
         user.active = True

@@ -77,7 +77,7 @@ async def _load(api: Api, world: World) -> dict[str, int]:
         ids = dict((await conn.execute(select(Unit.code, Unit.id))).all())
         for n, (own, grants) in enumerate(world.grants):
             user_id = (
-                await conn.execute(insert(User).values(username=f"user{n}", full_name=f"User {n}", unit_id=ids[world.code(own)], active=True, version=1).returning(User.id))
+                await conn.execute(insert(User).values(username=f"user{n}", full_name=f"User {n}", search_name=f"user{n}", unit_id=ids[world.code(own)], active=True, version=1).returning(User.id))
             ).scalar_one()
             for role, g in grants:
                 await conn.execute(insert(Grant).values(user_id=user_id, role=role, unit_id=ids[world.code(g)]))

@@ -18,6 +18,8 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     full_name: Mapped[str] = mapped_column(String(255))
+    # username and full name folded (case and diacritics), for search: see api.org.text.fold
+    search_name: Mapped[str] = mapped_column(String(330))
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     # NULL until an admin sets one: an imported user cannot log in before that.
     password_hash: Mapped[str | None] = mapped_column(String(255))

@@ -6,12 +6,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, false, func, or_, select
+from sqlalchemy import ColumnElement, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.access.scope import Scope
 from api.accounts.models import Grant, User
 from api.org.models import Unit, subtree_upper
+from api.org.text import fold, like_escape
 
 __all__ = ["UserFilter", "count_users", "grants_by_ids", "grants_by_user_ids", "list_users", "users_by_ids"]
 
@@ -33,8 +34,7 @@ def _conditions(scope: Scope, flt: UserFilter) -> list[ColumnElement[bool]]:
             User.unit_id.in_(select(Unit.id).where(Unit.path >= flt.under_path, Unit.path < subtree_upper(flt.under_path)))
         )
     if flt.search and flt.search.strip():
-        pattern = f"%{flt.search.strip().lower()}%"
-        conds.append(or_(func.lower(User.username).like(pattern), func.lower(User.full_name).like(pattern)))
+        conds.append(User.search_name.like(f"%{like_escape(fold(flt.search))}%", escape="\\"))
     return conds
 
 

@@ -18,7 +18,8 @@ from api.accounts.models import Grant, User
 from api.auth.passwords import hash_password, password_problem, verify_password
 from api.errors import ErrorCode, FieldError, ServiceError, fail
 from api.org.models import Unit
-from api.org.service import load_unit, validate_name
+from api.org.service import validate_name
+from api.org.text import user_search_name
 from api.settings import Settings
 
 __all__ = [
@@ -89,6 +90,7 @@ async def create_user(
     user = User(
         username=username,
         full_name=full_name.strip(),
+        search_name=user_search_name(username, full_name.strip()),
         unit_id=unit.id,
         password_hash=hash_password(settings, password) if password else None,
         active=True,
@@ -198,5 +200,3 @@ async def revoke_role(*, session: AsyncSession, scope: Scope, grant_id: int) -> 
     await session.execute(delete(Grant).where(Grant.id == grant.id))
     return grant
 
-
-__all__ += ["load_unit"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.access.policy import Policy
@@ -17,7 +17,7 @@ from api.accounts.models import Grant, User
 from api.interchange.reader import Bundle, InterchangeError, Problem, UnitRecord
 from api.org.models import Unit, UnitKind
 from api.org.service import lock_tree
-from api.org.text import fold
+from api.org.text import fold, user_search_name
 
 __all__ = ["ImportReport", "load_bundle"]
 
@@ -31,13 +31,14 @@ class ImportReport:
     users_updated: int = 0
     users_unchanged: int = 0
     grants_created: int = 0
+    grants_removed: int = 0
     notices: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         return [
             f"units: {self.units_created} created, {self.units_updated} updated, {self.units_unchanged} unchanged",
             f"users: {self.users_created} created, {self.users_updated} updated, {self.users_unchanged} unchanged",
-            f"grants: {self.grants_created} created",
+            f"grants: {self.grants_created} created, {self.grants_removed} removed",
             *self.notices,
         ]
 
@@ -186,9 +187,15 @@ async def _write_users(session: AsyncSession, bundle: Bundle, report: ImportRepo
         unit_id = unit_ids[record.unit_code]
         old = stored.get(record.username)
         if old is None:
-            inserts.append({"username": record.username, "full_name": record.full_name, "unit_id": unit_id, "password_hash": None, "active": True, "version": 1, "created_at": now, "updated_at": now})
+            inserts.append({
+                "username": record.username, "full_name": record.full_name, "search_name": user_search_name(record.username, record.full_name),
+                "unit_id": unit_id, "password_hash": None, "active": True, "version": 1, "created_at": now, "updated_at": now,
+            })
         elif (old.full_name, old.unit_id) != (record.full_name, unit_id):
-            updates.append({"id": old.id, "full_name": record.full_name, "unit_id": unit_id, "updated_at": now})
+            updates.append({
+                "id": old.id, "full_name": record.full_name, "search_name": user_search_name(record.username, record.full_name),
+                "unit_id": unit_id, "updated_at": now,
+            })
         else:
             report.users_unchanged += 1
     if inserts:
@@ -198,9 +205,16 @@ async def _write_users(session: AsyncSession, bundle: Bundle, report: ImportRepo
     report.users_created, report.users_updated = len(inserts), len(updates)
 
     user_ids = dict((await session.execute(select(User.username, User.id))).all())
-    existing = set((await session.execute(select(Grant.user_id, Grant.role, Grant.unit_id))).all())
     wanted = {(user_ids[r.username], r.role, unit_ids[r.unit_code]) for r in bundle.users}
-    missing = sorted(wanted - existing)
+    # Grants nobody gave through the API (granted_by is NULL) are the file's to decide: a user
+    # moved or given another role in users.csv loses its old imported grant; API grants stay.
+    file_users = {user_id for user_id, _, _ in wanted}
+    existing = (await session.execute(select(Grant.id, Grant.user_id, Grant.role, Grant.unit_id, Grant.granted_by_id))).all()
+    present = {(g.user_id, g.role, g.unit_id) for g in existing}
+    stale = [g.id for g in existing if g.granted_by_id is None and g.user_id in file_users and (g.user_id, g.role, g.unit_id) not in wanted]
+    missing = sorted(wanted - present)
+    if stale:
+        await session.execute(delete(Grant).where(Grant.id.in_(stale)))
     if missing:
         await session.execute(insert(Grant), [{"user_id": u, "role": r, "unit_id": n, "created_at": now} for u, r, n in missing])
-    report.grants_created = len(missing)
+    report.grants_created, report.grants_removed = len(missing), len(stale)

@@ -7,6 +7,7 @@ parent, cycle, second root) are checked by the loader against the database as we
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,8 +77,15 @@ class Bundle:
 
 def _rows(path: Path, columns: tuple[str, ...], problems: list[Problem]) -> list[tuple[int, dict[str, str]]]:
     name = path.name
+    data = path.read_bytes()
     try:
-        with path.open(encoding="utf-8", newline="") as handle:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        problems.append(Problem(name, line, f"not UTF-8 ({exc.reason} at byte {exc.start})"))
+        return []
+    try:
+        with io.StringIO(text.removeprefix("\ufeff"), newline="") as handle:
             reader = csv.DictReader(handle)
             header = tuple(reader.fieldnames or ())
             missing = [c for c in columns if c not in header]
@@ -91,8 +99,6 @@ def _rows(path: Path, columns: tuple[str, ...], problems: list[Problem]) -> list
                     continue
                 rows.append((reader.line_num, {k: v for k, v in record.items()}))
             return rows
-    except UnicodeDecodeError as exc:
-        problems.append(Problem(name, 0, f"not UTF-8 ({exc.reason} at byte {exc.start})"))
     except csv.Error as exc:
         problems.append(Problem(name, 0, f"not valid CSV: {exc}"))
     return []

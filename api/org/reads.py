@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 
 from api.access.scope import Scope, path_ids
 from api.org.models import Unit, UnitKind, subtree_upper
-from api.org.text import fold
+from api.org.text import fold, like_escape
 
 __all__ = [
     "UnitFilter",
@@ -41,10 +41,6 @@ class UnitFilter:
     matches_nothing: bool = False  # e.g. `under` names a unit the caller cannot see
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _conditions(unit: type[Unit] | object, flt: UnitFilter) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = [false()] if flt.matches_nothing else []
     if not flt.include_archived:
@@ -54,7 +50,7 @@ def _conditions(unit: type[Unit] | object, flt: UnitFilter) -> list[ColumnElemen
     if flt.under_path:
         conds += [unit.path >= flt.under_path, unit.path < subtree_upper(flt.under_path)]  # type: ignore[attr-defined]
     if flt.search and flt.search.strip():
-        pattern = f"%{_like_escape(fold(flt.search))}%"
+        pattern = f"%{like_escape(fold(flt.search))}%"
         conds.append(
             or_(unit.search_name.like(pattern, escape="\\"), func.lower(unit.code).like(pattern, escape="\\"))  # type: ignore[attr-defined]
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["fold"]
+__all__ = ["fold", "like_escape", "user_search_name"]
 
 _SPECIAL = str.maketrans({"đ": "d", "Đ": "d", "ð": "d"})
 
@@ -14,3 +14,12 @@ def fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.translate(_SPECIAL))
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(stripped.lower().split())
+
+
+def like_escape(text: str) -> str:
+    """Escape LIKE's wildcards (use with escape='\\'), so '%' and '_' are searched as typed."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def user_search_name(username: str, full_name: str) -> str:
+    return fold(f"{username} {full_name}")

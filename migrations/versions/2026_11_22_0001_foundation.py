@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("username", sa.String(length=64), nullable=False),
         sa.Column("full_name", sa.String(length=255), nullable=False),
+        sa.Column("search_name", sa.String(length=330), nullable=False),
         sa.Column("unit_id", sa.Integer(), nullable=False),
         sa.Column("password_hash", sa.String(length=255), nullable=True),
         sa.Column("active", sa.Boolean(), server_default=sa.true(), nullable=False),
