@@ -341,6 +341,24 @@ async def test_move_to_current_parent_changes_nothing(tree: Api) -> None:
     assert await tree_state(tree) == before
 
 
+async def test_mutations_in_one_operation_see_each_others_moves(tree: Api) -> None:
+    """GraphQL runs mutation fields in order on one request session: a unit read by the first
+    (and cached by its loaders) must not keep a stale path when the third writes under it."""
+    unit_ids = await ids(tree)
+    query = """mutation($k: ID!, $c: ID!, $p: ID!) {
+      a: unitCreate(input: {parentId: $k, code: "X1", name: "Tổ 1", kind: "cell"}) { unit { depth parent { code depth } } errors { code } }
+      b: unitMove(input: {id: $c, parentId: $p}) { unit { depth } errors { code } }
+      c: unitCreate(input: {parentId: $k, code: "X2", name: "Tổ 2", kind: "cell"}) { unit { depth ancestors { code } parent { depth } } errors { code } }
+    }"""
+    out = await tree.data(query, {"k": unit_ids["P01-C01-K01"], "c": unit_ids["P01-C01"], "p": unit_ids["P02-C02"]}, as_user="admin")
+    assert out["a"] == {"unit": {"depth": 5, "parent": {"code": "P01-C01-K01", "depth": 4}}, "errors": []}
+    assert out["b"] == {"unit": {"depth": 4}, "errors": []}
+    assert out["c"] == {"unit": {"depth": 6, "ancestors": [{"code": c} for c in ("TW", "P02", "P02-C02", "P01-C01", "P01-C01-K01")], "parent": {"depth": 5}}, "errors": []}
+    assert_is_tree(await sql_state(tree))
+    state = await tree_state(tree)
+    assert (state["X1"]["depth"], state["X2"]["depth"]) == (6, 6)
+
+
 MOVE_REFUSALS = [
     ("under its own child", "admin", "P01", "P01-C01", [("parentId", "CYCLE")]),
     ("under its own grandchild", "admin", "P01", "P01-C01-K01", [("parentId", "CYCLE")]),
