@@ -23,7 +23,8 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope as AsgiScope, Send
+from starlette.types import Receive, Send
+from starlette.types import Scope as AsgiScope
 from strawberry.asgi import GraphQL
 from strawberry.schema import BaseSchema
 

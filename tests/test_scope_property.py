@@ -21,7 +21,7 @@ from api.accounts.models import Grant, User
 from api.org.models import Unit
 from api.settings import ROOT
 from schema.ids import encode_id
-from tests.support import Api, Backend, running_app, unit, user
+from tests.support import Api, Backend, running_app, unit
 
 ROLES = ["admin", "leader", "manager", "officer", "viewer", "auditor"]
 ORACLE = casbin.Enforcer(str(ROOT / "policies" / "model.conf"), str(ROOT / "policies" / "policy.csv"))

@@ -6,7 +6,7 @@ deactivation, a revocation or a password change take effect on the very next req
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,8 +34,8 @@ async def load_principal(session: AsyncSession, claims: TokenClaims) -> Principa
     if user.tokens_valid_after is not None:
         valid_after = user.tokens_valid_after
         if valid_after.tzinfo is None:
-            valid_after = valid_after.replace(tzinfo=timezone.utc)
-        if datetime.fromtimestamp(claims.issued_at, tz=timezone.utc) < valid_after.replace(microsecond=0):
+            valid_after = valid_after.replace(tzinfo=UTC)
+        if datetime.fromtimestamp(claims.issued_at, tz=UTC) < valid_after.replace(microsecond=0):
             return None
     grants = (
         await session.execute(

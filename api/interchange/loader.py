@@ -7,7 +7,7 @@ same files imported twice change nothing the second time. Any problem, and nothi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -131,7 +131,7 @@ async def load_bundle(session: AsyncSession, bundle: Bundle, policy: Policy) -> 
     if problems:
         raise InterchangeError(sorted(problems, key=lambda p: (p.file, p.line)))
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     await _write_units(session, bundle.units, stored, parents, report, now)
     await _write_users(session, bundle, report, now)
     if session.bind.dialect.name == "postgresql" and (report.units_created or report.users_created):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,7 +37,7 @@ _TREE_LOCK_KEY = 0x5E501_7E  # one advisory lock for the shape of the tree
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 async def lock_tree(session: AsyncSession, *, exclusive: bool) -> None:

@@ -8,8 +8,8 @@ import strawberry
 
 from api.accounts import reads
 from api.accounts.reads import UserFilter
-from schema.context import Info
 from schema.accounts.types import MeType, UserType
+from schema.context import Info
 from schema.ids import decode_id
 from schema.pagination import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, build_connection, check_first, decode_cursor
 

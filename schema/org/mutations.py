@@ -8,9 +8,8 @@ from typing import TypeVar
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.org.models import Unit as UnitRow
-
 from api.org import service
+from api.org.models import Unit as UnitRow
 from schema.context import Info, run_mutation
 from schema.errors import UserError
 from schema.ids import input_id
