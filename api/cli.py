@@ -1,4 +1,4 @@
-"""The `resolute` command: serve, migrate, demo, import, create-admin, set-password, export-schema."""
+"""The `resolute` command: serve, migrate, demo, import, create-admin, set-password, audit verify, export-schema."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ DEMO_PASSWORD = "resolute-demo"
 
 def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run `work` in one write transaction on a fresh engine, committed if it returns."""
-    from api.db import create_engine, session_factory, write_transaction
+    from api.db import create_engine, session_factory
+    from api.transaction import write_transaction
 
     async def run() -> T:
         engine = create_engine(settings)
@@ -188,6 +189,27 @@ def cmd_set_password(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    """Recompute the audit hash chain; exit 1 naming the first broken link."""
+    from api.audit.chain import verify_chain
+    from api.db import create_engine, session_factory
+
+    async def run() -> tuple[int, object]:
+        engine = create_engine(settings)
+        try:
+            async with session_factory(engine)() as session:
+                return await verify_chain(session)
+        finally:
+            await engine.dispose()
+
+    count, broken = asyncio.run(run())
+    if broken is not None:
+        print(f"audit chain BROKEN at event {broken.event_id}: {broken.reason} ({count} events read)", file=sys.stderr)  # type: ignore[attr-defined]
+        return 1
+    print(f"audit chain intact: {count} events")
+    return 0
+
+
 def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> int:
     from schema.export import export_sdl
 
@@ -233,6 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
     setpw.add_argument("username")
     setpw.add_argument("--password-stdin", action="store_true")
     setpw.set_defaults(func=cmd_set_password)
+
+    audit = sub.add_parser("audit", help="audit trail tools", description="Audit trail tools.")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="recompute the hash chain", description="Recompute the audit hash chain from the first event; exit 1 and name the first broken link if any.")
+    verify.set_defaults(func=cmd_audit_verify)
 
     export = sub.add_parser("export-schema", help="write the GraphQL SDL", description="Write the SDL of the API (committed as schema/schema.graphql).")
     export.add_argument("--output", default=str(ROOT / "schema" / "schema.graphql"))

@@ -21,7 +21,7 @@ from sqlalchemy.pool import NullPool, StaticPool
 
 from api.settings import Settings
 
-__all__ = ["Base", "RequestDB", "create_engine", "session_factory", "write_transaction", "NAMING_CONVENTION"]
+__all__ = ["Base", "RequestDB", "create_engine", "session_factory", "NAMING_CONVENTION"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -65,7 +65,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy, not the driver, emit BEGIN: reads then see one snapshot and a write
-    # transaction can take SQLite's write lock up front (see write_transaction).
+    # transaction can take SQLite's write lock up front (see api.transaction).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -77,24 +77,6 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(connection: Any) -> None:
     write = connection.get_execution_options().get("resolute_write", False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-
-@asynccontextmanager
-async def write_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """One transaction for one mutation: committed on success, rolled back on any error.
-
-    On SQLite it starts with BEGIN IMMEDIATE, so concurrent writers queue for the write lock
-    instead of reading stale rows; PostgreSQL relies on row and advisory locks taken by services.
-    """
-    if session.in_transaction():
-        await session.rollback()
-    await session.connection(execution_options={"resolute_write": True})
-    try:
-        yield session
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -22,6 +22,7 @@ class ErrorCode(str, Enum):
     HAS_CHILDREN = "HAS_CHILDREN"
     WRONG_PASSWORD = "WRONG_PASSWORD"
     INVALID_ID = "INVALID_ID"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 
 
 @dataclass(frozen=True)

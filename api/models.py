@@ -1,7 +1,9 @@
 """Every model, imported once so that metadata (and Alembic) sees the whole schema."""
 
 from api.accounts.models import Grant, User
+from api.audit.models import AuditEvent
 from api.db import Base
+from api.idempotency.models import IdempotencyKey
 from api.org.models import Unit, UnitKind
 
-__all__ = ["Base", "Grant", "Unit", "UnitKind", "User"]
+__all__ = ["AuditEvent", "Base", "Grant", "IdempotencyKey", "Unit", "UnitKind", "User"]

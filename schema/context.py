@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Annotated, Any, TypeVar
 
+import strawberry
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info as _Info
 
-from api.access.scope import Scope
-from api.db import RequestDB, write_transaction
+from api.access.scope import ROW_FILTERS, Scope
+from api.accounts.models import Grant, User
+from api.db import RequestDB
 from api.errors import ErrorCode, FieldError, ServiceError
+from api.idempotency.service import claim, complete, fingerprint
+from api.org.models import Unit, UnitKind
 from api.settings import Settings
+from api.transaction import write_transaction
 from schema.loaders import Loaders
 
-__all__ = ["Context", "Info", "run_mutation"]
+__all__ = ["Context", "IdempotencyKeyArg", "Info", "run_mutation"]
 
 T = TypeVar("T")
 
@@ -39,6 +46,13 @@ Info = _Info[Context, None]
 
 TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock not available
 ATTEMPTS = 3
+IDEMPOTENCY_KEY_DESCRIPTION = (
+    "A key of your choosing (8-128 characters, a UUID is ideal) that makes a retry safe: the same key with the "
+    "same input takes effect once and answers like the first time; with another input it is refused."
+)
+IdempotencyKeyArg = Annotated[str | None, strawberry.argument(description=IDEMPOTENCY_KEY_DESCRIPTION)]
+# Objects a mutation may answer with, so a replayed idempotency key can answer again.
+_REPLAYABLE: dict[str, type] = {"Unit": Unit, "UnitKind": UnitKind, "User": User, "Grant": Grant}
 
 
 def _transient(exc: DBAPIError) -> bool:
@@ -47,18 +61,55 @@ def _transient(exc: DBAPIError) -> bool:
     return code in TRANSIENT_SQLSTATES or "database is locked" in str(exc.orig)
 
 
-async def run_mutation(info: Info, work: Callable[[AsyncSession], Awaitable[T]]) -> tuple[T | None, list[FieldError]]:
-    """Run one service call in its own write transaction; typed errors roll everything back.
+def _ref(result: object) -> str | None:
+    if result is None:
+        return None
+    state = inspect(result)
+    return f"{state.mapper.class_.__name__}:{state.identity[0]}"
 
-    A deadlock or serialization failure rolls back everything, so the call is retried a few
-    times before the caller gets a CONFLICT; a lost uniqueness race is a CONFLICT at once.
+
+async def _replayed(session: AsyncSession, scope: Scope, ref: str | None) -> Any:
+    """The object a first answer named, as the caller may see it now (None if gone or unseen)."""
+    if not ref:
+        return None
+    type_name, _, key = ref.partition(":")
+    model = _REPLAYABLE[type_name]
+    pk = inspect(model).primary_key[0]
+    query = select(model).where(pk == (int(key) if key.isdigit() and type_name != "UnitKind" else key))
+    if model in ROW_FILTERS:
+        query = query.where(scope.visible(model))
+    return await session.scalar(query)
+
+
+async def run_mutation(
+    info: Info,
+    work: Callable[[AsyncSession], Awaitable[T]],
+    *,
+    arguments: Any = None,
+    idempotency_key: str | None = None,
+) -> tuple[T | None, list[FieldError]]:
+    """Run one service call in its own write transaction, audited, retry-safe; typed errors roll everything back.
+
+    With an idempotency key, the key is claimed in the same transaction as the writes: a replay
+    answers with the object of the first answer and changes nothing. A deadlock or serialization
+    failure rolled back everything, so the call is retried a few times before a CONFLICT.
     """
     ctx = info.context
+    actor = ctx.scope.principal
+    operation = info.field_name
+    digest = fingerprint(ctx.settings.signing_key(), operation, dataclasses.asdict(arguments) if dataclasses.is_dataclass(arguments) else arguments)
     async with ctx.db.use() as session:
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                async with write_transaction(session):
-                    return await work(session), []
+                async with write_transaction(session, actor=actor, request_id=ctx.request_id):
+                    if idempotency_key is not None:
+                        claimed = await claim(session, user_id=actor.user_id, key=idempotency_key, operation=operation, digest=digest)
+                        if claimed.replay:
+                            return await _replayed(session, ctx.scope, claimed.result_ref), []
+                    result = await work(session)
+                    if idempotency_key is not None:
+                        await complete(session, user_id=actor.user_id, key=idempotency_key, result_ref=_ref(result))
+                    return result, []
             except ServiceError as exc:
                 return None, exc.errors
             except IntegrityError:

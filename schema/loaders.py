@@ -15,6 +15,8 @@ from strawberry.dataloader import DataLoader
 from api.access.scope import Scope
 from api.accounts import reads as account_reads
 from api.accounts.models import Grant, User
+from api.audit import reads as audit_reads
+from api.audit.models import AuditEvent
 from api.db import RequestDB
 from api.org import reads as org_reads
 from api.org.models import Unit
@@ -56,6 +58,7 @@ class Loaders:
         self.users_by_id: DataLoader[int, User | None] = DataLoader(self._users)
         self.grants_by_user_id: DataLoader[int, list[Grant]] = DataLoader(self._grants)
         self.grants_by_id: DataLoader[int, Grant | None] = DataLoader(self._grants_by_id)
+        self.audit_events_by_id: DataLoader[int, AuditEvent | None] = DataLoader(self._audit_events)
 
     async def _units(self, ids: Sequence[int]) -> list[Unit | None]:
         async with self._db.use() as session:
@@ -93,4 +96,9 @@ class Loaders:
     async def _grants_by_id(self, ids: Sequence[int]) -> list[Grant | None]:
         async with self._db.use() as session:
             found = await account_reads.grants_by_ids(session, self._scope, ids)
+        return [found.get(pk) for pk in ids]
+
+    async def _audit_events(self, ids: Sequence[int]) -> list[AuditEvent | None]:
+        async with self._db.use() as session:
+            found = await audit_reads.events_by_ids(session, self._scope, ids)
         return [found.get(pk) for pk in ids]

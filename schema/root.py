@@ -9,6 +9,7 @@ from strawberry.tools import merge_types
 
 from schema.accounts.mutations import AccountsMutation
 from schema.accounts.queries import AccountsQuery
+from schema.audit.queries import AuditQuery
 from schema.context import Info
 from schema.node import Node, resolve_node
 from schema.org.mutations import OrgMutation
@@ -24,7 +25,7 @@ class NodeQuery:
         return await resolve_node(info, id)
 
 
-Query = merge_types("Query", (NodeQuery, OrgQuery, AccountsQuery))
+Query = merge_types("Query", (NodeQuery, OrgQuery, AccountsQuery, AuditQuery))
 Mutation = merge_types("Mutation", (OrgMutation, AccountsMutation))
 
 MAX_QUERY_DEPTH = 12

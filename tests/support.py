@@ -25,7 +25,8 @@ from api.accounts.models import User
 from api.app import create_app
 from api.auth.passwords import hash_password
 from api.auth.tokens import issue_token
-from api.db import create_engine, session_factory, write_transaction
+from api.db import create_engine, session_factory
+from api.transaction import write_transaction
 from api.interchange.loader import ImportReport, load_bundle
 from api.interchange.reader import Bundle, UnitRecord, UserRecord
 from api.org.models import DEFAULT_KINDS
@@ -33,6 +34,7 @@ from api.settings import Settings
 
 PG_ADMIN_URL = os.environ.get("RESOLUTE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct horse battery"
+TABLES = ("idempotency_keys", "audit_events", "grants", "users", "units")  # children first
 
 
 def settings_for(database_url: str) -> Settings:
@@ -101,9 +103,9 @@ class Backend:
         try:
             async with engine.begin() as conn:
                 if self.name == "postgresql":
-                    await conn.execute(text("TRUNCATE grants, users, units RESTART IDENTITY CASCADE"))
+                    await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
                 else:
-                    for table in ("grants", "users", "units"):
+                    for table in TABLES:
                         await conn.execute(text(f"DELETE FROM {table}"))
                 kinds = ", ".join(f"'{k}'" for k in DEFAULT_KINDS)
                 await conn.execute(text(f"DELETE FROM unit_kinds WHERE code NOT IN ({kinds})"))

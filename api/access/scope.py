@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 
 from api.access.policy import Policy
 from api.accounts.models import Grant, User
+from api.audit.models import AuditEvent
 from api.org.models import Unit, subtree_upper
 
 __all__ = ["GrantScope", "Principal", "Scope", "OBJECT_TYPES", "path_ids"]
@@ -136,10 +137,15 @@ def _grants(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
     return or_(in_scope, Grant.user_id == scope.principal.user_id) if act == "read" else in_scope
 
 
+def _audit_events(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
+    return AuditEvent.unit_id.in_(scope.unit_ids(obj, act))
+
+
 # model -> (object type in the policy, row filter). Home units are those of ACCESS.md.
 ROW_FILTERS: dict[type, tuple[str, Callable[[Scope, str, str], ColumnElement[bool]]]] = {
     Unit: ("unit", _units),
     User: ("user", _users),
     Grant: ("grant", _grants),
+    AuditEvent: ("audit_event", _audit_events),
 }
 OBJECT_TYPES = {model: obj for model, (obj, _) in ROW_FILTERS.items()}

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.access.scope import Scope
 from api.accounts.models import Grant, User
+from api.audit.chain import record
 from api.auth.passwords import hash_password, password_problem, verify_password
 from api.errors import ErrorCode, FieldError, ServiceError, fail
 from api.org.models import Unit
@@ -38,6 +39,11 @@ USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def snapshot(user: User) -> dict[str, object]:
+    """What an audit event keeps of an account: never its password or hash."""
+    return {"username": user.username, "full_name": user.full_name, "unit_id": user.unit_id, "active": user.active, "has_password": user.password_hash is not None}
 
 
 async def authenticate(*, session: AsyncSession, settings: Settings, username: str, password: str) -> User | None:
@@ -98,6 +104,7 @@ async def create_user(
     )
     session.add(user)
     await session.flush()
+    record(session, action="userCreate", object_type="user", object_key=user.id, unit_id=user.unit_id, after=snapshot(user))
     return user
 
 
@@ -118,10 +125,12 @@ async def deactivate_user(*, session: AsyncSession, scope: Scope, user_id: int) 
     if user.id == scope.principal.user_id:
         raise fail("id", ErrorCode.INVALID, "you cannot deactivate your own account")
     stamp = _now()
+    before = snapshot(user)
     await session.execute(
         update(User).where(User.id == user.id).values(active=False, tokens_valid_after=stamp, updated_at=stamp, version=User.version + 1)
     )
     await session.refresh(user)
+    record(session, action="userDeactivate", object_type="user", object_key=user.id, unit_id=user.unit_id, before=before, after=snapshot(user))
     return user
 
 
@@ -132,6 +141,7 @@ async def set_password(*, session: AsyncSession, settings: Settings, scope: Scop
         raise fail("password", ErrorCode.INVALID, f"the password {problem}")
     user, _ = await _load_user(session, scope, user_id, act="set_password", field="id")
     await _store_password(session, settings, user, password)
+    record(session, action="userPasswordSet", object_type="user", object_key=user.id, unit_id=user.unit_id, after={"password": "set by an administrator"})
     return user
 
 
@@ -146,6 +156,7 @@ async def change_password(
     if problem:
         raise fail("newPassword", ErrorCode.INVALID, f"the password {problem}")
     await _store_password(session, settings, user, new_password)
+    record(session, action="passwordChange", object_type="user", object_key=user.id, unit_id=user.unit_id, after={"password": "changed by its owner"})
     return user
 
 
@@ -179,6 +190,7 @@ async def grant_role(*, session: AsyncSession, scope: Scope, user_id: int, role:
     grant = Grant(user_id=user.id, role=role, unit_id=unit.id, granted_by_id=scope.principal.user_id)
     session.add(grant)
     await session.flush()
+    record(session, action="roleGrant", object_type="grant", object_key=grant.id, unit_id=user.unit_id, after={"user_id": user.id, "role": role, "unit_id": unit.id})
     return grant
 
 
@@ -198,5 +210,7 @@ async def revoke_role(*, session: AsyncSession, scope: Scope, grant_id: int) -> 
     if not scope.holds_role_over(grant.role, grant_path):
         raise fail("grantId", ErrorCode.FORBIDDEN, f"you do not hold '{grant.role}' (or admin) over this unit, so you cannot revoke it")
     await session.execute(delete(Grant).where(Grant.id == grant.id))
+    holder_unit = await session.scalar(select(User.unit_id).where(User.id == grant.user_id))
+    record(session, action="roleRevoke", object_type="grant", object_key=grant.id, unit_id=holder_unit, before={"user_id": grant.user_id, "role": grant.role, "unit_id": grant.unit_id})
     return grant
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.access.policy import Policy
 from api.accounts.models import Grant, User
+from api.audit.chain import record
 from api.interchange.reader import Bundle, InterchangeError, Problem, UnitRecord
 from api.org.models import Unit, UnitKind
 from api.org.service import lock_tree
@@ -33,6 +34,9 @@ class ImportReport:
     grants_created: int = 0
     grants_removed: int = 0
     notices: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {name: value for name, value in vars(self).items() if isinstance(value, int)}
 
     def lines(self) -> list[str]:
         return [
@@ -134,6 +138,9 @@ async def load_bundle(session: AsyncSession, bundle: Bundle, policy: Policy) -> 
     now = datetime.now(UTC)
     await _write_units(session, bundle.units, stored, parents, report, now)
     await _write_users(session, bundle, report, now)
+    if any((report.units_created, report.units_updated, report.users_created, report.users_updated, report.grants_created, report.grants_removed)):
+        root_id = await session.scalar(select(Unit.id).where(Unit.parent_id.is_(None)))
+        record(session, action="import", object_type="import", object_key="units.csv,users.csv", unit_id=root_id, after=report.counts())
     if session.bind.dialect.name == "postgresql" and (report.units_created or report.users_created):
         await session.execute(text("ANALYZE units, users, grants"))  # fresh statistics for the planner
     return report

@@ -16,6 +16,7 @@ from sqlalchemy import func, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.access.scope import Scope
+from api.audit.chain import record
 from api.errors import ErrorCode, FieldError, ServiceError, fail
 from api.org.models import Unit, UnitKind, subtree_upper
 from api.org.text import fold
@@ -38,6 +39,14 @@ _TREE_LOCK_KEY = 0x5E501_7E  # one advisory lock for the shape of the tree
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def snapshot(unit: Unit) -> dict[str, object]:
+    """What an audit event keeps of a unit."""
+    return {
+        "code": unit.code, "name": unit.name, "kind": unit.kind, "parent_id": unit.parent_id, "depth": unit.depth,
+        "archived": unit.archived_at is not None, "version": unit.version,
+    }
 
 
 async def lock_tree(session: AsyncSession, *, exclusive: bool) -> None:
@@ -110,6 +119,7 @@ async def create_unit(
     await session.flush()
     unit.path = f"{parent.path}{unit.id}/"
     await session.flush()
+    record(session, action="unitCreate", object_type="unit", object_key=unit.id, unit_id=unit.id, after=snapshot(unit))
     return unit
 
 
@@ -130,6 +140,7 @@ async def update_unit(
     if kind is not None and not await _kind_exists(session, kind):
         raise fail("kind", ErrorCode.INVALID, f"unknown unit kind '{kind}'")
     _check_version(unit, version)
+    before = snapshot(unit)
     values: dict[str, object] = {"version": Unit.version + 1, "updated_at": now()}
     if name is not None:
         values.update(name=name.strip(), search_name=fold(name))
@@ -137,6 +148,7 @@ async def update_unit(
         values["kind"] = kind
     await session.execute(update(Unit).where(Unit.id == unit.id).values(**values))
     await session.refresh(unit)
+    record(session, action="unitUpdate", object_type="unit", object_key=unit.id, unit_id=unit.id, before=before, after=snapshot(unit))
     return unit
 
 
@@ -166,7 +178,8 @@ async def move_unit(
     old_path, new_path = unit.path, f"{parent.path}{unit.id}/"
     delta = parent.depth + 1 - unit.depth
     stamp = now()
-    await session.execute(
+    before = snapshot(unit)
+    moved = await session.execute(
         update(Unit)
         .where(Unit.path >= old_path, Unit.path < subtree_upper(old_path))
         .values(
@@ -179,6 +192,8 @@ async def move_unit(
     )
     await session.execute(update(Unit).where(Unit.id == unit.id).values(parent_id=parent.id))
     await session.refresh(unit)
+    after = snapshot(unit) | {"units_moved": moved.rowcount}  # type: ignore[attr-defined]
+    record(session, action="unitMove", object_type="unit", object_key=unit.id, unit_id=unit.id, before=before, after=after)
     return unit
 
 
@@ -202,13 +217,16 @@ async def archive_unit(
         if active_children:
             raise fail("id", ErrorCode.HAS_CHILDREN, f"the unit has {active_children} active sub-units: move them, archive them, or pass cascade: true")
         subtree = Unit.id == unit.id
-    await session.execute(
+    before = snapshot(unit)
+    archived = await session.execute(
         update(Unit)
         .where(subtree)
         .values(archived_at=stamp, updated_at=stamp, version=Unit.version + 1)
         .execution_options(synchronize_session=False)
     )
     await session.refresh(unit)
+    after = snapshot(unit) | {"units_archived": archived.rowcount}  # type: ignore[attr-defined]
+    record(session, action="unitArchive", object_type="unit", object_key=unit.id, unit_id=unit.id, before=before, after=after)
     return unit
 
 
@@ -217,12 +235,13 @@ async def create_kind(*, session: AsyncSession, scope: Scope, code: str, label: 
     errors = validate_code(code) + validate_name(label, "label")
     if errors:
         raise ServiceError(errors)
-    root_path = await session.scalar(select(Unit.path).where(Unit.parent_id.is_(None)))
-    if root_path is None or scope.grant_covering("unit", "create", root_path) is None:
+    root = (await session.execute(select(Unit.id, Unit.path).where(Unit.parent_id.is_(None)))).first()
+    if root is None or scope.grant_covering("unit", "create", root.path) is None:
         raise fail(None, ErrorCode.FORBIDDEN, "only an administrator of the whole tree adds unit kinds")
     if await _kind_exists(session, code):
         raise fail("code", ErrorCode.DUPLICATE, f"unit kind '{code}' already exists")
     kind = UnitKind(code=code, label=label.strip())
     session.add(kind)
     await session.flush()
+    record(session, action="unitKindCreate", object_type="unit_kind", object_key=code, unit_id=root.id, after={"code": code, "label": kind.label})
     return kind

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.org import service
 from api.org.models import Unit as UnitRow
-from schema.context import Info, run_mutation
+from schema.context import IdempotencyKeyArg, Info, run_mutation
 from schema.errors import UserError
 from schema.ids import input_id
 from schema.org.types import UnitKindType, UnitType
@@ -89,49 +89,49 @@ class UnitKindCreatePayload:
 P = TypeVar("P", bound=UnitPayload)
 
 
-async def _unit_payload(payload: type[P], info: Info, work: Callable[[AsyncSession], Awaitable[UnitRow]]) -> P:
-    row, errors = await run_mutation(info, work)
+async def _unit_payload(payload: type[P], info: Info, work: Callable[[AsyncSession], Awaitable[UnitRow]], input: object, key: str | None) -> P:
+    row, errors = await run_mutation(info, work, arguments=input, idempotency_key=key)
     return payload(unit=UnitType.of(row) if row else None, errors=[UserError.of(e) for e in errors])
 
 
 @strawberry.type
 class OrgMutation:
     @strawberry.mutation(description="Create a unit under a parent in your scope (admin).")
-    async def unit_create(self, info: Info, input: UnitCreateInput) -> UnitCreatePayload:
+    async def unit_create(self, info: Info, input: UnitCreateInput, idempotency_key: IdempotencyKeyArg = None) -> UnitCreatePayload:
         scope = info.context.scope
         return await _unit_payload(UnitCreatePayload, info, lambda session: service.create_unit(
             session=session, scope=scope, parent_id=input_id(input.parent_id, "Unit", "parentId"),
             code=input.code, name=input.name, kind=input.kind,
-        ))
+        ), input, idempotency_key)
 
     @strawberry.mutation(description="Rename a unit or change its kind (admin).")
-    async def unit_update(self, info: Info, input: UnitUpdateInput) -> UnitUpdatePayload:
+    async def unit_update(self, info: Info, input: UnitUpdateInput, idempotency_key: IdempotencyKeyArg = None) -> UnitUpdatePayload:
         scope = info.context.scope
         return await _unit_payload(UnitUpdatePayload, info, lambda session: service.update_unit(
             session=session, scope=scope, unit_id=input_id(input.id, "Unit", "id"),
             version=input.version, name=input.name, kind=input.kind,
-        ))
+        ), input, idempotency_key)
 
     @strawberry.mutation(description="Move a unit and its whole subtree under a new parent, in one transaction (admin).")
-    async def unit_move(self, info: Info, input: UnitMoveInput) -> UnitMovePayload:
+    async def unit_move(self, info: Info, input: UnitMoveInput, idempotency_key: IdempotencyKeyArg = None) -> UnitMovePayload:
         scope = info.context.scope
         return await _unit_payload(UnitMovePayload, info, lambda session: service.move_unit(
             session=session, scope=scope, unit_id=input_id(input.id, "Unit", "id"),
             new_parent_id=input_id(input.parent_id, "Unit", "parentId"), version=input.version,
-        ))
+        ), input, idempotency_key)
 
     @strawberry.mutation(description="Archive a unit (soft: its history stays visible) (admin).")
-    async def unit_archive(self, info: Info, input: UnitArchiveInput) -> UnitArchivePayload:
+    async def unit_archive(self, info: Info, input: UnitArchiveInput, idempotency_key: IdempotencyKeyArg = None) -> UnitArchivePayload:
         scope = info.context.scope
         return await _unit_payload(UnitArchivePayload, info, lambda session: service.archive_unit(
             session=session, scope=scope, unit_id=input_id(input.id, "Unit", "id"),
             cascade=input.cascade, version=input.version,
-        ))
+        ), input, idempotency_key)
 
     @strawberry.mutation(description="Add a unit kind (admin of the whole tree).")
-    async def unit_kind_create(self, info: Info, input: UnitKindCreateInput) -> UnitKindCreatePayload:
+    async def unit_kind_create(self, info: Info, input: UnitKindCreateInput, idempotency_key: IdempotencyKeyArg = None) -> UnitKindCreatePayload:
         scope = info.context.scope
         row, errors = await run_mutation(info, lambda session: service.create_kind(
             session=session, scope=scope, code=input.code, label=input.label,
-        ))
+        ), arguments=input, idempotency_key=idempotency_key)
         return UnitKindCreatePayload(unit_kind=UnitKindType.of(row) if row else None, errors=[UserError.of(e) for e in errors])

@@ -1,0 +1,67 @@
+"""Claiming and completing idempotency keys inside the mutation's own transaction.
+
+The claim is an INSERT .. ON CONFLICT DO NOTHING: a concurrent twin waits for the first
+transaction and then finds the key taken, so the effect happens once. The key's row commits
+or rolls back together with the mutation's writes, so a key is never "used" by a mutation
+that did not happen. Keys belong to the user that sent them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.errors import ErrorCode, fail
+from api.idempotency.models import IdempotencyKey
+
+__all__ = ["Claim", "KEY_PATTERN", "claim", "complete", "fingerprint"]
+
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+
+
+@dataclass(frozen=True)
+class Claim:
+    replay: bool  # True: this key already took effect; answer with `result_ref` instead of acting
+    result_ref: str | None = None
+
+
+def fingerprint(secret: str, operation: str, arguments: Any) -> str:
+    """A keyed digest of the input: inputs may hold passwords, which a plain hash would expose."""
+    payload = json.dumps([operation, arguments], sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+
+async def claim(session: AsyncSession, *, user_id: int, key: str, operation: str, digest: str) -> Claim:
+    if not KEY_PATTERN.match(key):
+        raise fail("idempotencyKey", ErrorCode.INVALID, "an idempotency key has 8-128 letters, digits, '.', '_', ':' or '-' (a UUID is ideal)")
+    dialect_insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    inserted = await session.execute(
+        dialect_insert(IdempotencyKey)
+        .values(user_id=user_id, key=key, operation=operation, fingerprint=digest, created_at=datetime.now(timezone.utc))
+        .on_conflict_do_nothing()
+        .returning(IdempotencyKey.key)
+    )
+    if inserted.first() is not None:
+        return Claim(replay=False)
+    stored = await session.get_one(IdempotencyKey, (user_id, key))
+    if stored.operation != operation or stored.fingerprint != digest:
+        raise fail("idempotencyKey", ErrorCode.IDEMPOTENCY_KEY_REUSED, f"this key was already used for a different {stored.operation} input; use a new key for a new request")
+    return Claim(replay=True, result_ref=stored.result_ref)
+
+
+async def complete(session: AsyncSession, *, user_id: int, key: str, result_ref: str | None) -> None:
+    await session.execute(update(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key).values(result_ref=result_ref))
+
+
+async def stored_keys(session: AsyncSession, user_id: int) -> list[IdempotencyKey]:
+    return list(await session.scalars(select(IdempotencyKey).where(IdempotencyKey.user_id == user_id)))
