@@ -76,7 +76,7 @@ class AuthenticatedGraphQL(GraphQL):
             settings=self.settings,
             db=db,
             scope=Scope(principal, app_state.policy),
-            request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
+            request_id=_request_id(request.headers.get("x-request-id")),
         )
         try:
             response = await self.run(request, context=context)
@@ -100,6 +100,13 @@ class AuthenticatedGraphQL(GraphQL):
         if principal is None:
             return "invalid or expired token"
         return principal
+
+
+def _request_id(given: str | None) -> str:
+    """The client's X-Request-ID (cut to 64 characters) if it is a plain token, else a fresh one; audit events keep it."""
+    if given and all(ch.isascii() and (ch.isalnum() or ch in "-_.:") for ch in given):
+        return given[:64]
+    return uuid.uuid4().hex
 
 
 def _has_nul(body: bytes) -> bool:

@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -157,9 +158,10 @@ def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
             session.add(user)
         user.password_hash = hash_password(settings, password)
         user.active = True
+        user.tokens_valid_after = datetime.now(UTC)
         await session.flush()
         if await session.scalar(select(Grant.id).where(Grant.user_id == user.id, Grant.role == "admin", Grant.unit_id == unit.id)) is None:
-            session.add(Grant(user_id=user.id, role="admin", unit_id=unit.id))
+            session.add(Grant(user_id=user.id, role="admin", unit_id=unit.id, source="cli"))
         return unit.code
 
     code = _with_session(settings, work)
@@ -178,7 +180,9 @@ def cmd_set_password(args: argparse.Namespace, settings: Settings) -> int:
 
     async def work(session: AsyncSession) -> int:
         result = await session.execute(
-            update(User).where(User.username == args.username).values(password_hash=hash_password(settings, password), version=User.version + 1)
+            update(User)
+            .where(User.username == args.username)
+            .values(password_hash=hash_password(settings, password), tokens_valid_after=datetime.now(UTC), version=User.version + 1)
         )
         return result.rowcount  # type: ignore[attr-defined,no-any-return]
 

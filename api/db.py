@@ -14,14 +14,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import MetaData, event
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool, StaticPool
 
 from api.settings import Settings
 
-__all__ = ["Base", "RequestDB", "create_engine", "session_factory", "NAMING_CONVENTION"]
+__all__ = ["Base", "RequestDB", "UtcDateTime", "create_engine", "session_factory", "NAMING_CONVENTION"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -30,6 +32,28 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An instant, stored in UTC on both databases and read back with its zone.
+
+    SQLite keeps datetimes as text without a zone: without this, `since: ...+07:00` would be
+    compared as if it were UTC. Naive values are taken to be UTC already.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -97,7 +121,13 @@ class RequestDB:
         async with self._lock:
             if self._session is None:
                 self._session = self._factory()
-            yield self._session
+            try:
+                yield self._session
+            except BaseException:
+                # A failed statement poisons a PostgreSQL transaction: end it, so that the
+                # request's other fields can still read.
+                await self._session.rollback()
+                raise
 
     async def close(self) -> None:
         if self._session is not None:

@@ -5,5 +5,6 @@ from api.audit.models import AuditEvent
 from api.db import Base
 from api.idempotency.models import IdempotencyKey
 from api.org.models import Unit, UnitKind
+from api.resolutions.models import KeyResult, Objective, Resolution
 
-__all__ = ["AuditEvent", "Base", "Grant", "IdempotencyKey", "Unit", "UnitKind", "User"]
+__all__ = ["AuditEvent", "Base", "Grant", "IdempotencyKey", "KeyResult", "Objective", "Resolution", "Unit", "UnitKind", "User"]

@@ -24,7 +24,7 @@ async def write_transaction(
     session: AsyncSession, *, actor: Principal | None = None, request_id: str | None = None
 ) -> AsyncIterator[AsyncSession]:
     if session.in_transaction():
-        await session.rollback()
+        await session.rollback()  # ends the read-only transaction and expires what it loaded: reread fresh
     discard_pending(session)
     await session.connection(execution_options={"resolute_write": True})
     try:

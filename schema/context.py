@@ -20,6 +20,7 @@ from api.db import RequestDB
 from api.errors import ErrorCode, FieldError, ServiceError
 from api.idempotency.service import claim, complete, fingerprint
 from api.org.models import Unit, UnitKind
+from api.resolutions.models import KeyResult, Objective, Resolution
 from api.settings import Settings
 from api.transaction import write_transaction
 from schema.loaders import Loaders
@@ -52,7 +53,9 @@ IDEMPOTENCY_KEY_DESCRIPTION = (
 )
 IdempotencyKeyArg = Annotated[str | None, strawberry.argument(description=IDEMPOTENCY_KEY_DESCRIPTION)]
 # Objects a mutation may answer with, so a replayed idempotency key can answer again.
-_REPLAYABLE: dict[str, type] = {"Unit": Unit, "UnitKind": UnitKind, "User": User, "Grant": Grant}
+_REPLAYABLE: dict[str, type] = {
+    model.__name__: model for model in (Unit, UnitKind, User, Grant, Resolution, Objective, KeyResult)
+}
 
 
 def _transient(exc: DBAPIError) -> bool:
@@ -95,8 +98,14 @@ async def run_mutation(
     failure rolled back everything, so the call is retried a few times before a CONFLICT.
     """
     ctx = info.context
+    try:
+        return await _run(ctx, info.field_name, work, arguments, idempotency_key)
+    finally:
+        ctx.loaders = Loaders(ctx.db, ctx.scope)  # cached rows may predate (or be expired by) this mutation
+
+
+async def _run(ctx: Context, operation: str, work: Callable[[AsyncSession], Awaitable[T]], arguments: Any, idempotency_key: str | None) -> tuple[T | None, list[FieldError]]:
     actor = ctx.scope.principal
-    operation = info.field_name
     digest = fingerprint(ctx.settings.signing_key(), operation, dataclasses.asdict(arguments) if dataclasses.is_dataclass(arguments) else arguments)
     async with ctx.db.use() as session:
         for attempt in range(1, ATTEMPTS + 1):

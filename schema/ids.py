@@ -9,7 +9,9 @@ from graphql import GraphQLError
 
 from api.errors import ErrorCode, fail
 
-__all__ = ["decode_any", "decode_id", "encode_id", "input_id"]
+__all__ = ["MAX_ID", "decode_any", "decode_id", "encode_id", "input_id"]
+
+MAX_ID = 2**31 - 1  # primary keys are 32-bit integers
 
 
 def encode_id(type_name: str, pk: int) -> str:
@@ -21,7 +23,7 @@ def decode_any(value: str) -> tuple[str, int] | None:
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
         type_name, _, pk = raw.partition(":")
-        if not type_name.isalpha() or not pk.isdigit() or len(pk) > 18:
+        if not type_name.isalpha() or not pk.isdecimal() or not 1 <= int(pk) <= MAX_ID:
             return None
         return type_name, int(pk)
     except (binascii.Error, UnicodeDecodeError, ValueError):

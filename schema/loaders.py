@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
+from datetime import date
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -21,6 +22,9 @@ from api.db import RequestDB
 from api.org import reads as org_reads
 from api.org.models import Unit
 from api.org.reads import UnitFilter
+from api.resolutions import reads as resolution_reads
+from api.resolutions.models import KeyResult, Objective, Resolution
+from api.resolutions.reads import CoverageRow
 
 __all__ = ["Loaders"]
 
@@ -59,6 +63,14 @@ class Loaders:
         self.grants_by_user_id: DataLoader[int, list[Grant]] = DataLoader(self._grants)
         self.grants_by_id: DataLoader[int, Grant | None] = DataLoader(self._grants_by_id)
         self.audit_events_by_id: DataLoader[int, AuditEvent | None] = DataLoader(self._audit_events)
+        self.resolutions_by_id: DataLoader[int, Resolution | None] = DataLoader(self._by_ids(resolution_reads.resolutions_by_ids))
+        self.objectives_by_id: DataLoader[int, Objective | None] = DataLoader(self._by_ids(resolution_reads.objectives_by_ids))
+        self.key_results_by_id: DataLoader[int, KeyResult | None] = DataLoader(self._by_ids(resolution_reads.key_results_by_ids))
+        self.objectives_by_resolution_id: DataLoader[int, list[Objective]] = DataLoader(self._grouped_by(resolution_reads.objectives_by_resolution_ids))
+        self.key_results_by_objective_id: DataLoader[int, list[KeyResult]] = DataLoader(self._grouped_by(resolution_reads.key_results_by_objective_ids))
+        self.programmes_by_resolution_id: DataLoader[int, list[Resolution]] = DataLoader(self._grouped_by(resolution_reads.programmes_by_resolution_ids))
+        self.coverage_by_resolution_id: DataLoader[tuple[int, Any], list[CoverageRow]] = DataLoader(_grouped(self._coverage, list))
+        self.coverage_summary_by_resolution_id: DataLoader[int, dict[str, int]] = DataLoader(self._coverage_summaries)
 
     async def _units(self, ids: Sequence[int]) -> list[Unit | None]:
         async with self._db.use() as session:
@@ -102,3 +114,33 @@ class Loaders:
         async with self._db.use() as session:
             found = await audit_reads.events_by_ids(session, self._scope, ids)
         return [found.get(pk) for pk in ids]
+
+    def _by_ids(self, fetch: Callable[[Any, Scope, Sequence[int]], Awaitable[dict[int, V]]]) -> Callable[[Sequence[int]], Awaitable[list[V | None]]]:
+        """A batch function for a scoped `*_by_ids` read: one statement, None for the unseen."""
+
+        async def load(ids: Sequence[int]) -> list[V | None]:
+            async with self._db.use() as session:
+                found = await fetch(session, self._scope, ids)
+            return [found.get(pk) for pk in ids]
+
+        return load
+
+    def _grouped_by(self, fetch: Callable[[Any, Scope, Sequence[int]], Awaitable[dict[int, list[V]]]]) -> Callable[[Sequence[int]], Awaitable[list[list[V]]]]:
+        """A batch function for a scoped one-to-many read keyed by the parent's id."""
+
+        async def load(ids: Sequence[int]) -> list[list[V]]:
+            async with self._db.use() as session:
+                found = await fetch(session, self._scope, ids)
+            return [found.get(pk, []) for pk in ids]
+
+        return load
+
+    async def _coverage(self, args: tuple[str | None, int, str | None, date], ids: list[int]) -> dict[int, list[CoverageRow]]:
+        state, first, after, today = args
+        async with self._db.use() as session:
+            return await resolution_reads.coverage_pages(session, self._scope, ids, state=state, first=first, after=after, today=today)
+
+    async def _coverage_summaries(self, ids: Sequence[int]) -> list[dict[str, int]]:
+        async with self._db.use() as session:
+            found = await resolution_reads.coverage_summaries(session, self._scope, ids, today=date.today())
+        return [found[pk] for pk in ids]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -21,10 +22,12 @@ __all__ = [
     "Connection",
     "Edge",
     "PageInfo",
+    "BY_CODE",
+    "BY_USERNAME",
+    "NEWEST_FIRST",
+    "Ordering",
     "build_connection",
     "check_first",
-    "decode_cursor",
-    "encode_cursor",
     "FIRST_DESCRIPTION",
 ]
 
@@ -36,21 +39,32 @@ AFTER_DESCRIPTION = "Return the items after this cursor (an endCursor or an edge
 T = TypeVar("T")
 
 
-def encode_cursor(value: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps(["k", value]).encode()).decode().rstrip("=")
+@dataclass(frozen=True)
+class Ordering:
+    """What a connection's cursors stand for: a name (so cursors of one list fit no other) and a type."""
+
+    name: str
+    type: type
+
+    def encode(self, value: Any) -> str:
+        return base64.urlsafe_b64encode(json.dumps([self.name, value], ensure_ascii=False).encode()).decode().rstrip("=")
+
+    def decode(self, cursor: str | None) -> Any:
+        """The ordering value a cursor stands for; a clean error for a cursor we did not make for this list."""
+        if cursor is None:
+            return None
+        try:
+            name, value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+            if name == self.name and type(value) is self.type and (self.type is not int or 0 <= value <= 2**63 - 1) and (self.type is not str or len(value) <= 200):
+                return value
+        except (ValueError, TypeError):
+            pass
+        raise GraphQLError("'after' is not a cursor of this list", extensions={"code": ErrorCode.INVALID.value, "field": "after"})
 
 
-def decode_cursor(cursor: str | None) -> Any:
-    """The ordering value a cursor stands for; a clean error for a cursor we did not make."""
-    if cursor is None:
-        return None
-    try:
-        tag, value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if tag == "k" and isinstance(value, (str, int)):
-            return value
-    except (ValueError, TypeError):
-        pass
-    raise GraphQLError("'after' is not a valid cursor", extensions={"code": ErrorCode.INVALID.value, "field": "after"})
+BY_CODE = Ordering("code", str)
+BY_USERNAME = Ordering("username", str)
+NEWEST_FIRST = Ordering("id-desc", int)
 
 
 def check_first(first: int) -> int:
@@ -96,13 +110,14 @@ def build_connection(
     *,
     first: int,
     after: str | None,
+    ordering: Ordering,
     key: Callable[[Any], Any],
     wrap: Callable[[Any], Any],
     count: Callable[[], Awaitable[int]],
 ) -> Connection[Any]:
     """A connection from up to first+1 rows fetched in key order (the extra row says "there is more")."""
     page = list(rows[:first])
-    edges = [Edge(node=wrap(row), cursor=encode_cursor(key(row))) for row in page]
+    edges = [Edge(node=wrap(row), cursor=ordering.encode(key(row))) for row in page]
     return Connection(
         edges=edges,
         page_info=PageInfo(

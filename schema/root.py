@@ -14,6 +14,8 @@ from schema.context import Info
 from schema.node import Node, resolve_node
 from schema.org.mutations import OrgMutation
 from schema.org.queries import OrgQuery
+from schema.resolutions.mutations import ResolutionsMutation
+from schema.resolutions.queries import ResolutionsQuery
 
 __all__ = ["schema"]
 
@@ -25,8 +27,8 @@ class NodeQuery:
         return await resolve_node(info, id)
 
 
-Query = merge_types("Query", (NodeQuery, OrgQuery, AccountsQuery, AuditQuery))
-Mutation = merge_types("Mutation", (OrgMutation, AccountsMutation))
+Query = merge_types("Query", (NodeQuery, OrgQuery, AccountsQuery, ResolutionsQuery, AuditQuery))
+Mutation = merge_types("Mutation", (OrgMutation, AccountsMutation, ResolutionsMutation))
 
 MAX_QUERY_DEPTH = 12
 MAX_ALIASES = 30

@@ -26,15 +26,15 @@ from api.app import create_app
 from api.auth.passwords import hash_password
 from api.auth.tokens import issue_token
 from api.db import create_engine, session_factory
-from api.transaction import write_transaction
 from api.interchange.loader import ImportReport, load_bundle
 from api.interchange.reader import Bundle, UnitRecord, UserRecord
 from api.org.models import DEFAULT_KINDS
 from api.settings import Settings
+from api.transaction import write_transaction
 
 PG_ADMIN_URL = os.environ.get("RESOLUTE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct horse battery"
-TABLES = ("idempotency_keys", "audit_events", "grants", "users", "units")  # children first
+TABLES = ("key_results", "objectives", "resolutions", "idempotency_keys", "audit_events", "grants", "users", "units")  # children first
 
 
 def settings_for(database_url: str) -> Settings:

@@ -23,8 +23,8 @@ USERS = "query($filter: UserFilterInput) { users(first: 100, filter: $filter) { 
 UNITS = "{ units(first: 100) { totalCount nodes { code } } }"
 
 READ_ACTIONS = [
-    ("assignment", "read"), ("evaluation", "read"), ("extension", "read"), ("grant", "read"), ("kpi", "read"),
-    ("measurement", "read"), ("milestone", "read"), ("objective", "read"), ("progress_report", "read"),
+    ("assignment", "read"), ("evaluation", "read"), ("extension", "read"), ("grant", "read"), ("key_result", "read"),
+    ("kpi", "read"), ("measurement", "read"), ("milestone", "read"), ("objective", "read"), ("progress_report", "read"),
     ("resolution", "read"), ("task", "read"), ("unit", "read"), ("user", "read"),
 ]
 

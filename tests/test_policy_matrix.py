@@ -6,14 +6,14 @@ from api.access.policy import load_policy
 from api.settings import ROOT
 
 ROLES = ("admin", "leader", "manager", "officer", "viewer", "auditor")
-READABLE = ("unit", "user", "grant", "resolution", "objective", "kpi", "measurement", "task", "milestone", "assignment", "progress_report", "extension", "evaluation")
+READABLE = ("unit", "user", "grant", "resolution", "objective", "key_result", "kpi", "measurement", "task", "milestone", "assignment", "progress_report", "extension", "evaluation")
 
 # ACCESS.md, "Acting": verb -> (object, action) pairs -> roles that may.
 ACCESS_TABLE: list[tuple[str, list[tuple[str, str]], set[str]]] = [
     ("read", [(obj, "read") for obj in READABLE], set(ROLES)),
     ("manage units", [("unit", a) for a in ("create", "update", "move", "archive", "merge")], {"admin"}),
     ("manage accounts and grants", [("user", a) for a in ("create", "update", "deactivate", "set_password")] + [("grant", "create"), ("grant", "revoke")], {"admin"}),
-    ("define and edit", [(o, "define") for o in ("resolution", "objective", "kpi", "task", "milestone")], {"admin", "manager"}),
+    ("define and edit", [(o, "define") for o in ("resolution", "objective", "key_result", "kpi", "task", "milestone")], {"admin", "manager"}),
     ("assign, fan out", [("assignment", "assign")], {"admin", "leader", "manager"}),
     ("acknowledge, request an extension", [("assignment", "acknowledge"), ("extension", "request")], {"admin", "leader", "manager", "officer"}),
     ("submit progress reports and measurements", [("progress_report", "submit"), ("measurement", "submit")], {"manager", "officer"}),

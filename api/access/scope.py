@@ -19,6 +19,7 @@ from api.access.policy import Policy
 from api.accounts.models import Grant, User
 from api.audit.models import AuditEvent
 from api.org.models import Unit, subtree_upper
+from api.resolutions.models import KeyResult, Objective, Resolution
 
 __all__ = ["GrantScope", "Principal", "Scope", "OBJECT_TYPES", "path_ids"]
 
@@ -137,6 +138,18 @@ def _grants(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
     return or_(in_scope, Grant.user_id == scope.principal.user_id) if act == "read" else in_scope
 
 
+def _resolutions(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
+    return Resolution.issuing_unit_id.in_(scope.unit_ids(obj, act))
+
+
+def _objectives(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
+    return Objective.resolution_id.in_(select(Resolution.id).where(_resolutions(scope, obj, act)))
+
+
+def _key_results(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
+    return KeyResult.objective_id.in_(select(Objective.id).where(_objectives(scope, obj, act)))
+
+
 def _audit_events(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
     return AuditEvent.unit_id.in_(scope.unit_ids(obj, act))
 
@@ -147,5 +160,8 @@ ROW_FILTERS: dict[type, tuple[str, Callable[[Scope, str, str], ColumnElement[boo
     User: ("user", _users),
     Grant: ("grant", _grants),
     AuditEvent: ("audit_event", _audit_events),
+    Resolution: ("resolution", _resolutions),
+    Objective: ("objective", _objectives),
+    KeyResult: ("key_result", _key_results),
 }
 OBJECT_TYPES = {model: obj for model, (obj, _) in ROW_FILTERS.items()}

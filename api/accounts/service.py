@@ -65,8 +65,13 @@ async def _load_user(session: AsyncSession, scope: Scope, user_id: int, *, act: 
     if row is None:
         raise fail(field, ErrorCode.NOT_FOUND, "no such user")
     user, path = row
-    if scope.grant_covering("user", act, path) is None:
-        raise fail(field, ErrorCode.FORBIDDEN, f"your roles do not allow '{act}' on this user")
+    if act == "read":
+        return user, path
+    # Acting on an account acts on everything it holds: one grant of the caller must cover the
+    # account's unit and every unit the account holds a grant over (no one gains more than it holds).
+    held = list(await session.scalars(select(Unit.path).join(Grant, Grant.unit_id == Unit.id).where(Grant.user_id == user.id)))
+    if scope.grant_covering("user", act, path, *held) is None:
+        raise fail(field, ErrorCode.FORBIDDEN, f"your roles do not allow '{act}' on this user (it may hold grants beyond your scope)")
     return user, path
 
 
@@ -182,6 +187,8 @@ async def grant_role(*, session: AsyncSession, scope: Scope, user_id: int, role:
         raise fail("unitId", ErrorCode.FORBIDDEN, "one of your grants must allow granting and cover both the user and the unit")
     if not scope.holds_role_over(role, unit.path):
         raise fail("role", ErrorCode.FORBIDDEN, f"you do not hold '{role}' (or admin) over this unit, so you cannot grant it")
+    if user.id == scope.principal.user_id:
+        raise fail("userId", ErrorCode.FORBIDDEN, "you cannot grant roles to yourself")
     if unit.archived_at is not None:
         raise fail("unitId", ErrorCode.ARCHIVED, "the unit is archived")
     existing = await session.scalar(select(Grant).where(Grant.user_id == user.id, Grant.role == role, Grant.unit_id == unit.id))

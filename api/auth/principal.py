@@ -35,7 +35,8 @@ async def load_principal(session: AsyncSession, claims: TokenClaims) -> Principa
         valid_after = user.tokens_valid_after
         if valid_after.tzinfo is None:
             valid_after = valid_after.replace(tzinfo=UTC)
-        if datetime.fromtimestamp(claims.issued_at, tz=UTC) < valid_after.replace(microsecond=0):
+        valid_after = valid_after.replace(microsecond=valid_after.microsecond // 1000 * 1000)  # tokens carry milliseconds
+        if datetime.fromtimestamp(claims.issued_at, tz=UTC) < valid_after:
             return None
     grants = (
         await session.execute(

@@ -6,6 +6,7 @@ and `aud` are required and checked, with a small leeway for clock skew.
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ class TokenClaims:
 
 def issue_token(settings: Settings, user_id: int, *, now: float | None = None) -> tuple[str, int]:
     """A signed access token for `user_id` and its lifetime in seconds."""
-    issued = int(now if now is not None else time.time())
+    issued = math.floor((now if now is not None else time.time()) * 1000) / 1000  # milliseconds, so a revocation cuts sharply
     ttl = settings.token_ttl_seconds
     claims = {
         "sub": str(user_id),
@@ -41,7 +42,7 @@ def issue_token(settings: Settings, user_id: int, *, now: float | None = None) -
         "aud": settings.jwt_audience,
         "iat": issued,
         "nbf": issued,
-        "exp": issued + ttl,
+        "exp": int(issued) + ttl,
         "jti": uuid.uuid4().hex,
     }
     return jwt.encode(claims, settings.signing_key(), algorithm=settings.jwt_algorithm), ttl

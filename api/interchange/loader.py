@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.access.policy import Policy
 from api.accounts.models import Grant, User
-from api.audit.chain import record
+from api.audit.chain import record as record_event
 from api.interchange.reader import Bundle, InterchangeError, Problem, UnitRecord
 from api.org.models import Unit, UnitKind
 from api.org.service import lock_tree
@@ -129,6 +129,9 @@ async def load_bundle(session: AsyncSession, bundle: Bundle, policy: Policy) -> 
     problems += parent_problems
     if not parent_problems:
         problems += _check_tree(bundle.units, parents)
+    archived = set(await session.scalars(select(Unit.code).where(Unit.archived_at.is_not(None))))
+    problems += [Problem("units.csv", u.line, f"parent '{u.parent_code}' is archived") for u in bundle.units if u.parent_code in archived and u.code not in stored]
+    problems += [Problem("users.csv", u.line, f"unit '{u.unit_code}' is archived") for u in bundle.users if u.unit_code in archived]
     unit_codes = set(parents)
     problems += [Problem("users.csv", u.line, f"unknown unit '{u.unit_code}'") for u in bundle.users if u.unit_code not in unit_codes]
     problems += [Problem("users.csv", u.line, f"unknown role '{u.role}' (roles: {', '.join(policy.roles)})") for u in bundle.users if not policy.is_role(u.role)]
@@ -140,7 +143,7 @@ async def load_bundle(session: AsyncSession, bundle: Bundle, policy: Policy) -> 
     await _write_users(session, bundle, report, now)
     if any((report.units_created, report.units_updated, report.users_created, report.users_updated, report.grants_created, report.grants_removed)):
         root_id = await session.scalar(select(Unit.id).where(Unit.parent_id.is_(None)))
-        record(session, action="import", object_type="import", object_key="units.csv,users.csv", unit_id=root_id, after=report.counts())
+        record_event(session, action="import", object_type="import", object_key="units.csv,users.csv", unit_id=root_id, after=report.counts())
     if session.bind.dialect.name == "postgresql" and (report.units_created or report.users_created):
         await session.execute(text("ANALYZE units, users, grants"))  # fresh statistics for the planner
     return report
@@ -213,15 +216,15 @@ async def _write_users(session: AsyncSession, bundle: Bundle, report: ImportRepo
 
     user_ids = dict((await session.execute(select(User.username, User.id))).all())
     wanted = {(user_ids[r.username], r.role, unit_ids[r.unit_code]) for r in bundle.users}
-    # Grants nobody gave through the API (granted_by is NULL) are the file's to decide: a user
-    # moved or given another role in users.csv loses its old imported grant; API grants stay.
+    # Grants the import made are the file's to decide: a user moved or given another role in
+    # users.csv loses its old imported grant; grants made through the API or the CLI stay.
     file_users = {user_id for user_id, _, _ in wanted}
-    existing = (await session.execute(select(Grant.id, Grant.user_id, Grant.role, Grant.unit_id, Grant.granted_by_id))).all()
+    existing = (await session.execute(select(Grant.id, Grant.user_id, Grant.role, Grant.unit_id, Grant.source))).all()
     present = {(g.user_id, g.role, g.unit_id) for g in existing}
-    stale = [g.id for g in existing if g.granted_by_id is None and g.user_id in file_users and (g.user_id, g.role, g.unit_id) not in wanted]
+    stale = [g.id for g in existing if g.source == "import" and g.user_id in file_users and (g.user_id, g.role, g.unit_id) not in wanted]
     missing = sorted(wanted - present)
     if stale:
         await session.execute(delete(Grant).where(Grant.id.in_(stale)))
     if missing:
-        await session.execute(insert(Grant), [{"user_id": u, "role": r, "unit_id": n, "created_at": now} for u, r, n in missing])
+        await session.execute(insert(Grant), [{"user_id": u, "role": r, "unit_id": n, "created_at": now, "source": "import"} for u, r, n in missing])
     report.grants_created, report.grants_removed = len(missing), len(stale)

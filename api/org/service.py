@@ -201,7 +201,7 @@ async def archive_unit(
     *, session: AsyncSession, scope: Scope, unit_id: int, cascade: bool = False, version: int | None = None
 ) -> Unit:
     """Archive a unit (soft: its history stays visible); with `cascade`, its whole subtree too."""
-    await lock_tree(session, exclusive=False)
+    await lock_tree(session, exclusive=True)  # a concurrent create must not slip under an archived unit
     unit = await load_unit(session, scope, unit_id, act="archive", field="id", lock=True)
     _check_version(unit, version)
     if unit.parent_id is None:

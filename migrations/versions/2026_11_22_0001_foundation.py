@@ -88,6 +88,7 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=32), nullable=False),
         sa.Column("unit_id", sa.Integer(), nullable=False),
         sa.Column("granted_by_id", sa.Integer(), nullable=True),
+        sa.Column("source", sa.String(length=16), server_default="api", nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.ForeignKeyConstraint(["granted_by_id"], ["users.id"], name=op.f("fk_grants_granted_by_id_users"), ondelete="SET NULL"),
         sa.ForeignKeyConstraint(["unit_id"], ["units.id"], name=op.f("fk_grants_unit_id_units")),

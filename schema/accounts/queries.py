@@ -11,7 +11,7 @@ from api.accounts.reads import UserFilter
 from schema.accounts.types import MeType, UserType
 from schema.context import Info
 from schema.ids import decode_id
-from schema.pagination import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, build_connection, check_first, decode_cursor
+from schema.pagination import AFTER_DESCRIPTION, BY_USERNAME, FIRST_DESCRIPTION, Connection, build_connection, check_first
 
 __all__ = ["AccountsQuery"]
 
@@ -39,7 +39,7 @@ class AccountsQuery:
         filter: UserFilterInput | None = None,
     ) -> Connection[UserType]:
         check_first(first)
-        cursor = decode_cursor(after)
+        cursor = BY_USERNAME.decode(after)
         given = filter or UserFilterInput()
         under_path, nothing = None, False
         if given.under is not None:
@@ -55,4 +55,4 @@ class AccountsQuery:
             async with ctx.db.use() as session:
                 return await reads.count_users(session, ctx.scope, flt)
 
-        return build_connection(rows, first=first, after=after, key=lambda row: row.username, wrap=UserType.of, count=count)
+        return build_connection(rows, first=first, after=after, ordering=BY_USERNAME, key=lambda row: row.username, wrap=UserType.of, count=count)

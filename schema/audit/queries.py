@@ -12,7 +12,7 @@ from api.audit.reads import AuditFilter
 from schema.audit.types import AuditEventType
 from schema.context import Info
 from schema.ids import decode_id
-from schema.pagination import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, build_connection, check_first, decode_cursor
+from schema.pagination import AFTER_DESCRIPTION, FIRST_DESCRIPTION, NEWEST_FIRST, Connection, build_connection, check_first
 
 __all__ = ["AuditQuery"]
 
@@ -36,7 +36,7 @@ class AuditQuery:
         filter: AuditFilterInput | None = None,
     ) -> Connection[AuditEventType]:
         check_first(first)
-        cursor = decode_cursor(after)
+        cursor = NEWEST_FIRST.decode(after)
         given = filter or AuditFilterInput()
         under_path, nothing = None, False
         if given.under is not None:
@@ -45,10 +45,10 @@ class AuditQuery:
         flt = AuditFilter(action=given.action, object_type=given.object_type, under_path=under_path, since=given.since, matches_nothing=nothing)
         ctx = info.context
         async with ctx.db.use() as session:
-            rows = await reads.list_events(session, ctx.scope, flt, first=first, before_id=cursor if isinstance(cursor, int) else None)
+            rows = await reads.list_events(session, ctx.scope, flt, first=first, before_id=cursor)
 
         async def count() -> int:
             async with ctx.db.use() as session:
                 return await reads.count_events(session, ctx.scope, flt)
 
-        return build_connection(rows, first=first, after=after, key=lambda row: row.id, wrap=AuditEventType.of, count=count)
+        return build_connection(rows, first=first, after=after, ordering=NEWEST_FIRST, key=lambda row: row.id, wrap=AuditEventType.of, count=count)

@@ -13,7 +13,7 @@ from api.org.reads import UnitFilter
 from schema.context import Info
 from schema.ids import decode_id
 from schema.org.types import UnitFilterInput, UnitKindType, UnitType
-from schema.pagination import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, build_connection, check_first, decode_cursor
+from schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, build_connection, check_first
 
 __all__ = ["OrgQuery"]
 
@@ -49,7 +49,7 @@ class OrgQuery:
         filter: UnitFilterInput | None = None,
     ) -> Connection[UnitType]:
         check_first(first)
-        cursor = decode_cursor(after)
+        cursor = BY_CODE.decode(after)
         flt = await _filter(info, filter)
         ctx = info.context
         async with ctx.db.use() as session:
@@ -59,7 +59,7 @@ class OrgQuery:
             async with ctx.db.use() as session:
                 return await reads.count_units(session, ctx.scope, flt)
 
-        return build_connection(rows, first=first, after=after, key=lambda row: row.code, wrap=UnitType.of, count=count)
+        return build_connection(rows, first=first, after=after, ordering=BY_CODE, key=lambda row: row.code, wrap=UnitType.of, count=count)
 
     @strawberry.field(description="The kinds a unit may have.")
     async def unit_kinds(self, info: Info) -> list[UnitKindType]:

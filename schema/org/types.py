@@ -13,7 +13,7 @@ from api.org.reads import UnitFilter
 from schema.context import Info
 from schema.ids import encode_id
 from schema.node import Node, register_node
-from schema.pagination import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, build_connection, check_first, decode_cursor
+from schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, build_connection, check_first
 
 __all__ = ["UnitType", "UnitSummary", "UnitKindType", "UnitFilterInput", "DescendantFilterInput"]
 
@@ -128,7 +128,7 @@ class UnitType(Node):
         filter: DescendantFilterInput | None = None,
     ) -> Connection[UnitType]:
         check_first(first)
-        cursor = decode_cursor(after)
+        cursor = BY_CODE.decode(after)
         flt = (filter or DescendantFilterInput()).to_filter()
         loaders = info.context.loaders
         rows = await loaders.descendants_by_unit_id.load((self.row.id, (flt, first, cursor)))
@@ -137,6 +137,7 @@ class UnitType(Node):
             rows,
             first=first,
             after=after,
+            ordering=BY_CODE,
             key=lambda row: row.code,
             wrap=UnitType.of,
             count=lambda: loaders.descendant_count_by_unit_id.load((unit_id, flt)),

@@ -1,0 +1,1 @@
+"""Resolutions (and the action programmes that implement them), objectives and key results."""

@@ -1,0 +1,1 @@
+"""GraphQL surface of resolutions, action programmes, objectives and key results."""
