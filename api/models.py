@@ -4,7 +4,11 @@ from api.accounts.models import Grant, User
 from api.audit.models import AuditEvent
 from api.db import Base
 from api.idempotency.models import IdempotencyKey
+from api.kpis.models import Kpi, KpiCoordinator, KpiUnitTarget, Measurement, MeasurementRevision
 from api.org.models import Unit, UnitKind
 from api.resolutions.models import KeyResult, Objective, Resolution
 
-__all__ = ["AuditEvent", "Base", "Grant", "IdempotencyKey", "KeyResult", "Objective", "Resolution", "Unit", "UnitKind", "User"]
+__all__ = [
+    "AuditEvent", "Base", "Grant", "IdempotencyKey", "KeyResult", "Kpi", "KpiCoordinator", "KpiUnitTarget", "Measurement",
+    "MeasurementRevision", "Objective", "Resolution", "Unit", "UnitKind", "User",
+]

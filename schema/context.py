@@ -19,6 +19,7 @@ from api.accounts.models import Grant, User
 from api.db import RequestDB
 from api.errors import ErrorCode, FieldError, ServiceError
 from api.idempotency.service import claim, complete, fingerprint
+from api.kpis.models import Kpi, Measurement
 from api.org.models import Unit, UnitKind
 from api.resolutions.models import KeyResult, Objective, Resolution
 from api.settings import Settings
@@ -54,7 +55,7 @@ IDEMPOTENCY_KEY_DESCRIPTION = (
 IdempotencyKeyArg = Annotated[str | None, strawberry.argument(description=IDEMPOTENCY_KEY_DESCRIPTION)]
 # Objects a mutation may answer with, so a replayed idempotency key can answer again.
 _REPLAYABLE: dict[str, type] = {
-    model.__name__: model for model in (Unit, UnitKind, User, Grant, Resolution, Objective, KeyResult)
+    model.__name__: model for model in (Unit, UnitKind, User, Grant, Resolution, Objective, KeyResult, Kpi, Measurement)
 }
 
 

@@ -19,6 +19,8 @@ from api.accounts.models import Grant, User
 from api.audit import reads as audit_reads
 from api.audit.models import AuditEvent
 from api.db import RequestDB
+from api.kpis import reads as kpi_reads
+from api.kpis.models import Kpi, Measurement, MeasurementRevision
 from api.org import reads as org_reads
 from api.org.models import Unit
 from api.org.reads import UnitFilter
@@ -71,6 +73,12 @@ class Loaders:
         self.programmes_by_resolution_id: DataLoader[int, list[Resolution]] = DataLoader(self._grouped_by(resolution_reads.programmes_by_resolution_ids))
         self.coverage_by_resolution_id: DataLoader[tuple[int, Any], list[CoverageRow]] = DataLoader(_grouped(self._coverage, list))
         self.coverage_summary_by_resolution_id: DataLoader[int, dict[str, int]] = DataLoader(self._coverage_summaries)
+        self.kpis_by_id: DataLoader[int, Kpi | None] = DataLoader(self._by_ids(kpi_reads.kpis_by_ids))
+        self.kpis_by_resolution_id: DataLoader[int, list[Kpi]] = DataLoader(self._grouped_by(kpi_reads.kpis_by_resolution_ids))
+        self.coordinators_by_kpi_id: DataLoader[int, list[Unit]] = DataLoader(self._grouped_by(kpi_reads.coordinators_by_kpi_ids))
+        self.unit_targets_by_kpi_id: DataLoader[int, list[Any]] = DataLoader(self._grouped_by(kpi_reads.unit_targets_by_kpi_ids))
+        self.measurements_by_id: DataLoader[int, Measurement | None] = DataLoader(self._by_ids(kpi_reads.measurements_by_ids))
+        self.revisions_by_measurement_id: DataLoader[int, list[MeasurementRevision]] = DataLoader(self._grouped_by(kpi_reads.revisions_by_measurement_ids))
 
     async def _units(self, ids: Sequence[int]) -> list[Unit | None]:
         async with self._db.use() as session:

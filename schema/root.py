@@ -11,6 +11,8 @@ from schema.accounts.mutations import AccountsMutation
 from schema.accounts.queries import AccountsQuery
 from schema.audit.queries import AuditQuery
 from schema.context import Info
+from schema.kpis.mutations import KpisMutation
+from schema.kpis.queries import KpisQuery
 from schema.node import Node, resolve_node
 from schema.org.mutations import OrgMutation
 from schema.org.queries import OrgQuery
@@ -27,8 +29,8 @@ class NodeQuery:
         return await resolve_node(info, id)
 
 
-Query = merge_types("Query", (NodeQuery, OrgQuery, AccountsQuery, ResolutionsQuery, AuditQuery))
-Mutation = merge_types("Mutation", (OrgMutation, AccountsMutation, ResolutionsMutation))
+Query = merge_types("Query", (NodeQuery, OrgQuery, AccountsQuery, ResolutionsQuery, KpisQuery, AuditQuery))
+Mutation = merge_types("Mutation", (OrgMutation, AccountsMutation, ResolutionsMutation, KpisMutation))
 
 MAX_QUERY_DEPTH = 12
 MAX_ALIASES = 30

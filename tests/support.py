@@ -34,7 +34,7 @@ from api.transaction import write_transaction
 
 PG_ADMIN_URL = os.environ.get("RESOLUTE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct horse battery"
-TABLES = ("key_results", "objectives", "resolutions", "idempotency_keys", "audit_events", "grants", "users", "units")  # children first
+TABLES = ("measurement_revisions", "measurements", "kpi_unit_targets", "kpi_coordinators", "kpis", "key_results", "objectives", "resolutions", "idempotency_keys", "audit_events", "grants", "users", "units")  # children first
 
 
 def settings_for(database_url: str) -> Settings:

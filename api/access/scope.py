@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from api.access.policy import Policy
 from api.accounts.models import Grant, User
 from api.audit.models import AuditEvent
+from api.kpis.models import Kpi, KpiUnitTarget, Measurement
 from api.org.models import Unit, subtree_upper
 from api.resolutions.models import KeyResult, Objective, Resolution
 
@@ -150,6 +151,20 @@ def _key_results(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
     return KeyResult.objective_id.in_(select(Objective.id).where(_objectives(scope, obj, act)))
 
 
+def _kpis(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
+    """Home units: the owning resolution's issuer and the lead unit; a reporting unit reads it too."""
+    units = scope.unit_ids(obj, act)
+    home = or_(Kpi.resolution_id.in_(select(Resolution.id).where(Resolution.issuing_unit_id.in_(units))), Kpi.lead_unit_id.in_(units))
+    if act != "read":
+        return home
+    # handed down: the KPIs a unit of the scope must report on (it has a target for it)
+    return or_(home, Kpi.id.in_(select(KpiUnitTarget.kpi_id).where(KpiUnitTarget.unit_id.in_(units))))
+
+
+def _measurements(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
+    return Measurement.unit_id.in_(scope.unit_ids(obj, act))
+
+
 def _audit_events(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
     return AuditEvent.unit_id.in_(scope.unit_ids(obj, act))
 
@@ -163,5 +178,7 @@ ROW_FILTERS: dict[type, tuple[str, Callable[[Scope, str, str], ColumnElement[boo
     Resolution: ("resolution", _resolutions),
     Objective: ("objective", _objectives),
     KeyResult: ("key_result", _key_results),
+    Kpi: ("kpi", _kpis),
+    Measurement: ("measurement", _measurements),
 }
 OBJECT_TYPES = {model: obj for model, (obj, _) in ROW_FILTERS.items()}

@@ -14,6 +14,7 @@ from api.resolutions.models import Resolution as ResolutionRow
 from api.resolutions.reads import CoverageRow
 from schema.context import Info
 from schema.ids import encode_id
+from schema.kpis.types import KpiType
 from schema.node import Node, register_node
 from schema.org.types import UnitType
 from schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, build_connection, check_first
@@ -201,6 +202,10 @@ class ResolutionType(Node):
     @strawberry.field(description="The programmes that implement this resolution, that you may see.")
     async def implemented_by(self, info: Info) -> list[ResolutionType]:
         return [ResolutionType.of(row) for row in await info.context.loaders.programmes_by_resolution_id.load(self.row.id)]
+
+    @strawberry.field(description="The KPIs of this resolution that you may see.")
+    async def kpis(self, info: Info) -> list[KpiType]:
+        return [KpiType.of(row) for row in await info.context.loaders.kpis_by_resolution_id.load(self.row.id)]
 
     @strawberry.field
     async def objectives(self, info: Info) -> list[ObjectiveType]:

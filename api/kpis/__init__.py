@@ -1,0 +1,1 @@
+"""KPIs (indicators with thresholds) and their measurements, with corrections kept."""

@@ -1,0 +1,161 @@
+"""Read queries over KPIs and measurements: batched, scoped, one statement each."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, false, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.access.scope import Scope
+from api.kpis.models import Kpi, KpiCoordinator, KpiUnitTarget, Measurement, MeasurementRevision
+from api.org.models import Unit, subtree_upper
+from api.org.text import fold, like_escape
+
+__all__ = [
+    "KpiFilter",
+    "MeasurementFilter",
+    "coordinators_by_kpi_ids",
+    "count_kpis",
+    "count_measurements",
+    "kpi_by_code",
+    "kpis_by_ids",
+    "kpis_by_resolution_ids",
+    "list_kpis",
+    "list_measurements",
+    "measurements_by_ids",
+    "revisions_by_measurement_ids",
+    "unit_targets_by_kpi_ids",
+]
+
+
+@dataclass(frozen=True)
+class KpiFilter:
+    resolution_id: int | None = None
+    lead_under_path: str | None = None
+    group: str | None = None
+    frequency: str | None = None
+    search: str | None = None
+    updated_since: datetime | None = None
+    matches_nothing: bool = False
+
+
+@dataclass(frozen=True)
+class MeasurementFilter:
+    kpi_id: int | None = None
+    under_path: str | None = None
+    period_from: str | None = None
+    period_to: str | None = None
+    updated_since: datetime | None = None
+    matches_nothing: bool = False
+
+
+def _under(column: object, path: str) -> ColumnElement[bool]:
+    return column.in_(select(Unit.id).where(Unit.path >= path, Unit.path < subtree_upper(path)))  # type: ignore[attr-defined,no-any-return]
+
+
+def _kpi_conditions(scope: Scope, flt: KpiFilter) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = [scope.visible(Kpi)] + ([false()] if flt.matches_nothing else [])
+    if flt.resolution_id is not None:
+        conds.append(Kpi.resolution_id == flt.resolution_id)
+    if flt.lead_under_path:
+        conds.append(_under(Kpi.lead_unit_id, flt.lead_under_path))
+    if flt.group:
+        conds.append(Kpi.kpi_group == flt.group)
+    if flt.frequency:
+        conds.append(Kpi.frequency == flt.frequency)
+    if flt.search and flt.search.strip():
+        conds.append(Kpi.search_name.like(f"%{like_escape(fold(flt.search))}%", escape="\\"))
+    if flt.updated_since is not None:
+        conds.append(Kpi.updated_at >= flt.updated_since)
+    return conds
+
+
+def _measurement_conditions(scope: Scope, flt: MeasurementFilter) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = [scope.visible(Measurement)] + ([false()] if flt.matches_nothing else [])
+    if flt.kpi_id is not None:
+        conds.append(Measurement.kpi_id == flt.kpi_id)
+    if flt.under_path:
+        conds.append(_under(Measurement.unit_id, flt.under_path))
+    if flt.period_from:
+        conds.append(Measurement.period >= flt.period_from)
+    if flt.period_to:
+        conds.append(Measurement.period <= flt.period_to)
+    if flt.updated_since is not None:
+        conds.append(Measurement.updated_at >= flt.updated_since)
+    return conds
+
+
+async def kpis_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, Kpi]:
+    return {row.id: row for row in await session.scalars(select(Kpi).where(Kpi.id.in_(set(ids)), scope.visible(Kpi)))}
+
+
+async def kpi_by_code(session: AsyncSession, scope: Scope, code: str) -> Kpi | None:
+    return await session.scalar(select(Kpi).where(Kpi.code == code, scope.visible(Kpi)))
+
+
+async def kpis_by_resolution_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, list[Kpi]]:
+    grouped: dict[int, list[Kpi]] = defaultdict(list)
+    for row in await session.scalars(select(Kpi).where(Kpi.resolution_id.in_(set(ids)), scope.visible(Kpi)).order_by(Kpi.code)):
+        grouped[row.resolution_id].append(row)
+    return grouped
+
+
+async def list_kpis(session: AsyncSession, scope: Scope, flt: KpiFilter, *, first: int, after: str | None) -> list[Kpi]:
+    query = select(Kpi).where(*_kpi_conditions(scope, flt)).order_by(Kpi.code).limit(first + 1)
+    if after is not None:
+        query = query.where(Kpi.code > after)
+    return list(await session.scalars(query))
+
+
+async def count_kpis(session: AsyncSession, scope: Scope, flt: KpiFilter) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Kpi).where(*_kpi_conditions(scope, flt))) or 0)
+
+
+async def coordinators_by_kpi_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, list[Unit]]:
+    """The coordinating units of each KPI that the caller may see."""
+    rows = await session.execute(
+        select(KpiCoordinator.kpi_id, Unit).join(Unit, Unit.id == KpiCoordinator.unit_id).where(KpiCoordinator.kpi_id.in_(set(ids)), scope.visible(Unit)).order_by(Unit.code)
+    )
+    grouped: dict[int, list[Unit]] = defaultdict(list)
+    for kpi_id, unit in rows.all():
+        grouped[kpi_id].append(unit)
+    return grouped
+
+
+async def unit_targets_by_kpi_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, list[tuple[Unit, object]]]:
+    """Each KPI's per-unit targets, for the units the caller may see."""
+    rows = await session.execute(
+        select(KpiUnitTarget.kpi_id, Unit, KpiUnitTarget.target).join(Unit, Unit.id == KpiUnitTarget.unit_id).where(KpiUnitTarget.kpi_id.in_(set(ids)), scope.visible(Unit)).order_by(Unit.code)
+    )
+    grouped: dict[int, list[tuple[Unit, object]]] = defaultdict(list)
+    for kpi_id, unit, target in rows.all():
+        grouped[kpi_id].append((unit, target))
+    return grouped
+
+
+async def measurements_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, Measurement]:
+    return {row.id: row for row in await session.scalars(select(Measurement).where(Measurement.id.in_(set(ids)), scope.visible(Measurement)))}
+
+
+async def list_measurements(session: AsyncSession, scope: Scope, flt: MeasurementFilter, *, first: int, after: int | None) -> list[Measurement]:
+    query = select(Measurement).where(*_measurement_conditions(scope, flt)).order_by(Measurement.id).limit(first + 1)
+    if after is not None:
+        query = query.where(Measurement.id > after)
+    return list(await session.scalars(query))
+
+
+async def count_measurements(session: AsyncSession, scope: Scope, flt: MeasurementFilter) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Measurement).where(*_measurement_conditions(scope, flt))) or 0)
+
+
+async def revisions_by_measurement_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, list[MeasurementRevision]]:
+    visible = select(Measurement.id).where(Measurement.id.in_(set(ids)), scope.visible(Measurement))
+    rows = await session.scalars(select(MeasurementRevision).where(MeasurementRevision.measurement_id.in_(visible)).order_by(MeasurementRevision.id))
+    grouped: dict[int, list[MeasurementRevision]] = defaultdict(list)
+    for row in rows:
+        grouped[row.measurement_id].append(row)
+    return grouped

@@ -1,0 +1,1 @@
+"""GraphQL surface of KPIs and measurements."""

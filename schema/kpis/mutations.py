@@ -1,0 +1,196 @@
+"""Mutations: kpiCreate, kpiUpdate, kpiUnitTargetSet (definitions); measurementSubmit, measurementCorrect (values)."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+
+import strawberry
+
+from api.kpis import service
+from schema.context import IdempotencyKeyArg, Info, run_mutation
+from schema.errors import UserError
+from schema.ids import input_id
+from schema.kpis.types import KpiType, MeasurementType
+
+__all__ = ["KpisMutation"]
+
+UNSET = strawberry.UNSET
+
+
+@strawberry.input
+class KpiCreateInput:
+    resolution_id: strawberry.ID
+    code: str = strawberry.field(description="Unique, e.g. 57-NQ/TW-K01 (at most 80 characters).")
+    name: str
+    unit_of_measure: str = strawberry.field(description="e.g. %, doanh nghiệp, MW.")
+    direction: str = strawberry.field(description="increase or decrease.")
+    baseline: Decimal
+    target: Decimal
+    yellow_threshold: Decimal = strawberry.field(description="Increase: red <= yellow <= target; decrease: red >= yellow >= target.")
+    red_threshold: Decimal
+    group: str = strawberry.field(description="development, public_service, party_building or anti_corruption.")
+    frequency: str = strawberry.field(description="monthly, quarterly or yearly.")
+    lead_unit_id: strawberry.ID = strawberry.field(description="A unit at or under the resolution's issuer.")
+    coordinating_unit_ids: list[strawberry.ID] = strawberry.field(default_factory=list, description="At most 50.")
+    formula: str | None = None
+    data_source: str | None = None
+    objective_id: strawberry.ID | None = None
+    key_result_id: strawberry.ID | None = None
+
+
+@strawberry.input(description="Only the fields you give change.")
+class KpiUpdateInput:
+    id: strawberry.ID
+    version: int | None = None
+    name: str | None = UNSET
+    unit_of_measure: str | None = UNSET
+    formula: str | None = UNSET
+    data_source: str | None = UNSET
+    direction: str | None = UNSET
+    baseline: Decimal | None = UNSET
+    target: Decimal | None = UNSET
+    yellow_threshold: Decimal | None = UNSET
+    red_threshold: Decimal | None = UNSET
+    group: str | None = UNSET
+    frequency: str | None = UNSET
+    lead_unit_id: strawberry.ID | None = UNSET
+    coordinating_unit_ids: list[strawberry.ID] | None = UNSET
+
+
+@strawberry.input
+class KpiUnitTargetSetInput:
+    kpi_id: strawberry.ID
+    unit_id: strawberry.ID
+    target: Decimal | None = None
+    remove: bool = strawberry.field(default=False, description="Take the unit's target (and reporting duty) away.")
+
+
+@strawberry.input
+class MeasurementSubmitInput:
+    kpi_id: strawberry.ID
+    unit_id: strawberry.ID = strawberry.field(description="The unit measured; it lies under the KPI's issuer and in your scope.")
+    period: str = strawberry.field(description="2025-07 (monthly), 2025-Q3 (quarterly) or 2025 (yearly); not in the future.")
+    value: Decimal
+    note: str | None = strawberry.field(default=None, description="At most 1000 characters.")
+
+
+@strawberry.input
+class MeasurementCorrectInput:
+    id: strawberry.ID
+    value: Decimal
+    reason: str = strawberry.field(description="Why the value changes; kept with the earlier value.")
+    version: int | None = None
+    note: str | None = None
+
+
+@strawberry.type
+class KpiCreatePayload:
+    kpi: KpiType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class KpiUpdatePayload:
+    kpi: KpiType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class KpiUnitTargetSetPayload:
+    kpi: KpiType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class MeasurementSubmitPayload:
+    measurement: MeasurementType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class MeasurementCorrectPayload:
+    measurement: MeasurementType | None
+    errors: list[UserError]
+
+
+def _errors(errors: list) -> list[UserError]:  # type: ignore[type-arg]
+    return [UserError.of(e) for e in errors]
+
+
+def _unit_ids(ids: list[strawberry.ID], field: str) -> list[int]:
+    if len(ids) > 50:
+        from api.errors import ErrorCode, fail
+
+        raise fail(field, ErrorCode.OUT_OF_RANGE, "at most 50 units")
+    return [input_id(i, "Unit", field) for i in ids]
+
+
+@strawberry.type
+class KpisMutation:
+    @strawberry.mutation(description="Define a KPI of a resolution (manager, admin at the issuer).")
+    async def kpi_create(self, info: Info, input: KpiCreateInput, idempotency_key: IdempotencyKeyArg = None) -> KpiCreatePayload:
+        scope = info.context.scope
+
+        def values() -> dict[str, object]:
+            return {
+                "code": input.code, "name": input.name, "unit_of_measure": input.unit_of_measure, "direction": input.direction,
+                "baseline": input.baseline, "target": input.target, "yellow_threshold": input.yellow_threshold, "red_threshold": input.red_threshold,
+                "kpi_group": input.group, "frequency": input.frequency, "lead_unit_id": input_id(input.lead_unit_id, "Unit", "leadUnitId"),
+                "formula": input.formula, "data_source": input.data_source,
+                "objective_id": input_id(input.objective_id, "Objective", "objectiveId") if input.objective_id else None,
+                "key_result_id": input_id(input.key_result_id, "KeyResult", "keyResultId") if input.key_result_id else None,
+            }
+
+        row, errors = await run_mutation(info, lambda session: service.create_kpi(
+            session=session, scope=scope, resolution_id=input_id(input.resolution_id, "Resolution", "resolutionId"),
+            values=values(), coordinator_ids=_unit_ids(input.coordinating_unit_ids, "coordinatingUnitIds"),
+        ), arguments=input, idempotency_key=idempotency_key)
+        return KpiCreatePayload(kpi=KpiType.of(row) if row else None, errors=_errors(errors))
+
+    @strawberry.mutation(description="Edit a KPI's definition: targets, thresholds, lead and coordinating units (manager, admin).")
+    async def kpi_update(self, info: Info, input: KpiUpdateInput, idempotency_key: IdempotencyKeyArg = None) -> KpiUpdatePayload:
+        scope = info.context.scope
+        names = {"name": "name", "unit_of_measure": "unit_of_measure", "formula": "formula", "data_source": "data_source", "direction": "direction",
+                 "baseline": "baseline", "target": "target", "yellow_threshold": "yellow_threshold", "red_threshold": "red_threshold",
+                 "group": "kpi_group", "frequency": "frequency"}
+
+        def changes() -> dict[str, object]:
+            given = {column: getattr(input, field) for field, column in names.items() if getattr(input, field) is not UNSET}
+            if input.lead_unit_id is not UNSET and input.lead_unit_id is not None:
+                given["lead_unit_id"] = input_id(input.lead_unit_id, "Unit", "leadUnitId")
+            return given
+
+        coordinators = input.coordinating_unit_ids
+        row, errors = await run_mutation(info, lambda session: service.update_kpi(
+            session=session, scope=scope, kpi_id=input_id(input.id, "Kpi", "id"), version=input.version, changes=changes(),
+            coordinator_ids=None if coordinators is UNSET or coordinators is None else _unit_ids(coordinators, "coordinatingUnitIds"),
+        ), arguments={k: v for k, v in dataclasses.asdict(input).items() if v is not UNSET}, idempotency_key=idempotency_key)
+        return KpiUpdatePayload(kpi=KpiType.of(row) if row else None, errors=_errors(errors))
+
+    @strawberry.mutation(description="Set (or remove) a unit's own target for a KPI; the unit then reports on it (manager, admin).")
+    async def kpi_unit_target_set(self, info: Info, input: KpiUnitTargetSetInput, idempotency_key: IdempotencyKeyArg = None) -> KpiUnitTargetSetPayload:
+        scope = info.context.scope
+        row, errors = await run_mutation(info, lambda session: service.set_unit_target(
+            session=session, scope=scope, kpi_id=input_id(input.kpi_id, "Kpi", "kpiId"), unit_id=input_id(input.unit_id, "Unit", "unitId"),
+            target=input.target, remove=input.remove,
+        ), arguments=input, idempotency_key=idempotency_key)
+        return KpiUnitTargetSetPayload(kpi=KpiType.of(row) if row else None, errors=_errors(errors))
+
+    @strawberry.mutation(description="Submit a KPI value for a unit and period (manager, officer of the unit).")
+    async def measurement_submit(self, info: Info, input: MeasurementSubmitInput, idempotency_key: IdempotencyKeyArg = None) -> MeasurementSubmitPayload:
+        scope = info.context.scope
+        row, errors = await run_mutation(info, lambda session: service.submit_measurement(
+            session=session, scope=scope, kpi_id=input_id(input.kpi_id, "Kpi", "kpiId"), unit_id=input_id(input.unit_id, "Unit", "unitId"),
+            period=input.period, value=input.value, note=input.note,
+        ), arguments=input, idempotency_key=idempotency_key)
+        return MeasurementSubmitPayload(measurement=MeasurementType.of(row) if row else None, errors=_errors(errors))
+
+    @strawberry.mutation(description="Correct a value; the earlier one is kept with who and why (manager, officer of the unit).")
+    async def measurement_correct(self, info: Info, input: MeasurementCorrectInput, idempotency_key: IdempotencyKeyArg = None) -> MeasurementCorrectPayload:
+        scope = info.context.scope
+        row, errors = await run_mutation(info, lambda session: service.correct_measurement(
+            session=session, scope=scope, measurement_id=input_id(input.id, "Measurement", "id"), version=input.version,
+            value=input.value, reason=input.reason, note=input.note,
+        ), arguments=input, idempotency_key=idempotency_key)
+        return MeasurementCorrectPayload(measurement=MeasurementType.of(row) if row else None, errors=_errors(errors))
