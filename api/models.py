@@ -7,8 +7,10 @@ from api.idempotency.models import IdempotencyKey
 from api.kpis.models import Kpi, KpiCoordinator, KpiUnitTarget, Measurement, MeasurementRevision
 from api.org.models import Unit, UnitKind
 from api.resolutions.models import KeyResult, Objective, Resolution
+from api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task, TaskCoordinator
 
 __all__ = [
     "AuditEvent", "Base", "Grant", "IdempotencyKey", "KeyResult", "Kpi", "KpiCoordinator", "KpiUnitTarget", "Measurement",
     "MeasurementRevision", "Objective", "Resolution", "Unit", "UnitKind", "User",
+    "Assignment", "Evaluation", "Extension", "Milestone", "ProgressReport", "Task", "TaskCoordinator",
 ]

@@ -23,6 +23,7 @@ from api.kpis.models import Kpi, Measurement
 from api.org.models import Unit, UnitKind
 from api.resolutions.models import KeyResult, Objective, Resolution
 from api.settings import Settings
+from api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task
 from api.transaction import write_transaction
 from schema.loaders import Loaders
 
@@ -55,7 +56,8 @@ IDEMPOTENCY_KEY_DESCRIPTION = (
 IdempotencyKeyArg = Annotated[str | None, strawberry.argument(description=IDEMPOTENCY_KEY_DESCRIPTION)]
 # Objects a mutation may answer with, so a replayed idempotency key can answer again.
 _REPLAYABLE: dict[str, type] = {
-    model.__name__: model for model in (Unit, UnitKind, User, Grant, Resolution, Objective, KeyResult, Kpi, Measurement)
+    model.__name__: model
+    for model in (Unit, UnitKind, User, Grant, Resolution, Objective, KeyResult, Kpi, Measurement, Task, Milestone, Assignment, ProgressReport, Extension, Evaluation)
 }
 
 
@@ -66,23 +68,31 @@ def _transient(exc: DBAPIError) -> bool:
 
 
 def _ref(result: object) -> str | None:
-    if result is None:
+    """'Unit:42', or 'Assignment:7,8,9' for a mutation that answers with a list (a fan-out)."""
+    rows = result if isinstance(result, list) else [result] if result is not None else []
+    if not rows:
         return None
-    state = inspect(result)
-    return f"{state.mapper.class_.__name__}:{state.identity[0]}"
+    states = [inspect(row) for row in rows]
+    keys = ",".join(str(state.identity[0]) for state in states)
+    return f"{states[0].mapper.class_.__name__}:{keys}" + ("" if not isinstance(result, list) else ":list")
 
 
 async def _replayed(session: AsyncSession, scope: Scope, ref: str | None) -> Any:
     """The object a first answer named, as the caller may see it now (None if gone or unseen)."""
     if not ref:
         return None
-    type_name, _, key = ref.partition(":")
+    type_name, _, rest = ref.partition(":")
+    keys, _, shape = rest.partition(":")
     model = _REPLAYABLE[type_name]
     pk = inspect(model).primary_key[0]
-    query = select(model).where(pk == (int(key) if key.isdigit() and type_name != "UnitKind" else key))
+    values = [int(k) if k.isdigit() and type_name != "UnitKind" else k for k in keys.split(",")]
+    query = select(model).where(pk.in_(values))
     if model in ROW_FILTERS:
         query = query.where(scope.visible(model))
-    return await session.scalar(query)
+    found = {getattr(row, pk.key): row for row in await session.scalars(query)}
+    if shape == "list":
+        return [found[v] for v in values if v in found]
+    return found.get(values[0])
 
 
 async def run_mutation(

@@ -27,6 +27,8 @@ from api.org.reads import UnitFilter
 from api.resolutions import reads as resolution_reads
 from api.resolutions.models import KeyResult, Objective, Resolution
 from api.resolutions.reads import CoverageRow
+from api.tasks import reads as task_reads
+from api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task
 
 __all__ = ["Loaders"]
 
@@ -79,6 +81,18 @@ class Loaders:
         self.unit_targets_by_kpi_id: DataLoader[int, list[Any]] = DataLoader(self._grouped_by(kpi_reads.unit_targets_by_kpi_ids))
         self.measurements_by_id: DataLoader[int, Measurement | None] = DataLoader(self._by_ids(kpi_reads.measurements_by_ids))
         self.revisions_by_measurement_id: DataLoader[int, list[MeasurementRevision]] = DataLoader(self._grouped_by(kpi_reads.revisions_by_measurement_ids))
+        self.tasks_by_id: DataLoader[int, Task | None] = DataLoader(self._by_ids(task_reads.tasks_by_ids))
+        self.milestones_by_id: DataLoader[int, Milestone | None] = DataLoader(self._by_ids(task_reads.milestones_by_ids))
+        self.assignments_by_id: DataLoader[int, Assignment | None] = DataLoader(self._by_ids(task_reads.assignments_by_ids))
+        self.extensions_by_id: DataLoader[int, Extension | None] = DataLoader(self._by_ids(task_reads.extensions_by_ids))
+        self.milestones_by_task_id: DataLoader[int, list[Milestone]] = DataLoader(self._grouped_by(task_reads.milestones_by_task_ids))
+        self.assignments_by_task_id: DataLoader[int, list[Assignment]] = DataLoader(self._grouped_by(task_reads.assignments_by_task_ids))
+        self.coordinators_by_task_id: DataLoader[int, list[Unit]] = DataLoader(self._grouped_by(task_reads.coordinators_by_task_ids))
+        self.subtasks_by_task_id: DataLoader[int, list[Task]] = DataLoader(self._grouped_by(task_reads.subtasks_by_task_ids))
+        self.subtasks_by_assignment_id: DataLoader[int, list[Task]] = DataLoader(self._grouped_by(task_reads.subtasks_by_assignment_ids))
+        self.reports_by_assignment_id: DataLoader[int, list[ProgressReport]] = DataLoader(self._grouped_by(task_reads.reports_by_assignment_ids))
+        self.extensions_by_assignment_id: DataLoader[int, list[Extension]] = DataLoader(self._grouped_by(task_reads.extensions_by_assignment_ids))
+        self.evaluations_by_assignment_id: DataLoader[int, list[Evaluation]] = DataLoader(self._grouped_by(task_reads.evaluations_by_assignment_ids))
 
     async def _units(self, ids: Sequence[int]) -> list[Unit | None]:
         async with self._db.use() as session:

@@ -18,6 +18,8 @@ from schema.org.mutations import OrgMutation
 from schema.org.queries import OrgQuery
 from schema.resolutions.mutations import ResolutionsMutation
 from schema.resolutions.queries import ResolutionsQuery
+from schema.tasks.mutations import TasksMutation
+from schema.tasks.queries import TasksQuery
 
 __all__ = ["schema"]
 
@@ -29,8 +31,8 @@ class NodeQuery:
         return await resolve_node(info, id)
 
 
-Query = merge_types("Query", (NodeQuery, OrgQuery, AccountsQuery, ResolutionsQuery, KpisQuery, AuditQuery))
-Mutation = merge_types("Mutation", (OrgMutation, AccountsMutation, ResolutionsMutation, KpisMutation))
+Query = merge_types("Query", (NodeQuery, OrgQuery, AccountsQuery, ResolutionsQuery, KpisQuery, TasksQuery, AuditQuery))
+Mutation = merge_types("Mutation", (OrgMutation, AccountsMutation, ResolutionsMutation, KpisMutation, TasksMutation))
 
 MAX_QUERY_DEPTH = 12
 MAX_ALIASES = 30

@@ -34,7 +34,7 @@ from api.transaction import write_transaction
 
 PG_ADMIN_URL = os.environ.get("RESOLUTE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct horse battery"
-TABLES = ("measurement_revisions", "measurements", "kpi_unit_targets", "kpi_coordinators", "kpis", "key_results", "objectives", "resolutions", "idempotency_keys", "audit_events", "grants", "users", "units")  # children first
+TABLES = ("evaluations", "extensions", "progress_reports", "milestones", "task_coordinators", "assignments", "tasks", "measurement_revisions", "measurements", "kpi_unit_targets", "kpi_coordinators", "kpis", "key_results", "objectives", "resolutions", "idempotency_keys", "audit_events", "grants", "users", "units")  # children first
 
 
 def settings_for(database_url: str) -> Settings:
@@ -105,6 +105,7 @@ class Backend:
                 if self.name == "postgresql":
                     await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
                 else:
+                    await conn.execute(text("UPDATE tasks SET origin_assignment_id = NULL"))  # tasks <-> assignments
                     for table in TABLES:
                         await conn.execute(text(f"DELETE FROM {table}"))
                 kinds = ", ".join(f"'{k}'" for k in DEFAULT_KINDS)

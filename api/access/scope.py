@@ -21,6 +21,7 @@ from api.audit.models import AuditEvent
 from api.kpis.models import Kpi, KpiUnitTarget, Measurement
 from api.org.models import Unit, subtree_upper
 from api.resolutions.models import KeyResult, Objective, Resolution
+from api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task, TaskCoordinator
 
 __all__ = ["GrantScope", "Principal", "Scope", "OBJECT_TYPES", "path_ids"]
 
@@ -139,8 +140,22 @@ def _grants(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
     return or_(in_scope, Grant.user_id == scope.principal.user_id) if act == "read" else in_scope
 
 
+def _handed_down_tasks(units: Select[tuple[int]]) -> Select[tuple[int]]:
+    """Tasks assigned to a unit among `units`."""
+    return select(Assignment.task_id).where(Assignment.assignee_unit_id.in_(units))
+
+
+def _handed_down_resolutions(units: Select[tuple[int]]) -> Select[tuple[int]]:
+    """Resolutions of the tasks assigned to a unit among `units`."""
+    return select(Task.resolution_id).where(Task.id.in_(_handed_down_tasks(units)))
+
+
 def _resolutions(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
-    return Resolution.issuing_unit_id.in_(scope.unit_ids(obj, act))
+    units = scope.unit_ids(obj, act)
+    home = Resolution.issuing_unit_id.in_(units)
+    if act != "read":
+        return home
+    return or_(home, Resolution.id.in_(_handed_down_resolutions(units)))
 
 
 def _objectives(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
@@ -157,12 +172,45 @@ def _kpis(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
     home = or_(Kpi.resolution_id.in_(select(Resolution.id).where(Resolution.issuing_unit_id.in_(units))), Kpi.lead_unit_id.in_(units))
     if act != "read":
         return home
-    # handed down: the KPIs a unit of the scope must report on (it has a target for it)
-    return or_(home, Kpi.id.in_(select(KpiUnitTarget.kpi_id).where(KpiUnitTarget.unit_id.in_(units))))
+    # handed down: the KPIs a unit of the scope must report on (it has a target for it), and
+    # those of the resolutions whose tasks were assigned to the scope
+    return or_(
+        home,
+        Kpi.id.in_(select(KpiUnitTarget.kpi_id).where(KpiUnitTarget.unit_id.in_(units))),
+        Kpi.resolution_id.in_(_handed_down_resolutions(units)),
+    )
 
 
 def _measurements(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
     return Measurement.unit_id.in_(scope.unit_ids(obj, act))
+
+
+def _tasks(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
+    """Down: the lead unit. Handed down: assigned to the scope. Across: coordinated by it (read-only)."""
+    units = scope.unit_ids(obj, act)
+    home = Task.lead_unit_id.in_(units)
+    if act != "read":
+        return home
+    return or_(home, Task.id.in_(_handed_down_tasks(units)), Task.id.in_(select(TaskCoordinator.task_id).where(TaskCoordinator.unit_id.in_(units))))
+
+
+def _milestones(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
+    return Milestone.task_id.in_(select(Task.id).where(_tasks(scope, obj, act)))
+
+
+def _assignments(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
+    """The assignee side and the assigner side; never a sibling assignee."""
+    units = scope.unit_ids(obj, act)
+    return or_(Assignment.assignee_unit_id.in_(units), Assignment.assigner_unit_id.in_(units))
+
+
+def _of_assignment(column: Any) -> Callable[[Scope, str, str], ColumnElement[bool]]:
+    """Reports, extensions and evaluations live where their assignment lives."""
+
+    def build(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
+        return column.in_(select(Assignment.id).where(_assignments(scope, obj, act)))  # type: ignore[no-any-return]
+
+    return build
 
 
 def _audit_events(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
@@ -180,5 +228,11 @@ ROW_FILTERS: dict[type, tuple[str, Callable[[Scope, str, str], ColumnElement[boo
     KeyResult: ("key_result", _key_results),
     Kpi: ("kpi", _kpis),
     Measurement: ("measurement", _measurements),
+    Task: ("task", _tasks),
+    Milestone: ("milestone", _milestones),
+    Assignment: ("assignment", _assignments),
+    ProgressReport: ("progress_report", _of_assignment(ProgressReport.assignment_id)),
+    Extension: ("extension", _of_assignment(Extension.assignment_id)),
+    Evaluation: ("evaluation", _of_assignment(Evaluation.assignment_id)),
 }
 OBJECT_TYPES = {model: obj for model, (obj, _) in ROW_FILTERS.items()}

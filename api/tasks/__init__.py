@@ -1,0 +1,1 @@
+"""Tasks with milestones, their assignments down the tree, progress reports, extensions and evaluations."""

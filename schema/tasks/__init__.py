@@ -1,0 +1,1 @@
+"""GraphQL surface of tasks, milestones, assignments, reports, extensions and evaluations."""

@@ -1,0 +1,330 @@
+"""Mutations of the working cycle.
+
+Definitions: taskCreate, taskUpdate, milestoneCreate, milestoneUpdate. Handing down: taskAssign
+(a fan-out). Assignee side: assignmentAcknowledge, progressReportSubmit, extensionRequest.
+Assigner side: extensionDecide, assignmentEvaluate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+
+import strawberry
+
+from api.errors import ErrorCode, fail
+from api.tasks import service
+from api.tasks.service import MAX_FANOUT, AssigneeSpec
+from schema.context import IdempotencyKeyArg, Info, run_mutation
+from schema.errors import UserError
+from schema.ids import input_id
+from schema.tasks.types import AssignmentType, EvaluationType, ExtensionType, MilestoneType, ProgressReportType, TaskType
+
+__all__ = ["TasksMutation"]
+
+UNSET = strawberry.UNSET
+
+
+@strawberry.input
+class MilestoneInput:
+    title: str
+    due_on: date
+
+
+@strawberry.input
+class TaskCreateInput:
+    resolution_id: strawberry.ID
+    code: str = strawberry.field(description="Unique, e.g. 57-NQ/TW-T001 (at most 80 characters).")
+    title: str
+    lead_unit_id: strawberry.ID = strawberry.field(description="At or under the resolution's issuer, in your define scope.")
+    start_on: date
+    due_on: date
+    description: str | None = None
+    evaluation_criteria: str | None = None
+    coordinating_unit_ids: list[strawberry.ID] = strawberry.field(default_factory=list, description="At most 50.")
+    parent_task_id: strawberry.ID | None = strawberry.field(default=None, description="Decomposes this task; due by its due date.")
+    from_assignment_id: strawberry.ID | None = strawberry.field(default=None, description="Decomposes an assignment your unit received.")
+    milestones: list[MilestoneInput] = strawberry.field(default_factory=list, description="At most 50, between start and due dates.")
+
+
+@strawberry.input(description="Only the fields you give change.")
+class TaskUpdateInput:
+    id: strawberry.ID
+    version: int | None = None
+    title: str | None = UNSET
+    description: str | None = UNSET
+    status: str | None = UNSET
+    start_on: date | None = UNSET
+    due_on: date | None = UNSET
+    evaluation_criteria: str | None = UNSET
+    lead_unit_id: strawberry.ID | None = UNSET
+    coordinating_unit_ids: list[strawberry.ID] | None = UNSET
+
+
+@strawberry.input
+class MilestoneCreateInput:
+    task_id: strawberry.ID
+    title: str
+    due_on: date
+
+
+@strawberry.input(description="Only the fields you give change. Marking doneOn alone needs report rights on the lead unit.")
+class MilestoneUpdateInput:
+    id: strawberry.ID
+    version: int | None = None
+    title: str | None = UNSET
+    due_on: date | None = UNSET
+    done_on: date | None = UNSET
+
+
+@strawberry.input
+class AssigneeInput:
+    unit_id: strawberry.ID = strawberry.field(description="Strictly below the assigner.")
+    raci: str = strawberry.field(default="R", description="R, A, C or I.")
+    due_on: date | None = strawberry.field(default=None, description="Default: the task's due date; not after it unless allowAfterTaskDue.")
+    instructions: str | None = None
+
+
+@strawberry.input
+class TaskAssignInput:
+    task_id: strawberry.ID
+    assigner_unit_id: strawberry.ID = strawberry.field(description="The unit handing the task down: its lead, its issuer, or a unit that received it.")
+    assignees: list[AssigneeInput] = strawberry.field(description=f"One call fans out to up to {MAX_FANOUT} units.")
+    allow_after_task_due: bool = False
+
+
+@strawberry.input
+class AssignmentAcknowledgeInput:
+    id: strawberry.ID
+
+
+@strawberry.input
+class ProgressReportSubmitInput:
+    assignment_id: strawberry.ID
+    progress: int = strawberry.field(description="0 to 100.")
+    status: str = strawberry.field(description="not_started, in_progress, completed (with 100) or cancelled.")
+    note: str | None = None
+    evidence: list[str] = strawberry.field(default_factory=list, description="Up to 20 http(s) links.")
+    reported_on: date | None = strawberry.field(default=None, description="Default today; not in the future.")
+
+
+@strawberry.input
+class ExtensionRequestInput:
+    assignment_id: strawberry.ID
+    requested_due_on: date
+    reason: str
+
+
+@strawberry.input
+class ExtensionDecideInput:
+    id: strawberry.ID
+    approve: bool
+    reason: str | None = strawberry.field(default=None, description="Required to refuse.")
+
+
+@strawberry.input
+class AssignmentEvaluateInput:
+    assignment_id: strawberry.ID
+    rating: str = strawberry.field(description="excellent, good, satisfactory or unsatisfactory.")
+    comment: str | None = None
+
+
+@strawberry.type
+class TaskCreatePayload:
+    task: TaskType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class TaskUpdatePayload:
+    task: TaskType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class MilestoneCreatePayload:
+    milestone: MilestoneType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class MilestoneUpdatePayload:
+    milestone: MilestoneType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class TaskAssignPayload:
+    assignments: list[AssignmentType]
+    errors: list[UserError]
+
+
+@strawberry.type
+class AssignmentAcknowledgePayload:
+    assignment: AssignmentType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class ProgressReportSubmitPayload:
+    report: ProgressReportType | None
+    errors: list[UserError]
+
+    @strawberry.field(description="The assignment, now showing this report if it is the latest.")
+    async def assignment(self, info: Info) -> AssignmentType | None:
+        if self.report is None:
+            return None
+        row = await info.context.loaders.assignments_by_id.load(self.report.row.assignment_id)
+        return AssignmentType(row=row) if row else None
+
+
+@strawberry.type
+class ExtensionRequestPayload:
+    extension: ExtensionType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class ExtensionDecidePayload:
+    extension: ExtensionType | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class AssignmentEvaluatePayload:
+    evaluation: EvaluationType | None
+    errors: list[UserError]
+
+    @strawberry.field
+    async def assignment(self, info: Info) -> AssignmentType | None:
+        if self.evaluation is None:
+            return None
+        row = await info.context.loaders.assignments_by_id.load(self.evaluation.row.assignment_id)
+        return AssignmentType(row=row) if row else None
+
+
+def _errors(errors: list) -> list[UserError]:  # type: ignore[type-arg]
+    return [UserError.of(e) for e in errors]
+
+
+def _units(ids: list[strawberry.ID], field: str) -> list[int]:
+    if len(ids) > 50:
+        raise fail(field, ErrorCode.OUT_OF_RANGE, "at most 50 units")
+    return [input_id(i, "Unit", field) for i in ids]
+
+
+def _sent(input: object) -> dict[str, object]:
+    return {k: v for k, v in dataclasses.asdict(input).items() if v is not UNSET}  # type: ignore[call-overload]
+
+
+@strawberry.type
+class TasksMutation:
+    @strawberry.mutation(description="Define a task, with milestones and coordinating units (manager, admin on the lead unit).")
+    async def task_create(self, info: Info, input: TaskCreateInput, idempotency_key: IdempotencyKeyArg = None) -> TaskCreatePayload:
+        scope = info.context.scope
+
+        def work(session):  # type: ignore[no-untyped-def]
+            if len(input.milestones) > 50:
+                raise fail("milestones", ErrorCode.OUT_OF_RANGE, "at most 50 milestones")
+            return service.create_task(
+                session=session, scope=scope, resolution_id=input_id(input.resolution_id, "Resolution", "resolutionId"), code=input.code,
+                title=input.title, lead_unit_id=input_id(input.lead_unit_id, "Unit", "leadUnitId"), start_on=input.start_on, due_on=input.due_on,
+                description=input.description, evaluation_criteria=input.evaluation_criteria,
+                coordinator_ids=_units(input.coordinating_unit_ids, "coordinatingUnitIds"),
+                parent_task_id=input_id(input.parent_task_id, "Task", "parentTaskId") if input.parent_task_id else None,
+                from_assignment_id=input_id(input.from_assignment_id, "Assignment", "fromAssignmentId") if input.from_assignment_id else None,
+                milestones=[(m.title, m.due_on) for m in input.milestones],
+            )
+
+        row, errors = await run_mutation(info, work, arguments=input, idempotency_key=idempotency_key)
+        return TaskCreatePayload(task=TaskType(row=row) if row else None, errors=_errors(errors))
+
+    @strawberry.mutation(description="Edit a task's definition: dates, status, lead and coordinating units (manager, admin).")
+    async def task_update(self, info: Info, input: TaskUpdateInput, idempotency_key: IdempotencyKeyArg = None) -> TaskUpdatePayload:
+        scope = info.context.scope
+
+        def work(session):  # type: ignore[no-untyped-def]
+            changes = {k: getattr(input, k) for k in ("title", "description", "status", "start_on", "due_on", "evaluation_criteria") if getattr(input, k) is not UNSET}
+            if input.lead_unit_id is not UNSET and input.lead_unit_id is not None:
+                changes["lead_unit_id"] = input_id(input.lead_unit_id, "Unit", "leadUnitId")
+            coordinators = None if input.coordinating_unit_ids in (UNSET, None) else _units(input.coordinating_unit_ids, "coordinatingUnitIds")  # type: ignore[arg-type]
+            return service.update_task(session=session, scope=scope, task_id=input_id(input.id, "Task", "id"), version=input.version, changes=changes, coordinator_ids=coordinators)
+
+        row, errors = await run_mutation(info, work, arguments=_sent(input), idempotency_key=idempotency_key)
+        return TaskUpdatePayload(task=TaskType(row=row) if row else None, errors=_errors(errors))
+
+    @strawberry.mutation(description="Add a milestone to a task (manager, admin).")
+    async def milestone_create(self, info: Info, input: MilestoneCreateInput, idempotency_key: IdempotencyKeyArg = None) -> MilestoneCreatePayload:
+        scope = info.context.scope
+        row, errors = await run_mutation(info, lambda session: service.create_milestone(
+            session=session, scope=scope, task_id=input_id(input.task_id, "Task", "taskId"), title=input.title, due_on=input.due_on,
+        ), arguments=input, idempotency_key=idempotency_key)
+        return MilestoneCreatePayload(milestone=MilestoneType(row=row) if row else None, errors=_errors(errors))
+
+    @strawberry.mutation(description="Re-plan a milestone, or mark it done.")
+    async def milestone_update(self, info: Info, input: MilestoneUpdateInput, idempotency_key: IdempotencyKeyArg = None) -> MilestoneUpdatePayload:
+        scope = info.context.scope
+        changes = {k: getattr(input, k) for k in ("title", "due_on", "done_on") if getattr(input, k) is not UNSET}
+        row, errors = await run_mutation(info, lambda session: service.update_milestone(
+            session=session, scope=scope, milestone_id=input_id(input.id, "Milestone", "id"), version=input.version, changes=changes,
+        ), arguments=_sent(input), idempotency_key=idempotency_key)
+        return MilestoneUpdatePayload(milestone=MilestoneType(row=row) if row else None, errors=_errors(errors))
+
+    @strawberry.mutation(description="Hand a task down to one or many units below the assigner, in one call (leader, manager, admin).")
+    async def task_assign(self, info: Info, input: TaskAssignInput, idempotency_key: IdempotencyKeyArg = None) -> TaskAssignPayload:
+        scope = info.context.scope
+
+        def work(session):  # type: ignore[no-untyped-def]
+            specs = [
+                AssigneeSpec(unit_id=input_id(a.unit_id, "Unit", f"assignees[{i}].unitId"), raci=a.raci, due_on=a.due_on, instructions=a.instructions)
+                for i, a in enumerate(input.assignees[: MAX_FANOUT + 1])
+            ]
+            return service.assign(
+                session=session, scope=scope, task_id=input_id(input.task_id, "Task", "taskId"),
+                assigner_unit_id=input_id(input.assigner_unit_id, "Unit", "assignerUnitId"), assignees=specs, allow_after_task_due=input.allow_after_task_due,
+            )
+
+        rows, errors = await run_mutation(info, work, arguments=input, idempotency_key=idempotency_key)
+        return TaskAssignPayload(assignments=[AssignmentType(row=row) for row in rows or []], errors=_errors(errors))
+
+    @strawberry.mutation(description="The assignee acknowledges receipt (officer, manager, leader, admin of the assignee).")
+    async def assignment_acknowledge(self, info: Info, input: AssignmentAcknowledgeInput, idempotency_key: IdempotencyKeyArg = None) -> AssignmentAcknowledgePayload:
+        scope = info.context.scope
+        row, errors = await run_mutation(info, lambda session: service.acknowledge(
+            session=session, scope=scope, assignment_id=input_id(input.id, "Assignment", "id"),
+        ), arguments=input, idempotency_key=idempotency_key)
+        return AssignmentAcknowledgePayload(assignment=AssignmentType(row=row) if row else None, errors=_errors(errors))
+
+    @strawberry.mutation(description="Report progress on an assignment (officer, manager of the assignee).")
+    async def progress_report_submit(self, info: Info, input: ProgressReportSubmitInput, idempotency_key: IdempotencyKeyArg = None) -> ProgressReportSubmitPayload:
+        scope = info.context.scope
+        row, errors = await run_mutation(info, lambda session: service.submit_report(
+            session=session, scope=scope, assignment_id=input_id(input.assignment_id, "Assignment", "assignmentId"), progress=input.progress,
+            status=input.status, note=input.note, evidence=input.evidence, reported_on=input.reported_on,
+        ), arguments=input, idempotency_key=idempotency_key)
+        return ProgressReportSubmitPayload(report=ProgressReportType(row=row) if row else None, errors=_errors(errors))
+
+    @strawberry.mutation(description="Ask the assigner for a later due date (assignee side).")
+    async def extension_request(self, info: Info, input: ExtensionRequestInput, idempotency_key: IdempotencyKeyArg = None) -> ExtensionRequestPayload:
+        scope = info.context.scope
+        row, errors = await run_mutation(info, lambda session: service.request_extension(
+            session=session, scope=scope, assignment_id=input_id(input.assignment_id, "Assignment", "assignmentId"),
+            requested_due_on=input.requested_due_on, reason=input.reason,
+        ), arguments=input, idempotency_key=idempotency_key)
+        return ExtensionRequestPayload(extension=ExtensionType(row=row) if row else None, errors=_errors(errors))
+
+    @strawberry.mutation(description="Approve or refuse an extension request (assigner side: leader, manager, admin).")
+    async def extension_decide(self, info: Info, input: ExtensionDecideInput, idempotency_key: IdempotencyKeyArg = None) -> ExtensionDecidePayload:
+        scope = info.context.scope
+        row, errors = await run_mutation(info, lambda session: service.decide_extension(
+            session=session, scope=scope, extension_id=input_id(input.id, "Extension", "id"), approve=input.approve, reason=input.reason,
+        ), arguments=input, idempotency_key=idempotency_key)
+        return ExtensionDecidePayload(extension=ExtensionType(row=row) if row else None, errors=_errors(errors))
+
+    @strawberry.mutation(description="Rate a completed assignment (assigner side; never the assignee for itself).")
+    async def assignment_evaluate(self, info: Info, input: AssignmentEvaluateInput, idempotency_key: IdempotencyKeyArg = None) -> AssignmentEvaluatePayload:
+        scope = info.context.scope
+        row, errors = await run_mutation(info, lambda session: service.evaluate(
+            session=session, scope=scope, assignment_id=input_id(input.assignment_id, "Assignment", "assignmentId"), rating=input.rating, comment=input.comment,
+        ), arguments=input, idempotency_key=idempotency_key)
+        return AssignmentEvaluatePayload(evaluation=EvaluationType(row=row) if row else None, errors=_errors(errors))

@@ -1,0 +1,125 @@
+"""Queries: task(id | code), tasks(filter), assignments(filter)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+import strawberry
+from graphql import GraphQLError
+
+from api.errors import ErrorCode
+from api.tasks import reads
+from api.tasks.reads import AssignmentFilter, TaskFilter
+from schema.context import Info
+from schema.ids import decode_id
+from schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, Ordering, build_connection, check_first
+from schema.tasks.types import AssignmentType, TaskType
+
+__all__ = ["TasksQuery"]
+
+BY_ID = Ordering("assignment-id", int)
+
+
+@strawberry.input(description="Narrow a list of tasks. Every condition must hold.")
+class TaskFilterInput:
+    resolution: strawberry.ID | None = None
+    status: str | None = None
+    lead_under: strawberry.ID | None = strawberry.field(default=None, description="Only tasks led by this unit or a unit below it.")
+    due_from: date | None = None
+    due_to: date | None = None
+    overdue: bool | None = strawberry.field(default=None, description="Open and due before today (true), or not (false).")
+    search: str | None = strawberry.field(default=None, description="Part of the code or title; case and diacritics ignored. At most 100 characters.")
+    updated_since: datetime | None = None
+
+
+@strawberry.input(description="Narrow a list of assignments. Every condition must hold.")
+class AssignmentFilterInput:
+    task: strawberry.ID | None = None
+    resolution: strawberry.ID | None = None
+    to_my_unit: bool = strawberry.field(default=False, description="Only those assigned to your own unit.")
+    assigned_by_my_unit: bool = strawberry.field(default=False, description="Only those your own unit assigned.")
+    assignee_under: strawberry.ID | None = strawberry.field(default=None, description="Only those assigned to this unit or a unit below it.")
+    assigned_by: strawberry.ID | None = strawberry.field(default=None, description="Only those this unit assigned.")
+    status: str | None = None
+    overdue: bool | None = None
+    updated_since: datetime | None = None
+
+
+async def _path(info: Info, global_id: strawberry.ID | None, field: str) -> tuple[str | None, bool]:
+    if global_id is None:
+        return None, False
+    unit = await info.context.loaders.units_by_id.load(decode_id(global_id, "Unit", field))
+    return (unit.path, False) if unit else (None, True)
+
+
+@strawberry.type
+class TasksQuery:
+    @strawberry.field(description="One task by global id or code (exactly one); null if it does not exist or you may not see it.")
+    async def task(self, info: Info, id: strawberry.ID | None = None, code: str | None = None) -> TaskType | None:
+        if (id is None) == (code is None):
+            raise GraphQLError("give exactly one of 'id' and 'code'", extensions={"code": ErrorCode.INVALID.value, "field": "id"})
+        if id is not None:
+            row = await info.context.loaders.tasks_by_id.load(decode_id(id, "Task"))
+        else:
+            async with info.context.db.use() as session:
+                row = await reads.task_by_code(session, info.context.scope, code or "")
+        return TaskType(row=row) if row else None
+
+    @strawberry.field(description="The tasks you may see (led, handed down or coordinated in your scope), in code order.")
+    async def tasks(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description=FIRST_DESCRIPTION)] = 20,
+        after: Annotated[str | None, strawberry.argument(description=AFTER_DESCRIPTION)] = None,
+        filter: TaskFilterInput | None = None,
+    ) -> Connection[TaskType]:
+        check_first(first)
+        cursor = BY_CODE.decode(after)
+        given = filter or TaskFilterInput()
+        lead_path, nothing = await _path(info, given.lead_under, "filter.leadUnder")
+        flt = TaskFilter(
+            resolution_id=decode_id(given.resolution, "Resolution", "filter.resolution") if given.resolution else None,
+            status=given.status, lead_under_path=lead_path, due_from=given.due_from, due_to=given.due_to, overdue=given.overdue,
+            search=given.search[:100] if given.search else None, updated_since=given.updated_since, matches_nothing=nothing,
+        )
+        ctx = info.context
+        async with ctx.db.use() as session:
+            rows = await reads.list_tasks(session, ctx.scope, flt, first=first, after=cursor)
+
+        async def count() -> int:
+            async with ctx.db.use() as session:
+                return await reads.count_tasks(session, ctx.scope, flt)
+
+        return build_connection(rows, first=first, after=after, ordering=BY_CODE, key=lambda row: row.code, wrap=lambda row: TaskType(row=row), count=count)
+
+    @strawberry.field(description="The assignments you may see (assignee or assigner side), oldest first.")
+    async def assignments(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description=FIRST_DESCRIPTION)] = 20,
+        after: Annotated[str | None, strawberry.argument(description=AFTER_DESCRIPTION)] = None,
+        filter: AssignmentFilterInput | None = None,
+    ) -> Connection[AssignmentType]:
+        check_first(first)
+        cursor = BY_ID.decode(after)
+        given = filter or AssignmentFilterInput()
+        under_path, nothing = await _path(info, given.assignee_under, "filter.assigneeUnder")
+        own_unit = info.context.scope.principal.unit_id
+        assigner_id = decode_id(given.assigned_by, "Unit", "filter.assignedBy") if given.assigned_by else None
+        flt = AssignmentFilter(
+            task_id=decode_id(given.task, "Task", "filter.task") if given.task else None,
+            resolution_id=decode_id(given.resolution, "Resolution", "filter.resolution") if given.resolution else None,
+            assignee_under_path=under_path, assignee_unit_id=own_unit if given.to_my_unit else None,
+            assigner_unit_id=own_unit if given.assigned_by_my_unit else assigner_id,
+            status=given.status, overdue=given.overdue, updated_since=given.updated_since, matches_nothing=nothing,
+        )
+        ctx = info.context
+        async with ctx.db.use() as session:
+            rows = await reads.list_assignments(session, ctx.scope, flt, first=first, after=cursor)
+
+        async def count() -> int:
+            async with ctx.db.use() as session:
+                return await reads.count_assignments(session, ctx.scope, flt)
+
+        return build_connection(rows, first=first, after=after, ordering=BY_ID, key=lambda row: row.id, wrap=lambda row: AssignmentType(row=row), count=count)
