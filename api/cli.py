@@ -65,13 +65,12 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 def _import(settings: Settings, directory: Path) -> int:
     from api.access.policy import load_policy
-    from api.interchange.loader import load_bundle
-    from api.interchange.reader import InterchangeError, read_dir
+    from api.interchange.importer import import_directory
+    from api.interchange.reader import InterchangeError
 
     started = time.perf_counter()
     try:
-        bundle = read_dir(directory)
-        report = _with_session(settings, lambda session: load_bundle(session, bundle, load_policy(settings.policy_dir)))
+        lines = _with_session(settings, lambda session: import_directory(session, directory, load_policy(settings.policy_dir)))
     except InterchangeError as exc:
         print(f"import refused, nothing written ({len(exc.problems)} problem(s)):", file=sys.stderr)
         for problem in exc.problems[:200]:
@@ -79,7 +78,7 @@ def _import(settings: Settings, directory: Path) -> int:
         if len(exc.problems) > 200:
             print(f"  ... and {len(exc.problems) - 200} more", file=sys.stderr)
         return 1
-    for line in report.lines():
+    for line in lines:
         print(line)
     print(f"imported {directory} in {time.perf_counter() - started:.1f} s")
     return 0
@@ -116,6 +115,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         return list(await session.scalars(select(User.username).order_by(User.id).limit(8)))
 
     names = _with_session(settings, set_passwords)
+    from api.access.policy import load_policy
+    from api.demo.scenario import play
+
+    for line in _with_session(settings, lambda session: play(session, load_policy(settings.policy_dir))):
+        print(f"demo: {line}")
     print(f"\ndemo accounts (password '{DEMO_PASSWORD}'), e.g.: {', '.join(names)}")
     return 0
 
@@ -244,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=1)
     demo.set_defaults(func=cmd_demo)
 
-    imp = sub.add_parser("import", help="import units and users from DIR", description="Import units.csv and users.csv of the interchange format from DIR; all or nothing, idempotent. Imported users cannot log in until an admin sets their password (userPasswordSet, or resolute set-password).")
+    imp = sub.add_parser("import", help="import an interchange directory", description="Import the interchange format from DIR (units, users, resolutions, objectives, KPIs, tasks, coordinators, milestones, assignments, progress reports, measurements); all or nothing, idempotent. Imported users cannot log in until an admin sets their password (userPasswordSet, or resolute set-password).")
     imp.add_argument("directory", metavar="DIR")
     imp.set_defaults(func=cmd_import)
 

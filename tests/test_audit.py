@@ -51,6 +51,7 @@ UNIT_CREATE = "mutation($i: UnitCreateInput!) { unitCreate(input: $i) { unit { i
 UNIT_UPDATE = "mutation($i: UnitUpdateInput!) { unitUpdate(input: $i) { unit { id code version } errors { field code message } } }"
 UNIT_MOVE = "mutation($i: UnitMoveInput!) { unitMove(input: $i) { unit { id code } errors { field code message } } }"
 UNIT_ARCHIVE = "mutation($i: UnitArchiveInput!) { unitArchive(input: $i) { unit { id code } errors { field code message } } }"
+UNIT_MERGE = "mutation($i: UnitMergeInput!) { unitMerge(input: $i) { unit { id code } errors { field code message } } }"
 KIND_CREATE = "mutation($i: UnitKindCreateInput!) { unitKindCreate(input: $i) { unitKind { code label } errors { field code message } } }"
 USER_CREATE = "mutation($i: UserCreateInput!) { userCreate(input: $i) { user { id username } errors { field code message } } }"
 USER_DEACTIVATE = "mutation($i: UserDeactivateInput!) { userDeactivate(input: $i) { user { id active } errors { field code message } } }"
@@ -227,6 +228,14 @@ def build_case(name: str, k: Pks) -> Case:
             "before": unit_snapshot(n, "P01-C02", "Xã Tân Phong", "commune", "P01", 3, 1),
             "after": unit_snapshot(n, "P01-C02", "Xã Tân Phong", "commune", "P01", 3, 2, archived=True) | {"units_archived": 1},
         })
+    if name == "unitMerge":
+        return Case("p01.admin", UNIT_MERGE, {"i": {"sourceIds": [k.unit("P01-C02")], "targetId": k.unit("P01-C01")}}, lambda n: {
+            "action": "unitMerge", "objectType": "unit", "objectKey": str(n.units["P01-C02"]), "unit": {"code": "P01-C02"},
+            "before": unit_snapshot(n, "P01-C02", "Xã Tân Phong", "commune", "P01", 3, 1),
+            # moved under the target (version 2), then archived (version 3)
+            "after": unit_snapshot(n, "P01-C02", "Xã Tân Phong", "commune", "P01-C01", 4, 3, archived=True)
+            | {"merged_into": n.units["P01-C01"], "sub_units_moved": 0, "open_assignments_moved": 0},
+        })
     if name == "unitKindCreate":
         return Case("admin", KIND_CREATE, {"i": {"code": "ward", "label": "Phường"}}, lambda n: {
             "action": "unitKindCreate", "objectType": "unit_kind", "objectKey": "ward", "unit": {"code": "TW"},
@@ -269,7 +278,7 @@ def build_case(name: str, k: Pks) -> Case:
 
 
 MUTATIONS = [
-    "unitCreate", "unitUpdate", "unitMove", "unitArchive", "unitKindCreate",
+    "unitCreate", "unitUpdate", "unitMove", "unitArchive", "unitMerge", "unitKindCreate",
     "userCreate", "userDeactivate", "userPasswordSet", "passwordChange", "roleGrant", "roleRevoke",
 ]
 
@@ -305,7 +314,7 @@ async def test_every_mutation_writes_exactly_one_event(tree: Api, name: str) -> 
     if name in ("userPasswordSet", "passwordChange"):
         assert event["before"] is None and set(event["after"]) == {"password"}
     # the object the payload names is the object the event records
-    if name not in ("unitKindCreate", "roleRevoke"):
+    if name not in ("unitKindCreate", "roleRevoke", "unitMerge"):  # unitMerge answers with the target
         (obj,) = [v for key, v in payload.items() if key != "errors"]
         assert str(decode_any(obj["id"])[1]) == event["objectKey"]  # type: ignore[index]
     elif name == "roleRevoke":
@@ -319,6 +328,7 @@ REFUSALS = [
     ("duplicate code", "admin", UNIT_CREATE, lambda k: {"i": {"parentId": k.unit("P01"), "code": "P02-C01", "name": "Trùng", "kind": "commune"}}, [("code", "DUPLICATE")]),
     ("stale version", "admin", UNIT_UPDATE, lambda k: {"i": {"id": k.unit("P01"), "version": 7, "name": "Tên mới"}}, [("version", "CONFLICT")]),
     ("move into itself", "admin", UNIT_MOVE, lambda k: {"i": {"id": k.unit("P01"), "parentId": k.unit("P01-C01")}}, [("parentId", "CYCLE")]),
+    ("merge into its own sub-unit", "admin", UNIT_MERGE, lambda k: {"i": {"sourceIds": [k.unit("P01")], "targetId": k.unit("P01-C01")}}, [("targetId", "CYCLE")]),
     ("archive with children", "admin", UNIT_ARCHIVE, lambda k: {"i": {"id": k.unit("P01-C01")}}, [("id", "HAS_CHILDREN")]),
     ("kind by a province admin", "p01.admin", KIND_CREATE, lambda k: {"i": {"code": "ward", "label": "Phường"}}, [(None, "FORBIDDEN")]),
     ("duplicate username", "admin", USER_CREATE, lambda k: {"i": {"username": "p01.manager", "fullName": "X", "unitId": k.unit("P01"), "password": NEW_SECRET}}, [("username", "DUPLICATE")]),

@@ -14,22 +14,10 @@ from pathlib import Path
 from api.accounts.service import USERNAME_PATTERN
 from api.org.service import CODE_PATTERN
 
-__all__ = ["Problem", "InterchangeError", "UnitRecord", "UserRecord", "Bundle", "read_dir", "KNOWN_LATER"]
+__all__ = ["Problem", "InterchangeError", "UnitRecord", "UserRecord", "Bundle", "read_dir", "read_rows"]
 
 UNIT_COLUMNS = ("code", "parent_code", "name", "kind")
 USER_COLUMNS = ("username", "unit_code", "role", "full_name")
-# Files of the format that later parts of Resolute import; this version skips them with a notice.
-KNOWN_LATER = (
-    "resolutions.csv",
-    "objectives.csv",
-    "kpis.csv",
-    "tasks.csv",
-    "task_coordinators.csv",
-    "milestones.csv",
-    "assignments.csv",
-    "progress_reports.csv",
-    "measurements.csv",
-)
 
 
 @dataclass(frozen=True)
@@ -75,7 +63,8 @@ class Bundle:
     notices: list[str]
 
 
-def _rows(path: Path, columns: tuple[str, ...], problems: list[Problem]) -> list[tuple[int, dict[str, str]]]:
+def read_rows(path: Path, columns: tuple[str, ...], problems: list[Problem]) -> list[tuple[int, dict[str, str]]]:
+    """(line, row) pairs of a CSV file with these columns; problems (encoding, header, short rows) are collected."""
     name = path.name
     data = path.read_bytes()
     try:
@@ -107,7 +96,7 @@ def _rows(path: Path, columns: tuple[str, ...], problems: list[Problem]) -> list
 def _read_units(path: Path, problems: list[Problem]) -> list[UnitRecord]:
     units: list[UnitRecord] = []
     first_seen: dict[str, int] = {}
-    for line, row in _rows(path, UNIT_COLUMNS, problems):
+    for line, row in read_rows(path, UNIT_COLUMNS, problems):
         code, parent, name, kind = (row[c].strip() for c in UNIT_COLUMNS)
         reasons = []
         if not CODE_PATTERN.match(code):
@@ -132,7 +121,7 @@ def _read_units(path: Path, problems: list[Problem]) -> list[UnitRecord]:
 def _read_users(path: Path, problems: list[Problem]) -> list[UserRecord]:
     users: list[UserRecord] = []
     first_seen: dict[str, int] = {}
-    for line, row in _rows(path, USER_COLUMNS, problems):
+    for line, row in read_rows(path, USER_COLUMNS, problems):
         username, unit_code, role, full_name = (row[c].strip() for c in USER_COLUMNS)
         reasons = []
         if not USERNAME_PATTERN.match(username):
@@ -151,16 +140,15 @@ def _read_users(path: Path, problems: list[Problem]) -> list[UserRecord]:
 
 
 def read_dir(directory: Path) -> Bundle:
-    """Parse and check units.csv and users.csv (each optional, not both absent)."""
+    """Parse and check units.csv and users.csv (each optional); the cycle files are read by api.interchange.cycle."""
     if not directory.is_dir():
         raise InterchangeError([Problem(str(directory), 0, "not a directory")])
     problems: list[Problem] = []
     units_path, users_path = directory / "units.csv", directory / "users.csv"
-    if not units_path.exists() and not users_path.exists():
-        raise InterchangeError([Problem(str(directory), 0, "neither units.csv nor users.csv is there")])
+    if not any(directory.glob("*.csv")):
+        raise InterchangeError([Problem(str(directory), 0, "no file of the interchange format (*.csv) is there")])
     units = _read_units(units_path, problems) if units_path.exists() else []
     users = _read_users(users_path, problems) if users_path.exists() else []
     if problems:
         raise InterchangeError(problems)
-    notices = [f"skipped {name}: imported by a later version of Resolute" for name in KNOWN_LATER if (directory / name).exists()]
-    return Bundle(units=units, users=users, notices=notices)
+    return Bundle(units=units, users=users, notices=[])

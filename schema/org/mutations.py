@@ -8,7 +8,7 @@ from typing import TypeVar
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.org import service
+from api.org import merge, service
 from api.org.models import Unit as UnitRow
 from schema.context import IdempotencyKeyArg, Info, run_mutation
 from schema.errors import UserError
@@ -49,6 +49,12 @@ class UnitArchiveInput:
 
 
 @strawberry.input
+class UnitMergeInput:
+    source_ids: list[strawberry.ID] = strawberry.field(description="Up to 100 units merged into the target; they are archived, their history kept.")
+    target_id: strawberry.ID
+
+
+@strawberry.input
 class UnitKindCreateInput:
     code: str
     label: str
@@ -78,6 +84,11 @@ class UnitMovePayload(UnitPayload):
 @strawberry.type
 class UnitArchivePayload(UnitPayload):
     pass
+
+
+@strawberry.type
+class UnitMergePayload(UnitPayload):
+    """`unit` is the target."""
 
 
 @strawberry.type
@@ -126,6 +137,14 @@ class OrgMutation:
         return await _unit_payload(UnitArchivePayload, info, lambda session: service.archive_unit(
             session=session, scope=scope, unit_id=input_id(input.id, "Unit", "id"),
             cascade=input.cascade, version=input.version,
+        ), input, idempotency_key)
+
+    @strawberry.mutation(description="Merge units into a target: open assignments, KPI duties, users and grants move; sources are archived, their history rolls up under the target (admin).")
+    async def unit_merge(self, info: Info, input: UnitMergeInput, idempotency_key: IdempotencyKeyArg = None) -> UnitMergePayload:
+        scope = info.context.scope
+        return await _unit_payload(UnitMergePayload, info, lambda session: merge.merge_units(
+            session=session, scope=scope, source_ids=[input_id(s, "Unit", f"sourceIds[{i}]") for i, s in enumerate(input.source_ids[:101])],
+            target_id=input_id(input.target_id, "Unit", "targetId"),
         ), input, idempotency_key)
 
     @strawberry.mutation(description="Add a unit kind (admin of the whole tree).")

@@ -1,0 +1,437 @@
+"""Importing the working cycle of the interchange format: resolutions to measurements.
+
+Every reference is checked against the files and the database before anything is written; a
+problem anywhere is reported as file:line: reason and nothing is written. Rows are matched by
+their natural keys (codes; a report by assignment and date; a measurement by KPI, unit and
+period), so importing the same files again changes nothing. Writing is bulk: COPY on
+PostgreSQL, executemany on SQLite.
+
+The format's "overdue" status is not stored (overdue is derived from dates): such rows are kept
+as in progress (or not started at 0 %). A unit that reports a KPI it neither issued nor leads
+gets a per-unit target row (without a value) so that it may read the KPI it must report on.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.accounts.models import User
+from api.audit.chain import record
+from api.interchange.reader import InterchangeError, Problem, read_rows
+from api.kpis.models import DIRECTIONS, FREQUENCIES, GROUPS, Kpi, KpiUnitTarget, Measurement, MeasurementRevision
+from api.kpis.periods import period_start
+from api.org.models import Unit
+from api.org.text import fold
+from api.resolutions.models import Objective, Resolution
+from api.tasks.models import RACI, Assignment, Milestone, ProgressReport, Task, TaskCoordinator
+
+__all__ = ["CYCLE_FILES", "CycleReport", "load_cycle"]
+
+CYCLE_FILES: dict[str, tuple[str, ...]] = {
+    "resolutions.csv": ("code", "title", "issuing_unit_code", "issued_on", "implements_code"),
+    "objectives.csv": ("code", "resolution_code", "title"),
+    "kpis.csv": ("code", "resolution_code", "objective_code", "name", "unit_of_measure", "direction", "baseline", "target", "yellow_threshold", "red_threshold", "kpi_group", "frequency", "lead_unit_code"),
+    "tasks.csv": ("code", "resolution_code", "parent_task_code", "title", "lead_unit_code", "start_on", "due_on", "kpi_code"),
+    "task_coordinators.csv": ("task_code", "unit_code"),
+    "milestones.csv": ("task_code", "title", "due_on", "done_on"),
+    "assignments.csv": ("code", "task_code", "assignee_unit_code", "assigner_unit_code", "raci", "assigned_on", "due_on", "status", "progress", "completed_on"),
+    "progress_reports.csv": ("assignment_code", "reported_on", "progress", "status", "note", "reporter_username"),
+    "measurements.csv": ("kpi_code", "unit_code", "period", "value"),
+}
+FORMAT_STATUSES = ("not_started", "in_progress", "completed", "overdue", "cancelled")
+
+
+@dataclass
+class CycleReport:
+    created: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    updated: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def lines(self) -> list[str]:
+        tables = sorted(set(self.created) | set(self.updated))
+        return [f"{t}: {self.created.get(t, 0)} created, {self.updated.get(t, 0)} updated" for t in tables]
+
+    def changed(self) -> bool:
+        return any(self.created.values()) or any(self.updated.values())
+
+
+class _Checker:
+    """Collects file:line problems while converting fields."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, file: str, line: int, reason: str) -> None:
+        self.problems.append(Problem(file, line, reason))
+
+    def date(self, file: str, line: int, value: str, name: str, *, optional: bool = False) -> date | None:
+        if not value and optional:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            self.add(file, line, f"{name} '{value}' is not a date (YYYY-MM-DD)")
+            return None
+
+    def decimal(self, file: str, line: int, value: str, name: str) -> Decimal | None:
+        try:
+            amount = Decimal(value)
+            if amount.is_finite() and abs(amount) < Decimal("1e15"):
+                return amount
+        except (InvalidOperation, ValueError):
+            pass
+        self.add(file, line, f"{name} '{value}' is not a number")
+        return None
+
+    def percent(self, file: str, line: int, value: str, name: str) -> int | None:
+        if value.isdigit() and 0 <= int(value) <= 100:
+            return int(value)
+        self.add(file, line, f"{name} '{value}' is not a whole percentage 0-100")
+        return None
+
+    def choice(self, file: str, line: int, value: str, name: str, allowed: Iterable[str]) -> str | None:
+        if value in allowed:
+            return value
+        self.add(file, line, f"{name} '{value}' is not one of {', '.join(allowed)}")
+        return None
+
+    def ref(self, file: str, line: int, value: str, name: str, known: dict[str, int] | set[str], *, optional: bool = False) -> Any:
+        if not value:
+            if not optional:
+                self.add(file, line, f"empty {name}")
+            return None
+        if value not in known:
+            self.add(file, line, f"unknown {name} '{value}'")
+            return None
+        return known[value] if isinstance(known, dict) else value
+
+
+def _stored_status(status: str, progress: int) -> str:
+    """The format's 'overdue' is derived at read time here, never stored."""
+    if status == "overdue":
+        return "in_progress" if progress > 0 else "not_started"
+    return status
+
+
+async def _codes(session: AsyncSession, model: Any, key: Any = None) -> dict[str, int]:
+    key = key if key is not None else model.code
+    return dict((await session.execute(select(key, model.id))).all())
+
+
+async def _bulk_insert(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
+    """COPY on PostgreSQL (an order of magnitude faster), executemany elsewhere."""
+    if not rows:
+        return
+    if session.bind.dialect.name == "postgresql":
+        columns = list(rows[0])
+        connection = await session.connection()
+        raw = await connection.get_raw_connection()
+        await raw.driver_connection.copy_records_to_table(table.name, records=[tuple(r[c] for c in columns) for r in rows], columns=columns)  # type: ignore[union-attr]
+    else:
+        for start in range(0, len(rows), 50_000):
+            await session.execute(insert(table), rows[start : start + 50_000])
+
+
+async def _bulk_update(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), 20_000):
+        await session.execute(update(model), rows[start : start + 20_000])
+
+
+async def load_cycle(session: AsyncSession, directory: Path, *, today: date | None = None) -> CycleReport:
+    """Check and load the cycle files present in `directory` (units and users already loaded)."""
+    present = {name: directory / name for name in CYCLE_FILES if (directory / name).exists()}
+    report = CycleReport()
+    if not present:
+        return report
+    check = _Checker()
+    rows = {name: read_rows(path, CYCLE_FILES[name], check.problems) for name, path in present.items()}
+    if check.problems:
+        raise InterchangeError(check.problems)
+    now = datetime.now(UTC)
+    today = today or date.today()
+    units = await _codes(session, Unit)
+    unit_paths = dict((await session.execute(select(Unit.id, Unit.path))).all())
+    users = await _codes(session, User, User.username)
+
+    # -- resolutions ------------------------------------------------------------------------
+    stored_res = {r.code: r for r in (await session.execute(select(Resolution.id, Resolution.code, Resolution.title, Resolution.issuing_unit_id, Resolution.issued_on, Resolution.implements_id))).all()}
+    res_codes: set[str] = set(stored_res) | {r["code"] for _, r in rows.get("resolutions.csv", [])}
+    wanted_res: list[dict[str, Any]] = []
+    for line, r in rows.get("resolutions.csv", []):
+        f = "resolutions.csv"
+        unit_id = check.ref(f, line, r["issuing_unit_code"], "issuing unit", units)
+        issued = check.date(f, line, r["issued_on"], "issued_on")
+        implements = check.ref(f, line, r["implements_code"], "implemented resolution", res_codes, optional=True)
+        if implements == r["code"]:
+            check.add(f, line, "a resolution cannot implement itself")
+        if not r["title"]:
+            check.add(f, line, "empty title")
+        wanted_res.append({"line": line, "code": r["code"], "title": r["title"], "issuing_unit_id": unit_id, "issued_on": issued, "implements": implements})
+
+    # -- objectives, KPIs, tasks (codes first, so files may refer forward) -------------------
+    obj_codes = set(await _codes(session, Objective)) | {r["code"] for _, r in rows.get("objectives.csv", [])}
+    kpi_codes = set(await _codes(session, Kpi)) | {r["code"] for _, r in rows.get("kpis.csv", [])}
+    task_codes = set(await _codes(session, Task)) | {r["code"] for _, r in rows.get("tasks.csv", [])}
+    asg_codes = set(await _codes(session, Assignment)) | {r["code"] for _, r in rows.get("assignments.csv", [])}
+    for line, r in rows.get("objectives.csv", []):
+        check.ref("objectives.csv", line, r["resolution_code"], "resolution", res_codes)
+    kpi_freq: dict[str, str] = {c: fr for c, fr in (await session.execute(select(Kpi.code, Kpi.frequency))).all()}
+    for line, r in rows.get("kpis.csv", []):
+        f = "kpis.csv"
+        check.ref(f, line, r["resolution_code"], "resolution", res_codes)
+        check.ref(f, line, r["objective_code"], "objective", obj_codes, optional=True)
+        check.ref(f, line, r["lead_unit_code"], "lead unit", units)
+        check.choice(f, line, r["direction"], "direction", DIRECTIONS)
+        check.choice(f, line, r["kpi_group"], "kpi_group", GROUPS)
+        if check.choice(f, line, r["frequency"], "frequency", FREQUENCIES):
+            kpi_freq[r["code"]] = r["frequency"]
+        amounts = [check.decimal(f, line, r[c], c) for c in ("baseline", "target", "yellow_threshold", "red_threshold")]
+        if None not in amounts and r["direction"] in DIRECTIONS:
+            from api.kpis.service import threshold_problems
+
+            for problem in threshold_problems(r["direction"], *amounts):  # type: ignore[arg-type]
+                check.add(f, line, f"thresholds: {problem.message}")
+    for line, r in rows.get("tasks.csv", []):
+        f = "tasks.csv"
+        check.ref(f, line, r["resolution_code"], "resolution", res_codes)
+        check.ref(f, line, r["parent_task_code"], "parent task", task_codes, optional=True)
+        check.ref(f, line, r["lead_unit_code"], "lead unit", units)
+        check.ref(f, line, r["kpi_code"], "KPI", kpi_codes, optional=True)
+        start, due = check.date(f, line, r["start_on"], "start_on"), check.date(f, line, r["due_on"], "due_on")
+        if start and due and due < start:
+            check.add(f, line, "due_on before start_on")
+    for line, r in rows.get("task_coordinators.csv", []):
+        check.ref("task_coordinators.csv", line, r["task_code"], "task", task_codes)
+        check.ref("task_coordinators.csv", line, r["unit_code"], "unit", units)
+    for line, r in rows.get("milestones.csv", []):
+        check.ref("milestones.csv", line, r["task_code"], "task", task_codes)
+        check.date("milestones.csv", line, r["due_on"], "due_on")
+        check.date("milestones.csv", line, r["done_on"], "done_on", optional=True)
+    for line, r in rows.get("assignments.csv", []):
+        f = "assignments.csv"
+        check.ref(f, line, r["task_code"], "task", task_codes)
+        assignee = check.ref(f, line, r["assignee_unit_code"], "assignee unit", units)
+        assigner = check.ref(f, line, r["assigner_unit_code"], "assigner unit", units)
+        if assignee and assigner:
+            a_path, b_path = unit_paths[assignee], unit_paths[assigner]
+            if not (a_path.startswith(b_path) and a_path != b_path):
+                check.add(f, line, "the assignee does not lie strictly below the assigner")
+        check.choice(f, line, r["raci"], "raci", RACI)
+        check.choice(f, line, r["status"], "status", FORMAT_STATUSES)
+        check.percent(f, line, r["progress"], "progress")
+        check.date(f, line, r["assigned_on"], "assigned_on")
+        check.date(f, line, r["due_on"], "due_on")
+        check.date(f, line, r["completed_on"], "completed_on", optional=True)
+    for line, r in rows.get("progress_reports.csv", []):
+        f = "progress_reports.csv"
+        check.ref(f, line, r["assignment_code"], "assignment", asg_codes)
+        check.ref(f, line, r["reporter_username"], "reporter", users, optional=True)
+        check.percent(f, line, r["progress"], "progress")
+        check.choice(f, line, r["status"], "status", FORMAT_STATUSES)
+        if (day := check.date(f, line, r["reported_on"], "reported_on")) and day > today:
+            check.add(f, line, "reported_on lies in the future")
+    for line, r in rows.get("measurements.csv", []):
+        f = "measurements.csv"
+        check.ref(f, line, r["unit_code"], "unit", units)
+        check.decimal(f, line, r["value"], "value")
+        if check.ref(f, line, r["kpi_code"], "KPI", kpi_codes):
+            frequency = kpi_freq.get(r["kpi_code"])
+            start = period_start(frequency, r["period"]) if frequency else None
+            if frequency and start is None:
+                check.add(f, line, f"period '{r['period']}' does not fit a {frequency} KPI")
+            elif start and start > today:
+                check.add(f, line, f"period '{r['period']}' lies in the future")
+    if check.problems:
+        raise InterchangeError(sorted(check.problems, key=lambda p: (p.file, p.line))[:10_000])
+
+    await _write(session, rows, wanted_res, stored_res, units, users, report, now)
+    if report.changed():
+        root_id = await session.scalar(select(Unit.id).where(Unit.parent_id.is_(None)))
+        record(session, action="import", object_type="import", object_key=",".join(sorted(present)), unit_id=root_id,
+               after={"created": dict(report.created), "updated": dict(report.updated)})
+    return report
+
+
+async def _write(
+    session: AsyncSession,
+    rows: dict[str, list[tuple[int, dict[str, str]]]],
+    wanted_res: list[dict[str, Any]],
+    stored_res: dict[str, Any],
+    units: dict[str, int],
+    users: dict[str, int],
+    report: CycleReport,
+    now: datetime,
+) -> None:
+    stamp = {"created_at": now, "updated_at": now, "version": 1}
+
+    # resolutions: insert, then link `implements` once every code has an id
+    new = [w for w in wanted_res if w["code"] not in stored_res]
+    await _bulk_insert(session, Resolution.__table__, [
+        {"code": w["code"], "title": w["title"], "search_title": fold(f"{w['code']} {w['title']}"), "kind": "action_programme" if w["implements"] else "resolution",
+         "status": "in_effect", "issuing_unit_id": w["issuing_unit_id"], "issued_on": w["issued_on"], "implements_id": None,
+         "implementer_kinds": None, "summary": None, "document_url": None, "programme_due_on": None, **stamp}
+        for w in new
+    ])
+    res = await _codes(session, Resolution)
+    changes = []
+    for w in wanted_res:
+        old = stored_res.get(w["code"])
+        implements_id = res[w["implements"]] if w["implements"] else None
+        if old is None:
+            if implements_id:
+                changes.append({"id": res[w["code"]], "implements_id": implements_id})
+        elif (old.title, old.issuing_unit_id, old.issued_on, old.implements_id) != (w["title"], w["issuing_unit_id"], w["issued_on"], implements_id):
+            changes.append({"id": old.id, "title": w["title"], "search_title": fold(f"{w['code']} {w['title']}"), "issuing_unit_id": w["issuing_unit_id"],
+                            "issued_on": w["issued_on"], "implements_id": implements_id, "updated_at": now})
+            report.updated["resolutions"] += 1
+    await _bulk_update(session, Resolution, changes)
+    implemented = {w["implements"] for w in wanted_res if w["implements"]}
+    if implemented:  # the coverage view: provinces are expected to issue programmes for these
+        await session.execute(update(Resolution).where(Resolution.code.in_(implemented), Resolution.implementer_kinds.is_(None)).values(implementer_kinds="province"))
+    report.created["resolutions"] += len(new)
+
+    await _upsert(session, Objective, rows.get("objectives.csv", []), report, "objectives",
+                  key=lambda r: r["code"], values=lambda r: {"code": r["code"], "resolution_id": res[r["resolution_code"]], "title": r["title"]},
+                  extra=lambda r: stamp)
+    objectives = await _codes(session, Objective)
+    await _upsert(session, Kpi, rows.get("kpis.csv", []), report, "kpis",
+                  key=lambda r: r["code"],
+                  values=lambda r: {
+                      "code": r["code"], "resolution_id": res[r["resolution_code"]], "objective_id": objectives.get(r["objective_code"]) if r["objective_code"] else None,
+                      "name": r["name"], "unit_of_measure": r["unit_of_measure"], "direction": r["direction"], "baseline": Decimal(r["baseline"]),
+                      "target": Decimal(r["target"]), "yellow_threshold": Decimal(r["yellow_threshold"]), "red_threshold": Decimal(r["red_threshold"]),
+                      "kpi_group": r["kpi_group"], "frequency": r["frequency"], "lead_unit_id": units[r["lead_unit_code"]],
+                  },
+                  extra=lambda r: {"search_name": fold(f"{r['code']} {r['name']}"), "key_result_id": None, "formula": None, "data_source": None, **stamp})
+    kpis = await _codes(session, Kpi)
+    today = date.today()
+    await _upsert(session, Task, rows.get("tasks.csv", []), report, "tasks",
+                  key=lambda r: r["code"],
+                  values=lambda r: {
+                      "code": r["code"], "resolution_id": res[r["resolution_code"]], "title": r["title"], "lead_unit_id": units[r["lead_unit_code"]],
+                      "start_on": date.fromisoformat(r["start_on"]), "due_on": date.fromisoformat(r["due_on"]), "kpi_id": kpis[r["kpi_code"]] if r["kpi_code"] else None,
+                  },
+                  extra=lambda r: {"search_title": fold(f"{r['code']} {r['title']}"), "description": None, "objective_id": None, "key_result_id": None,
+                                   "parent_task_id": None, "origin_assignment_id": None, "status": "in_progress" if date.fromisoformat(r["start_on"]) <= today else "not_started",
+                                   "completed_on": None, "evaluation_criteria": None, **stamp})
+    tasks = await _codes(session, Task)
+    parents = {tasks[r["code"]]: tasks[r["parent_task_code"]] for _, r in rows.get("tasks.csv", []) if r["parent_task_code"]}
+    stored_parents = dict((await session.execute(select(Task.id, Task.parent_task_id).where(Task.id.in_(list(parents))))).all()) if parents else {}
+    await _bulk_update(session, Task, [{"id": t, "parent_task_id": p} for t, p in parents.items() if stored_parents.get(t) != p])
+
+    pairs = {(tasks[r["task_code"]], units[r["unit_code"]]) for _, r in rows.get("task_coordinators.csv", [])}
+    have = set((await session.execute(select(TaskCoordinator.task_id, TaskCoordinator.unit_id))).all())
+    await _bulk_insert(session, TaskCoordinator.__table__, [{"task_id": t, "unit_id": u} for t, u in sorted(pairs - have)])
+    report.created["task_coordinators"] += len(pairs - have)
+
+    await _upsert(session, Milestone, rows.get("milestones.csv", []), report, "milestones",
+                  key=lambda r: (tasks[r["task_code"]], r["title"]), stored_key=lambda row: (row.task_id, row.title),
+                  values=lambda r: {"task_id": tasks[r["task_code"]], "title": r["title"], "due_on": date.fromisoformat(r["due_on"]),
+                                    "done_on": date.fromisoformat(r["done_on"]) if r["done_on"] else None},
+                  extra=lambda r: stamp)
+
+    def assignment(r: dict[str, str]) -> dict[str, Any]:
+        progress = int(r["progress"])
+        return {
+            "code": r["code"], "task_id": tasks[r["task_code"]], "assignee_unit_id": units[r["assignee_unit_code"]], "assigner_unit_id": units[r["assigner_unit_code"]],
+            "raci": r["raci"], "assigned_on": date.fromisoformat(r["assigned_on"]), "due_on": date.fromisoformat(r["due_on"]),
+            "status": _stored_status(r["status"], progress), "progress": progress, "completed_on": date.fromisoformat(r["completed_on"]) if r["completed_on"] else None,
+        }
+
+    await _upsert(session, Assignment, rows.get("assignments.csv", []), report, "assignments", key=lambda r: r["code"], values=assignment,
+                  extra=lambda r: {"original_due_on": date.fromisoformat(r["due_on"]), "instructions": None, "acknowledged_at": None, "acknowledged_by_id": None, **stamp})
+    assignments = await _codes(session, Assignment)
+    # assignment -> subtasks: a programme task decomposes the assignment of its parent task to the programme's issuer
+    if parents:
+        by_task_unit = dict(((t, u), a) for a, t, u in (await session.execute(select(Assignment.id, Assignment.task_id, Assignment.assignee_unit_id).where(Assignment.task_id.in_(set(parents.values()))))).all())
+        issuers = dict((await session.execute(select(Task.id, Resolution.issuing_unit_id).join(Resolution, Resolution.id == Task.resolution_id).where(Task.id.in_(list(parents))))).all())
+        origins = dict((await session.execute(select(Task.id, Task.origin_assignment_id).where(Task.id.in_(list(parents))))).all())
+        links = [{"id": t, "origin_assignment_id": by_task_unit[(p, issuers[t])]} for t, p in parents.items() if (p, issuers[t]) in by_task_unit and origins.get(t) != by_task_unit[(p, issuers[t])]]
+        await _bulk_update(session, Task, links)
+
+    have_reports = set((await session.execute(select(ProgressReport.assignment_id, ProgressReport.reported_on))).all())
+    new_reports = []
+    for _, r in rows.get("progress_reports.csv", []):
+        key = (assignments[r["assignment_code"]], date.fromisoformat(r["reported_on"]))
+        if key not in have_reports:
+            have_reports.add(key)
+            progress = int(r["progress"])
+            new_reports.append({"assignment_id": key[0], "reported_on": key[1], "progress": progress, "status": _stored_status(r["status"], progress),
+                                "note": r["note"] or None, "evidence": None, "reporter_id": users.get(r["reporter_username"]) if r["reporter_username"] else None, "created_at": now})
+    await _bulk_insert(session, ProgressReport.__table__, new_reports)
+    report.created["progress_reports"] += len(new_reports)
+
+    await _measurements(session, rows.get("measurements.csv", []), kpis, units, report, now)
+
+
+async def _upsert(
+    session: AsyncSession,
+    model: Any,
+    rows: list[tuple[int, dict[str, str]]],
+    report: CycleReport,
+    name: str,
+    *,
+    key: Callable[[dict[str, str]], Any],
+    values: Callable[[dict[str, str]], dict[str, Any]],
+    extra: Callable[[dict[str, str]], dict[str, Any]],
+    stored_key: Callable[[Any], Any] | None = None,
+) -> None:
+    """Insert the rows not stored yet; update those whose values differ; leave the rest alone."""
+    if not rows:
+        return
+    fields = list(values(rows[0][1]))
+    stored_key = stored_key or (lambda row: row.code)
+    stored = {stored_key(row): row for row in (await session.execute(select(model.id, *[getattr(model, f) for f in fields]))).all()}
+    inserts, updates, seen = [], [], set()
+    for _, r in rows:
+        k = key(r)
+        if k in seen:
+            continue
+        seen.add(k)
+        wanted = values(r)
+        old = stored.get(k)
+        if old is None:
+            inserts.append({**wanted, **extra(r)})
+        elif any(getattr(old, f) != v for f, v in wanted.items()):
+            updates.append({"id": old.id, **wanted, "updated_at": datetime.now(UTC)})
+    await _bulk_insert(session, model.__table__, inserts)
+    await _bulk_update(session, model, updates)
+    report.created[name] += len(inserts)
+    report.updated[name] += len(updates)
+
+
+async def _measurements(session: AsyncSession, rows: list[tuple[int, dict[str, str]]], kpis: dict[str, int], units: dict[str, int], report: CycleReport, now: datetime) -> None:
+    if not rows:
+        return
+    stored = {(k, u, p): (i, v) for i, k, u, p, v in (await session.execute(select(Measurement.id, Measurement.kpi_id, Measurement.unit_id, Measurement.period, Measurement.value))).all()}
+    inserts, updates, revisions = [], [], []
+    for _, r in rows:
+        key = (kpis[r["kpi_code"]], units[r["unit_code"]], r["period"])
+        value = Decimal(r["value"]).quantize(Decimal("0.01"))
+        old = stored.get(key)
+        if old is None:
+            stored[key] = (0, value)
+            inserts.append({"kpi_id": key[0], "unit_id": key[1], "period": key[2], "value": value, "note": None, "reported_by_id": None, "created_at": now, "updated_at": now, "version": 1})
+        elif old[1] != value:
+            revisions.append({"measurement_id": old[0], "value": old[1], "note": None, "replaced_by_id": None, "replaced_at": now, "reason": "corrected by an import"})
+            updates.append({"id": old[0], "value": value, "updated_at": now})
+    await _bulk_insert(session, Measurement.__table__, inserts)
+    await _bulk_insert(session, MeasurementRevision.__table__, revisions)
+    await _bulk_update(session, Measurement, updates)
+    report.created["measurements"] += len(inserts)
+    report.updated["measurements"] += len(updates)
+    # a unit reporting a KPI it neither issued nor leads must be able to read it: give it a duty row
+    owners = {k: (lead, issuer) for k, lead, issuer in (await session.execute(select(Kpi.id, Kpi.lead_unit_id, Resolution.issuing_unit_id).join(Resolution, Resolution.id == Kpi.resolution_id))).all()}
+    duties = {(k, u) for k, u, _ in stored if u not in owners.get(k, ())}
+    have = set((await session.execute(select(KpiUnitTarget.kpi_id, KpiUnitTarget.unit_id))).all())
+    await _bulk_insert(session, KpiUnitTarget.__table__, [{"kpi_id": k, "unit_id": u, "target": None} for k, u in sorted(duties - have)])
+    report.created["kpi_unit_targets"] += len(duties - have)
+

@@ -1,0 +1,26 @@
+"""Importing an interchange directory: the tree and accounts, then the working cycle, in one transaction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.access.policy import Policy
+from api.interchange.cycle import load_cycle
+from api.interchange.loader import load_bundle
+from api.interchange.reader import read_dir
+
+__all__ = ["import_directory"]
+
+
+async def import_directory(session: AsyncSession, directory: Path, policy: Policy) -> list[str]:
+    """All or nothing; returns the report's lines. Raises InterchangeError, having written nothing."""
+    if session.bind.dialect.name == "postgresql":
+        # A national import copies millions of rows: the API's per-statement timeout is not for it.
+        await session.execute(text("SET LOCAL statement_timeout = 0"))
+    bundle = read_dir(directory)
+    tree = await load_bundle(session, bundle, policy)
+    cycle = await load_cycle(session, directory)
+    return tree.lines() + cycle.lines()
