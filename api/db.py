@@ -22,7 +22,7 @@ from sqlalchemy.pool import NullPool, StaticPool
 
 from api.settings import Settings
 
-__all__ = ["Base", "RequestDB", "UtcDateTime", "create_engine", "session_factory", "NAMING_CONVENTION"]
+__all__ = ["Base", "RequestDB", "UtcDateTime", "create_engine", "session_factory", "utcnow", "NAMING_CONVENTION"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -53,6 +53,12 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """Timestamps are set by the application, to the microsecond: SQLite's CURRENT_TIMESTAMP keeps
+    whole seconds, which would let an `updatedSince` sync miss a row created in the same second."""
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):

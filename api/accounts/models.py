@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, func, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, UtcDateTime
+from api.db import Base, UtcDateTime, utcnow
 
 __all__ = ["User", "Grant"]
 
@@ -26,8 +26,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Tokens issued before this instant are refused (password change, deactivation).
     tokens_valid_after: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now(), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
@@ -42,4 +42,4 @@ class Grant(Base):
     granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # Who made it: "api" (roleGrant), "import" (users.csv decides it) or "cli" (create-admin).
     source: Mapped[str] = mapped_column(String(16), default="api", server_default="api")
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now())

@@ -12,7 +12,7 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, Integer, Numeric, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, UtcDateTime
+from api.db import Base, UtcDateTime, utcnow
 
 __all__ = ["DIRECTIONS", "FREQUENCIES", "GROUPS", "Kpi", "KpiCoordinator", "KpiUnitTarget", "Measurement", "MeasurementRevision"]
 
@@ -43,8 +43,8 @@ class Kpi(Base):
     kpi_group: Mapped[str] = mapped_column(String(32))
     frequency: Mapped[str] = mapped_column(String(16))
     lead_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now(), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
@@ -76,8 +76,8 @@ class Measurement(Base):
     value: Mapped[Decimal] = mapped_column(Amount)
     note: Mapped[str | None] = mapped_column(String(1000))
     reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now(), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, UtcDateTime
+from api.db import Base, UtcDateTime, utcnow
 
 __all__ = ["Unit", "UnitKind", "DEFAULT_KINDS", "PathString", "subtree_upper"]
 
@@ -48,6 +48,6 @@ class Unit(Base):
     path: Mapped[str] = mapped_column(PathString, unique=True)
     depth: Mapped[int] = mapped_column(Integer)
     archived_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now(), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, UtcDateTime
+from api.db import Base, UtcDateTime, utcnow
 
 __all__ = ["KeyResult", "Objective", "Resolution", "RESOLUTION_KINDS", "RESOLUTION_STATUSES", "MAX_KEY_RESULTS"]
 
@@ -24,7 +24,7 @@ class Resolution(Base):
     __tablename__ = "resolutions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(64), unique=True)
+    code: Mapped[str] = mapped_column(String(80), unique=True)
     title: Mapped[str] = mapped_column(String(500))
     search_title: Mapped[str] = mapped_column(String(600))
     kind: Mapped[str] = mapped_column(String(32))
@@ -37,8 +37,8 @@ class Resolution(Base):
     # Coverage: which units under the issuer must issue an implementing programme, and by when.
     implementer_kinds: Mapped[str | None] = mapped_column(String(200))  # comma-separated unit kinds
     programme_due_on: Mapped[date | None] = mapped_column(Date)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now(), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
@@ -49,8 +49,8 @@ class Objective(Base):
     code: Mapped[str] = mapped_column(String(80), unique=True)
     resolution_id: Mapped[int] = mapped_column(ForeignKey("resolutions.id"), index=True)
     title: Mapped[str] = mapped_column(String(500))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now(), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
@@ -62,6 +62,6 @@ class KeyResult(Base):
     objective_id: Mapped[int] = mapped_column(ForeignKey("objectives.id"), index=True)
     position: Mapped[int] = mapped_column(Integer)  # 1..5: with the unique constraint, a 6th cannot exist
     title: Mapped[str] = mapped_column(String(500))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), server_default=func.now(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now(), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")

@@ -163,6 +163,9 @@ async def create_resolution(
 async def update_resolution(*, session: AsyncSession, scope: Scope, resolution_id: int, version: int | None, changes: dict[str, Any]) -> Resolution:
     """Edit title, status, summary, document link, issue date, coverage expectations."""
     errors = _text(changes.get("title"), "title", limit=500, required="title" in changes) + _choice(changes.get("status"), "status", RESOLUTION_STATUSES)
+    for name, field in (("status", "status"), ("issued_on", "issuedOn")):
+        if name in changes and changes[name] is None:
+            errors.append(FieldError(field, ErrorCode.REQUIRED, f"{field} cannot be emptied"))
     if changes.get("document_url") and not URL.match(changes["document_url"]):
         errors.append(FieldError("documentUrl", ErrorCode.INVALID, "a document link is an http(s) URL"))
     errors += await _check_kinds(session, changes.get("implementer_kinds"))
@@ -170,15 +173,20 @@ async def update_resolution(*, session: AsyncSession, scope: Scope, resolution_i
         raise ServiceError(errors)
     resolution, _ = await _resolution_for_define(session, scope, resolution_id, "id", lock=True)
     _check_version(resolution, version, "resolution")
-    if changes.get("issued_on") and changes["issued_on"] > date.today() and changes.get("status", resolution.status) != "draft":
+    # the rules of create hold for the values the resolution ends up with
+    issued_on, status = changes.get("issued_on", resolution.issued_on), changes.get("status", resolution.status)
+    if issued_on > date.today() and status != "draft":
         raise fail("issuedOn", ErrorCode.IN_FUTURE, "only a draft may have an issue date in the future")
+    kinds = changes["implementer_kinds"] if "implementer_kinds" in changes else resolution.implementer_kinds
+    if changes.get("programme_due_on", resolution.programme_due_on) is not None and not kinds:
+        raise fail("implementerKinds", ErrorCode.REQUIRED, "say which kinds of units must issue a programme by programmeDueOn")
     before = snapshot(resolution, *RESOLUTION_FIELDS)
     values: dict[str, Any] = {"version": Resolution.version + 1, "updated_at": _now()}
     for name in ("title", "status", "summary", "document_url", "issued_on", "programme_due_on"):
         if name in changes:
             values[name] = changes[name].strip() if name == "title" else changes[name]
     if "implementer_kinds" in changes:
-        values["implementer_kinds"] = ",".join(changes["implementer_kinds"]) or None
+        values["implementer_kinds"] = ",".join(changes["implementer_kinds"] or []) or None
     if "title" in changes:
         values["search_title"] = fold(f"{resolution.code} {changes['title']}")
     await session.execute(update(Resolution).where(Resolution.id == resolution.id).values(**values))

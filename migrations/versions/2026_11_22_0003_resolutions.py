@@ -28,7 +28,7 @@ def upgrade() -> None:
     op.create_table(
         "resolutions",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("code", sa.String(length=64), nullable=False),
+        sa.Column("code", sa.String(length=80), nullable=False),
         sa.Column("title", sa.String(length=500), nullable=False),
         sa.Column("search_title", sa.String(length=600), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
