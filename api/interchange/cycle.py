@@ -255,8 +255,8 @@ async def load_cycle(session: AsyncSession, directory: Path, *, today: date | No
     await _write(session, rows, wanted_res, stored_res, units, users, report, now)
     if report.changed():
         root_id = await session.scalar(select(Unit.id).where(Unit.parent_id.is_(None)))
-        record(session, action="import", object_type="import", object_key=",".join(sorted(present)), unit_id=root_id,
-               after={"created": dict(report.created), "updated": dict(report.updated)})
+        record(session, action="import", object_type="import", object_key="cycle", unit_id=root_id,
+               after={"files": sorted(present), "created": dict(report.created), "updated": dict(report.updated)})
     return report
 
 
