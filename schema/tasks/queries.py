@@ -14,6 +14,7 @@ from api.tasks.reads import AssignmentFilter, TaskFilter
 from schema.context import Info
 from schema.ids import decode_id
 from schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, Ordering, build_connection, check_first
+from schema.tasks.matrix import MatrixAfter, MatrixFirst, StatusMatrix, status_matrix
 from schema.tasks.types import AssignmentType, TaskType
 
 __all__ = ["TasksQuery"]
@@ -92,6 +93,20 @@ class TasksQuery:
                 return await reads.count_tasks(session, ctx.scope, flt)
 
         return build_connection(rows, first=first, after=after, ordering=BY_CODE, key=lambda row: row.code, wrap=lambda row: TaskType(row=row), count=count)
+
+    @strawberry.field(description="The unit x task status matrix of a resolution's tasks, or of one task (give exactly one).")
+    async def status_matrix(
+        self, info: Info, resolution: strawberry.ID | None = None, task: strawberry.ID | None = None, first: MatrixFirst = 20, after: MatrixAfter = None
+    ) -> StatusMatrix:
+        if (resolution is None) == (task is None):
+            raise GraphQLError("give exactly one of 'resolution' and 'task'", extensions={"code": ErrorCode.INVALID.value, "field": "resolution"})
+        return await status_matrix(
+            info,
+            resolution_id=decode_id(resolution, "Resolution", "resolution") if resolution else None,
+            task_id=decode_id(task, "Task", "task") if task else None,
+            first=first,
+            after=after,
+        )
 
     @strawberry.field(description="The assignments you may see (assignee or assigner side), oldest first.")
     async def assignments(
