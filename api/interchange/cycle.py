@@ -84,7 +84,7 @@ class _Checker:
     def decimal(self, file: str, line: int, value: str, name: str) -> Decimal | None:
         try:
             amount = Decimal(value)
-            if amount.is_finite() and abs(amount) < Decimal("1e15"):
+            if amount.is_finite() and abs(amount) < Decimal("1e13"):
                 return amount
         except (InvalidOperation, ValueError):
             pass

@@ -26,7 +26,9 @@ from api.resolutions.models import KeyResult, Objective, Resolution
 
 __all__ = ["correct_measurement", "create_kpi", "set_unit_target", "submit_measurement", "threshold_problems", "traffic_light", "update_kpi"]
 
-LIMIT = Decimal("1e15")
+# Amounts stay below 10^13 (two decimals): 15 significant digits, exact even where SQLite keeps
+# numbers as doubles; far above any indicator's range.
+LIMIT = Decimal("1e13")
 KPI_FIELDS = (
     "code", "name", "unit_of_measure", "formula", "data_source", "direction", "baseline", "target", "yellow_threshold",
     "red_threshold", "kpi_group", "frequency", "lead_unit_id", "objective_id", "key_result_id", "version",
@@ -65,7 +67,7 @@ def _amount(value: Any, field: str) -> tuple[Decimal | None, list[FieldError]]:
     except (InvalidOperation, ValueError):
         return None, [FieldError(field, ErrorCode.INVALID, "not a number")]
     if not amount.is_finite() or abs(amount) >= LIMIT:
-        return None, [FieldError(field, ErrorCode.OUT_OF_RANGE, "a number below 10^15 in size")]
+        return None, [FieldError(field, ErrorCode.OUT_OF_RANGE, "a number below 10^13 in size")]
     return amount.quantize(Decimal("0.01")), []
 
 
@@ -183,6 +185,9 @@ async def update_kpi(*, session: AsyncSession, scope: Scope, kpi_id: int, versio
     issuer_path = await _issuer_path(session, resolution.id)
     if "lead_unit_id" in changes:
         await _units_under(session, scope, [changes["lead_unit_id"]], issuer_path, "leadUnitId")
+        coordinating = coordinator_ids if coordinator_ids is not None else list(await session.scalars(select(KpiCoordinator.unit_id).where(KpiCoordinator.kpi_id == kpi.id)))
+        if changes["lead_unit_id"] in coordinating:
+            raise fail("leadUnitId", ErrorCode.INVALID, "the lead unit is not also a coordinating unit")
     await _check_okr(session, resolution.id, changes.get("objective_id"), changes.get("key_result_id"))
     before = {f: getattr(kpi, f) for f in KPI_FIELDS}
     values = dict(changes, version=Kpi.version + 1, updated_at=_now())
