@@ -85,6 +85,7 @@ class Loaders:
         self.milestones_by_id: DataLoader[int, Milestone | None] = DataLoader(self._by_ids(task_reads.milestones_by_ids))
         self.assignments_by_id: DataLoader[int, Assignment | None] = DataLoader(self._by_ids(task_reads.assignments_by_ids))
         self.extensions_by_id: DataLoader[int, Extension | None] = DataLoader(self._by_ids(task_reads.extensions_by_ids))
+        self.reports_by_id: DataLoader[int, ProgressReport | None] = DataLoader(self._by_ids(task_reads.reports_by_ids))
         self.milestones_by_task_id: DataLoader[int, list[Milestone]] = DataLoader(self._grouped_by(task_reads.milestones_by_task_ids))
         self.assignments_by_task_id: DataLoader[int, list[Assignment]] = DataLoader(self._grouped_by(task_reads.assignments_by_task_ids))
         self.coordinators_by_task_id: DataLoader[int, list[Unit]] = DataLoader(self._grouped_by(task_reads.coordinators_by_task_ids))

@@ -22,7 +22,8 @@ from api.kpis.models import DIRECTIONS, FREQUENCIES, GROUPS, Kpi, KpiCoordinator
 from api.kpis.periods import period_problem
 from api.org.models import Unit
 from api.org.text import fold
-from api.resolutions.models import KeyResult, Objective, Resolution
+from api.resolutions.models import Resolution
+from api.resolutions.service import check_okr
 
 __all__ = ["correct_measurement", "create_kpi", "set_unit_target", "submit_measurement", "threshold_problems", "traffic_light", "update_kpi"]
 
@@ -116,7 +117,7 @@ async def create_kpi(*, session: AsyncSession, scope: Scope, resolution_id: int,
     coordinators = await _units_under(session, scope, coordinator_ids, issuer_path, "coordinatingUnitIds") if coordinator_ids else []
     if lead.id in coordinator_ids:
         raise fail("coordinatingUnitIds", ErrorCode.INVALID, "the lead unit is not also a coordinating unit")
-    await _check_okr(session, resolution.id, values.get("objective_id"), values.get("key_result_id"))
+    await check_okr(session, resolution.id, values.get("objective_id"), values.get("key_result_id"))
     if await session.scalar(select(Kpi.id).where(Kpi.code == values["code"])) is not None:
         raise fail("code", ErrorCode.DUPLICATE, f"a KPI with code '{values['code']}' already exists")
     kpi = Kpi(
@@ -131,17 +132,6 @@ async def create_kpi(*, session: AsyncSession, scope: Scope, resolution_id: int,
     record(session, action="kpiCreate", object_type="kpi", object_key=kpi.id, unit_id=resolution.issuing_unit_id,
            after={**{f: getattr(kpi, f) for f in KPI_FIELDS}, "coordinating_unit_ids": sorted(coordinator_ids)})
     return kpi
-
-
-async def _check_okr(session: AsyncSession, resolution_id: int, objective_id: int | None, key_result_id: int | None) -> None:
-    if objective_id is not None:
-        owner = await session.scalar(select(Objective.resolution_id).where(Objective.id == objective_id))
-        if owner != resolution_id:
-            raise fail("objectiveId", ErrorCode.NOT_FOUND, "no such objective in this resolution")
-    if key_result_id is not None:
-        owner = await session.scalar(select(Objective.resolution_id).join(KeyResult, KeyResult.objective_id == Objective.id).where(KeyResult.id == key_result_id))
-        if owner != resolution_id:
-            raise fail("keyResultId", ErrorCode.NOT_FOUND, "no such key result in this resolution")
 
 
 async def _kpi_for(session: AsyncSession, scope: Scope, kpi_id: int, *, field: str, act: str, lock: bool = False) -> tuple[Kpi, Resolution]:
@@ -188,7 +178,7 @@ async def update_kpi(*, session: AsyncSession, scope: Scope, kpi_id: int, versio
         coordinating = coordinator_ids if coordinator_ids is not None else list(await session.scalars(select(KpiCoordinator.unit_id).where(KpiCoordinator.kpi_id == kpi.id)))
         if changes["lead_unit_id"] in coordinating:
             raise fail("leadUnitId", ErrorCode.INVALID, "the lead unit is not also a coordinating unit")
-    await _check_okr(session, resolution.id, changes.get("objective_id"), changes.get("key_result_id"))
+    await check_okr(session, resolution.id, changes.get("objective_id"), changes.get("key_result_id"))
     before = {f: getattr(kpi, f) for f in KPI_FIELDS}
     values = dict(changes, version=Kpi.version + 1, updated_at=_now())
     if "name" in changes:

@@ -22,6 +22,7 @@ from api.org.text import fold
 from api.resolutions.models import MAX_KEY_RESULTS, RESOLUTION_KINDS, RESOLUTION_STATUSES, KeyResult, Objective, Resolution
 
 __all__ = [
+    "check_okr",
     "create_key_result",
     "create_objective",
     "create_resolution",
@@ -263,3 +264,15 @@ async def update_key_result(*, session: AsyncSession, scope: Scope, key_result_i
     await session.refresh(key_result)
     record(session, action="keyResultUpdate", object_type="key_result", object_key=key_result.id, unit_id=resolution.issuing_unit_id, before=before, after=snapshot(key_result, "title", "version"))
     return key_result
+
+
+async def check_okr(session: AsyncSession, resolution_id: int, objective_id: int | None, key_result_id: int | None) -> None:
+    """The objective and key result, if given, belong to this resolution (NOT_FOUND otherwise)."""
+    if objective_id is not None:
+        owner = await session.scalar(select(Objective.resolution_id).where(Objective.id == objective_id))
+        if owner != resolution_id:
+            raise fail("objectiveId", ErrorCode.NOT_FOUND, "no such objective in this resolution")
+    if key_result_id is not None:
+        owner = await session.scalar(select(Objective.resolution_id).join(KeyResult, KeyResult.objective_id == Objective.id).where(KeyResult.id == key_result_id))
+        if owner != resolution_id:
+            raise fail("keyResultId", ErrorCode.NOT_FOUND, "no such key result in this resolution")

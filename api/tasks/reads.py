@@ -164,6 +164,10 @@ async def assignments_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[
     return await _by_ids(session, scope, Assignment, ids)
 
 
+async def reports_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, ProgressReport]:
+    return await _by_ids(session, scope, ProgressReport, ids)
+
+
 async def extensions_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, Extension]:
     return await _by_ids(session, scope, Extension, ids)
 

@@ -20,9 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.access.scope import GrantScope, Scope
 from api.audit.chain import record
 from api.errors import ErrorCode, FieldError, ServiceError, fail
+from api.kpis.models import Kpi
 from api.org.models import Unit
 from api.org.text import fold
 from api.resolutions.models import Resolution
+from api.resolutions.service import check_okr
 from api.tasks.models import (
     ASSIGNMENT_STATUSES,
     RACI,
@@ -111,6 +113,9 @@ async def create_task(
     parent_task_id: int | None = None,
     from_assignment_id: int | None = None,
     milestones: list[tuple[str, date]] | None = None,
+    objective_id: int | None = None,
+    key_result_id: int | None = None,
+    kpi_id: int | None = None,
 ) -> Task:
     """Define a task (optionally decomposing a parent task, or an assignment one received)."""
     errors = _text(title, "title", 500, required=True) + _text(description, "description", 20000) + _text(evaluation_criteria, "evaluationCriteria", 20000)
@@ -152,11 +157,15 @@ async def create_task(
         if due_on > parent.due_on:
             raise fail("dueOn", ErrorCode.OUT_OF_RANGE, f"a subtask is due by its parent task's due date ({parent.due_on})")
     coordinators = await _coordinators(session, scope, coordinator_ids or [], lead.id)
+    await check_okr(session, resolution.id, objective_id, key_result_id)
+    if kpi_id is not None and await session.scalar(select(Kpi.resolution_id).where(Kpi.id == kpi_id)) != resolution.id:
+        raise fail("kpiId", ErrorCode.NOT_FOUND, "no such KPI in this resolution")
     if await session.scalar(select(Task.id).where(Task.code == code)) is not None:
         raise fail("code", ErrorCode.DUPLICATE, f"a task with code '{code}' already exists")
     task = Task(
         code=code, title=title.strip(), search_title=fold(f"{code} {title}"), description=description, resolution_id=resolution.id,
         parent_task_id=parent_task_id, origin_assignment_id=origin.id if origin else None, lead_unit_id=lead.id,
+        objective_id=objective_id, key_result_id=key_result_id, kpi_id=kpi_id,
         start_on=start_on, due_on=due_on, status="not_started", evaluation_criteria=evaluation_criteria, version=1,
     )
     session.add(task)

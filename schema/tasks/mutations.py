@@ -45,6 +45,9 @@ class TaskCreateInput:
     parent_task_id: strawberry.ID | None = strawberry.field(default=None, description="Decomposes this task; due by its due date.")
     from_assignment_id: strawberry.ID | None = strawberry.field(default=None, description="Decomposes an assignment your unit received.")
     milestones: list[MilestoneInput] = strawberry.field(default_factory=list, description="At most 50, between start and due dates.")
+    objective_id: strawberry.ID | None = strawberry.field(default=None, description="An objective of the same resolution.")
+    key_result_id: strawberry.ID | None = strawberry.field(default=None, description="A key result of the same resolution.")
+    kpi_id: strawberry.ID | None = strawberry.field(default=None, description="The KPI of the same resolution this task contributes to.")
 
 
 @strawberry.input(description="Only the fields you give change.")
@@ -234,6 +237,9 @@ class TasksMutation:
                 parent_task_id=input_id(input.parent_task_id, "Task", "parentTaskId") if input.parent_task_id else None,
                 from_assignment_id=input_id(input.from_assignment_id, "Assignment", "fromAssignmentId") if input.from_assignment_id else None,
                 milestones=[(m.title, m.due_on) for m in input.milestones],
+                objective_id=input_id(input.objective_id, "Objective", "objectiveId") if input.objective_id else None,
+                key_result_id=input_id(input.key_result_id, "KeyResult", "keyResultId") if input.key_result_id else None,
+                kpi_id=input_id(input.kpi_id, "Kpi", "kpiId") if input.kpi_id else None,
             )
 
         row, errors = await run_mutation(info, work, arguments=input, idempotency_key=idempotency_key)
