@@ -10,7 +10,7 @@ from api.accounts import reads
 from api.accounts.reads import UserFilter
 from schema.accounts.types import MeType, UserType
 from schema.context import Info
-from schema.ids import decode_id
+from schema.filters import unit_path
 from schema.pagination import AFTER_DESCRIPTION, BY_USERNAME, FIRST_DESCRIPTION, Connection, build_connection, check_first
 
 __all__ = ["AccountsQuery"]
@@ -41,10 +41,7 @@ class AccountsQuery:
         check_first(first)
         cursor = BY_USERNAME.decode(after)
         given = filter or UserFilterInput()
-        under_path, nothing = None, False
-        if given.under is not None:
-            under = await info.context.loaders.units_by_id.load(decode_id(given.under, "Unit", "filter.under"))
-            under_path, nothing = (under.path, False) if under else (None, True)
+        under_path, nothing = await unit_path(info, given.under, "filter.under")
         search = given.search[:100] if given.search else None
         flt = UserFilter(under_path=under_path, search=search, include_inactive=given.include_inactive, matches_nothing=nothing)
         ctx = info.context

@@ -11,7 +11,7 @@ from api.audit import reads
 from api.audit.reads import AuditFilter
 from schema.audit.types import AuditEventType
 from schema.context import Info
-from schema.ids import decode_id
+from schema.filters import unit_path
 from schema.pagination import AFTER_DESCRIPTION, FIRST_DESCRIPTION, NEWEST_FIRST, Connection, build_connection, check_first
 
 __all__ = ["AuditQuery"]
@@ -38,10 +38,7 @@ class AuditQuery:
         check_first(first)
         cursor = NEWEST_FIRST.decode(after)
         given = filter or AuditFilterInput()
-        under_path, nothing = None, False
-        if given.under is not None:
-            under = await info.context.loaders.units_by_id.load(decode_id(given.under, "Unit", "filter.under"))
-            under_path, nothing = (under.path, False) if under else (None, True)
+        under_path, nothing = await unit_path(info, given.under, "filter.under")
         flt = AuditFilter(action=given.action, object_type=given.object_type, under_path=under_path, since=given.since, matches_nothing=nothing)
         ctx = info.context
         async with ctx.db.use() as session:

@@ -12,6 +12,7 @@ from api.errors import ErrorCode
 from api.kpis import reads
 from api.kpis.reads import KpiFilter, MeasurementFilter
 from schema.context import Info
+from schema.filters import unit_path
 from schema.ids import decode_id
 from schema.kpis.types import KpiType, MeasurementType
 from schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, Ordering, build_connection, check_first
@@ -40,13 +41,6 @@ class MeasurementFilterInput:
     updated_since: datetime | None = None
 
 
-async def _path(info: Info, global_id: strawberry.ID | None, field: str) -> tuple[str | None, bool]:
-    """(the path of a unit filter, whether it matches nothing because the unit is out of sight)."""
-    if global_id is None:
-        return None, False
-    unit = await info.context.loaders.units_by_id.load(decode_id(global_id, "Unit", field))
-    return (unit.path, False) if unit else (None, True)
-
 
 @strawberry.type
 class KpisQuery:
@@ -72,7 +66,7 @@ class KpisQuery:
         check_first(first)
         cursor = BY_CODE.decode(after)
         given = filter or KpiFilterInput()
-        lead_path, nothing = await _path(info, given.lead_under, "filter.leadUnder")
+        lead_path, nothing = await unit_path(info, given.lead_under, "filter.leadUnder")
         flt = KpiFilter(
             resolution_id=decode_id(given.resolution, "Resolution", "filter.resolution") if given.resolution else None,
             lead_under_path=lead_path, group=given.group, frequency=given.frequency,
@@ -99,7 +93,7 @@ class KpisQuery:
         check_first(first)
         cursor = BY_ID.decode(after)
         given = filter or MeasurementFilterInput()
-        under_path, nothing = await _path(info, given.under, "filter.under")
+        under_path, nothing = await unit_path(info, given.under, "filter.under")
         flt = MeasurementFilter(
             kpi_id=decode_id(given.kpi, "Kpi", "filter.kpi") if given.kpi else None, under_path=under_path,
             period_from=given.period_from, period_to=given.period_to, updated_since=given.updated_since, matches_nothing=nothing,

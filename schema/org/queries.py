@@ -11,6 +11,7 @@ from api.errors import ErrorCode
 from api.org import reads
 from api.org.reads import UnitFilter
 from schema.context import Info
+from schema.filters import unit_path
 from schema.ids import decode_id
 from schema.org.types import UnitFilterInput, UnitKindType, UnitType
 from schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, build_connection, check_first
@@ -19,10 +20,7 @@ __all__ = ["OrgQuery"]
 
 async def _filter(info: Info, given: UnitFilterInput | None) -> UnitFilter:
     given = given or UnitFilterInput()
-    under_path, nothing = None, False
-    if given.under is not None:
-        under = await info.context.loaders.units_by_id.load(decode_id(given.under, "Unit", "filter.under"))
-        under_path, nothing = (under.path, False) if under else (None, True)
+    under_path, nothing = await unit_path(info, given.under, "filter.under")
     search = given.search[:100] if given.search else None
     return UnitFilter(kind=given.kind, under_path=under_path, search=search, include_archived=given.include_archived, matches_nothing=nothing)
 

@@ -12,6 +12,7 @@ from api.errors import ErrorCode
 from api.resolutions import reads
 from api.resolutions.reads import ResolutionFilter
 from schema.context import Info
+from schema.filters import unit_path
 from schema.ids import decode_id
 from schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, build_connection, check_first
 from schema.resolutions.types import ResolutionType
@@ -53,13 +54,8 @@ class ResolutionsQuery:
         check_first(first)
         cursor = BY_CODE.decode(after)
         given = filter or ResolutionFilterInput()
-        loaders = info.context.loaders
-        nothing, under_path, implements_id = False, None, None
-        if given.issued_under is not None:
-            under = await loaders.units_by_id.load(decode_id(given.issued_under, "Unit", "filter.issuedUnder"))
-            under_path, nothing = (under.path, False) if under else (None, True)
-        if given.implements is not None:
-            implements_id = decode_id(given.implements, "Resolution", "filter.implements")
+        under_path, nothing = await unit_path(info, given.issued_under, "filter.issuedUnder")
+        implements_id = decode_id(given.implements, "Resolution", "filter.implements") if given.implements is not None else None
         flt = ResolutionFilter(
             kind=given.kind, status=given.status, issued_under_path=under_path, implements_id=implements_id,
             search=given.search[:100] if given.search else None, updated_since=given.updated_since, matches_nothing=nothing,

@@ -12,6 +12,7 @@ from api.errors import ErrorCode
 from api.tasks import reads
 from api.tasks.reads import AssignmentFilter, TaskFilter
 from schema.context import Info
+from schema.filters import unit_path
 from schema.ids import decode_id
 from schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, Ordering, build_connection, check_first
 from schema.tasks.matrix import MatrixAfter, MatrixFirst, StatusMatrix, status_matrix
@@ -47,12 +48,6 @@ class AssignmentFilterInput:
     updated_since: datetime | None = None
 
 
-async def _path(info: Info, global_id: strawberry.ID | None, field: str) -> tuple[str | None, bool]:
-    if global_id is None:
-        return None, False
-    unit = await info.context.loaders.units_by_id.load(decode_id(global_id, "Unit", field))
-    return (unit.path, False) if unit else (None, True)
-
 
 @strawberry.type
 class TasksQuery:
@@ -78,7 +73,7 @@ class TasksQuery:
         check_first(first)
         cursor = BY_CODE.decode(after)
         given = filter or TaskFilterInput()
-        lead_path, nothing = await _path(info, given.lead_under, "filter.leadUnder")
+        lead_path, nothing = await unit_path(info, given.lead_under, "filter.leadUnder")
         flt = TaskFilter(
             resolution_id=decode_id(given.resolution, "Resolution", "filter.resolution") if given.resolution else None,
             status=given.status, lead_under_path=lead_path, due_from=given.due_from, due_to=given.due_to, overdue=given.overdue,
@@ -119,7 +114,7 @@ class TasksQuery:
         check_first(first)
         cursor = BY_ID.decode(after)
         given = filter or AssignmentFilterInput()
-        under_path, nothing = await _path(info, given.assignee_under, "filter.assigneeUnder")
+        under_path, nothing = await unit_path(info, given.assignee_under, "filter.assigneeUnder")
         own_unit = info.context.scope.principal.unit_id
         assigner_id = decode_id(given.assigned_by, "Unit", "filter.assignedBy") if given.assigned_by else None
         flt = AssignmentFilter(
