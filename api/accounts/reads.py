@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,7 @@ class UserFilter:
     under_path: str | None = None
     search: str | None = None
     include_inactive: bool = False
+    updated_since: datetime | None = None
     matches_nothing: bool = False  # e.g. `under` names a unit the caller cannot see
 
 
@@ -29,6 +31,8 @@ def _conditions(scope: Scope, flt: UserFilter) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = [scope.visible(User)] + ([false()] if flt.matches_nothing else [])
     if not flt.include_inactive:
         conds.append(User.active.is_(True))
+    if flt.updated_since is not None:
+        conds.append(User.updated_at >= flt.updated_since)
     if flt.under_path:
         conds.append(
             User.unit_id.in_(select(Unit.id).where(Unit.path >= flt.under_path, Unit.path < subtree_upper(flt.under_path)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,6 +39,7 @@ class UnitFilter:
     under_path: str | None = None
     search: str | None = None
     include_archived: bool = False
+    updated_since: datetime | None = None
     matches_nothing: bool = False  # e.g. `under` names a unit the caller cannot see
 
 
@@ -47,6 +49,8 @@ def _conditions(unit: type[Unit] | object, flt: UnitFilter) -> list[ColumnElemen
         conds.append(unit.archived_at.is_(None))  # type: ignore[attr-defined]
     if flt.kind:
         conds.append(unit.kind == flt.kind)  # type: ignore[attr-defined]
+    if flt.updated_since is not None:
+        conds.append(unit.updated_at >= flt.updated_since)  # type: ignore[attr-defined]
     if flt.under_path:
         conds += [unit.path >= flt.under_path, unit.path < subtree_upper(flt.under_path)]  # type: ignore[attr-defined]
     if flt.search and flt.search.strip():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
@@ -21,6 +22,7 @@ class UserFilterInput:
     under: strawberry.ID | None = strawberry.field(default=None, description="Only users of this unit and the units below it.")
     search: str | None = strawberry.field(default=None, description="Part of the username or full name. At most 100 characters.")
     include_inactive: bool = False
+    updated_since: datetime | None = strawberry.field(default=None, description="Only accounts changed at or after this instant (incremental sync).")
 
 
 @strawberry.type
@@ -43,7 +45,7 @@ class AccountsQuery:
         given = filter or UserFilterInput()
         under_path, nothing = await unit_path(info, given.under, "filter.under")
         search = given.search[:100] if given.search else None
-        flt = UserFilter(under_path=under_path, search=search, include_inactive=given.include_inactive, matches_nothing=nothing)
+        flt = UserFilter(under_path=under_path, search=search, include_inactive=given.include_inactive, updated_since=given.updated_since, matches_nothing=nothing)
         ctx = info.context
         async with ctx.db.use() as session:
             rows = await reads.list_users(session, ctx.scope, flt, first=first, after=cursor)

@@ -22,7 +22,9 @@ async def _filter(info: Info, given: UnitFilterInput | None) -> UnitFilter:
     given = given or UnitFilterInput()
     under_path, nothing = await unit_path(info, given.under, "filter.under")
     search = given.search[:100] if given.search else None
-    return UnitFilter(kind=given.kind, under_path=under_path, search=search, include_archived=given.include_archived, matches_nothing=nothing)
+    return UnitFilter(
+        kind=given.kind, under_path=under_path, search=search, include_archived=given.include_archived, updated_since=given.updated_since, matches_nothing=nothing
+    )
 
 
 @strawberry.type

@@ -46,6 +46,7 @@ class UnitFilterInput:
     under: strawberry.ID | None = strawberry.field(default=None, description="Only this unit and the units below it.")
     search: str | None = strawberry.field(default=None, description="Part of the name or code; case and diacritics are ignored ('ha noi' finds 'Hà Nội'). At most 100 characters.")
     include_archived: bool = strawberry.field(default=False, description="Also list archived units.")
+    updated_since: datetime | None = strawberry.field(default=None, description="Only units changed at or after this instant (incremental sync; archiving and moves count).")
 
 
 @strawberry.input(description="Narrow a unit's descendants.")
