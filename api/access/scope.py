@@ -19,7 +19,7 @@ from api.access.policy import Policy
 from api.accounts.models import Grant, User
 from api.audit.models import AuditEvent
 from api.kpis.models import Kpi, KpiUnitTarget, Measurement
-from api.org.models import Unit, subtree_upper
+from api.org.models import Unit, lies_under, subtree_upper
 from api.resolutions.models import KeyResult, Objective, Resolution
 from api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task, TaskCoordinator
 
@@ -34,7 +34,7 @@ class GrantScope:
     path: str
 
     def covers(self, path: str) -> bool:
-        return path.startswith(self.path)
+        return lies_under(path, self.path)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from api.audit.chain import record
 from api.interchange.reader import InterchangeError, Problem, read_rows
 from api.kpis.models import DIRECTIONS, FREQUENCIES, GROUPS, Kpi, KpiUnitTarget, Measurement, MeasurementRevision
 from api.kpis.periods import period_start
-from api.org.models import Unit
+from api.org.models import Unit, lies_under
 from api.org.text import fold
 from api.resolutions.models import Objective, Resolution
 from api.tasks.models import RACI, Assignment, Milestone, ProgressReport, Task, TaskCoordinator
@@ -222,7 +222,7 @@ async def load_cycle(session: AsyncSession, directory: Path, *, today: date | No
         assigner = check.ref(f, line, r["assigner_unit_code"], "assigner unit", units)
         if assignee and assigner:
             a_path, b_path = unit_paths[assignee], unit_paths[assigner]
-            if not (a_path.startswith(b_path) and a_path != b_path):
+            if not lies_under(a_path, b_path, strictly=True):
                 check.add(f, line, "the assignee does not lie strictly below the assigner")
         check.choice(f, line, r["raci"], "raci", RACI)
         check.choice(f, line, r["status"], "status", FORMAT_STATUSES)

@@ -20,7 +20,7 @@ from api.audit.chain import record
 from api.errors import ErrorCode, FieldError, ServiceError, fail
 from api.kpis.models import DIRECTIONS, FREQUENCIES, GROUPS, Kpi, KpiCoordinator, KpiUnitTarget, Measurement, MeasurementRevision
 from api.kpis.periods import period_problem
-from api.org.models import Unit
+from api.org.models import Unit, lies_under
 from api.org.text import fold
 from api.resolutions.models import Resolution
 from api.resolutions.service import check_okr
@@ -87,7 +87,7 @@ async def _issuer_path(session: AsyncSession, resolution_id: int) -> str:
 async def _units_under(session: AsyncSession, scope: Scope, unit_ids: list[int], root_path: str, field: str) -> list[Unit]:
     """Units the caller sees that lie at or under `root_path`; NOT_FOUND for any other."""
     units = list(await session.scalars(select(Unit).where(Unit.id.in_(unit_ids), scope.visible(Unit))))
-    if len(units) != len(set(unit_ids)) or any(not u.path.startswith(root_path) for u in units):
+    if len(units) != len(set(unit_ids)) or any(not lies_under(u.path, root_path) for u in units):
         raise fail(field, ErrorCode.NOT_FOUND, "no such unit under the resolution's issuer")
     return units
 
@@ -230,7 +230,7 @@ async def submit_measurement(
         raise fail("unitId", ErrorCode.NOT_FOUND, "no such unit")
     if scope.grant_covering("measurement", "submit", unit.path) is None:
         raise fail("unitId", ErrorCode.FORBIDDEN, "your roles do not allow submitting measurements for this unit")
-    if not unit.path.startswith(await _issuer_path(session, resolution.id)):
+    if not lies_under(unit.path, await _issuer_path(session, resolution.id)):
         raise fail("unitId", ErrorCode.INVALID, "this unit does not lie under the KPI's issuer, so it does not report on it")
     errors = _value_problems(kpi, value)
     problem = period_problem(kpi.frequency, period, today or date.today())

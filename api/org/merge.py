@@ -16,7 +16,7 @@ from api.accounts.models import Grant, User
 from api.audit.chain import record
 from api.errors import ErrorCode, fail
 from api.kpis.models import Kpi, KpiCoordinator, KpiUnitTarget
-from api.org.models import Unit, subtree_upper
+from api.org.models import Unit, lies_under, subtree_upper
 from api.org.service import load_unit, lock_tree, now, snapshot
 from api.tasks.models import Assignment, Task, TaskCoordinator
 
@@ -66,7 +66,7 @@ async def merge_units(*, session: AsyncSession, scope: Scope, source_ids: list[i
             raise fail(field, ErrorCode.INVALID, "the root unit cannot be merged")
         if source.archived_at is not None:
             raise fail(field, ErrorCode.ARCHIVED, "the unit is already archived")
-        if target.path.startswith(source.path):
+        if lies_under(target.path, source.path):
             raise fail("targetId", ErrorCode.CYCLE, "the target lies under a unit being merged")
         if scope.grant_covering("unit", "merge", source.path, target.path) is None:
             raise fail(field, ErrorCode.FORBIDDEN, "one grant must cover both the unit and the target")

@@ -13,12 +13,17 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from api.db import Base, UtcDateTime, utcnow
 
-__all__ = ["Unit", "UnitKind", "DEFAULT_KINDS", "PathString", "subtree_upper"]
+__all__ = ["Unit", "UnitKind", "DEFAULT_KINDS", "PathString", "lies_under", "subtree_upper"]
 
 DEFAULT_KINDS = ("central", "agency", "ministry", "province", "department", "commune", "cell")
 
 # Bytewise ordering on PostgreSQL ("C" collation) so path ranges are prefix ranges.
 PathString = String(1024).with_variant(String(1024, collation="C"), "postgresql")
+
+
+def lies_under(path: str, ancestor: str, *, strictly: bool = False) -> bool:
+    """Whether the unit at `path` is in the subtree of the unit at `ancestor` (or strictly below it)."""
+    return path.startswith(ancestor) and not (strictly and path == ancestor)
 
 
 def subtree_upper(path: str) -> str:

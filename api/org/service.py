@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.access.scope import Scope
 from api.audit.chain import record
 from api.errors import ErrorCode, FieldError, ServiceError, fail
-from api.org.models import Unit, UnitKind, subtree_upper
+from api.org.models import Unit, UnitKind, lies_under, subtree_upper
 from api.org.text import fold
 
 __all__ = [
@@ -167,7 +167,7 @@ async def move_unit(
     _check_version(unit, version)
     if unit.parent_id is None:
         raise fail("id", ErrorCode.INVALID, "the root unit cannot be moved")
-    if parent.path.startswith(unit.path):
+    if lies_under(parent.path, unit.path):
         raise fail("parentId", ErrorCode.CYCLE, "a unit cannot be moved under itself or one of its descendants")
     if parent.archived_at is not None:
         raise fail("parentId", ErrorCode.ARCHIVED, "cannot move a unit under an archived unit")

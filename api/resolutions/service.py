@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.access.scope import Scope
 from api.audit.chain import record
 from api.errors import ErrorCode, FieldError, ServiceError, fail
-from api.org.models import Unit, UnitKind
+from api.org.models import Unit, UnitKind, lies_under
 from api.org.text import fold
 from api.resolutions.models import MAX_KEY_RESULTS, RESOLUTION_KINDS, RESOLUTION_STATUSES, KeyResult, Objective, Resolution
 
@@ -146,7 +146,7 @@ async def create_resolution(
         ).first()
         if row is None:
             raise fail("implementsId", ErrorCode.NOT_FOUND, "no such resolution")
-        if not (issuer.path.startswith(row.path) and issuer.path != row.path):
+        if not lies_under(issuer.path, row.path, strictly=True):
             raise fail("implementsId", ErrorCode.INVALID, "a programme implements a resolution issued by a unit above its own issuer")
     if await session.scalar(select(Resolution.id).where(Resolution.code == code)) is not None:
         raise fail("code", ErrorCode.DUPLICATE, f"a resolution with code '{code}' already exists")

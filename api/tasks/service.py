@@ -21,7 +21,7 @@ from api.access.scope import GrantScope, Scope
 from api.audit.chain import record
 from api.errors import ErrorCode, FieldError, ServiceError, fail
 from api.kpis.models import Kpi
-from api.org.models import Unit
+from api.org.models import Unit, lies_under
 from api.org.text import fold
 from api.resolutions.models import Resolution
 from api.resolutions.service import check_okr
@@ -134,7 +134,7 @@ async def create_task(
         raise fail("resolutionId", ErrorCode.NOT_FOUND, "no such resolution")
     lead = await _unit(session, scope, lead_unit_id, "leadUnitId")
     _needs(scope, "task", "define", lead.path, "leadUnitId", "defining tasks led by this unit")
-    if not lead.path.startswith(await _path(session, resolution.issuing_unit_id)):
+    if not lies_under(lead.path, await _path(session, resolution.issuing_unit_id)):
         raise fail("leadUnitId", ErrorCode.INVALID, "the lead unit lies at or under the resolution's issuer")
     origin = None
     if from_assignment_id is not None:
@@ -143,7 +143,7 @@ async def create_task(
             raise fail("fromAssignmentId", ErrorCode.NOT_FOUND, "no such assignment")
         assignee_path = await _path(session, origin.assignee_unit_id)
         _needs(scope, "task", "define", assignee_path, "fromAssignmentId", "decomposing this assignment")
-        if not lead.path.startswith(assignee_path):
+        if not lies_under(lead.path, assignee_path):
             raise fail("leadUnitId", ErrorCode.INVALID, "a subtask of an assignment is led at or under the assignee")
         if parent_task_id is not None and parent_task_id != origin.task_id:
             raise fail("parentTaskId", ErrorCode.INVALID, "a subtask of an assignment has the assignment's task as parent")
@@ -320,7 +320,7 @@ async def assign(
         due = spec.due_on or task.due_on
         if unit is None:
             errors.append(FieldError(f"{field}.unitId", ErrorCode.NOT_FOUND, "no such unit"))
-        elif not (unit.path.startswith(assigner.path) and unit.path != assigner.path):
+        elif not lies_under(unit.path, assigner.path, strictly=True):
             errors.append(FieldError(f"{field}.unitId", ErrorCode.INVALID, "tasks go down the tree: the assignee lies strictly below the assigner, never sideways or upwards"))
         elif unit.archived_at is not None:
             errors.append(FieldError(f"{field}.unitId", ErrorCode.ARCHIVED, "the unit is archived"))
