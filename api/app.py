@@ -35,6 +35,7 @@ from api.auth.principal import load_principal
 from api.auth.tokens import TokenError, decode_token, issue_token
 from api.db import RequestDB, create_engine, session_factory
 from api.settings import Settings
+from api.transaction import write_transaction
 
 __all__ = ["create_app"]
 
@@ -137,7 +138,8 @@ async def token_endpoint(request: Request) -> Response:
     except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
         return JSONResponse({"error": "invalid_request", "error_description": "send JSON {\"username\": ..., \"password\": ...}"}, status_code=400)
     async with request.app.state.sessions() as session:
-        user = await authenticate(session=session, settings=settings, username=username, password=password)
+        async with write_transaction(session):  # the failed-login count is a write, audited when it locks
+            user = await authenticate(session=session, settings=settings, username=username, password=password)
     if user is None:
         return JSONResponse({"error": "invalid_grant", "error_description": "wrong username or password"}, status_code=401)
     token, ttl = issue_token(settings, user.id)

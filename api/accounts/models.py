@@ -26,6 +26,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Tokens issued before this instant are refused (password change, deactivation).
     tokens_valid_after: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Wrong passwords in a row, and until when logins are refused after too many.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now(), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")

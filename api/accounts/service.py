@@ -8,7 +8,7 @@ deactivated account and an imported account without a password.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,13 +46,35 @@ def snapshot(user: User) -> dict[str, object]:
     return {"username": user.username, "full_name": user.full_name, "unit_id": user.unit_id, "active": user.active, "has_password": user.password_hash is not None}
 
 
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=5)
+
+
 async def authenticate(*, session: AsyncSession, settings: Settings, username: str, password: str) -> User | None:
-    """The active user with this username and password, or None (one answer for every failure)."""
-    user = await session.scalar(select(User).where(User.username == username.strip().lower()))
-    ok = verify_password(settings, user.password_hash if user else None, password)
-    if user is None or not ok or not user.active:
+    """The active user with this username and password, or None (one answer for every failure).
+
+    After MAX_FAILED_LOGINS wrong passwords in a row an account refuses logins for LOCKOUT, even
+    with the right password; the count lives in the database, so every server process shares it.
+    The caller commits (the count is a write).
+    """
+    user = await session.scalar(select(User).where(User.username == username.strip().lower()).with_for_update())
+    now = _now()
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        verify_password(settings, None, password)  # same cost as any other refusal
         return None
-    return user
+    ok = verify_password(settings, user.password_hash if user else None, password)
+    if user is None:
+        return None
+    if not ok:
+        failed = user.failed_logins + 1
+        locked = now + LOCKOUT if failed >= MAX_FAILED_LOGINS else None
+        await session.execute(update(User).where(User.id == user.id).values(failed_logins=0 if locked else failed, locked_until=locked))
+        if locked:
+            record(session, action="loginLockout", object_type="user", object_key=user.id, unit_id=user.unit_id, after={"locked_until": locked})
+        return None
+    if user.failed_logins or user.locked_until:
+        await session.execute(update(User).where(User.id == user.id).values(failed_logins=0, locked_until=None))
+    return user if user.active else None
 
 
 async def _load_user(session: AsyncSession, scope: Scope, user_id: int, *, act: str, field: str) -> tuple[User, str]:
