@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.accounts.models import User
@@ -253,6 +253,9 @@ async def load_cycle(session: AsyncSession, directory: Path, *, today: date | No
         raise InterchangeError(sorted(check.problems, key=lambda p: (p.file, p.line))[:10_000])
 
     await _write(session, rows, wanted_res, stored_res, units, users, report, now)
+    if report.changed() and session.bind.dialect.name == "postgresql":
+        tables = ", ".join(("resolutions", "objectives", "kpis", "kpi_unit_targets", "tasks", "task_coordinators", "milestones", "assignments", "progress_reports", "measurements"))
+        await session.execute(text(f"ANALYZE {tables}"))  # fresh statistics after a bulk load, or the planner guesses
     if report.changed():
         root_id = await session.scalar(select(Unit.id).where(Unit.parent_id.is_(None)))
         record(session, action="import", object_type="import", object_key="cycle", unit_id=root_id,
