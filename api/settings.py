@@ -53,10 +53,6 @@ class Settings:
     host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(_env("PORT", "8000")))
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
     def signing_key(self) -> str:
         """The key tokens are signed with: a private key file, the secret, or a local generated secret."""
         if self.jwt_private_key_file:

@@ -15,15 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info as _Info
 
 from api.access.scope import ROW_FILTERS, Scope
-from api.accounts.models import Grant, User
 from api.db import RequestDB
 from api.errors import ErrorCode, FieldError, ServiceError
 from api.idempotency.service import claim, complete, fingerprint
-from api.kpis.models import Kpi, Measurement
-from api.org.models import Unit, UnitKind
-from api.resolutions.models import KeyResult, Objective, Resolution
+from api.org.models import UnitKind
 from api.settings import Settings
-from api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task
 from api.transaction import write_transaction
 from schema.loaders import Loaders
 
@@ -55,10 +51,7 @@ IDEMPOTENCY_KEY_DESCRIPTION = (
 )
 IdempotencyKeyArg = Annotated[str | None, strawberry.argument(description=IDEMPOTENCY_KEY_DESCRIPTION)]
 # Objects a mutation may answer with, so a replayed idempotency key can answer again.
-_REPLAYABLE: dict[str, type] = {
-    model.__name__: model
-    for model in (Unit, UnitKind, User, Grant, Resolution, Objective, KeyResult, Kpi, Measurement, Task, Milestone, Assignment, ProgressReport, Extension, Evaluation)
-}
+_REPLAYABLE: dict[str, type] = {model.__name__: model for model in (*ROW_FILTERS, UnitKind)}
 
 
 def _transient(exc: DBAPIError) -> bool:

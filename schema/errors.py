@@ -7,7 +7,7 @@ import strawberry
 from api.errors import ErrorCode as ServiceErrorCode
 from api.errors import FieldError
 
-__all__ = ["ErrorCode", "UserError"]
+__all__ = ["ErrorCode", "UserError", "user_errors"]
 
 ErrorCode = strawberry.enum(ServiceErrorCode, name="ErrorCode", description="Why an input was refused.")
 
@@ -21,3 +21,7 @@ class UserError:
     @classmethod
     def of(cls, error: FieldError) -> "UserError":
         return cls(field=error.field, code=error.code, message=error.message)
+
+
+def user_errors(errors: list[FieldError]) -> list[UserError]:
+    return [UserError.of(e) for e in errors]

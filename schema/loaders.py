@@ -7,7 +7,7 @@ next). Each batch holds the request's session only for its one statement.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from typing import Any, TypeVar
 
@@ -32,7 +32,6 @@ from api.tasks.models import Assignment, Evaluation, Extension, Milestone, Progr
 
 __all__ = ["Loaders"]
 
-K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
@@ -58,15 +57,15 @@ class Loaders:
     def __init__(self, db: RequestDB, scope: Scope) -> None:
         self._db = db
         self._scope = scope
-        self.units_by_id: DataLoader[int, Unit | None] = DataLoader(self._units)
+        self.units_by_id: DataLoader[int, Unit | None] = DataLoader(self._by_ids(org_reads.units_by_ids))
         self.children_by_parent_id: DataLoader[tuple[int, bool], list[Unit]] = DataLoader(_grouped(self._children, list))
         self.ancestors_by_path: DataLoader[str, list[Unit]] = DataLoader(self._ancestors)
         self.descendants_by_unit_id: DataLoader[tuple[int, Any], list[Unit]] = DataLoader(_grouped(self._descendants, list))
         self.descendant_count_by_unit_id: DataLoader[tuple[int, UnitFilter], int] = DataLoader(_grouped(self._descendant_counts, int))
-        self.users_by_id: DataLoader[int, User | None] = DataLoader(self._users)
-        self.grants_by_user_id: DataLoader[int, list[Grant]] = DataLoader(self._grants)
-        self.grants_by_id: DataLoader[int, Grant | None] = DataLoader(self._grants_by_id)
-        self.audit_events_by_id: DataLoader[int, AuditEvent | None] = DataLoader(self._audit_events)
+        self.users_by_id: DataLoader[int, User | None] = DataLoader(self._by_ids(account_reads.users_by_ids))
+        self.grants_by_user_id: DataLoader[int, list[Grant]] = DataLoader(self._grouped_by(account_reads.grants_by_user_ids))
+        self.grants_by_id: DataLoader[int, Grant | None] = DataLoader(self._by_ids(account_reads.grants_by_ids))
+        self.audit_events_by_id: DataLoader[int, AuditEvent | None] = DataLoader(self._by_ids(audit_reads.events_by_ids))
         self.resolutions_by_id: DataLoader[int, Resolution | None] = DataLoader(self._by_ids(resolution_reads.resolutions_by_ids))
         self.objectives_by_id: DataLoader[int, Objective | None] = DataLoader(self._by_ids(resolution_reads.objectives_by_ids))
         self.key_results_by_id: DataLoader[int, KeyResult | None] = DataLoader(self._by_ids(resolution_reads.key_results_by_ids))
@@ -95,10 +94,6 @@ class Loaders:
         self.extensions_by_assignment_id: DataLoader[int, list[Extension]] = DataLoader(self._grouped_by(task_reads.extensions_by_assignment_ids))
         self.evaluations_by_assignment_id: DataLoader[int, list[Evaluation]] = DataLoader(self._grouped_by(task_reads.evaluations_by_assignment_ids))
 
-    async def _units(self, ids: Sequence[int]) -> list[Unit | None]:
-        async with self._db.use() as session:
-            found = await org_reads.units_by_ids(session, self._scope, ids)
-        return [found.get(pk) for pk in ids]
 
     async def _children(self, include_archived: bool, ids: list[int]) -> dict[int, list[Unit]]:
         async with self._db.use() as session:
@@ -118,25 +113,9 @@ class Loaders:
         async with self._db.use() as session:
             return await org_reads.count_descendants(session, self._scope, ids, flt)
 
-    async def _users(self, ids: Sequence[int]) -> list[User | None]:
-        async with self._db.use() as session:
-            found = await account_reads.users_by_ids(session, self._scope, ids)
-        return [found.get(pk) for pk in ids]
 
-    async def _grants(self, user_ids: Sequence[int]) -> list[list[Grant]]:
-        async with self._db.use() as session:
-            found = await account_reads.grants_by_user_ids(session, self._scope, user_ids)
-        return [found.get(pk, []) for pk in user_ids]
 
-    async def _grants_by_id(self, ids: Sequence[int]) -> list[Grant | None]:
-        async with self._db.use() as session:
-            found = await account_reads.grants_by_ids(session, self._scope, ids)
-        return [found.get(pk) for pk in ids]
 
-    async def _audit_events(self, ids: Sequence[int]) -> list[AuditEvent | None]:
-        async with self._db.use() as session:
-            found = await audit_reads.events_by_ids(session, self._scope, ids)
-        return [found.get(pk) for pk in ids]
 
     def _by_ids(self, fetch: Callable[[Any, Scope, Sequence[int]], Awaitable[dict[int, V]]]) -> Callable[[Sequence[int]], Awaitable[list[V | None]]]:
         """A batch function for a scoped `*_by_ids` read: one statement, None for the unseen."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,6 +62,3 @@ async def claim(session: AsyncSession, *, user_id: int, key: str, operation: str
 async def complete(session: AsyncSession, *, user_id: int, key: str, result_ref: str | None) -> None:
     await session.execute(update(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key).values(result_ref=result_ref))
 
-
-async def stored_keys(session: AsyncSession, user_id: int) -> list[IdempotencyKey]:
-    return list(await session.scalars(select(IdempotencyKey).where(IdempotencyKey.user_id == user_id)))

@@ -29,6 +29,7 @@ from api.audit.chain import record
 from api.interchange.reader import InterchangeError, Problem, read_rows
 from api.kpis.models import DIRECTIONS, FREQUENCIES, GROUPS, Kpi, KpiUnitTarget, Measurement, MeasurementRevision
 from api.kpis.periods import period_start
+from api.kpis.service import threshold_problems
 from api.org.models import Unit, lies_under
 from api.org.text import fold
 from api.resolutions.models import Objective, Resolution
@@ -195,8 +196,6 @@ async def load_cycle(session: AsyncSession, directory: Path, *, today: date | No
             kpi_freq[r["code"]] = r["frequency"]
         amounts = [check.decimal(f, line, r[c], c) for c in ("baseline", "target", "yellow_threshold", "red_threshold")]
         if None not in amounts and r["direction"] in DIRECTIONS:
-            from api.kpis.service import threshold_problems
-
             for problem in threshold_problems(r["direction"], *amounts):  # type: ignore[arg-type]
                 check.add(f, line, f"thresholds: {problem.message}")
     for line, r in rows.get("tasks.csv", []):

@@ -7,7 +7,7 @@ import strawberry
 from api.accounts import service
 from schema.accounts.types import GrantType, UserType
 from schema.context import IdempotencyKeyArg, Info, run_mutation
-from schema.errors import UserError
+from schema.errors import UserError, user_errors
 from schema.ids import input_id
 
 __all__ = ["AccountsMutation"]
@@ -86,10 +86,6 @@ class RoleRevokePayload:
     errors: list[UserError]
 
 
-def _errors(errors: list) -> list[UserError]:  # type: ignore[type-arg]
-    return [UserError.of(e) for e in errors]
-
-
 @strawberry.type
 class AccountsMutation:
     @strawberry.mutation(description="Create an account in a unit of your scope (admin).")
@@ -99,7 +95,7 @@ class AccountsMutation:
             session=session, settings=ctx.settings, scope=ctx.scope, username=input.username,
             full_name=input.full_name, unit_id=input_id(input.unit_id, "Unit", "unitId"), password=input.password,
         ), arguments=input, idempotency_key=idempotency_key)
-        return UserCreatePayload(user=UserType.of(row) if row else None, errors=_errors(errors))
+        return UserCreatePayload(user=UserType.of(row) if row else None, errors=user_errors(errors))
 
     @strawberry.mutation(description="Deactivate an account in your scope; its tokens stop working at once (admin).")
     async def user_deactivate(self, info: Info, input: UserDeactivateInput, idempotency_key: IdempotencyKeyArg = None) -> UserDeactivatePayload:
@@ -107,7 +103,7 @@ class AccountsMutation:
         row, errors = await run_mutation(info, lambda session: service.deactivate_user(
             session=session, scope=ctx.scope, user_id=input_id(input.id, "User", "id"),
         ), arguments=input, idempotency_key=idempotency_key)
-        return UserDeactivatePayload(user=UserType.of(row) if row else None, errors=_errors(errors))
+        return UserDeactivatePayload(user=UserType.of(row) if row else None, errors=user_errors(errors))
 
     @strawberry.mutation(description="Set the password of an account in your scope, e.g. an imported one (admin).")
     async def user_password_set(self, info: Info, input: UserPasswordSetInput, idempotency_key: IdempotencyKeyArg = None) -> UserPasswordSetPayload:
@@ -115,7 +111,7 @@ class AccountsMutation:
         row, errors = await run_mutation(info, lambda session: service.set_password(
             session=session, settings=ctx.settings, scope=ctx.scope, user_id=input_id(input.id, "User", "id"), password=input.password,
         ), arguments=input, idempotency_key=idempotency_key)
-        return UserPasswordSetPayload(user=UserType.of(row) if row else None, errors=_errors(errors))
+        return UserPasswordSetPayload(user=UserType.of(row) if row else None, errors=user_errors(errors))
 
     @strawberry.mutation(description="Change your own password; your other tokens stop working.")
     async def password_change(self, info: Info, input: PasswordChangeInput, idempotency_key: IdempotencyKeyArg = None) -> PasswordChangePayload:
@@ -124,7 +120,7 @@ class AccountsMutation:
             session=session, settings=ctx.settings, scope=ctx.scope,
             current_password=input.current_password, new_password=input.new_password,
         ), arguments=input, idempotency_key=idempotency_key)
-        return PasswordChangePayload(user=UserType.of(row) if row else None, errors=_errors(errors))
+        return PasswordChangePayload(user=UserType.of(row) if row else None, errors=user_errors(errors))
 
     @strawberry.mutation(description="Grant a role over a unit's subtree; only inside your scope, and only a role you hold there (admin).")
     async def role_grant(self, info: Info, input: RoleGrantInput, idempotency_key: IdempotencyKeyArg = None) -> RoleGrantPayload:
@@ -133,7 +129,7 @@ class AccountsMutation:
             session=session, scope=ctx.scope, user_id=input_id(input.user_id, "User", "userId"),
             role=input.role, unit_id=input_id(input.unit_id, "Unit", "unitId"),
         ), arguments=input, idempotency_key=idempotency_key)
-        return RoleGrantPayload(grant=GrantType.of(row) if row else None, errors=_errors(errors))
+        return RoleGrantPayload(grant=GrantType.of(row) if row else None, errors=user_errors(errors))
 
     @strawberry.mutation(description="Revoke a grant; its holder loses it on the next request (admin).")
     async def role_revoke(self, info: Info, input: RoleRevokeInput, idempotency_key: IdempotencyKeyArg = None) -> RoleRevokePayload:
@@ -141,4 +137,4 @@ class AccountsMutation:
         row, errors = await run_mutation(info, lambda session: service.revoke_role(
             session=session, scope=ctx.scope, grant_id=input_id(input.grant_id, "Grant", "grantId"),
         ), arguments=input, idempotency_key=idempotency_key)
-        return RoleRevokePayload(revoked_grant_id=None if errors else input.grant_id, errors=_errors(errors))
+        return RoleRevokePayload(revoked_grant_id=None if errors else input.grant_id, errors=user_errors(errors))

@@ -9,7 +9,7 @@ import strawberry
 
 from api.kpis import service
 from schema.context import IdempotencyKeyArg, Info, run_mutation
-from schema.errors import UserError
+from schema.errors import UserError, user_errors
 from schema.ids import input_id
 from schema.kpis.types import KpiType, MeasurementType
 
@@ -114,10 +114,6 @@ class MeasurementCorrectPayload:
     errors: list[UserError]
 
 
-def _errors(errors: list) -> list[UserError]:  # type: ignore[type-arg]
-    return [UserError.of(e) for e in errors]
-
-
 def _unit_ids(ids: list[strawberry.ID], field: str) -> list[int]:
     if len(ids) > 50:
         from api.errors import ErrorCode, fail
@@ -146,7 +142,7 @@ class KpisMutation:
             session=session, scope=scope, resolution_id=input_id(input.resolution_id, "Resolution", "resolutionId"),
             values=values(), coordinator_ids=_unit_ids(input.coordinating_unit_ids, "coordinatingUnitIds"),
         ), arguments=input, idempotency_key=idempotency_key)
-        return KpiCreatePayload(kpi=KpiType.of(row) if row else None, errors=_errors(errors))
+        return KpiCreatePayload(kpi=KpiType.of(row) if row else None, errors=user_errors(errors))
 
     @strawberry.mutation(description="Edit a KPI's definition: targets, thresholds, lead and coordinating units (manager, admin).")
     async def kpi_update(self, info: Info, input: KpiUpdateInput, idempotency_key: IdempotencyKeyArg = None) -> KpiUpdatePayload:
@@ -166,7 +162,7 @@ class KpisMutation:
             session=session, scope=scope, kpi_id=input_id(input.id, "Kpi", "id"), version=input.version, changes=changes(),
             coordinator_ids=None if coordinators is UNSET or coordinators is None else _unit_ids(coordinators, "coordinatingUnitIds"),
         ), arguments={k: v for k, v in dataclasses.asdict(input).items() if v is not UNSET}, idempotency_key=idempotency_key)
-        return KpiUpdatePayload(kpi=KpiType.of(row) if row else None, errors=_errors(errors))
+        return KpiUpdatePayload(kpi=KpiType.of(row) if row else None, errors=user_errors(errors))
 
     @strawberry.mutation(description="Set (or remove) a unit's own target for a KPI; the unit then reports on it (manager, admin).")
     async def kpi_unit_target_set(self, info: Info, input: KpiUnitTargetSetInput, idempotency_key: IdempotencyKeyArg = None) -> KpiUnitTargetSetPayload:
@@ -175,7 +171,7 @@ class KpisMutation:
             session=session, scope=scope, kpi_id=input_id(input.kpi_id, "Kpi", "kpiId"), unit_id=input_id(input.unit_id, "Unit", "unitId"),
             target=input.target, remove=input.remove,
         ), arguments=input, idempotency_key=idempotency_key)
-        return KpiUnitTargetSetPayload(kpi=KpiType.of(row) if row else None, errors=_errors(errors))
+        return KpiUnitTargetSetPayload(kpi=KpiType.of(row) if row else None, errors=user_errors(errors))
 
     @strawberry.mutation(description="Submit a KPI value for a unit and period (manager, officer of the unit).")
     async def measurement_submit(self, info: Info, input: MeasurementSubmitInput, idempotency_key: IdempotencyKeyArg = None) -> MeasurementSubmitPayload:
@@ -184,7 +180,7 @@ class KpisMutation:
             session=session, scope=scope, kpi_id=input_id(input.kpi_id, "Kpi", "kpiId"), unit_id=input_id(input.unit_id, "Unit", "unitId"),
             period=input.period, value=input.value, note=input.note,
         ), arguments=input, idempotency_key=idempotency_key)
-        return MeasurementSubmitPayload(measurement=MeasurementType.of(row) if row else None, errors=_errors(errors))
+        return MeasurementSubmitPayload(measurement=MeasurementType.of(row) if row else None, errors=user_errors(errors))
 
     @strawberry.mutation(description="Correct a value; the earlier one is kept with who and why (manager, officer of the unit).")
     async def measurement_correct(self, info: Info, input: MeasurementCorrectInput, idempotency_key: IdempotencyKeyArg = None) -> MeasurementCorrectPayload:
@@ -193,4 +189,4 @@ class KpisMutation:
             session=session, scope=scope, measurement_id=input_id(input.id, "Measurement", "id"), version=input.version,
             value=input.value, reason=input.reason, note=input.note,
         ), arguments=input, idempotency_key=idempotency_key)
-        return MeasurementCorrectPayload(measurement=MeasurementType.of(row) if row else None, errors=_errors(errors))
+        return MeasurementCorrectPayload(measurement=MeasurementType.of(row) if row else None, errors=user_errors(errors))

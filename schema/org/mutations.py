@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.org import merge, service
 from api.org.models import Unit as UnitRow
 from schema.context import IdempotencyKeyArg, Info, run_mutation
-from schema.errors import UserError
+from schema.errors import UserError, user_errors
 from schema.ids import input_id
 from schema.org.types import UnitKindType, UnitType
 
@@ -102,7 +102,7 @@ P = TypeVar("P", bound=UnitPayload)
 
 async def _unit_payload(payload: type[P], info: Info, work: Callable[[AsyncSession], Awaitable[UnitRow]], input: object, key: str | None) -> P:
     row, errors = await run_mutation(info, work, arguments=input, idempotency_key=key)
-    return payload(unit=UnitType.of(row) if row else None, errors=[UserError.of(e) for e in errors])
+    return payload(unit=UnitType.of(row) if row else None, errors=user_errors(errors))
 
 
 @strawberry.type
@@ -153,4 +153,4 @@ class OrgMutation:
         row, errors = await run_mutation(info, lambda session: service.create_kind(
             session=session, scope=scope, code=input.code, label=input.label,
         ), arguments=input, idempotency_key=idempotency_key)
-        return UnitKindCreatePayload(unit_kind=UnitKindType.of(row) if row else None, errors=[UserError.of(e) for e in errors])
+        return UnitKindCreatePayload(unit_kind=UnitKindType.of(row) if row else None, errors=user_errors(errors))

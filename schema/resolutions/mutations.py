@@ -9,7 +9,7 @@ import strawberry
 
 from api.resolutions import service
 from schema.context import IdempotencyKeyArg, Info, run_mutation
-from schema.errors import UserError
+from schema.errors import UserError, user_errors
 from schema.ids import input_id
 from schema.resolutions.types import KeyResultType, ObjectiveType, ResolutionType
 
@@ -114,10 +114,6 @@ def _given(input: object, *names: str) -> dict[str, object]:
     return {name: getattr(input, name) for name in names if getattr(input, name) is not UNSET}
 
 
-def _errors(errors: list) -> list[UserError]:  # type: ignore[type-arg]
-    return [UserError.of(e) for e in errors]
-
-
 @strawberry.type
 class ResolutionsMutation:
     @strawberry.mutation(description="Define a resolution or an action programme for a unit in your scope (manager, admin).")
@@ -130,7 +126,7 @@ class ResolutionsMutation:
             implements_id=input_id(input.implements_id, "Resolution", "implementsId") if input.implements_id else None,
             implementer_kinds=input.implementer_kinds, programme_due_on=input.programme_due_on,
         ), arguments=input, idempotency_key=idempotency_key)
-        return ResolutionCreatePayload(resolution=ResolutionType.of(row) if row else None, errors=_errors(errors))
+        return ResolutionCreatePayload(resolution=ResolutionType.of(row) if row else None, errors=user_errors(errors))
 
     @strawberry.mutation(description="Edit a resolution you may define (manager, admin).")
     async def resolution_update(self, info: Info, input: ResolutionUpdateInput, idempotency_key: IdempotencyKeyArg = None) -> ResolutionUpdatePayload:
@@ -139,7 +135,7 @@ class ResolutionsMutation:
         row, errors = await run_mutation(info, lambda session: service.update_resolution(
             session=session, scope=scope, resolution_id=input_id(input.id, "Resolution", "id"), version=input.version, changes=changes,
         ), arguments={**dataclasses.asdict(input), "_given": sorted(changes)}, idempotency_key=idempotency_key)
-        return ResolutionUpdatePayload(resolution=ResolutionType.of(row) if row else None, errors=_errors(errors))
+        return ResolutionUpdatePayload(resolution=ResolutionType.of(row) if row else None, errors=user_errors(errors))
 
     @strawberry.mutation(description="Add an objective to a resolution (manager, admin).")
     async def objective_create(self, info: Info, input: ObjectiveCreateInput, idempotency_key: IdempotencyKeyArg = None) -> ObjectiveCreatePayload:
@@ -147,7 +143,7 @@ class ResolutionsMutation:
         row, errors = await run_mutation(info, lambda session: service.create_objective(
             session=session, scope=scope, resolution_id=input_id(input.resolution_id, "Resolution", "resolutionId"), code=input.code, title=input.title,
         ), arguments=input, idempotency_key=idempotency_key)
-        return ObjectiveCreatePayload(objective=ObjectiveType.of(row) if row else None, errors=_errors(errors))
+        return ObjectiveCreatePayload(objective=ObjectiveType.of(row) if row else None, errors=user_errors(errors))
 
     @strawberry.mutation(description="Rename an objective (manager, admin).")
     async def objective_update(self, info: Info, input: ObjectiveUpdateInput, idempotency_key: IdempotencyKeyArg = None) -> ObjectiveUpdatePayload:
@@ -155,7 +151,7 @@ class ResolutionsMutation:
         row, errors = await run_mutation(info, lambda session: service.update_objective(
             session=session, scope=scope, objective_id=input_id(input.id, "Objective", "id"), version=input.version, title=input.title,
         ), arguments=input, idempotency_key=idempotency_key)
-        return ObjectiveUpdatePayload(objective=ObjectiveType.of(row) if row else None, errors=_errors(errors))
+        return ObjectiveUpdatePayload(objective=ObjectiveType.of(row) if row else None, errors=user_errors(errors))
 
     @strawberry.mutation(description="Add a key result to an objective; at most five (manager, admin).")
     async def key_result_create(self, info: Info, input: KeyResultCreateInput, idempotency_key: IdempotencyKeyArg = None) -> KeyResultCreatePayload:
@@ -163,7 +159,7 @@ class ResolutionsMutation:
         row, errors = await run_mutation(info, lambda session: service.create_key_result(
             session=session, scope=scope, objective_id=input_id(input.objective_id, "Objective", "objectiveId"), title=input.title,
         ), arguments=input, idempotency_key=idempotency_key)
-        return KeyResultCreatePayload(key_result=KeyResultType.of(row) if row else None, errors=_errors(errors))
+        return KeyResultCreatePayload(key_result=KeyResultType.of(row) if row else None, errors=user_errors(errors))
 
     @strawberry.mutation(description="Rename a key result (manager, admin).")
     async def key_result_update(self, info: Info, input: KeyResultUpdateInput, idempotency_key: IdempotencyKeyArg = None) -> KeyResultUpdatePayload:
@@ -171,4 +167,4 @@ class ResolutionsMutation:
         row, errors = await run_mutation(info, lambda session: service.update_key_result(
             session=session, scope=scope, key_result_id=input_id(input.id, "KeyResult", "id"), version=input.version, title=input.title,
         ), arguments=input, idempotency_key=idempotency_key)
-        return KeyResultUpdatePayload(key_result=KeyResultType.of(row) if row else None, errors=_errors(errors))
+        return KeyResultUpdatePayload(key_result=KeyResultType.of(row) if row else None, errors=user_errors(errors))

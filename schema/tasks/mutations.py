@@ -16,7 +16,7 @@ from api.errors import ErrorCode, fail
 from api.tasks import service
 from api.tasks.service import MAX_FANOUT, AssigneeSpec
 from schema.context import IdempotencyKeyArg, Info, run_mutation
-from schema.errors import UserError
+from schema.errors import UserError, user_errors
 from schema.ids import input_id
 from schema.tasks.types import AssignmentType, EvaluationType, ExtensionType, MilestoneType, ProgressReportType, TaskType
 
@@ -206,10 +206,6 @@ class AssignmentEvaluatePayload:
         return AssignmentType(row=row) if row else None
 
 
-def _errors(errors: list) -> list[UserError]:  # type: ignore[type-arg]
-    return [UserError.of(e) for e in errors]
-
-
 def _units(ids: list[strawberry.ID], field: str) -> list[int]:
     if len(ids) > 50:
         raise fail(field, ErrorCode.OUT_OF_RANGE, "at most 50 units")
@@ -243,7 +239,7 @@ class TasksMutation:
             )
 
         row, errors = await run_mutation(info, work, arguments=input, idempotency_key=idempotency_key)
-        return TaskCreatePayload(task=TaskType(row=row) if row else None, errors=_errors(errors))
+        return TaskCreatePayload(task=TaskType(row=row) if row else None, errors=user_errors(errors))
 
     @strawberry.mutation(description="Edit a task's definition: dates, status, lead and coordinating units (manager, admin).")
     async def task_update(self, info: Info, input: TaskUpdateInput, idempotency_key: IdempotencyKeyArg = None) -> TaskUpdatePayload:
@@ -257,7 +253,7 @@ class TasksMutation:
             return service.update_task(session=session, scope=scope, task_id=input_id(input.id, "Task", "id"), version=input.version, changes=changes, coordinator_ids=coordinators)
 
         row, errors = await run_mutation(info, work, arguments=_sent(input), idempotency_key=idempotency_key)
-        return TaskUpdatePayload(task=TaskType(row=row) if row else None, errors=_errors(errors))
+        return TaskUpdatePayload(task=TaskType(row=row) if row else None, errors=user_errors(errors))
 
     @strawberry.mutation(description="Add a milestone to a task (manager, admin).")
     async def milestone_create(self, info: Info, input: MilestoneCreateInput, idempotency_key: IdempotencyKeyArg = None) -> MilestoneCreatePayload:
@@ -265,7 +261,7 @@ class TasksMutation:
         row, errors = await run_mutation(info, lambda session: service.create_milestone(
             session=session, scope=scope, task_id=input_id(input.task_id, "Task", "taskId"), title=input.title, due_on=input.due_on,
         ), arguments=input, idempotency_key=idempotency_key)
-        return MilestoneCreatePayload(milestone=MilestoneType(row=row) if row else None, errors=_errors(errors))
+        return MilestoneCreatePayload(milestone=MilestoneType(row=row) if row else None, errors=user_errors(errors))
 
     @strawberry.mutation(description="Re-plan a milestone, or mark it done.")
     async def milestone_update(self, info: Info, input: MilestoneUpdateInput, idempotency_key: IdempotencyKeyArg = None) -> MilestoneUpdatePayload:
@@ -274,7 +270,7 @@ class TasksMutation:
         row, errors = await run_mutation(info, lambda session: service.update_milestone(
             session=session, scope=scope, milestone_id=input_id(input.id, "Milestone", "id"), version=input.version, changes=changes,
         ), arguments=_sent(input), idempotency_key=idempotency_key)
-        return MilestoneUpdatePayload(milestone=MilestoneType(row=row) if row else None, errors=_errors(errors))
+        return MilestoneUpdatePayload(milestone=MilestoneType(row=row) if row else None, errors=user_errors(errors))
 
     @strawberry.mutation(description="Hand a task down to one or many units below the assigner, in one call (leader, manager, admin).")
     async def task_assign(self, info: Info, input: TaskAssignInput, idempotency_key: IdempotencyKeyArg = None) -> TaskAssignPayload:
@@ -291,7 +287,7 @@ class TasksMutation:
             )
 
         rows, errors = await run_mutation(info, work, arguments=input, idempotency_key=idempotency_key)
-        return TaskAssignPayload(assignments=[AssignmentType(row=row) for row in rows or []], errors=_errors(errors))
+        return TaskAssignPayload(assignments=[AssignmentType(row=row) for row in rows or []], errors=user_errors(errors))
 
     @strawberry.mutation(description="The assignee acknowledges receipt (officer, manager, leader, admin of the assignee).")
     async def assignment_acknowledge(self, info: Info, input: AssignmentAcknowledgeInput, idempotency_key: IdempotencyKeyArg = None) -> AssignmentAcknowledgePayload:
@@ -299,7 +295,7 @@ class TasksMutation:
         row, errors = await run_mutation(info, lambda session: service.acknowledge(
             session=session, scope=scope, assignment_id=input_id(input.id, "Assignment", "id"),
         ), arguments=input, idempotency_key=idempotency_key)
-        return AssignmentAcknowledgePayload(assignment=AssignmentType(row=row) if row else None, errors=_errors(errors))
+        return AssignmentAcknowledgePayload(assignment=AssignmentType(row=row) if row else None, errors=user_errors(errors))
 
     @strawberry.mutation(description="Report progress on an assignment (officer, manager of the assignee).")
     async def progress_report_submit(self, info: Info, input: ProgressReportSubmitInput, idempotency_key: IdempotencyKeyArg = None) -> ProgressReportSubmitPayload:
@@ -308,7 +304,7 @@ class TasksMutation:
             session=session, scope=scope, assignment_id=input_id(input.assignment_id, "Assignment", "assignmentId"), progress=input.progress,
             status=input.status, note=input.note, evidence=input.evidence, reported_on=input.reported_on,
         ), arguments=input, idempotency_key=idempotency_key)
-        return ProgressReportSubmitPayload(report=ProgressReportType(row=row) if row else None, errors=_errors(errors))
+        return ProgressReportSubmitPayload(report=ProgressReportType(row=row) if row else None, errors=user_errors(errors))
 
     @strawberry.mutation(description="Ask the assigner for a later due date (assignee side).")
     async def extension_request(self, info: Info, input: ExtensionRequestInput, idempotency_key: IdempotencyKeyArg = None) -> ExtensionRequestPayload:
@@ -317,7 +313,7 @@ class TasksMutation:
             session=session, scope=scope, assignment_id=input_id(input.assignment_id, "Assignment", "assignmentId"),
             requested_due_on=input.requested_due_on, reason=input.reason,
         ), arguments=input, idempotency_key=idempotency_key)
-        return ExtensionRequestPayload(extension=ExtensionType(row=row) if row else None, errors=_errors(errors))
+        return ExtensionRequestPayload(extension=ExtensionType(row=row) if row else None, errors=user_errors(errors))
 
     @strawberry.mutation(description="Approve or refuse an extension request (assigner side: leader, manager, admin).")
     async def extension_decide(self, info: Info, input: ExtensionDecideInput, idempotency_key: IdempotencyKeyArg = None) -> ExtensionDecidePayload:
@@ -325,7 +321,7 @@ class TasksMutation:
         row, errors = await run_mutation(info, lambda session: service.decide_extension(
             session=session, scope=scope, extension_id=input_id(input.id, "Extension", "id"), approve=input.approve, reason=input.reason,
         ), arguments=input, idempotency_key=idempotency_key)
-        return ExtensionDecidePayload(extension=ExtensionType(row=row) if row else None, errors=_errors(errors))
+        return ExtensionDecidePayload(extension=ExtensionType(row=row) if row else None, errors=user_errors(errors))
 
     @strawberry.mutation(description="Rate a completed assignment (assigner side; never the assignee for itself).")
     async def assignment_evaluate(self, info: Info, input: AssignmentEvaluateInput, idempotency_key: IdempotencyKeyArg = None) -> AssignmentEvaluatePayload:
@@ -333,4 +329,4 @@ class TasksMutation:
         row, errors = await run_mutation(info, lambda session: service.evaluate(
             session=session, scope=scope, assignment_id=input_id(input.assignment_id, "Assignment", "assignmentId"), rating=input.rating, comment=input.comment,
         ), arguments=input, idempotency_key=idempotency_key)
-        return AssignmentEvaluatePayload(evaluation=EvaluationType(row=row) if row else None, errors=_errors(errors))
+        return AssignmentEvaluatePayload(evaluation=EvaluationType(row=row) if row else None, errors=user_errors(errors))
