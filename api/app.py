@@ -28,14 +28,14 @@ from starlette.types import Scope as AsgiScope
 from strawberry.asgi import GraphQL
 from strawberry.schema import BaseSchema
 
-from api.access.policy import load_policy
-from api.access.scope import Principal, Scope
-from api.accounts.service import authenticate
-from api.auth.principal import load_principal
-from api.auth.tokens import TokenError, decode_token, issue_token
-from api.db import RequestDB, create_engine, session_factory
-from api.settings import Settings
-from api.transaction import write_transaction
+from resolute.api.access.policy import load_policy
+from resolute.api.access.scope import Principal, Scope
+from resolute.api.accounts.service import authenticate
+from resolute.api.auth.principal import load_principal
+from resolute.api.auth.tokens import TokenError, decode_token, issue_token
+from resolute.api.db import RequestDB, create_engine, session_factory
+from resolute.api.settings import Settings
+from resolute.api.transaction import write_transaction
 
 __all__ = ["create_app"]
 
@@ -120,7 +120,7 @@ def _bad_request(message: str) -> JSONResponse:
 
 
 def _make_context(**kwargs: Any) -> Any:
-    from schema.context import Context  # composition root: see the module docstring
+    from resolute.schema.context import Context  # composition root: see the module docstring
 
     return Context(**kwargs)
 
@@ -158,7 +158,7 @@ def create_app(settings: Settings | None = None, graphql_schema: BaseSchema | No
     """The application; `resolute serve` calls this with the settings of the environment."""
     settings = settings or Settings()
     if graphql_schema is None:
-        from schema.root import schema as graphql_schema  # composition root
+        from resolute.schema.root import schema as graphql_schema  # composition root
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

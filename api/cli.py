@@ -17,7 +17,7 @@ from typing import TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.settings import ROOT, Settings
+from resolute.api.settings import ROOT, Settings
 
 __all__ = ["main"]
 
@@ -27,8 +27,8 @@ DEMO_PASSWORD = "resolute-demo"
 
 def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run `work` in one write transaction on a fresh engine, committed if it returns."""
-    from api.db import create_engine, session_factory
-    from api.transaction import write_transaction
+    from resolute.api.db import create_engine, session_factory
+    from resolute.api.transaction import write_transaction
 
     async def run() -> T:
         engine = create_engine(settings)
@@ -48,12 +48,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.migrate:
         cmd_migrate(argparse.Namespace(revision="head", downgrade=None), settings)
     print(f"Resolute on http://{args.host}:{args.port}/graphql (GraphiQL in a browser; POST /auth/token for a token)")
-    uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers, log_level="info")
+    uvicorn.run("resolute.api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers, log_level="info")
     return 0
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from api import migrate
+    from resolute.api import migrate
 
     if args.downgrade:
         migrate.downgrade(settings, args.downgrade)
@@ -64,9 +64,9 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _import(settings: Settings, directory: Path) -> int:
-    from api.access.policy import load_policy
-    from api.interchange.importer import import_directory
-    from api.interchange.reader import InterchangeError
+    from resolute.api.access.policy import load_policy
+    from resolute.api.interchange.importer import import_directory
+    from resolute.api.interchange.reader import InterchangeError
 
     started = time.perf_counter()
     try:
@@ -85,7 +85,7 @@ def _import(settings: Settings, directory: Path) -> int:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    from api import migrate
+    from resolute.api import migrate
 
     migrate.upgrade(settings)
     return _import(settings, Path(args.directory))
@@ -93,10 +93,10 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Build the demo database: migrate, generate a small organisation, import it, set demo passwords."""
-    from api import migrate
-    from api.accounts.models import User
-    from api.auth.passwords import hash_password
-    from api.demo import generator
+    from resolute.api import migrate
+    from resolute.api.accounts.models import User
+    from resolute.api.auth.passwords import hash_password
+    from resolute.api.demo import generator
 
     migrate.upgrade(settings)
     with tempfile.TemporaryDirectory() as tmp:
@@ -115,8 +115,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         return list(await session.scalars(select(User.username).order_by(User.id).limit(8)))
 
     names = _with_session(settings, set_passwords)
-    from api.access.policy import load_policy
-    from api.demo.scenario import play
+    from resolute.api.access.policy import load_policy
+    from resolute.api.demo.scenario import play
 
     for line in _with_session(settings, lambda session: play(session, load_policy(settings.policy_dir))):
         print(f"demo: {line}")
@@ -138,11 +138,11 @@ def _password(args: argparse.Namespace) -> str:
 
 def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
     """Create (or re-enable) an admin over a unit's subtree; the way in on a new database."""
-    from api import migrate
-    from api.accounts.models import Grant, User
-    from api.auth.passwords import hash_password, password_problem
-    from api.org.models import Unit
-    from api.org.text import user_search_name
+    from resolute.api import migrate
+    from resolute.api.accounts.models import Grant, User
+    from resolute.api.auth.passwords import hash_password, password_problem
+    from resolute.api.org.models import Unit
+    from resolute.api.org.text import user_search_name
 
     migrate.upgrade(settings)
     password = _password(args)
@@ -174,8 +174,8 @@ def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_set_password(args: argparse.Namespace, settings: Settings) -> int:
-    from api.accounts.models import User
-    from api.auth.passwords import hash_password, password_problem
+    from resolute.api.accounts.models import User
+    from resolute.api.auth.passwords import hash_password, password_problem
 
     password = _password(args)
     if problem := password_problem(password):
@@ -199,8 +199,8 @@ def cmd_set_password(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     """Recompute the audit hash chain; exit 1 naming the first broken link."""
-    from api.audit.chain import verify_chain
-    from api.db import create_engine, session_factory
+    from resolute.api.audit.chain import verify_chain
+    from resolute.api.db import create_engine, session_factory
 
     async def run() -> tuple[int, object]:
         engine = create_engine(settings)
@@ -219,7 +219,7 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> int:
-    from schema.export import export_sdl
+    from resolute.schema.export import export_sdl
 
     path = Path(args.output)
     path.write_text(export_sdl(), encoding="utf-8")

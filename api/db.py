@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool, StaticPool
 
-from api.settings import Settings
+from resolute.api.settings import Settings
 
 __all__ = ["Base", "RequestDB", "UtcDateTime", "create_engine", "session_factory", "utcnow", "NAMING_CONVENTION"]
 

@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
 
-from api.settings import ROOT, Settings
+from resolute.api.settings import ROOT, Settings
 
 __all__ = ["alembic_config", "upgrade", "downgrade", "ensure_sqlite_dir"]
 

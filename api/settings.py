@@ -1,7 +1,7 @@
 """One settings object, read from RESOLUTE_* environment variables.
 
-Every field has a default that works when nothing is set: a SQLite file under ./var,
-an HS256 secret kept in ./var/jwt-secret, GraphiQL on.
+Every field has a default that works when nothing is set: a SQLite file under ./var of the
+working directory, an HS256 secret kept in ./var/jwt-secret, GraphiQL on.
 """
 
 from __future__ import annotations
@@ -11,9 +11,14 @@ import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-__all__ = ["Settings", "ROOT"]
+__all__ = ["Settings", "ROOT", "VAR"]
 
+# The folder holding api/, schema/, migrations/ and policies/: the checkout, or site-packages/resolute
+# in an installed wheel (both ship as data there). Nothing is ever written under it.
 ROOT = Path(__file__).resolve().parent.parent
+# Where the defaults keep what they write (the SQLite file, a development secret): ./var under the
+# directory the command runs from.
+VAR = Path("var")
 
 
 def _env(name: str, default: str) -> str:
@@ -28,7 +33,7 @@ def _bool(value: str) -> bool:
 class Settings:
     """Everything the service reads from its environment, with working defaults."""
 
-    database_url: str = field(default_factory=lambda: _env("DATABASE_URL", f"sqlite+aiosqlite:///{ROOT / 'var' / 'resolute.db'}"))
+    database_url: str = field(default_factory=lambda: _env("DATABASE_URL", f"sqlite+aiosqlite:///{VAR.resolve() / 'resolute.db'}"))
     db_pool_size: int = field(default_factory=lambda: int(_env("DB_POOL_SIZE", "10")))
     db_pool_timeout: float = field(default_factory=lambda: float(_env("DB_POOL_TIMEOUT", "10")))
     db_statement_timeout_ms: int = field(default_factory=lambda: int(_env("DB_STATEMENT_TIMEOUT_MS", "15000")))
@@ -72,7 +77,7 @@ class Settings:
 
 def _local_secret() -> str:
     """A development secret shared by the processes of one checkout (never for production)."""
-    path = ROOT / "var" / "jwt-secret"
+    path = VAR.resolve() / "jwt-secret"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:

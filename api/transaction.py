@@ -13,8 +13,8 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.access.scope import Principal
-from api.audit.chain import append_pending, discard_pending
+from resolute.api.access.scope import Principal
+from resolute.api.audit.chain import append_pending, discard_pending
 
 __all__ = ["write_transaction"]
 

@@ -24,13 +24,13 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select, update  # noqa: E402
 
-from api.access.policy import load_policy  # noqa: E402
-from api.accounts.models import User  # noqa: E402
-from api.auth.passwords import hash_password  # noqa: E402
-from api.db import create_engine, session_factory  # noqa: E402
-from api.interchange.importer import import_directory  # noqa: E402
-from api.migrate import upgrade  # noqa: E402
-from api.transaction import write_transaction  # noqa: E402
+from resolute.api.access.policy import load_policy  # noqa: E402
+from resolute.api.accounts.models import User  # noqa: E402
+from resolute.api.auth.passwords import hash_password  # noqa: E402
+from resolute.api.db import create_engine, session_factory  # noqa: E402
+from resolute.api.interchange.importer import import_directory  # noqa: E402
+from resolute.api.migrate import upgrade  # noqa: E402
+from resolute.api.transaction import write_transaction  # noqa: E402
 from tests.support import PASSWORD, pg_create_database, pg_drop_database, pg_reachable, pg_url, running_app, settings_for  # noqa: E402
 
 QUERIES = {

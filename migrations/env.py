@@ -7,9 +7,9 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from api.db import create_engine
-from api.models import Base
-from api.settings import Settings
+from resolute.api.db import create_engine
+from resolute.api.models import Base
+from resolute.api.settings import Settings
 
 config = context.config
 target_metadata = Base.metadata

@@ -14,14 +14,14 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info as _Info
 
-from api.access.scope import ROW_FILTERS, Scope
-from api.db import RequestDB
-from api.errors import ErrorCode, FieldError, ServiceError
-from api.idempotency.service import claim, complete, fingerprint
-from api.org.models import UnitKind
-from api.settings import Settings
-from api.transaction import write_transaction
-from schema.loaders import Loaders
+from resolute.api.access.scope import ROW_FILTERS, Scope
+from resolute.api.db import RequestDB
+from resolute.api.errors import ErrorCode, FieldError, ServiceError
+from resolute.api.idempotency.service import claim, complete, fingerprint
+from resolute.api.org.models import UnitKind
+from resolute.api.settings import Settings
+from resolute.api.transaction import write_transaction
+from resolute.schema.loaders import Loaders
 
 __all__ = ["Context", "IdempotencyKeyArg", "Info", "run_mutation"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from api.errors import ErrorCode as ServiceErrorCode
-from api.errors import FieldError
+from resolute.api.errors import ErrorCode as ServiceErrorCode
+from resolute.api.errors import FieldError
 
 __all__ = ["ErrorCode", "UserError", "user_errors"]
 

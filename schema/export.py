@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schema.root import schema
+from resolute.schema.root import schema
 
 __all__ = ["export_sdl"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from schema.context import Info
-from schema.ids import decode_id
+from resolute.schema.context import Info
+from resolute.schema.ids import decode_id
 
 __all__ = ["unit_path"]
 

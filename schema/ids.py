@@ -7,7 +7,7 @@ import binascii
 
 from graphql import GraphQLError
 
-from api.errors import ErrorCode, fail
+from resolute.api.errors import ErrorCode, fail
 
 __all__ = ["MAX_ID", "decode_any", "decode_id", "encode_id", "input_id"]
 

@@ -13,22 +13,22 @@ from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from api.access.scope import Scope
-from api.accounts import reads as account_reads
-from api.accounts.models import Grant, User
-from api.audit import reads as audit_reads
-from api.audit.models import AuditEvent
-from api.db import RequestDB
-from api.kpis import reads as kpi_reads
-from api.kpis.models import Kpi, Measurement, MeasurementRevision
-from api.org import reads as org_reads
-from api.org.models import Unit
-from api.org.reads import UnitFilter
-from api.resolutions import reads as resolution_reads
-from api.resolutions.models import KeyResult, Objective, Resolution
-from api.resolutions.reads import CoverageRow
-from api.tasks import reads as task_reads
-from api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task
+from resolute.api.access.scope import Scope
+from resolute.api.accounts import reads as account_reads
+from resolute.api.accounts.models import Grant, User
+from resolute.api.audit import reads as audit_reads
+from resolute.api.audit.models import AuditEvent
+from resolute.api.db import RequestDB
+from resolute.api.kpis import reads as kpi_reads
+from resolute.api.kpis.models import Kpi, Measurement, MeasurementRevision
+from resolute.api.org import reads as org_reads
+from resolute.api.org.models import Unit
+from resolute.api.org.reads import UnitFilter
+from resolute.api.resolutions import reads as resolution_reads
+from resolute.api.resolutions.models import KeyResult, Objective, Resolution
+from resolute.api.resolutions.reads import CoverageRow
+from resolute.api.tasks import reads as task_reads
+from resolute.api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task
 
 __all__ = ["Loaders"]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from schema.ids import decode_any
+from resolute.schema.ids import decode_any
 
 __all__ = ["Node", "register_node", "resolve_node"]
 

@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 import strawberry
 from graphql import GraphQLError
 
-from api.errors import ErrorCode
+from resolute.api.errors import ErrorCode
 
 __all__ = [
     "MAX_PAGE",

@@ -7,19 +7,19 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.tools import merge_types
 
-from schema.accounts.mutations import AccountsMutation
-from schema.accounts.queries import AccountsQuery
-from schema.audit.queries import AuditQuery
-from schema.context import Info
-from schema.kpis.mutations import KpisMutation
-from schema.kpis.queries import KpisQuery
-from schema.node import Node, resolve_node
-from schema.org.mutations import OrgMutation
-from schema.org.queries import OrgQuery
-from schema.resolutions.mutations import ResolutionsMutation
-from schema.resolutions.queries import ResolutionsQuery
-from schema.tasks.mutations import TasksMutation
-from schema.tasks.queries import TasksQuery
+from resolute.schema.accounts.mutations import AccountsMutation
+from resolute.schema.accounts.queries import AccountsQuery
+from resolute.schema.audit.queries import AuditQuery
+from resolute.schema.context import Info
+from resolute.schema.kpis.mutations import KpisMutation
+from resolute.schema.kpis.queries import KpisQuery
+from resolute.schema.node import Node, resolve_node
+from resolute.schema.org.mutations import OrgMutation
+from resolute.schema.org.queries import OrgQuery
+from resolute.schema.resolutions.mutations import ResolutionsMutation
+from resolute.schema.resolutions.queries import ResolutionsQuery
+from resolute.schema.tasks.mutations import TasksMutation
+from resolute.schema.tasks.queries import TasksQuery
 
 __all__ = ["schema"]
 

@@ -19,18 +19,18 @@ import httpx
 from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api import migrate
-from api.access.policy import load_policy
-from api.accounts.models import User
-from api.app import create_app
-from api.auth.passwords import hash_password
-from api.auth.tokens import issue_token
-from api.db import create_engine, session_factory
-from api.interchange.loader import ImportReport, load_bundle
-from api.interchange.reader import Bundle, UnitRecord, UserRecord
-from api.org.models import DEFAULT_KINDS
-from api.settings import Settings
-from api.transaction import write_transaction
+from resolute.api import migrate
+from resolute.api.access.policy import load_policy
+from resolute.api.accounts.models import User
+from resolute.api.app import create_app
+from resolute.api.auth.passwords import hash_password
+from resolute.api.auth.tokens import issue_token
+from resolute.api.db import create_engine, session_factory
+from resolute.api.interchange.loader import ImportReport, load_bundle
+from resolute.api.interchange.reader import Bundle, UnitRecord, UserRecord
+from resolute.api.org.models import DEFAULT_KINDS
+from resolute.api.settings import Settings
+from resolute.api.transaction import write_transaction
 
 PG_ADMIN_URL = os.environ.get("RESOLUTE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct horse battery"

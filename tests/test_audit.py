@@ -27,11 +27,11 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, text, update
 
-from api import cli
-from api.audit.chain import event_hash
-from api.audit.models import AuditEvent
-from api.db import session_factory
-from schema.ids import decode_any, encode_id
+from resolute.api import cli
+from resolute.api.audit.chain import event_hash
+from resolute.api.audit.models import AuditEvent
+from resolute.api.db import session_factory
+from resolute.schema.ids import decode_any, encode_id
 from tests.support import PASSWORD, Api, Backend, small_tree, small_users, unit, user
 
 # -- queries -------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import httpx
 import jwt
 import pytest
 
-from api.auth.tokens import issue_token
+from resolute.api.auth.tokens import issue_token
 from tests.support import PASSWORD, Api, small_tree, small_users
 
 ME = "{ me { user { username } } }"

@@ -36,7 +36,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from schema.ids import encode_id
+from resolute.schema.ids import encode_id
 from tests.support import TABLES, Api, StatementCounter, unit, user
 
 TODAY = dt.date.today()
@@ -842,7 +842,7 @@ class _Clock(dt.date):
 
 
 async def test_late_within_extension_and_latest_report_with_a_shifted_clock(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("api.tasks.service.date", _Clock)
+    monkeypatch.setattr("resolute.api.tasks.service.date", _Clock)
     day = lambda n: (TODAY - dt.timedelta(days=21 - n)).isoformat()  # day(0) is three weeks ago, day(21) is today
     w = await new_world(api)
     await w.resolution("tw.manager", "57-NQ/TW", "TW")

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from api.cli import main
-from api.settings import ROOT
+from resolute.api.cli import main
+from resolute.api.settings import ROOT
 from tests.support import PASSWORD, Api, Backend, small_tree, small_users
 
 UNITS = """{ units(first: 100, filter: {includeArchived: true}) { totalCount nodes {

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from api.cli import main
-from api.settings import ROOT
+from resolute.api.cli import main
+from resolute.api.settings import ROOT
 from tests.support import Api, Backend
 
 TABLES = ("resolutions", "objectives", "kpis", "tasks", "task_coordinators", "milestones", "assignments", "progress_reports", "measurements", "kpi_unit_targets", "units", "users", "audit_events")
@@ -91,7 +91,7 @@ async def test_the_cycle_imports_once_and_reads_through_graphql(api: Api, env: N
     assert await counts(api) == first  # idempotent: not even an audit event
     capsys.readouterr()
     async with api.engine.begin() as conn:  # give the imported province officer a password to look around
-        from api.auth.passwords import hash_password
+        from resolute.api.auth.passwords import hash_password
 
         await conn.execute(text("UPDATE users SET password_hash = :h"), {"h": hash_password(api.settings, "a long passphrase")})
     mine = await api.data("{ assignments(first: 100, filter: {toMyUnit: true}) { totalCount nodes { unit { code } task { code resolution { code } } } } }", as_user="p01.c001.officer")

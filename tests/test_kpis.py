@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from schema.ids import decode_any, encode_id
+from resolute.schema.ids import decode_any, encode_id
 from tests.support import Api, StatementCounter, small_tree, user
 
 # -- queries ---------------------------------------------------------------------------------------

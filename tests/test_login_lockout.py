@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import update
 
-from api.accounts.models import User
-from api.accounts.service import MAX_FAILED_LOGINS
+from resolute.api.accounts.models import User
+from resolute.api.accounts.service import MAX_FAILED_LOGINS
 from tests.support import PASSWORD, Api, small_tree, small_users
 
 

@@ -10,10 +10,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from api import migrate
-from api.db import create_engine
-from api.models import Base
-from api.settings import Settings
+from resolute.api import migrate
+from resolute.api.db import create_engine
+from resolute.api.models import Base
+from resolute.api.settings import Settings
 from tests.support import Backend, pg_create_database, pg_drop_database, pg_url, settings_for
 
 

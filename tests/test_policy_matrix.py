@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from api.access.policy import load_policy
-from api.settings import ROOT
+from resolute.api.access.policy import load_policy
+from resolute.api.settings import ROOT
 
 ROLES = ("admin", "leader", "manager", "officer", "viewer", "auditor")
 READABLE = ("unit", "user", "grant", "resolution", "objective", "key_result", "kpi", "measurement", "task", "milestone", "assignment", "progress_report", "extension", "evaluation")

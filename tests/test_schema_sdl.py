@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from api.settings import ROOT
-from schema.export import export_sdl
+from resolute.api.settings import ROOT
+from resolute.schema.export import export_sdl
 
 
 def test_committed_sdl_is_current() -> None:
@@ -12,7 +12,7 @@ def test_committed_sdl_is_current() -> None:
 
 
 def test_mutations_are_noun_first_with_typed_errors() -> None:
-    from schema.root import schema
+    from resolute.schema.root import schema
 
     mutation = schema._schema.mutation_type
     assert mutation is not None

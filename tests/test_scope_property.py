@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert, select
 
-from api.accounts.models import Grant, User
-from api.org.models import Unit
-from api.settings import ROOT
-from schema.ids import encode_id
+from resolute.api.accounts.models import Grant, User
+from resolute.api.org.models import Unit
+from resolute.api.settings import ROOT
+from resolute.schema.ids import encode_id
 from tests.support import Api, Backend, running_app, unit
 
 ROLES = ["admin", "leader", "manager", "officer", "viewer", "auditor"]

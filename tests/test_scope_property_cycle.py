@@ -38,14 +38,14 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.accounts.models import Grant, User
-from api.audit.models import AuditEvent
-from api.kpis.models import Kpi, KpiCoordinator, KpiUnitTarget, Measurement
-from api.org.models import Unit
-from api.resolutions.models import Resolution
-from api.settings import ROOT
-from api.tasks.models import Assignment, ProgressReport, Task, TaskCoordinator
-from schema.ids import decode_any, encode_id
+from resolute.api.accounts.models import Grant, User
+from resolute.api.audit.models import AuditEvent
+from resolute.api.kpis.models import Kpi, KpiCoordinator, KpiUnitTarget, Measurement
+from resolute.api.org.models import Unit
+from resolute.api.resolutions.models import Resolution
+from resolute.api.settings import ROOT
+from resolute.api.tasks.models import Assignment, ProgressReport, Task, TaskCoordinator
+from resolute.schema.ids import decode_any, encode_id
 from tests.support import Api, Backend, running_app, unit
 
 ROLES = ["admin", "leader", "manager", "officer", "viewer", "auditor"]

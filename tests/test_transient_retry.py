@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import text
 
-from api.db import create_engine
+from resolute.api.db import create_engine
 from tests.support import Api, Backend, small_tree, small_users
 
 

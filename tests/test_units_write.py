@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 
-from schema.ids import encode_id
+from resolute.schema.ids import encode_id
 from tests.support import Api, Backend, StatementCounter, small_tree, small_users, unit, user
 
 # -- helpers ---------------------------------------------------------------------------------

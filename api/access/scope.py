@@ -15,13 +15,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 
-from api.access.policy import Policy
-from api.accounts.models import Grant, User
-from api.audit.models import AuditEvent
-from api.kpis.models import Kpi, KpiUnitTarget, Measurement
-from api.org.models import Unit, lies_under, subtree_upper
-from api.resolutions.models import KeyResult, Objective, Resolution
-from api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task, TaskCoordinator
+from resolute.api.access.policy import Policy
+from resolute.api.accounts.models import Grant, User
+from resolute.api.audit.models import AuditEvent
+from resolute.api.kpis.models import Kpi, KpiUnitTarget, Measurement
+from resolute.api.org.models import Unit, lies_under, subtree_upper
+from resolute.api.resolutions.models import KeyResult, Objective, Resolution
+from resolute.api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task, TaskCoordinator
 
 __all__ = ["GrantScope", "Principal", "Scope", "OBJECT_TYPES", "path_ids"]
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, func, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, UtcDateTime, utcnow
+from resolute.api.db import Base, UtcDateTime, utcnow
 
 __all__ = ["User", "Grant"]
 

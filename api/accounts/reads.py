@@ -10,10 +10,10 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.access.scope import Scope
-from api.accounts.models import Grant, User
-from api.org.models import Unit, subtree_upper
-from api.org.text import fold, like_escape
+from resolute.api.access.scope import Scope
+from resolute.api.accounts.models import Grant, User
+from resolute.api.org.models import Unit, subtree_upper
+from resolute.api.org.text import fold, like_escape
 
 __all__ = ["UserFilter", "count_users", "grants_by_ids", "grants_by_user_ids", "list_users", "users_by_ids"]
 

@@ -13,15 +13,15 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.access.scope import Scope
-from api.accounts.models import Grant, User
-from api.audit.chain import record
-from api.auth.passwords import hash_password, password_problem, verify_password
-from api.errors import ErrorCode, FieldError, ServiceError, fail
-from api.org.models import Unit
-from api.org.service import validate_name
-from api.org.text import user_search_name
-from api.settings import Settings
+from resolute.api.access.scope import Scope
+from resolute.api.accounts.models import Grant, User
+from resolute.api.audit.chain import record
+from resolute.api.auth.passwords import hash_password, password_problem, verify_password
+from resolute.api.errors import ErrorCode, FieldError, ServiceError, fail
+from resolute.api.org.models import Unit
+from resolute.api.org.service import validate_name
+from resolute.api.org.text import user_search_name
+from resolute.api.settings import Settings
 
 __all__ = [
     "USERNAME_PATTERN",

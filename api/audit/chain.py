@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.audit.models import AuditEvent
+from resolute.api.audit.models import AuditEvent
 
 __all__ = ["GENESIS", "Broken", "append_pending", "canonical", "record", "verify_chain"]
 

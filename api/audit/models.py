@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, UtcDateTime
+from resolute.api.db import Base, UtcDateTime
 
 __all__ = ["AuditEvent"]
 

@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.access.scope import Scope
-from api.audit.models import AuditEvent
-from api.org.models import Unit, subtree_upper
+from resolute.api.access.scope import Scope
+from resolute.api.audit.models import AuditEvent
+from resolute.api.org.models import Unit, subtree_upper
 
 __all__ = ["AuditFilter", "count_events", "events_by_ids", "list_events"]
 

@@ -7,7 +7,7 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from api.settings import Settings
+from resolute.api.settings import Settings
 
 __all__ = ["hash_password", "verify_password", "MIN_PASSWORD_LENGTH", "password_problem"]
 

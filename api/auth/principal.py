@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.access.scope import GrantScope, Principal
-from api.accounts.models import Grant, User
-from api.auth.tokens import TokenClaims
-from api.org.models import Unit
+from resolute.api.access.scope import GrantScope, Principal
+from resolute.api.accounts.models import Grant, User
+from resolute.api.auth.tokens import TokenClaims
+from resolute.api.org.models import Unit
 
 __all__ = ["load_principal"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import jwt
 
-from api.settings import Settings
+from resolute.api.settings import Settings
 
 __all__ = ["TokenError", "TokenClaims", "issue_token", "decode_token"]
 

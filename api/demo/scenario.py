@@ -12,17 +12,17 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.access.policy import Policy
-from api.access.scope import Scope
-from api.accounts.models import User
-from api.auth.principal import load_principal
-from api.auth.tokens import TokenClaims
-from api.kpis import service as kpis
-from api.kpis.models import Measurement
-from api.resolutions import service as resolutions
-from api.resolutions.models import KeyResult, Objective, Resolution
-from api.tasks import service as tasks
-from api.tasks.models import Assignment, Extension
+from resolute.api.access.policy import Policy
+from resolute.api.access.scope import Scope
+from resolute.api.accounts.models import User
+from resolute.api.auth.principal import load_principal
+from resolute.api.auth.tokens import TokenClaims
+from resolute.api.kpis import service as kpis
+from resolute.api.kpis.models import Measurement
+from resolute.api.resolutions import service as resolutions
+from resolute.api.resolutions.models import KeyResult, Objective, Resolution
+from resolute.api.tasks import service as tasks
+from resolute.api.tasks.models import Assignment, Extension
 
 __all__ = ["play"]
 

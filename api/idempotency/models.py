@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, UtcDateTime
+from resolute.api.db import Base, UtcDateTime
 
 __all__ = ["IdempotencyKey"]
 

@@ -21,8 +21,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.errors import ErrorCode, fail
-from api.idempotency.models import IdempotencyKey
+from resolute.api.errors import ErrorCode, fail
+from resolute.api.idempotency.models import IdempotencyKey
 
 __all__ = ["Claim", "KEY_PATTERN", "claim", "complete", "fingerprint"]
 

@@ -24,16 +24,16 @@ from typing import Any
 from sqlalchemy import Table, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.accounts.models import User
-from api.audit.chain import record
-from api.interchange.reader import InterchangeError, Problem, read_rows
-from api.kpis.models import DIRECTIONS, FREQUENCIES, GROUPS, Kpi, KpiUnitTarget, Measurement, MeasurementRevision
-from api.kpis.periods import period_start
-from api.kpis.service import threshold_problems
-from api.org.models import Unit, lies_under
-from api.org.text import fold
-from api.resolutions.models import Objective, Resolution
-from api.tasks.models import RACI, Assignment, Milestone, ProgressReport, Task, TaskCoordinator
+from resolute.api.accounts.models import User
+from resolute.api.audit.chain import record
+from resolute.api.interchange.reader import InterchangeError, Problem, read_rows
+from resolute.api.kpis.models import DIRECTIONS, FREQUENCIES, GROUPS, Kpi, KpiUnitTarget, Measurement, MeasurementRevision
+from resolute.api.kpis.periods import period_start
+from resolute.api.kpis.service import threshold_problems
+from resolute.api.org.models import Unit, lies_under
+from resolute.api.org.text import fold
+from resolute.api.resolutions.models import Objective, Resolution
+from resolute.api.tasks.models import RACI, Assignment, Milestone, ProgressReport, Task, TaskCoordinator
 
 __all__ = ["CYCLE_FILES", "CycleReport", "load_cycle"]
 

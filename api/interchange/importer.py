@@ -7,10 +7,10 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.access.policy import Policy
-from api.interchange.cycle import load_cycle
-from api.interchange.loader import load_bundle
-from api.interchange.reader import read_dir
+from resolute.api.access.policy import Policy
+from resolute.api.interchange.cycle import load_cycle
+from resolute.api.interchange.loader import load_bundle
+from resolute.api.interchange.reader import read_dir
 
 __all__ = ["import_directory"]
 

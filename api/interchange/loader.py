@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.access.policy import Policy
-from api.accounts.models import Grant, User
-from api.audit.chain import record as record_event
-from api.interchange.reader import Bundle, InterchangeError, Problem, UnitRecord
-from api.org.models import Unit, UnitKind
-from api.org.service import lock_tree
-from api.org.text import fold, user_search_name
+from resolute.api.access.policy import Policy
+from resolute.api.accounts.models import Grant, User
+from resolute.api.audit.chain import record as record_event
+from resolute.api.interchange.reader import Bundle, InterchangeError, Problem, UnitRecord
+from resolute.api.org.models import Unit, UnitKind
+from resolute.api.org.service import lock_tree
+from resolute.api.org.text import fold, user_search_name
 
 __all__ = ["ImportReport", "load_bundle"]
 

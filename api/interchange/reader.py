@@ -11,8 +11,8 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from api.accounts.service import USERNAME_PATTERN
-from api.org.service import CODE_PATTERN
+from resolute.api.accounts.service import USERNAME_PATTERN
+from resolute.api.org.service import CODE_PATTERN
 
 __all__ = ["Problem", "InterchangeError", "UnitRecord", "UserRecord", "Bundle", "read_dir", "read_rows"]
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, Integer, Numeric, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, UtcDateTime, utcnow
+from resolute.api.db import Base, UtcDateTime, utcnow
 
 __all__ = ["DIRECTIONS", "FREQUENCIES", "GROUPS", "Kpi", "KpiCoordinator", "KpiUnitTarget", "Measurement", "MeasurementRevision"]
 

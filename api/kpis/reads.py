@@ -10,10 +10,10 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.access.scope import Scope
-from api.kpis.models import Kpi, KpiCoordinator, KpiUnitTarget, Measurement, MeasurementRevision
-from api.org.models import Unit, subtree_upper
-from api.org.text import fold, like_escape
+from resolute.api.access.scope import Scope
+from resolute.api.kpis.models import Kpi, KpiCoordinator, KpiUnitTarget, Measurement, MeasurementRevision
+from resolute.api.org.models import Unit, subtree_upper
+from resolute.api.org.text import fold, like_escape
 
 __all__ = [
     "KpiFilter",

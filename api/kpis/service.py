@@ -15,15 +15,15 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.access.scope import Scope
-from api.audit.chain import record
-from api.errors import ErrorCode, FieldError, ServiceError, fail
-from api.kpis.models import DIRECTIONS, FREQUENCIES, GROUPS, Kpi, KpiCoordinator, KpiUnitTarget, Measurement, MeasurementRevision
-from api.kpis.periods import period_problem
-from api.org.models import Unit, lies_under
-from api.org.text import fold
-from api.resolutions.models import Resolution
-from api.resolutions.service import check_okr
+from resolute.api.access.scope import Scope
+from resolute.api.audit.chain import record
+from resolute.api.errors import ErrorCode, FieldError, ServiceError, fail
+from resolute.api.kpis.models import DIRECTIONS, FREQUENCIES, GROUPS, Kpi, KpiCoordinator, KpiUnitTarget, Measurement, MeasurementRevision
+from resolute.api.kpis.periods import period_problem
+from resolute.api.org.models import Unit, lies_under
+from resolute.api.org.text import fold
+from resolute.api.resolutions.models import Resolution
+from resolute.api.resolutions.service import check_okr
 
 __all__ = ["correct_measurement", "create_kpi", "set_unit_target", "submit_measurement", "threshold_problems", "traffic_light", "update_kpi"]
 

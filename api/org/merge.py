@@ -11,14 +11,14 @@ from __future__ import annotations
 from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.access.scope import Scope
-from api.accounts.models import Grant, User
-from api.audit.chain import record
-from api.errors import ErrorCode, fail
-from api.kpis.models import Kpi, KpiCoordinator, KpiUnitTarget
-from api.org.models import Unit, lies_under, subtree_upper
-from api.org.service import load_unit, lock_tree, now, snapshot
-from api.tasks.models import Assignment, Task, TaskCoordinator
+from resolute.api.access.scope import Scope
+from resolute.api.accounts.models import Grant, User
+from resolute.api.audit.chain import record
+from resolute.api.errors import ErrorCode, fail
+from resolute.api.kpis.models import Kpi, KpiCoordinator, KpiUnitTarget
+from resolute.api.org.models import Unit, lies_under, subtree_upper
+from resolute.api.org.service import load_unit, lock_tree, now, snapshot
+from resolute.api.tasks.models import Assignment, Task, TaskCoordinator
 
 __all__ = ["merge_units"]
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, UtcDateTime, utcnow
+from resolute.api.db import Base, UtcDateTime, utcnow
 
 __all__ = ["Unit", "UnitKind", "DEFAULT_KINDS", "PathString", "lies_under", "subtree_upper"]
 

@@ -15,9 +15,9 @@ from sqlalchemy import ColumnElement, Select, and_, false, func, literal, or_, s
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from api.access.scope import Scope, path_ids
-from api.org.models import Unit, UnitKind, subtree_upper
-from api.org.text import fold, like_escape
+from resolute.api.access.scope import Scope, path_ids
+from resolute.api.org.models import Unit, UnitKind, subtree_upper
+from resolute.api.org.text import fold, like_escape
 
 __all__ = [
     "UnitFilter",

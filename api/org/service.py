@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from sqlalchemy import func, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.access.scope import Scope
-from api.audit.chain import record
-from api.errors import ErrorCode, FieldError, ServiceError, fail
-from api.org.models import Unit, UnitKind, lies_under, subtree_upper
-from api.org.text import fold
+from resolute.api.access.scope import Scope
+from resolute.api.audit.chain import record
+from resolute.api.errors import ErrorCode, FieldError, ServiceError, fail
+from resolute.api.org.models import Unit, UnitKind, lies_under, subtree_upper
+from resolute.api.org.text import fold
 
 __all__ = [
     "CODE_PATTERN",

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, UtcDateTime, utcnow
+from resolute.api.db import Base, UtcDateTime, utcnow
 
 __all__ = ["KeyResult", "Objective", "Resolution", "RESOLUTION_KINDS", "RESOLUTION_STATUSES", "MAX_KEY_RESULTS"]
 

@@ -16,10 +16,10 @@ from sqlalchemy import ColumnElement, and_, case, false, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from api.access.scope import Scope
-from api.org.models import Unit, subtree_upper
-from api.org.text import fold, like_escape
-from api.resolutions.models import KeyResult, Objective, Resolution
+from resolute.api.access.scope import Scope
+from resolute.api.org.models import Unit, subtree_upper
+from resolute.api.org.text import fold, like_escape
+from resolute.api.resolutions.models import KeyResult, Objective, Resolution
 
 __all__ = [
     "COVERAGE_STATES",

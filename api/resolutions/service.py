@@ -14,12 +14,12 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.access.scope import Scope
-from api.audit.chain import record
-from api.errors import ErrorCode, FieldError, ServiceError, fail
-from api.org.models import Unit, UnitKind, lies_under
-from api.org.text import fold
-from api.resolutions.models import MAX_KEY_RESULTS, RESOLUTION_KINDS, RESOLUTION_STATUSES, KeyResult, Objective, Resolution
+from resolute.api.access.scope import Scope
+from resolute.api.audit.chain import record
+from resolute.api.errors import ErrorCode, FieldError, ServiceError, fail
+from resolute.api.org.models import Unit, UnitKind, lies_under
+from resolute.api.org.text import fold
+from resolute.api.resolutions.models import MAX_KEY_RESULTS, RESOLUTION_KINDS, RESOLUTION_STATUSES, KeyResult, Objective, Resolution
 
 __all__ = [
     "check_okr",

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.db import Base, UtcDateTime, utcnow
+from resolute.api.db import Base, UtcDateTime, utcnow
 
 __all__ = [
     "ASSIGNMENT_STATUSES", "EXTENSION_STATUSES", "RACI", "RATINGS", "TASK_STATUSES",

@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.access.scope import Scope
-from api.org.models import Unit, subtree_upper
-from api.org.text import fold, like_escape
-from api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task, TaskCoordinator
+from resolute.api.access.scope import Scope
+from resolute.api.org.models import Unit, subtree_upper
+from resolute.api.org.text import fold, like_escape
+from resolute.api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task, TaskCoordinator
 
 __all__ = [
     "AssignmentFilter",

@@ -17,15 +17,15 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.access.scope import GrantScope, Scope
-from api.audit.chain import record
-from api.errors import ErrorCode, FieldError, ServiceError, fail
-from api.kpis.models import Kpi
-from api.org.models import Unit, lies_under
-from api.org.text import fold
-from api.resolutions.models import Resolution
-from api.resolutions.service import check_okr
-from api.tasks.models import (
+from resolute.api.access.scope import GrantScope, Scope
+from resolute.api.audit.chain import record
+from resolute.api.errors import ErrorCode, FieldError, ServiceError, fail
+from resolute.api.kpis.models import Kpi
+from resolute.api.org.models import Unit, lies_under
+from resolute.api.org.text import fold
+from resolute.api.resolutions.models import Resolution
+from resolute.api.resolutions.service import check_okr
+from resolute.api.tasks.models import (
     ASSIGNMENT_STATUSES,
     RACI,
     RATINGS,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import strawberry
 
-from api.accounts import service
-from schema.accounts.types import GrantType, UserType
-from schema.context import IdempotencyKeyArg, Info, run_mutation
-from schema.errors import UserError, user_errors
-from schema.ids import input_id
+from resolute.api.accounts import service
+from resolute.schema.accounts.types import GrantType, UserType
+from resolute.schema.context import IdempotencyKeyArg, Info, run_mutation
+from resolute.schema.errors import UserError, user_errors
+from resolute.schema.ids import input_id
 
 __all__ = ["AccountsMutation"]
 

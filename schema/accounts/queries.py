@@ -7,12 +7,12 @@ from typing import Annotated
 
 import strawberry
 
-from api.accounts import reads
-from api.accounts.reads import UserFilter
-from schema.accounts.types import MeType, UserType
-from schema.context import Info
-from schema.filters import unit_path
-from schema.pagination import AFTER_DESCRIPTION, BY_USERNAME, FIRST_DESCRIPTION, Connection, build_connection, check_first
+from resolute.api.accounts import reads
+from resolute.api.accounts.reads import UserFilter
+from resolute.schema.accounts.types import MeType, UserType
+from resolute.schema.context import Info
+from resolute.schema.filters import unit_path
+from resolute.schema.pagination import AFTER_DESCRIPTION, BY_USERNAME, FIRST_DESCRIPTION, Connection, build_connection, check_first
 
 __all__ = ["AccountsQuery"]
 

@@ -6,12 +6,12 @@ from datetime import datetime
 
 import strawberry
 
-from api.accounts.models import Grant as GrantRow
-from api.accounts.models import User as UserRow
-from schema.context import Info
-from schema.ids import encode_id
-from schema.node import Node, register_node
-from schema.org.types import UnitSummary, UnitType
+from resolute.api.accounts.models import Grant as GrantRow
+from resolute.api.accounts.models import User as UserRow
+from resolute.schema.context import Info
+from resolute.schema.ids import encode_id
+from resolute.schema.node import Node, register_node
+from resolute.schema.org.types import UnitSummary, UnitType
 
 __all__ = ["GrantType", "MeType", "PermissionType", "UserType"]
 

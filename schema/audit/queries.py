@@ -7,12 +7,12 @@ from typing import Annotated
 
 import strawberry
 
-from api.audit import reads
-from api.audit.reads import AuditFilter
-from schema.audit.types import AuditEventType
-from schema.context import Info
-from schema.filters import unit_path
-from schema.pagination import AFTER_DESCRIPTION, FIRST_DESCRIPTION, NEWEST_FIRST, Connection, build_connection, check_first
+from resolute.api.audit import reads
+from resolute.api.audit.reads import AuditFilter
+from resolute.schema.audit.types import AuditEventType
+from resolute.schema.context import Info
+from resolute.schema.filters import unit_path
+from resolute.schema.pagination import AFTER_DESCRIPTION, FIRST_DESCRIPTION, NEWEST_FIRST, Connection, build_connection, check_first
 
 __all__ = ["AuditQuery"]
 

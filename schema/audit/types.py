@@ -8,12 +8,12 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
-from api.audit.models import AuditEvent as AuditEventRow
-from schema.accounts.types import UserType
-from schema.context import Info
-from schema.ids import encode_id
-from schema.node import Node, register_node
-from schema.org.types import UnitType
+from resolute.api.audit.models import AuditEvent as AuditEventRow
+from resolute.schema.accounts.types import UserType
+from resolute.schema.context import Info
+from resolute.schema.ids import encode_id
+from resolute.schema.node import Node, register_node
+from resolute.schema.org.types import UnitType
 
 __all__ = ["AuditEventType"]
 

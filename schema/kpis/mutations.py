@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import strawberry
 
-from api.kpis import service
-from schema.context import IdempotencyKeyArg, Info, run_mutation
-from schema.errors import UserError, user_errors
-from schema.ids import input_id
-from schema.kpis.types import KpiType, MeasurementType
+from resolute.api.kpis import service
+from resolute.schema.context import IdempotencyKeyArg, Info, run_mutation
+from resolute.schema.errors import UserError, user_errors
+from resolute.schema.ids import input_id
+from resolute.schema.kpis.types import KpiType, MeasurementType
 
 __all__ = ["KpisMutation"]
 
@@ -116,7 +116,7 @@ class MeasurementCorrectPayload:
 
 def _unit_ids(ids: list[strawberry.ID], field: str) -> list[int]:
     if len(ids) > 50:
-        from api.errors import ErrorCode, fail
+        from resolute.api.errors import ErrorCode, fail
 
         raise fail(field, ErrorCode.OUT_OF_RANGE, "at most 50 units")
     return [input_id(i, "Unit", field) for i in ids]

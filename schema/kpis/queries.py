@@ -8,14 +8,14 @@ from typing import Annotated
 import strawberry
 from graphql import GraphQLError
 
-from api.errors import ErrorCode
-from api.kpis import reads
-from api.kpis.reads import KpiFilter, MeasurementFilter
-from schema.context import Info
-from schema.filters import unit_path
-from schema.ids import decode_id
-from schema.kpis.types import KpiType, MeasurementType
-from schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, Ordering, build_connection, check_first
+from resolute.api.errors import ErrorCode
+from resolute.api.kpis import reads
+from resolute.api.kpis.reads import KpiFilter, MeasurementFilter
+from resolute.schema.context import Info
+from resolute.schema.filters import unit_path
+from resolute.schema.ids import decode_id
+from resolute.schema.kpis.types import KpiType, MeasurementType
+from resolute.schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, Ordering, build_connection, check_first
 
 __all__ = ["KpisQuery"]
 

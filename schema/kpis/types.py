@@ -9,18 +9,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from api.kpis.models import Kpi as KpiRow
-from api.kpis.models import Measurement as MeasurementRow
-from api.kpis.models import MeasurementRevision as RevisionRow
-from api.kpis.service import traffic_light
-from schema.accounts.types import UserType
-from schema.context import Info
-from schema.ids import encode_id
-from schema.node import Node, register_node
-from schema.org.types import UnitType
+from resolute.api.kpis.models import Kpi as KpiRow
+from resolute.api.kpis.models import Measurement as MeasurementRow
+from resolute.api.kpis.models import MeasurementRevision as RevisionRow
+from resolute.api.kpis.service import traffic_light
+from resolute.schema.accounts.types import UserType
+from resolute.schema.context import Info
+from resolute.schema.ids import encode_id
+from resolute.schema.node import Node, register_node
+from resolute.schema.org.types import UnitType
 
 if TYPE_CHECKING:
-    from schema.resolutions.types import ResolutionType
+    from resolute.schema.resolutions.types import ResolutionType
 
 __all__ = ["KpiType", "MeasurementType", "TrafficLight"]
 
@@ -200,8 +200,8 @@ class KpiType(Node):
         return [UnitTarget(unit=UnitType.of(unit), target=target) for unit, target in await info.context.loaders.unit_targets_by_kpi_id.load(self.row.id)]
 
     @strawberry.field
-    async def resolution(self, info: Info) -> Annotated[ResolutionType, strawberry.lazy("schema.resolutions.types")] | None:
-        from schema.resolutions.types import ResolutionType
+    async def resolution(self, info: Info) -> Annotated[ResolutionType, strawberry.lazy("resolute.schema.resolutions.types")] | None:
+        from resolute.schema.resolutions.types import ResolutionType
 
         row = await info.context.loaders.resolutions_by_id.load(self.row.resolution_id)
         return ResolutionType.of(row) if row else None

@@ -8,12 +8,12 @@ from typing import TypeVar
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.org import merge, service
-from api.org.models import Unit as UnitRow
-from schema.context import IdempotencyKeyArg, Info, run_mutation
-from schema.errors import UserError, user_errors
-from schema.ids import input_id
-from schema.org.types import UnitKindType, UnitType
+from resolute.api.org import merge, service
+from resolute.api.org.models import Unit as UnitRow
+from resolute.schema.context import IdempotencyKeyArg, Info, run_mutation
+from resolute.schema.errors import UserError, user_errors
+from resolute.schema.ids import input_id
+from resolute.schema.org.types import UnitKindType, UnitType
 
 __all__ = ["OrgMutation"]
 

@@ -7,14 +7,14 @@ from typing import Annotated
 import strawberry
 from graphql import GraphQLError
 
-from api.errors import ErrorCode
-from api.org import reads
-from api.org.reads import UnitFilter
-from schema.context import Info
-from schema.filters import unit_path
-from schema.ids import decode_id
-from schema.org.types import UnitFilterInput, UnitKindType, UnitType
-from schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, build_connection, check_first
+from resolute.api.errors import ErrorCode
+from resolute.api.org import reads
+from resolute.api.org.reads import UnitFilter
+from resolute.schema.context import Info
+from resolute.schema.filters import unit_path
+from resolute.schema.ids import decode_id
+from resolute.schema.org.types import UnitFilterInput, UnitKindType, UnitType
+from resolute.schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, build_connection, check_first
 
 __all__ = ["OrgQuery"]
 

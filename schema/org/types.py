@@ -7,13 +7,13 @@ from typing import Annotated
 
 import strawberry
 
-from api.org.models import Unit as UnitRow
-from api.org.models import UnitKind as UnitKindRow
-from api.org.reads import UnitFilter
-from schema.context import Info
-from schema.ids import encode_id
-from schema.node import Node, register_node
-from schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, build_connection, check_first
+from resolute.api.org.models import Unit as UnitRow
+from resolute.api.org.models import UnitKind as UnitKindRow
+from resolute.api.org.reads import UnitFilter
+from resolute.schema.context import Info
+from resolute.schema.ids import encode_id
+from resolute.schema.node import Node, register_node
+from resolute.schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, build_connection, check_first
 
 __all__ = ["UnitType", "UnitSummary", "UnitKindType", "UnitFilterInput", "DescendantFilterInput"]
 

@@ -7,11 +7,11 @@ from datetime import date
 
 import strawberry
 
-from api.resolutions import service
-from schema.context import IdempotencyKeyArg, Info, run_mutation
-from schema.errors import UserError, user_errors
-from schema.ids import input_id
-from schema.resolutions.types import KeyResultType, ObjectiveType, ResolutionType
+from resolute.api.resolutions import service
+from resolute.schema.context import IdempotencyKeyArg, Info, run_mutation
+from resolute.schema.errors import UserError, user_errors
+from resolute.schema.ids import input_id
+from resolute.schema.resolutions.types import KeyResultType, ObjectiveType, ResolutionType
 
 __all__ = ["ResolutionsMutation"]
 

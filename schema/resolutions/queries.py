@@ -8,14 +8,14 @@ from typing import Annotated
 import strawberry
 from graphql import GraphQLError
 
-from api.errors import ErrorCode
-from api.resolutions import reads
-from api.resolutions.reads import ResolutionFilter
-from schema.context import Info
-from schema.filters import unit_path
-from schema.ids import decode_id
-from schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, build_connection, check_first
-from schema.resolutions.types import ResolutionType
+from resolute.api.errors import ErrorCode
+from resolute.api.resolutions import reads
+from resolute.api.resolutions.reads import ResolutionFilter
+from resolute.schema.context import Info
+from resolute.schema.filters import unit_path
+from resolute.schema.ids import decode_id
+from resolute.schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, build_connection, check_first
+from resolute.schema.resolutions.types import ResolutionType
 
 __all__ = ["ResolutionsQuery"]
 

@@ -8,16 +8,16 @@ from typing import Annotated
 
 import strawberry
 
-from api.resolutions.models import KeyResult as KeyResultRow
-from api.resolutions.models import Objective as ObjectiveRow
-from api.resolutions.models import Resolution as ResolutionRow
-from api.resolutions.reads import CoverageRow
-from schema.context import Info
-from schema.ids import encode_id
-from schema.kpis.types import KpiType
-from schema.node import Node, register_node
-from schema.org.types import UnitType
-from schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, build_connection, check_first
+from resolute.api.resolutions.models import KeyResult as KeyResultRow
+from resolute.api.resolutions.models import Objective as ObjectiveRow
+from resolute.api.resolutions.models import Resolution as ResolutionRow
+from resolute.api.resolutions.reads import CoverageRow
+from resolute.schema.context import Info
+from resolute.schema.ids import encode_id
+from resolute.schema.kpis.types import KpiType
+from resolute.schema.node import Node, register_node
+from resolute.schema.org.types import UnitType
+from resolute.schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, build_connection, check_first
 
 __all__ = ["CoverageState", "KeyResultType", "ObjectiveType", "ResolutionType"]
 

@@ -10,12 +10,12 @@ from typing import Annotated
 
 import strawberry
 
-from api.tasks.models import Assignment as AssignmentRow
-from api.tasks.reads import TaskFilter, count_tasks, list_tasks
-from schema.context import Info
-from schema.org.types import UnitType
-from schema.pagination import AFTER_DESCRIPTION, BY_CODE, PageInfo, check_first
-from schema.tasks.types import AssignmentType, TaskType
+from resolute.api.tasks.models import Assignment as AssignmentRow
+from resolute.api.tasks.reads import TaskFilter, count_tasks, list_tasks
+from resolute.schema.context import Info
+from resolute.schema.org.types import UnitType
+from resolute.schema.pagination import AFTER_DESCRIPTION, BY_CODE, PageInfo, check_first
+from resolute.schema.tasks.types import AssignmentType, TaskType
 
 __all__ = ["StatusMatrix", "status_matrix"]
 

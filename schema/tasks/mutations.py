@@ -12,13 +12,13 @@ from datetime import date
 
 import strawberry
 
-from api.errors import ErrorCode, fail
-from api.tasks import service
-from api.tasks.service import MAX_FANOUT, AssigneeSpec
-from schema.context import IdempotencyKeyArg, Info, run_mutation
-from schema.errors import UserError, user_errors
-from schema.ids import input_id
-from schema.tasks.types import AssignmentType, EvaluationType, ExtensionType, MilestoneType, ProgressReportType, TaskType
+from resolute.api.errors import ErrorCode, fail
+from resolute.api.tasks import service
+from resolute.api.tasks.service import MAX_FANOUT, AssigneeSpec
+from resolute.schema.context import IdempotencyKeyArg, Info, run_mutation
+from resolute.schema.errors import UserError, user_errors
+from resolute.schema.ids import input_id
+from resolute.schema.tasks.types import AssignmentType, EvaluationType, ExtensionType, MilestoneType, ProgressReportType, TaskType
 
 __all__ = ["TasksMutation"]
 

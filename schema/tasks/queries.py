@@ -8,15 +8,15 @@ from typing import Annotated
 import strawberry
 from graphql import GraphQLError
 
-from api.errors import ErrorCode
-from api.tasks import reads
-from api.tasks.reads import AssignmentFilter, TaskFilter
-from schema.context import Info
-from schema.filters import unit_path
-from schema.ids import decode_id
-from schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, Ordering, build_connection, check_first
-from schema.tasks.matrix import MatrixAfter, MatrixFirst, StatusMatrix, status_matrix
-from schema.tasks.types import AssignmentType, TaskType
+from resolute.api.errors import ErrorCode
+from resolute.api.tasks import reads
+from resolute.api.tasks.reads import AssignmentFilter, TaskFilter
+from resolute.schema.context import Info
+from resolute.schema.filters import unit_path
+from resolute.schema.ids import decode_id
+from resolute.schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, Ordering, build_connection, check_first
+from resolute.schema.tasks.matrix import MatrixAfter, MatrixFirst, StatusMatrix, status_matrix
+from resolute.schema.tasks.types import AssignmentType, TaskType
 
 __all__ = ["TasksQuery"]
 

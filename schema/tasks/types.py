@@ -8,19 +8,19 @@ from enum import Enum
 
 import strawberry
 
-from api.tasks.models import Assignment as AssignmentRow
-from api.tasks.models import Evaluation as EvaluationRow
-from api.tasks.models import Extension as ExtensionRow
-from api.tasks.models import Milestone as MilestoneRow
-from api.tasks.models import ProgressReport as ReportRow
-from api.tasks.models import Task as TaskRow
-from schema.accounts.types import UserType
-from schema.context import Info
-from schema.ids import encode_id
-from schema.kpis.types import KpiType
-from schema.node import Node, register_node
-from schema.org.types import UnitType
-from schema.resolutions.types import ResolutionType
+from resolute.api.tasks.models import Assignment as AssignmentRow
+from resolute.api.tasks.models import Evaluation as EvaluationRow
+from resolute.api.tasks.models import Extension as ExtensionRow
+from resolute.api.tasks.models import Milestone as MilestoneRow
+from resolute.api.tasks.models import ProgressReport as ReportRow
+from resolute.api.tasks.models import Task as TaskRow
+from resolute.schema.accounts.types import UserType
+from resolute.schema.context import Info
+from resolute.schema.ids import encode_id
+from resolute.schema.kpis.types import KpiType
+from resolute.schema.node import Node, register_node
+from resolute.schema.org.types import UnitType
+from resolute.schema.resolutions.types import ResolutionType
 
 __all__ = ["AssignmentType", "EvaluationType", "ExtensionType", "MilestoneType", "ProgressReportType", "TaskType"]
 
