@@ -10,14 +10,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
-
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import TYPE_CHECKING, TypeVar
 
 from resolute.api.settings import ROOT, Settings
+
+if TYPE_CHECKING:
+    from resolute.api.transaction import Outcome, UnitOfWork
 
 __all__ = ["main"]
 
@@ -25,21 +24,25 @@ T = TypeVar("T")
 DEMO_PASSWORD = "resolute-demo"
 
 
-def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` in one write transaction on a fresh engine, committed if it returns."""
+def _operate(settings: Settings, call: Callable[[UnitOfWork], Awaitable[Outcome[T]]]) -> T:
+    """Run one service operation in the system's unit of work (audited as the console), on a
+    fresh engine; a refusal is printed field by field and ends the command with exit code 1."""
     from resolute.api.db import create_engine, session_factory
-    from resolute.api.transaction import write_transaction
+    from resolute.api.transaction import UnitOfWork
 
-    async def run() -> T:
+    async def run() -> Outcome[T]:
         engine = create_engine(settings)
         try:
-            async with session_factory(engine)() as session:
-                async with write_transaction(session):
-                    return await work(session)
+            return await call(UnitOfWork(sessions=session_factory(engine), settings=settings, actor_label=f"cli:{getpass.getuser()}"))
         finally:
             await engine.dispose()
 
-    return asyncio.run(run())
+    outcome = asyncio.run(run())
+    if outcome.errors:
+        for error in outcome.errors:
+            print(f"refused: {error.field or '(input)'}: {error.code.value}: {error.message}", file=sys.stderr)
+        raise SystemExit(1)
+    return outcome.value  # type: ignore[return-value]
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -70,7 +73,7 @@ def _import(settings: Settings, directory: Path) -> int:
 
     started = time.perf_counter()
     try:
-        lines = _with_session(settings, lambda session: import_directory(session, directory, load_policy(settings.policy_dir)))
+        lines = _operate(settings, lambda uow: import_directory(uow, directory=directory, policy=load_policy(settings.policy_dir)))
     except InterchangeError as exc:
         print(f"import refused, nothing written ({len(exc.problems)} problem(s)):", file=sys.stderr)
         for problem in exc.problems[:200]:
@@ -94,8 +97,6 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Build the demo database: migrate, generate a small organisation, import it, set demo passwords."""
     from resolute.api import migrate
-    from resolute.api.accounts.models import User
-    from resolute.api.auth.passwords import hash_password
     from resolute.api.demo import generator
 
     migrate.upgrade(settings)
@@ -108,17 +109,12 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         code = _import(settings, Path(tmp))
     if code:
         return code
-    password_hash = hash_password(settings, DEMO_PASSWORD)
-
-    async def set_passwords(session: AsyncSession) -> list[str]:
-        await session.execute(update(User).where(User.password_hash.is_(None)).values(password_hash=password_hash))
-        return list(await session.scalars(select(User.username).order_by(User.id).limit(8)))
-
-    names = _with_session(settings, set_passwords)
     from resolute.api.access.policy import load_policy
-    from resolute.api.demo.scenario import play
+    from resolute.api.demo.scenario import play, set_demo_passwords
 
-    for line in _with_session(settings, lambda session: play(session, load_policy(settings.policy_dir))):
+    names = _operate(settings, lambda uow: set_demo_passwords(uow, password=DEMO_PASSWORD))
+    lines = _operate(settings, lambda uow: play(uow, policy=load_policy(settings.policy_dir)))
+    for line in lines:
         print(f"demo: {line}")
     print(f"\ndemo accounts (password '{DEMO_PASSWORD}'), e.g.: {', '.join(names)}")
     return 0
@@ -139,61 +135,21 @@ def _password(args: argparse.Namespace) -> str:
 def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
     """Create (or re-enable) an admin over a unit's subtree; the way in on a new database."""
     from resolute.api import migrate
-    from resolute.api.accounts.models import Grant, User
-    from resolute.api.auth.passwords import hash_password, password_problem
-    from resolute.api.org.models import Unit
-    from resolute.api.org.text import user_search_name
+    from resolute.api.accounts.service import bootstrap_admin
 
     migrate.upgrade(settings)
     password = _password(args)
-    if problem := password_problem(password):
-        print(f"the password {problem}", file=sys.stderr)
-        return 1
-
-    async def work(session: AsyncSession) -> str:
-        query = select(Unit).where(Unit.code == args.unit) if args.unit else select(Unit).where(Unit.parent_id.is_(None))
-        unit = await session.scalar(query)
-        if unit is None:
-            raise SystemExit(f"no unit {args.unit or '(root)'}: import units first (resolute import DIR)")
-        user = await session.scalar(select(User).where(User.username == args.username))
-        if user is None:
-            full_name = args.full_name or args.username
-            user = User(username=args.username, full_name=full_name, search_name=user_search_name(args.username, full_name), unit_id=unit.id, active=True, version=1)
-            session.add(user)
-        user.password_hash = hash_password(settings, password)
-        user.active = True
-        user.tokens_valid_after = datetime.now(UTC)
-        await session.flush()
-        if await session.scalar(select(Grant.id).where(Grant.user_id == user.id, Grant.role == "admin", Grant.unit_id == unit.id)) is None:
-            session.add(Grant(user_id=user.id, role="admin", unit_id=unit.id, source="cli"))
-        return unit.code
-
-    code = _with_session(settings, work)
-    print(f"admin '{args.username}' over {code} and everything below it")
+    user, unit = _operate(settings, lambda uow: bootstrap_admin(uow, username=args.username, full_name=args.full_name, unit_code=args.unit, password=password))
+    print(f"admin '{user.username}' over {unit.code} and everything below it")
     return 0
 
 
 def cmd_set_password(args: argparse.Namespace, settings: Settings) -> int:
-    from resolute.api.accounts.models import User
-    from resolute.api.auth.passwords import hash_password, password_problem
+    from resolute.api.accounts.service import reset_password
 
     password = _password(args)
-    if problem := password_problem(password):
-        print(f"the password {problem}", file=sys.stderr)
-        return 1
-
-    async def work(session: AsyncSession) -> int:
-        result = await session.execute(
-            update(User)
-            .where(User.username == args.username)
-            .values(password_hash=hash_password(settings, password), tokens_valid_after=datetime.now(UTC), version=User.version + 1)
-        )
-        return result.rowcount  # type: ignore[attr-defined,no-any-return]
-
-    if not _with_session(settings, work):
-        print(f"no user '{args.username}'", file=sys.stderr)
-        return 1
-    print(f"password set for '{args.username}'")
+    user = _operate(settings, lambda uow: reset_password(uow, username=args.username, password=password))
+    print(f"password set for '{user.username}'")
     return 0
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from sqlalchemy import event, select, text
+from sqlalchemy import event, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from resolute.api import migrate
@@ -30,7 +30,7 @@ from resolute.api.interchange.loader import ImportReport, load_bundle
 from resolute.api.interchange.reader import Bundle, UnitRecord, UserRecord
 from resolute.api.org.models import DEFAULT_KINDS
 from resolute.api.settings import Settings
-from resolute.api.transaction import write_transaction
+from resolute.api.transaction import Tx, UnitOfWork
 
 PG_ADMIN_URL = os.environ.get("RESOLUTE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct horse battery"
@@ -142,14 +142,15 @@ class Api:
 
     async def seed(self, units: list[UnitRecord], users: list[UserRecord] | None = None, *, passwords: bool = True) -> ImportReport:
         """Load units and users through the importer, and give every user PASSWORD."""
-        async with session_factory(self.engine)() as session:
-            async with write_transaction(session):
-                report = await load_bundle(session, Bundle(units=units, users=users or [], notices=[]), load_policy(self.settings.policy_dir))
-                if passwords:
-                    from sqlalchemy import update
+        async def work(tx: Tx) -> ImportReport:
+            report = await load_bundle(tx.session, Bundle(units=units, users=users or [], notices=[]), load_policy(self.settings.policy_dir))
+            if passwords:
+                await tx.session.execute(update(User).where(User.password_hash.is_(None)).values(password_hash=hash_password(self.settings, PASSWORD)))
+            return report
 
-                    await session.execute(update(User).where(User.password_hash.is_(None)).values(password_hash=hash_password(self.settings, PASSWORD)))
-        return report
+        outcome = await UnitOfWork(sessions=session_factory(self.engine), settings=self.settings, actor_label="test-seed").run("seed", work)
+        assert outcome.ok, outcome.errors
+        return outcome.value  # type: ignore[return-value]
 
     async def user_id(self, username: str) -> int:
         async with session_factory(self.engine)() as session:

@@ -547,26 +547,30 @@ async def test_cycle_every_step_each_user_sees_exactly_its_share(api: Api) -> No
         ("extensionRequest", lambda a: {"assignmentId": a, "requestedDueOn": "2027-05-31", "reason": "x"}, "assignmentId"),
         ("assignmentEvaluate", lambda a: {"assignmentId": a, "rating": "good"}, "assignmentId"),
     ):
-        await same_refusal(api, name, inp(sibling), inp(missing("Assignment")), "p01.c01.officer", [(fld, "NOT_FOUND")])
-    # read-only: visible, so FORBIDDEN (not NOT_FOUND: hiding what the caller already reads would be pointless)
+        # an officer evaluates nothing anywhere: casbin alone refuses it, whatever the id
+        await same_refusal(api, name, inp(sibling), inp(missing("Assignment")), "p01.c01.officer", [(fld, "FORBIDDEN" if name == "assignmentEvaluate" else "NOT_FOUND")])
+    # roles that may not do this anywhere: FORBIDDEN, decided by casbin before any row is read
     for who in ("p01.c01.officer", "p01.c01.viewer"):
         await refused(api, "taskUpdate", {"id": w.task(SUB), "title": "Sửa bởi xã", "dueOn": "2027-01-31"}, who, [("id", "FORBIDDEN")])
         await refused(api, "resolutionUpdate", {"id": w.res("CTr-57/P01"), "title": "Sửa bởi xã"}, who, [("id", "FORBIDDEN")])
     for who in ("p01.c01.officer",):
         ms = w.ids[("milestone", "Khảo sát hiện trạng")]
-        await refused(api, "milestoneUpdate", {"id": ms, "doneOn": TODAY.isoformat()}, who, [("id", "FORBIDDEN")])
+        await refused(api, "milestoneUpdate", {"id": ms, "doneOn": TODAY.isoformat()}, who, [("id", "NOT_FOUND")])  # it reports, but not for the lead unit
         await refused(api, "milestoneUpdate", {"id": ms, "title": "Sửa bởi xã"}, who, [("id", "FORBIDDEN")])
         await refused(api, "milestoneCreate", {"taskId": w.task(SUB), "title": "Thêm bởi xã", "dueOn": "2027-01-31"}, who, [("taskId", "FORBIDDEN")])
         await refused(api, "objectiveUpdate", {"id": w.ids[("objective", "CTr-57/P01-O1")], "title": "Sửa bởi xã"}, who, [("id", "FORBIDDEN")])
         await refused(api, "kpiUpdate", {"id": w.kpi(KPI_P01), "target": "99"}, who, [("id", "FORBIDDEN")])
         await refused(api, "taskAssign", {"taskId": w.task(SUB), "assignerUnitId": w.unit(GRANTS[who][1]), "assignees": [{"unitId": w.unit("P01-C01-K01")}]},
                       who, [("assignerUnitId", "FORBIDDEN")])
-    await refused(api, "taskUpdate", {"id": w.task(T001), "title": "Sửa bởi tỉnh"}, "p01.manager", [("id", "FORBIDDEN")])
-    await refused(api, "milestoneUpdate", {"id": w.ids[("milestone", "Trình ban hành")], "doneOn": TODAY.isoformat()}, "p01.manager", [("id", "FORBIDDEN")])
-    await refused(api, "kpiUpdate", {"id": w.kpi(KPI_TW), "target": "99"}, "p01.manager", [("id", "FORBIDDEN")])
-    await refused(api, "resolutionUpdate", {"id": w.res("57-NQ/TW"), "title": "Sửa bởi tỉnh"}, "p01.manager", [("id", "FORBIDDEN")])
+    # handed down, so read, but outside the caller's write scope: answered exactly like a missing id
+    await same_refusal(api, "taskUpdate", {"id": w.task(T001), "title": "Sửa bởi tỉnh"}, {"id": missing("Task"), "title": "Sửa bởi tỉnh"}, "p01.manager", [("id", "NOT_FOUND")])
+    await same_refusal(api, "milestoneUpdate", {"id": w.ids[("milestone", "Trình ban hành")], "doneOn": TODAY.isoformat()},
+                       {"id": missing("Milestone"), "doneOn": TODAY.isoformat()}, "p01.manager", [("id", "NOT_FOUND")])
+    await same_refusal(api, "kpiUpdate", {"id": w.kpi(KPI_TW), "target": "99"}, {"id": missing("Kpi"), "target": "99"}, "p01.manager", [("id", "NOT_FOUND")])
+    await same_refusal(api, "resolutionUpdate", {"id": w.res("57-NQ/TW"), "title": "Sửa bởi tỉnh"}, {"id": missing("Resolution"), "title": "Sửa bởi tỉnh"}, "p01.manager",
+                       [("id", "NOT_FOUND")])
     # ... and invisible beyond it: NOT_FOUND, as for a missing id
-    await same_refusal(api, "taskUpdate", {"id": w.task(T001), "title": "x"}, {"id": missing("Task"), "title": "x"}, "p01.c01.officer", [("id", "NOT_FOUND")])
+    await same_refusal(api, "taskUpdate", {"id": w.task(T001), "title": "x"}, {"id": missing("Task"), "title": "x"}, "p01.c01.officer", [("id", "FORBIDDEN")])  # no define anywhere
     await same_refusal(api, "taskUpdate", {"id": w.task(SUB), "title": "x"}, {"id": missing("Task"), "title": "x"}, "p02.manager", [("id", "NOT_FOUND")])
     await same_refusal(api, "resolutionUpdate", {"id": w.res("CTr-57/P01"), "title": "x"}, {"id": missing("Resolution"), "title": "x"}, "p02.manager",
                        [("id", "NOT_FOUND")])
@@ -594,8 +598,9 @@ async def test_cycle_every_step_each_user_sees_exactly_its_share(api: Api) -> No
 
     ext = await w.ask_extension("p01.c02.officer", SUB, "P01-C02", "2027-06-30")
     await check(api, m, "P01-C02 asks for an extension", WATCHERS)
-    for who in ("p01.c01.officer", "p02.manager", "p02.officer"):  # the sibling's or another province's request: not there
-        await same_refusal(api, "extensionDecide", {"id": ext, "approve": True}, {"id": missing("Extension"), "approve": True}, who, [("id", "NOT_FOUND")])
+    for who in ("p01.c01.officer", "p02.manager", "p02.officer"):  # the sibling's or another province's request: not there (officers decide nothing)
+        await same_refusal(api, "extensionDecide", {"id": ext, "approve": True}, {"id": missing("Extension"), "approve": True}, who,
+                           [("id", "FORBIDDEN" if who.endswith("officer") else "NOT_FOUND")])
     await w.decide("p01.manager", SUB, "P01-C02", ext, approve=True)
     await check(api, m, "P01 approves the extension")
 
@@ -719,7 +724,7 @@ async def test_bad_inputs_are_typed_errors_that_write_nothing(api: Api) -> None:
     await w.report("p01.c01.officer", SUB, "P01-C01", 100, "completed")
     await refused(api, "assignmentEvaluate", {"assignmentId": sa1, "rating": "good"}, "p01.c01.officer", [("assignmentId", "FORBIDDEN")])
     await w.report("p02.manager", T001, "P02", 100, "completed")
-    await refused(api, "assignmentEvaluate", {"assignmentId": a_p02, "rating": "excellent"}, "p02.manager", [("assignmentId", "FORBIDDEN")])
+    await refused(api, "assignmentEvaluate", {"assignmentId": a_p02, "rating": "excellent"}, "p02.manager", [("assignmentId", "NOT_FOUND")])  # its own work
     await refused(api, "assignmentEvaluate", {"assignmentId": sa2, "rating": "good"}, "p01.manager", [("assignmentId", "INVALID")])
     await refused(api, "assignmentEvaluate", {"assignmentId": sa1, "rating": "superb"}, "p01.manager", [("rating", "INVALID")])
     await w.evaluate("p01.manager", SUB, "P01-C01", "good")
@@ -739,7 +744,7 @@ async def test_bad_inputs_are_typed_errors_that_write_nothing(api: Api) -> None:
     await refused(api, "extensionDecide", {"id": x_sa2, "approve": False}, "p01.manager", [("reason", "REQUIRED")])
     await refused(api, "extensionDecide", {"id": x_sa2, "approve": False, "reason": "  "}, "p01.manager", [("reason", "REQUIRED")])
     x_p01 = await w.ask_extension("p01.manager", T001, "P01", "2028-06-30")  # the province asks TW for more time ...
-    await refused(api, "extensionDecide", {"id": x_p01, "approve": True}, "p01.manager", [("id", "FORBIDDEN")])  # ... and cannot grant it itself
+    await refused(api, "extensionDecide", {"id": x_p01, "approve": True}, "p01.manager", [("id", "NOT_FOUND")])  # ... and cannot grant it itself
     await w.decide("tw.manager", T001, "P01", x_p01, approve=False, reason="Không đủ căn cứ")
     await refused(api, "extensionDecide", {"id": x_p01, "approve": True}, "tw.manager", [("id", "INVALID")])  # already decided
 
@@ -748,7 +753,8 @@ async def test_bad_inputs_are_typed_errors_that_write_nothing(api: Api) -> None:
         await same_refusal(api, "assignmentAcknowledge", {"id": sa1}, {"id": missing("Assignment")}, who, [("id", "NOT_FOUND")])
         await same_refusal(api, "progressReportSubmit", report(a_p01), report(missing("Assignment")), who, [("assignmentId", "NOT_FOUND")])
         await same_refusal(api, "extensionRequest", ext(sa2, "2027-12-31"), ext(missing("Assignment"), "2027-12-31"), who, [("assignmentId", "NOT_FOUND")])
-        await same_refusal(api, "extensionDecide", {"id": x_sa2, "approve": True}, {"id": missing("Extension"), "approve": True}, who, [("id", "NOT_FOUND")])
+        await same_refusal(api, "extensionDecide", {"id": x_sa2, "approve": True}, {"id": missing("Extension"), "approve": True}, who,
+                           [("id", "FORBIDDEN" if who.endswith("officer") else "NOT_FOUND")])  # officers decide nothing anywhere
         await same_refusal(api, "measurementSubmit", {"kpiId": w.kpi(KPI_P01), "unitId": w.unit("P02"), "period": "2026-10", "value": "1"},
                            {"kpiId": missing("Kpi"), "unitId": w.unit("P02"), "period": "2026-10", "value": "1"}, who, [("kpiId", "NOT_FOUND")])
     measure = {"kpiId": w.kpi(KPI_P01), "unitId": w.unit("P01-C01"), "period": "2026-10", "value": "5"}
@@ -832,7 +838,7 @@ async def test_timeliness_on_time_and_why_late_needs_time(api: Api) -> None:
 
 
 class _Clock(dt.date):
-    """The date the task service believes it is (only api.tasks.service reads it)."""
+    """The date the services believe it is (the unit of work gives them `tx.today`)."""
 
     current = TODAY
 
@@ -842,7 +848,7 @@ class _Clock(dt.date):
 
 
 async def test_late_within_extension_and_latest_report_with_a_shifted_clock(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("resolute.api.tasks.service.date", _Clock)
+    monkeypatch.setattr("resolute.api.transaction.date", _Clock)  # the unit of work's clock: every service's `today`
     day = lambda n: (TODAY - dt.timedelta(days=21 - n)).isoformat()  # day(0) is three weeks ago, day(21) is today
     w = await new_world(api)
     await w.resolution("tw.manager", "57-NQ/TW", "TW")

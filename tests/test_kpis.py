@@ -439,7 +439,7 @@ async def test_frequency_may_change_until_the_first_value(world: World) -> None:
     assert await db_state(api) == before
 
 
-async def test_coordinating_units_are_replaced_and_the_lead_units_manager_edits(world: World) -> None:
+async def test_coordinating_units_are_replaced_and_the_lead_unit_never_redefines(world: World) -> None:
     api = world.api
     kpi = await create_kpi(world, "57-NQ/TW-K01", coordinators=("P01-C02",))
     replaced = ok(await mutate(api, KPI_UPDATE, {"id": kpi["id"], "coordinatingUnitIds": [world.unit("P02-C01"), world.unit("P01-C01")]},
@@ -456,10 +456,13 @@ async def test_coordinating_units_are_replaced_and_the_lead_units_manager_edits(
     assert emptied["coordinatingUnits"] == []
     async with api.engine.connect() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM kpi_coordinators"))).scalar_one() == 0
-    # ACCESS.md: a KPI's home units are its issuer and its lead unit, so the lead's manager edits it too
-    edited = ok(await mutate(api, KPI_UPDATE, {"id": kpi["id"], "target": "75", "coordinatingUnitIds": [world.unit("P01-C02")]},
-                             as_user="p01.manager"), "kpi")
-    assert (edited["target"], edited["coordinatingUnits"], edited["version"]) == ("75.00", [{"code": "P01-C02"}], 6)
+    # ACCESS.md: the lead unit reads a KPI but never edits its definition (it could not have created
+    # it): its manager is answered exactly as for a KPI that does not exist, and nothing changes
+    before = await db_state(api)
+    for kpi_id in (kpi["id"], MISSING_KPI):
+        refused = await mutate(api, KPI_UPDATE, {"id": kpi_id, "target": "75", "coordinatingUnitIds": [world.unit("P01-C02")]}, as_user="p01.manager")
+        assert refused == {"kpi": None, "errors": [{"field": "id", "code": "NOT_FOUND", "message": "no such KPI"}]}, refused
+    assert await db_state(api) == before
 
 
 async def test_the_lead_unit_may_not_become_one_of_its_coordinators(world: World) -> None:
@@ -493,8 +496,8 @@ UPDATE_REFUSALS = [
     ("stale version", "tw.manager", {"version": 1, "name": "Tên"}, [("version", "CONFLICT")]),
     ("future version", "tw.manager", {"version": 7, "name": "Tên"}, [("version", "CONFLICT")]),
     ("lead unit among the coordinators given", "tw.manager", {"coordinatingUnitIds": ["P01-C01", "P01"]}, [("coordinatingUnitIds", "INVALID")]),
-    ("coordinator out of scope, with a name change", "p01.manager", {"name": "Tên", "coordinatingUnitIds": ["P02"]}, [("coordinatingUnitIds", "NOT_FOUND")]),
-    ("lead unit out of scope", "p01.manager", {"leadUnitId": "P02"}, [("leadUnitId", "NOT_FOUND")]),
+    ("the lead unit's manager, with a name change", "p01.manager", {"name": "Tên", "coordinatingUnitIds": ["P02"]}, [("id", "NOT_FOUND")]),
+    ("the lead unit's manager moving the lead", "p01.manager", {"leadUnitId": "P02"}, [("id", "NOT_FOUND")]),
     ("officer", "p01.officer", {"name": "Tên"}, [("id", "FORBIDDEN")]),
     ("viewer", "p01.viewer", {"name": "Tên"}, [("id", "FORBIDDEN")]),
     ("another province's manager", "p02.manager", {"name": "Tên"}, [("id", "NOT_FOUND")]),
@@ -532,7 +535,8 @@ async def test_update_and_unit_target_refusals_write_nothing(world: World) -> No
     await check_refusals(api, "kpi", [
         ("target of 10^13", "tw.manager", kpi["id"], "P01-C01", "10000000000000", [("target", "OUT_OF_RANGE")]),
         ("unit outside the programme's issuer", "admin", programme["id"], "P02", "5", [("unitId", "NOT_FOUND")]),
-        ("unit out of the caller's scope", "p01.manager", kpi["id"], "P02-C01", "5", [("unitId", "NOT_FOUND")]),
+        ("unit out of the caller's scope", "p01.manager", programme["id"], "P02-C01", "5", [("unitId", "NOT_FOUND")]),
+        ("the lead unit's manager on the issuer's KPI", "p01.manager", kpi["id"], "P01-C01", "5", [("kpiId", "NOT_FOUND")]),
         ("officer", "p01.officer", kpi["id"], "P01-C01", "5", [("kpiId", "FORBIDDEN")]),
         ("another province's manager", "p02.manager", kpi["id"], "P02-C01", "5", [("kpiId", "NOT_FOUND")]),
         ("a unit id as kpiId", "tw.manager", world.unit("P01"), "P01-C01", "5", [("kpiId", "INVALID_ID")]),
@@ -572,7 +576,7 @@ async def test_a_kpi_is_read_by_its_home_units_and_the_units_given_a_target(worl
     assert await readers(api, central) == home
 
     # handed down: P01-C01 gets its own target and must report, so its officer reads the KPI
-    await set_target(world, central, "P01-C01", "75", as_user="p01.manager")
+    await set_target(world, central, "P01-C01", "75", as_user="tw.manager")  # a definition: where the resolution was issued
     assert await readers(api, central) == home | {"p01.c01.officer"}
     handed = (await api.data(KPI_BY_CODE, {"c": central["code"]}, as_user="p01.c01.officer"))["kpi"]
     assert handed["unitTargets"] == [{"unit": {"code": "P01-C01"}, "target": "75.00"}]

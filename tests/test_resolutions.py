@@ -571,7 +571,7 @@ async def test_objective_and_key_result_refusals_and_node_scope(tree: Api) -> No
         (OBJECTIVE_UPDATE, "objective", "p02.manager", {"id": objective["id"], "title": "T"}, [("id", "NOT_FOUND")]),
         (OBJECTIVE_UPDATE, "objective", "admin", {"id": objective["id"], "title": "  "}, [("title", "REQUIRED")]),
         (OBJECTIVE_UPDATE, "objective", "admin", {"id": kr["id"], "title": "T"}, [("id", "INVALID_ID")]),
-        (KR_CREATE, "keyResult", "p01.c01.officer", {"objectiveId": objective["id"], "title": "T"}, [("objectiveId", "NOT_FOUND")]),
+        (KR_CREATE, "keyResult", "p01.c01.officer", {"objectiveId": objective["id"], "title": "T"}, [("objectiveId", "FORBIDDEN")]),  # defines nothing anywhere
         (KR_CREATE, "keyResult", "p01.officer", {"objectiveId": objective["id"], "title": "T"}, [("objectiveId", "FORBIDDEN")]),
         (KR_CREATE, "keyResult", "p02.manager", {"objectiveId": objective["id"], "title": "T"}, [("objectiveId", "NOT_FOUND")]),
         (KR_CREATE, "keyResult", "admin", {"objectiveId": objective["id"], "title": ""}, [("title", "REQUIRED")]),
@@ -736,12 +736,12 @@ async def test_a_resolution_handed_down_shows_a_province_only_its_own_coverage(t
         assert await listed(tree, username) == ["57-NQ/TW"], username
     programme = await create(tree, "CTr-57/P01", "P01", as_user="p01.manager", implements="57-NQ/TW", issued_on=due)
     assert programme["implements"] == {"code": "57-NQ/TW"}
-    # but it does not define on it: read-only
+    # but it does not define on it: read-only, so outside its write scope, answered like an unknown id
     before = await db_state(tree)
     payload = await mutate(tree, OBJECTIVE_CREATE, {"resolutionId": await res_gid(tree, "57-NQ/TW"), "code": "57-O1", "title": "T"}, as_user="p01.manager")
-    assert refused(payload, "objective") == [("resolutionId", "FORBIDDEN")]
+    assert refused(payload, "objective") == [("resolutionId", "NOT_FOUND")]
     payload = await mutate(tree, RESOLUTION_UPDATE, {"id": await res_gid(tree, "57-NQ/TW"), "title": "T"}, as_user="p01.manager")
-    assert refused(payload, "resolution") == [("id", "FORBIDDEN")]
+    assert refused(payload, "resolution") == [("id", "NOT_FOUND")]
     assert await db_state(tree) == before
 
     for username in P01_USERS:

@@ -13,17 +13,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
+from sqlalchemy.orm import aliased
 
 from resolute.api.access.policy import Policy
 from resolute.api.accounts.models import Grant, User
 from resolute.api.audit.models import AuditEvent
 from resolute.api.kpis.models import Kpi, KpiUnitTarget, Measurement
-from resolute.api.org.models import Unit, lies_under, subtree_upper
+from resolute.api.org.models import Unit
+from resolute.api.org.tree import in_subtree, lies_under, minimal_paths, path_ids, units_under
 from resolute.api.resolutions.models import KeyResult, Objective, Resolution
 from resolute.api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task, TaskCoordinator
 
-__all__ = ["GrantScope", "Principal", "Scope", "OBJECT_TYPES", "path_ids"]
+__all__ = ["ASSIGNEE_SIDE", "ASSIGNER_SIDE", "GrantScope", "Principal", "Scope", "OBJECT_TYPES", "ROW_FILTERS", "path_ids"]
 
 
 @dataclass(frozen=True)
@@ -48,20 +50,6 @@ class Principal:
     grants: tuple[GrantScope, ...]
 
 
-def path_ids(path: str) -> list[int]:
-    """The unit ids along a materialised path, root first ("/1/7/42/" -> [1, 7, 42])."""
-    return [int(part) for part in path.strip("/").split("/") if part]
-
-
-def _minimal(paths: Iterable[str]) -> tuple[str, ...]:
-    """Drop the paths that lie under another one: their ranges add nothing."""
-    kept: list[str] = []
-    for path in sorted(set(paths)):
-        if not kept or not path.startswith(kept[-1]):
-            kept.append(path)
-    return tuple(kept)
-
-
 class Scope:
     """A caller's reach, computed once per request from its principal and the policy."""
 
@@ -81,13 +69,13 @@ class Scope:
     def paths(self, obj: str, act: str) -> tuple[str, ...]:
         key = (obj, act)
         if key not in self._paths:
-            self._paths[key] = _minimal(g.path for g in self.grants_for(obj, act))
+            self._paths[key] = minimal_paths(g.path for g in self.grants_for(obj, act))
         return self._paths[key]
 
     # -- SQL ---------------------------------------------------------------------------------
     def within(self, path_column: Any, obj: str, act: str) -> ColumnElement[bool]:
         """`path_column` lies in a subtree where `act` on `obj` is allowed."""
-        ranges = [and_(path_column >= p, path_column < subtree_upper(p)) for p in self.paths(obj, act)]
+        ranges = [in_subtree(path_column, p) for p in self.paths(obj, act)]
         if not ranges:
             return false()
         return ranges[0] if len(ranges) == 1 else or_(*ranges)
@@ -96,13 +84,18 @@ class Scope:
         """The ids of the units where `act` on `obj` is allowed, as a subquery."""
         return select(Unit.id).where(self.within(Unit.path, obj, act))
 
-    def visible(self, model: type, act: str = "read") -> ColumnElement[bool]:
-        """The row filter of `model` for `act`: the one registry every query goes through."""
+    def visible(self, model: type, act: str = "read", *, obj: str | None = None) -> ColumnElement[bool]:
+        """The rows of `model` on which the caller may `act`: the one registry every query goes through.
+
+        `obj` names the kind of object the verb is about when it differs from the row's own, e.g.
+        the assignments on which the caller may submit a progress report:
+        `visible(Assignment, "submit", obj="progress_report")`.
+        """
         try:
-            obj, build = ROW_FILTERS[model]
+            registered, build = ROW_FILTERS[model]
         except KeyError:  # pragma: no cover - a new model must be registered
             raise LookupError(f"no row filter registered for {model.__name__}") from None
-        return build(self, obj, act)
+        return build(self, obj or registered, act)
 
     # -- checks on already loaded paths (for writes that name several units) ---------------
     def grant_covering(self, obj: str, act: str, *paths: str) -> GrantScope | None:
@@ -130,14 +123,45 @@ def _units(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
 
 
 def _users(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
-    in_scope = User.unit_id.in_(scope.unit_ids(obj, act))
-    # Everyone reads its own account, even where no grant covers its unit.
-    return or_(in_scope, User.id == scope.principal.user_id) if act == "read" else in_scope
+    """Read: users of the scope, and one's own account. Acting on an account (obj user) acts on
+    everything it holds: one grant must cover the account's unit and every unit it holds a grant
+    over, so no one gains more than it holds. Granting to (obj grant): the user's unit."""
+    if act == "read":
+        return or_(User.unit_id.in_(scope.unit_ids(obj, act)), User.id == scope.principal.user_id)
+    if obj != "user":
+        return User.unit_id.in_(scope.unit_ids(obj, act))
+    held_unit = aliased(Unit)
+    return _any(
+        and_(
+            units_under(User.unit_id, grant.path),
+            ~exists(select(Grant.id).join(held_unit, held_unit.id == Grant.unit_id).where(Grant.user_id == User.id, ~in_subtree(held_unit.path, grant.path))),
+        )
+        for grant in scope.grants_for(obj, act)
+    )
 
 
 def _grants(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
-    in_scope = Grant.user_id.in_(select(User.id).where(User.unit_id.in_(scope.unit_ids(obj, act))))
-    return or_(in_scope, Grant.user_id == scope.principal.user_id) if act == "read" else in_scope
+    """Read: the grants of the users of the scope, and one's own. Revoke: one grant of the caller
+    covers both the holder's unit and the grant's unit, and the caller holds the grant's role (or
+    admin) over the grant's unit: no one takes away more than it could give."""
+    holder_in = Grant.user_id.in_(select(User.id).where(User.unit_id.in_(scope.unit_ids(obj, act))))
+    if act == "read":
+        return or_(holder_in, Grant.user_id == scope.principal.user_id)
+    grant_unit = select(Unit.path).where(Unit.id == Grant.unit_id).scalar_subquery()
+    covered = _any(
+        and_(Grant.user_id.in_(select(User.id).where(units_under(User.unit_id, g.path))), in_subtree(grant_unit, g.path))
+        for g in scope.grants_for(obj, act)
+    )
+    held = _any(
+        and_(in_subtree(grant_unit, g.path), true() if g.role == "admin" else Grant.role == g.role) for g in scope.principal.grants
+    )
+    return and_(covered, held)
+
+
+def _any(conditions: Iterable[ColumnElement[bool]]) -> ColumnElement[bool]:
+    """OR over per-grant conditions; none is false (no grant, no rows)."""
+    listed = list(conditions)
+    return or_(*listed) if listed else false()
 
 
 def _handed_down_tasks(units: Select[tuple[int]]) -> Select[tuple[int]]:
@@ -151,6 +175,7 @@ def _handed_down_resolutions(units: Select[tuple[int]]) -> Select[tuple[int]]:
 
 
 def _resolutions(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
+    """Home: the issuing unit (the only place a resolution is defined). Handed down: read only."""
     units = scope.unit_ids(obj, act)
     home = Resolution.issuing_unit_id.in_(units)
     if act != "read":
@@ -167,15 +192,15 @@ def _key_results(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
 
 
 def _kpis(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
-    """Home units: the owning resolution's issuer and the lead unit; a reporting unit reads it too."""
+    """Defined only where the owning resolution was issued. Read also by the lead unit, by the units
+    that must report on it (they have a target for it) and where its resolution's tasks were handed."""
     units = scope.unit_ids(obj, act)
-    home = or_(Kpi.resolution_id.in_(select(Resolution.id).where(Resolution.issuing_unit_id.in_(units))), Kpi.lead_unit_id.in_(units))
+    issued = Kpi.resolution_id.in_(select(Resolution.id).where(Resolution.issuing_unit_id.in_(units)))
     if act != "read":
-        return home
-    # handed down: the KPIs a unit of the scope must report on (it has a target for it), and
-    # those of the resolutions whose tasks were assigned to the scope
+        return issued
     return or_(
-        home,
+        issued,
+        Kpi.lead_unit_id.in_(units),
         Kpi.id.in_(select(KpiUnitTarget.kpi_id).where(KpiUnitTarget.unit_id.in_(units))),
         Kpi.resolution_id.in_(_handed_down_resolutions(units)),
     )
@@ -198,10 +223,23 @@ def _milestones(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
     return Milestone.task_id.in_(select(Task.id).where(_tasks(scope, obj, act)))
 
 
+# Which side of an assignment each verb acts from (ACCESS.md "Where each verb may be used").
+ASSIGNEE_SIDE = frozenset({("assignment", "acknowledge"), ("extension", "request"), ("progress_report", "submit"), ("task", "define")})
+ASSIGNER_SIDE = frozenset({("extension", "decide"), ("evaluation", "submit")})
+
+
 def _assignments(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
-    """The assignee side and the assigner side; never a sibling assignee."""
+    """Read from either side, never a sibling assignee's. The assignee side acknowledges, reports,
+    asks for time and decomposes it into its own tasks; the assigner side decides and evaluates;
+    no other verb acts on one."""
     units = scope.unit_ids(obj, act)
-    return or_(Assignment.assignee_unit_id.in_(units), Assignment.assigner_unit_id.in_(units))
+    if act == "read":
+        return or_(Assignment.assignee_unit_id.in_(units), Assignment.assigner_unit_id.in_(units))
+    if (obj, act) in ASSIGNEE_SIDE:
+        return Assignment.assignee_unit_id.in_(units)
+    if (obj, act) in ASSIGNER_SIDE:
+        return Assignment.assigner_unit_id.in_(units)
+    return false()
 
 
 def _of_assignment(column: Any) -> Callable[[Scope, str, str], ColumnElement[bool]]:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolute.api.audit.models import AuditEvent
 
-__all__ = ["GENESIS", "Broken", "append_pending", "canonical", "record", "verify_chain"]
+__all__ = ["GENESIS", "Broken", "Event", "append_pending", "canonical", "discard_pending", "record", "verify_chain"]
 
 GENESIS = "0" * 64
 _CHAIN_LOCK_KEY = 0x5E501_A0D17
@@ -35,6 +35,20 @@ class _Pending:
     unit_id: int | None
     before: str | None
     after: str | None
+
+
+@dataclass(frozen=True)
+class Event:
+    """A committed audit event, as the after-commit hooks receive it (it carries its unit)."""
+
+    id: int
+    occurred_at: datetime
+    actor_id: int | None
+    action: str
+    object_type: str
+    object_key: str
+    unit_id: int | None
+    request_id: str | None
 
 
 @dataclass(frozen=True)
@@ -94,15 +108,16 @@ def discard_pending(session: AsyncSession) -> None:
     session.info.pop(_PENDING, None)
 
 
-async def append_pending(session: AsyncSession, *, actor_id: int | None, actor_username: str | None, request_id: str | None) -> int:
-    """Chain and insert the events recorded in this transaction; returns how many."""
+async def append_pending(session: AsyncSession, *, actor_id: int | None, actor_username: str | None, request_id: str | None) -> list[Event]:
+    """Chain and insert the events recorded in this transaction; returns them."""
     pending: list[_Pending] = session.info.pop(_PENDING, [])
     if not pending:
-        return 0
+        return []
     if session.bind.dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
     prev = await session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
     now = datetime.now(timezone.utc)
+    appended: list[Event] = []
     for event in pending:
         values = {
             "occurred_at": now,
@@ -117,9 +132,10 @@ async def append_pending(session: AsyncSession, *, actor_id: int | None, actor_u
             "request_id": request_id,
         }
         digest = event_hash(prev_hash=prev, **values)
-        await session.execute(insert(AuditEvent).values(prev_hash=prev, hash=digest, **values))
+        event_id = await session.scalar(insert(AuditEvent).values(prev_hash=prev, hash=digest, **values).returning(AuditEvent.id))
+        appended.append(Event(int(event_id), now, actor_id, event.action, event.object_type, event.object_key, event.unit_id, request_id))  # type: ignore[arg-type]
         prev = digest
-    return len(pending)
+    return appended
 
 
 async def _events(session: AsyncSession, batch: int = 5000) -> AsyncIterator[AuditEvent]:

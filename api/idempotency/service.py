@@ -16,15 +16,17 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from resolute.api.access.scope import ROW_FILTERS, Scope
 from resolute.api.errors import ErrorCode, fail
 from resolute.api.idempotency.models import IdempotencyKey
+from resolute.api.org.models import UnitKind
 
-__all__ = ["Claim", "KEY_PATTERN", "claim", "complete", "fingerprint"]
+__all__ = ["Claim", "KEY_PATTERN", "claim", "complete", "fingerprint", "reference", "replayed"]
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
@@ -62,3 +64,35 @@ async def claim(session: AsyncSession, *, user_id: int, key: str, operation: str
 async def complete(session: AsyncSession, *, user_id: int, key: str, result_ref: str | None) -> None:
     await session.execute(update(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key).values(result_ref=result_ref))
 
+
+
+# Objects an operation may answer with, so that a replayed key can answer again.
+_REPLAYABLE: dict[str, type] = {model.__name__: model for model in (*ROW_FILTERS, UnitKind)}
+
+
+def reference(result: object) -> str | None:
+    """'Unit:42', or 'Assignment:7,8,9:list' for an operation that answers with a list (a fan-out)."""
+    rows = result if isinstance(result, list) else [result] if result is not None else []
+    if not rows:
+        return None
+    states = [inspect(row) for row in rows]
+    keys = ",".join(str(state.identity[0]) for state in states)
+    return f"{states[0].mapper.class_.__name__}:{keys}" + (":list" if isinstance(result, list) else "")
+
+
+async def replayed(session: AsyncSession, scope: Scope, ref: str | None) -> Any:
+    """The object a first answer named, as the caller may see it now (None if gone or unseen)."""
+    if not ref:
+        return None
+    type_name, _, rest = ref.partition(":")
+    keys, _, shape = rest.partition(":")
+    model = _REPLAYABLE[type_name]
+    pk = inspect(model).primary_key[0]
+    values = [int(k) if k.isdigit() and type_name != "UnitKind" else k for k in keys.split(",")]
+    query = select(model).where(pk.in_(values))
+    if model in ROW_FILTERS:
+        query = query.where(scope.visible(model))
+    found = {getattr(row, pk.key): row for row in await session.scalars(query)}
+    if shape == "list":
+        return [found[v] for v in values if v in found]
+    return found.get(values[0])

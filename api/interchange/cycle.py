@@ -30,7 +30,8 @@ from resolute.api.interchange.reader import InterchangeError, Problem, read_rows
 from resolute.api.kpis.models import DIRECTIONS, FREQUENCIES, GROUPS, Kpi, KpiUnitTarget, Measurement, MeasurementRevision
 from resolute.api.kpis.periods import period_start
 from resolute.api.kpis.service import threshold_problems
-from resolute.api.org.models import Unit, lies_under
+from resolute.api.org.models import Unit
+from resolute.api.org.tree import lies_under
 from resolute.api.org.text import fold
 from resolute.api.resolutions.models import Objective, Resolution
 from resolute.api.tasks.models import RACI, Assignment, Milestone, ProgressReport, Task, TaskCoordinator

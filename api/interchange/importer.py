@@ -5,18 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolute.api.access.policy import Policy
 from resolute.api.interchange.cycle import load_cycle
 from resolute.api.interchange.loader import load_bundle
 from resolute.api.interchange.reader import read_dir
+from resolute.api.transaction import Tx, operation
 
 __all__ = ["import_directory"]
 
 
-async def import_directory(session: AsyncSession, directory: Path, policy: Policy) -> list[str]:
-    """All or nothing; returns the report's lines. Raises InterchangeError, having written nothing."""
+@operation("import")
+async def import_directory(tx: Tx, *, directory: Path, policy: Policy) -> list[str]:
+    """All or nothing, in one unit of work; returns the report's lines. Raises InterchangeError,
+    having written nothing."""
+    session = tx.session
     if session.bind.dialect.name == "postgresql":
         # A national import copies millions of rows: the API's per-statement timeout is not for it.
         await session.execute(text("SET LOCAL statement_timeout = 0"))

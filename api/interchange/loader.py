@@ -17,7 +17,7 @@ from resolute.api.accounts.models import Grant, User
 from resolute.api.audit.chain import record as record_event
 from resolute.api.interchange.reader import Bundle, InterchangeError, Problem, UnitRecord
 from resolute.api.org.models import Unit, UnitKind
-from resolute.api.org.service import lock_tree
+from resolute.api.org.tree import lock_tree
 from resolute.api.org.text import fold, user_search_name
 
 __all__ = ["ImportReport", "load_bundle"]

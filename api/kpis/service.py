@@ -1,7 +1,8 @@
 """Rules of KPIs and measurements.
 
-Definitions (targets, thresholds, lead and coordinating units) need `define` on a home unit
-of the KPI; values need `submit` on the measured unit: two separate rights in policies/.
+Definitions (targets, thresholds, lead and coordinating units) need `define` where the owning
+resolution was issued, and nowhere else (the lead unit reads a KPI, it does not redefine it);
+values need `submit` on the measured unit: two separate rights in policies/.
 Thresholds must agree with the direction; a period must fit the frequency and not lie in the
 future; a correction keeps the earlier value with who and why.
 """
@@ -13,17 +14,16 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from resolute.api.access.scope import Scope
-from resolute.api.audit.chain import record
 from resolute.api.errors import ErrorCode, FieldError, ServiceError, fail
 from resolute.api.kpis.models import DIRECTIONS, FREQUENCIES, GROUPS, Kpi, KpiCoordinator, KpiUnitTarget, Measurement, MeasurementRevision
 from resolute.api.kpis.periods import period_problem
-from resolute.api.org.models import Unit, lies_under
+from resolute.api.org.models import Unit
+from resolute.api.org.tree import lies_under
 from resolute.api.org.text import fold
 from resolute.api.resolutions.models import Resolution
 from resolute.api.resolutions.service import check_okr
+from resolute.api.transaction import Tx, operation
 
 __all__ = ["correct_measurement", "create_kpi", "set_unit_target", "submit_measurement", "threshold_problems", "traffic_light", "update_kpi"]
 
@@ -80,19 +80,20 @@ def _required_text(value: str | None, field: str, limit: int) -> list[FieldError
     return []
 
 
-async def _issuer_path(session: AsyncSession, resolution_id: int) -> str:
-    return (await session.scalar(select(Unit.path).join(Resolution, Resolution.issuing_unit_id == Unit.id).where(Resolution.id == resolution_id))) or ""
+async def _issuer_path(tx: Tx, resolution: Resolution) -> str:
+    return (await tx.session.get_one(Unit, resolution.issuing_unit_id)).path
 
 
-async def _units_under(session: AsyncSession, scope: Scope, unit_ids: list[int], root_path: str, field: str) -> list[Unit]:
+async def _units_under(tx: Tx, unit_ids: list[int], root_path: str, field: str) -> list[Unit]:
     """Units the caller sees that lie at or under `root_path`; NOT_FOUND for any other."""
-    units = list(await session.scalars(select(Unit).where(Unit.id.in_(unit_ids), scope.visible(Unit))))
-    if len(units) != len(set(unit_ids)) or any(not lies_under(u.path, root_path) for u in units):
+    units = await tx.load_many(Unit, list(dict.fromkeys(unit_ids)), field=field)
+    if any(not lies_under(u.path, root_path) for u in units):
         raise fail(field, ErrorCode.NOT_FOUND, "no such unit under the resolution's issuer")
     return units
 
 
-async def create_kpi(*, session: AsyncSession, scope: Scope, resolution_id: int, values: dict[str, Any], coordinator_ids: list[int]) -> Kpi:
+@operation("kpiCreate")
+async def create_kpi(tx: Tx, *, resolution_id: int, values: dict[str, Any], coordinator_ids: list[int]) -> Kpi:
     errors = _required_text(values.get("code"), "code", 80) + _required_text(values.get("name"), "name", 300) + _required_text(values.get("unit_of_measure"), "unitOfMeasure", 40)
     for field, allowed, label in (("direction", DIRECTIONS, "direction"), ("kpi_group", GROUPS, "group"), ("frequency", FREQUENCIES, "frequency")):
         if values.get(field) not in allowed:
@@ -107,14 +108,11 @@ async def create_kpi(*, session: AsyncSession, scope: Scope, resolution_id: int,
         errors += threshold_problems(values["direction"], amounts["baseline"], amounts["target"], amounts["yellow_threshold"], amounts["red_threshold"])
     if errors:
         raise ServiceError(errors)
-    resolution = await session.scalar(select(Resolution).where(Resolution.id == resolution_id, scope.visible(Resolution)))
-    if resolution is None:
-        raise fail("resolutionId", ErrorCode.NOT_FOUND, "no such resolution")
-    issuer_path = await _issuer_path(session, resolution.id)
-    if scope.grant_covering("kpi", "define", issuer_path) is None:
-        raise fail("resolutionId", ErrorCode.FORBIDDEN, "your roles do not allow defining KPIs of this resolution")
-    lead = (await _units_under(session, scope, [values["lead_unit_id"]], issuer_path, "leadUnitId"))[0]
-    coordinators = await _units_under(session, scope, coordinator_ids, issuer_path, "coordinatingUnitIds") if coordinator_ids else []
+    session = tx.session
+    resolution = await tx.load(Resolution, resolution_id, act="define", obj="kpi", field="resolutionId")
+    issuer_path = await _issuer_path(tx, resolution)
+    lead = (await _units_under(tx, [values["lead_unit_id"]], issuer_path, "leadUnitId"))[0]
+    coordinators = await _units_under(tx, coordinator_ids, issuer_path, "coordinatingUnitIds") if coordinator_ids else []
     if lead.id in coordinator_ids:
         raise fail("coordinatingUnitIds", ErrorCode.INVALID, "the lead unit is not also a coordinating unit")
     await check_okr(session, resolution.id, values.get("objective_id"), values.get("key_result_id"))
@@ -129,27 +127,17 @@ async def create_kpi(*, session: AsyncSession, scope: Scope, resolution_id: int,
     await session.flush()
     if coordinators:
         await session.execute(insert(KpiCoordinator), [{"kpi_id": kpi.id, "unit_id": u.id} for u in coordinators])
-    record(session, action="kpiCreate", object_type="kpi", object_key=kpi.id, unit_id=resolution.issuing_unit_id,
-           after={**{f: getattr(kpi, f) for f in KPI_FIELDS}, "coordinating_unit_ids": sorted(coordinator_ids)})
+    tx.record(action="kpiCreate", object_type="kpi", object_key=kpi.id, unit_id=resolution.issuing_unit_id,
+              after={**{f: getattr(kpi, f) for f in KPI_FIELDS}, "coordinating_unit_ids": sorted(coordinator_ids)})
     return kpi
 
 
-async def _kpi_for(session: AsyncSession, scope: Scope, kpi_id: int, *, field: str, act: str, lock: bool = False) -> tuple[Kpi, Resolution]:
-    query = select(Kpi).where(Kpi.id == kpi_id, scope.visible(Kpi))
-    if lock:
-        query = query.with_for_update()
-    kpi = await session.scalar(query)
-    if kpi is None:
-        raise fail(field, ErrorCode.NOT_FOUND, "no such KPI")
-    if act == "define" and kpi.id not in set(await session.scalars(select(Kpi.id).where(Kpi.id == kpi.id, scope.visible(Kpi, "define")))):
-        raise fail(field, ErrorCode.FORBIDDEN, "your roles do not allow editing this KPI's definition")
-    resolution = await session.get_one(Resolution, kpi.resolution_id)
-    return kpi, resolution
-
-
-async def update_kpi(*, session: AsyncSession, scope: Scope, kpi_id: int, version: int | None, changes: dict[str, Any], coordinator_ids: list[int] | None) -> Kpi:
+@operation("kpiUpdate")
+async def update_kpi(tx: Tx, *, kpi_id: int, version: int | None, changes: dict[str, Any], coordinator_ids: list[int] | None) -> Kpi:
     """Edit a definition; thresholds are re-checked against the values they end up with."""
-    kpi, resolution = await _kpi_for(session, scope, kpi_id, field="id", act="define", lock=True)
+    session = tx.session
+    kpi = await tx.load(Kpi, kpi_id, act="define", field="id", lock=True)
+    resolution = await session.get_one(Resolution, kpi.resolution_id)
     if version is not None and version != kpi.version:
         raise fail("version", ErrorCode.CONFLICT, f"the KPI changed since you read it (version {version}, now {kpi.version}); reload and retry")
     errors: list[FieldError] = []
@@ -172,9 +160,9 @@ async def update_kpi(*, session: AsyncSession, scope: Scope, kpi_id: int, versio
     if "frequency" in changes and changes["frequency"] != kpi.frequency:
         if await session.scalar(select(func.count()).select_from(Measurement).where(Measurement.kpi_id == kpi.id)):
             raise fail("frequency", ErrorCode.INVALID, "the KPI already has measurements for its current periods")
-    issuer_path = await _issuer_path(session, resolution.id)
+    issuer_path = await _issuer_path(tx, resolution)
     if "lead_unit_id" in changes:
-        await _units_under(session, scope, [changes["lead_unit_id"]], issuer_path, "leadUnitId")
+        await _units_under(tx, [changes["lead_unit_id"]], issuer_path, "leadUnitId")
         coordinating = coordinator_ids if coordinator_ids is not None else list(await session.scalars(select(KpiCoordinator.unit_id).where(KpiCoordinator.kpi_id == kpi.id)))
         if changes["lead_unit_id"] in coordinating:
             raise fail("leadUnitId", ErrorCode.INVALID, "the lead unit is not also a coordinating unit")
@@ -189,21 +177,24 @@ async def update_kpi(*, session: AsyncSession, scope: Scope, kpi_id: int, versio
         lead_id = changes.get("lead_unit_id", kpi.lead_unit_id)
         if lead_id in coordinator_ids:
             raise fail("coordinatingUnitIds", ErrorCode.INVALID, "the lead unit is not also a coordinating unit")
-        units = await _units_under(session, scope, coordinator_ids, issuer_path, "coordinatingUnitIds") if coordinator_ids else []
+        units = await _units_under(tx, coordinator_ids, issuer_path, "coordinatingUnitIds") if coordinator_ids else []
         await session.execute(delete(KpiCoordinator).where(KpiCoordinator.kpi_id == kpi.id))
         if units:
             await session.execute(insert(KpiCoordinator), [{"kpi_id": kpi.id, "unit_id": u.id} for u in units])
     await session.refresh(kpi)
     after = {f: getattr(kpi, f) for f in KPI_FIELDS} | ({"coordinating_unit_ids": sorted(coordinator_ids)} if coordinator_ids is not None else {})
-    record(session, action="kpiUpdate", object_type="kpi", object_key=kpi.id, unit_id=resolution.issuing_unit_id, before=before, after=after)
+    tx.record(action="kpiUpdate", object_type="kpi", object_key=kpi.id, unit_id=resolution.issuing_unit_id, before=before, after=after)
     return kpi
 
 
-async def set_unit_target(*, session: AsyncSession, scope: Scope, kpi_id: int, unit_id: int, target: Decimal | None, remove: bool = False) -> Kpi:
+@operation("kpiUnitTargetSet")
+async def set_unit_target(tx: Tx, *, kpi_id: int, unit_id: int, target: Decimal | None, remove: bool = False) -> Kpi:
     """Give a unit its own target for a KPI (it then reports on it), or take it away."""
-    kpi, resolution = await _kpi_for(session, scope, kpi_id, field="kpiId", act="define", lock=True)
-    issuer_path = await _issuer_path(session, resolution.id)
-    unit = (await _units_under(session, scope, [unit_id], issuer_path, "unitId"))[0]
+    session = tx.session
+    kpi = await tx.load(Kpi, kpi_id, act="define", field="kpiId", lock=True)
+    resolution = await session.get_one(Resolution, kpi.resolution_id)
+    issuer_path = await _issuer_path(tx, resolution)
+    unit = (await _units_under(tx, [unit_id], issuer_path, "unitId"))[0]
     amount = None
     if target is not None:
         amount, problems = _amount(target, "target")
@@ -215,25 +206,22 @@ async def set_unit_target(*, session: AsyncSession, scope: Scope, kpi_id: int, u
         await session.execute(insert(KpiUnitTarget).values(kpi_id=kpi.id, unit_id=unit.id, target=amount))
     await session.execute(update(Kpi).where(Kpi.id == kpi.id).values(version=Kpi.version + 1, updated_at=_now()))
     await session.refresh(kpi)
-    record(session, action="kpiUnitTargetSet", object_type="kpi", object_key=kpi.id, unit_id=resolution.issuing_unit_id,
-           before={"unit_id": unit.id, "target": before}, after=None if remove else {"unit_id": unit.id, "target": amount})
+    tx.record(action="kpiUnitTargetSet", object_type="kpi", object_key=kpi.id, unit_id=resolution.issuing_unit_id,
+              before={"unit_id": unit.id, "target": before}, after=None if remove else {"unit_id": unit.id, "target": amount})
     return kpi
 
 
-async def submit_measurement(
-    *, session: AsyncSession, scope: Scope, kpi_id: int, unit_id: int, period: str, value: Any, note: str | None, today: date | None = None
-) -> Measurement:
+@operation("measurementSubmit")
+async def submit_measurement(tx: Tx, *, kpi_id: int, unit_id: int, period: str, value: Any, note: str | None, today: date | None = None) -> Measurement:
     """One value of a KPI for a unit and a period; a second value for the same period is a correction."""
-    kpi, resolution = await _kpi_for(session, scope, kpi_id, field="kpiId", act="read")
-    unit = await session.scalar(select(Unit).where(Unit.id == unit_id, scope.visible(Unit)))
-    if unit is None:
-        raise fail("unitId", ErrorCode.NOT_FOUND, "no such unit")
-    if scope.grant_covering("measurement", "submit", unit.path) is None:
-        raise fail("unitId", ErrorCode.FORBIDDEN, "your roles do not allow submitting measurements for this unit")
-    if not lies_under(unit.path, await _issuer_path(session, resolution.id)):
+    session = tx.session
+    kpi = await tx.load(Kpi, kpi_id, field="kpiId")
+    resolution = await session.get_one(Resolution, kpi.resolution_id)
+    unit = await tx.load(Unit, unit_id, act="submit", obj="measurement", field="unitId")
+    if not lies_under(unit.path, await _issuer_path(tx, resolution)):
         raise fail("unitId", ErrorCode.INVALID, "this unit does not lie under the KPI's issuer, so it does not report on it")
     errors = _value_problems(kpi, value)
-    problem = period_problem(kpi.frequency, period, today or date.today())
+    problem = period_problem(kpi.frequency, period, today or tx.today)
     if problem:
         errors.append(FieldError("period", ErrorCode(problem[0]), problem[1]))
     if note is not None and len(note) > 1000:
@@ -244,10 +232,10 @@ async def submit_measurement(
     if existing is not None:
         raise fail("period", ErrorCode.DUPLICATE, "this unit already has a value for this period: correct it with measurementCorrect (the earlier value is kept)")
     amount, _ = _amount(value, "value")
-    measurement = Measurement(kpi_id=kpi.id, unit_id=unit.id, period=period, value=amount, note=note, reported_by_id=scope.principal.user_id, version=1)
+    measurement = Measurement(kpi_id=kpi.id, unit_id=unit.id, period=period, value=amount, note=note, reported_by_id=tx.user_id, version=1)
     session.add(measurement)
     await session.flush()
-    record(session, action="measurementSubmit", object_type="measurement", object_key=measurement.id, unit_id=unit.id,
+    tx.record(action="measurementSubmit", object_type="measurement", object_key=measurement.id, unit_id=unit.id,
            after={"kpi_id": kpi.id, "period": period, "value": amount, "note": note})
     return measurement
 
@@ -261,18 +249,13 @@ def _value_problems(kpi: Kpi, value: Any) -> list[FieldError]:
     return []
 
 
-async def correct_measurement(
-    *, session: AsyncSession, scope: Scope, measurement_id: int, version: int | None, value: Any, reason: str, note: str | None
-) -> Measurement:
+@operation("measurementCorrect")
+async def correct_measurement(tx: Tx, *, measurement_id: int, version: int | None, value: Any, reason: str, note: str | None) -> Measurement:
     """Replace a value; the earlier one stays in the history with who replaced it and why."""
     if not reason or not reason.strip():
         raise fail("reason", ErrorCode.REQUIRED, "say why the value is corrected")
-    measurement = await session.scalar(select(Measurement).where(Measurement.id == measurement_id, scope.visible(Measurement)).with_for_update())
-    if measurement is None:
-        raise fail("id", ErrorCode.NOT_FOUND, "no such measurement")
-    unit_path = await session.scalar(select(Unit.path).where(Unit.id == measurement.unit_id))
-    if scope.grant_covering("measurement", "submit", unit_path or "") is None:
-        raise fail("id", ErrorCode.FORBIDDEN, "your roles do not allow correcting this unit's measurements")
+    session = tx.session
+    measurement = await tx.load(Measurement, measurement_id, act="submit", field="id", lock=True)
     if version is not None and version != measurement.version:
         raise fail("version", ErrorCode.CONFLICT, f"the measurement changed since you read it (version {version}, now {measurement.version}); reload and retry")
     kpi = await session.get_one(Kpi, measurement.kpi_id)
@@ -281,12 +264,12 @@ async def correct_measurement(
     amount, _ = _amount(value, "value")
     before = {"value": measurement.value, "note": measurement.note, "version": measurement.version}
     await session.execute(insert(MeasurementRevision).values(
-        measurement_id=measurement.id, value=measurement.value, note=measurement.note, replaced_by_id=scope.principal.user_id, replaced_at=_now(), reason=reason.strip(),
+        measurement_id=measurement.id, value=measurement.value, note=measurement.note, replaced_by_id=tx.user_id, replaced_at=_now(), reason=reason.strip(),
     ))
     await session.execute(update(Measurement).where(Measurement.id == measurement.id).values(
-        value=amount, note=note if note is not None else measurement.note, version=Measurement.version + 1, updated_at=_now(), reported_by_id=scope.principal.user_id,
+        value=amount, note=note if note is not None else measurement.note, version=Measurement.version + 1, updated_at=_now(), reported_by_id=tx.user_id,
     ))
     await session.refresh(measurement)
-    record(session, action="measurementCorrect", object_type="measurement", object_key=measurement.id, unit_id=measurement.unit_id,
-           before=before, after={"value": amount, "note": measurement.note, "version": measurement.version, "reason": reason.strip()})
+    tx.record(action="measurementCorrect", object_type="measurement", object_key=measurement.id, unit_id=measurement.unit_id,
+              before=before, after={"value": amount, "note": measurement.note, "version": measurement.version, "reason": reason.strip()})
     return measurement

@@ -8,36 +8,21 @@ roles, users and grants pass to the target. One transaction, under the exclusive
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, literal, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from resolute.api.access.scope import Scope
 from resolute.api.accounts.models import Grant, User
-from resolute.api.audit.chain import record
 from resolute.api.errors import ErrorCode, fail
 from resolute.api.kpis.models import Kpi, KpiCoordinator, KpiUnitTarget
-from resolute.api.org.models import Unit, lies_under, subtree_upper
-from resolute.api.org.service import load_unit, lock_tree, now, snapshot
+from resolute.api.org.models import Unit
+from resolute.api.org.service import now, snapshot
+from resolute.api.org.tree import lies_under, lock_tree, rewrite_subtree
 from resolute.api.tasks.models import Assignment, Task, TaskCoordinator
+from resolute.api.transaction import Tx, operation
 
 __all__ = ["merge_units"]
 
 OPEN = ("not_started", "in_progress")
-
-
-async def _reparent(session: AsyncSession, unit: Unit, parent: Unit) -> int:
-    """Move `unit` and its subtree under `parent` (paths and depths in one statement)."""
-    old_path, new_path = unit.path, f"{parent.path}{unit.id}/"
-    moved = await session.execute(
-        update(Unit)
-        .where(Unit.path >= old_path, Unit.path < subtree_upper(old_path))
-        .values(path=literal(new_path) + func.substr(Unit.path, len(old_path) + 1), depth=Unit.depth + (parent.depth + 1 - unit.depth),
-                version=Unit.version + 1, updated_at=now())
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(update(Unit).where(Unit.id == unit.id).values(parent_id=parent.id))
-    await session.refresh(unit)
-    return int(moved.rowcount)  # type: ignore[attr-defined]
 
 
 async def _pass_pairs(session: AsyncSession, model: type, key: str, source_id: int, target_id: int) -> None:
@@ -48,18 +33,20 @@ async def _pass_pairs(session: AsyncSession, model: type, key: str, source_id: i
     await session.execute(delete(model).where(unit_column == source_id))
 
 
-async def merge_units(*, session: AsyncSession, scope: Scope, source_ids: list[int], target_id: int) -> Unit:
+@operation("unitMerge")
+async def merge_units(tx: Tx, *, source_ids: list[int], target_id: int) -> Unit:
     if not source_ids:
         raise fail("sourceIds", ErrorCode.REQUIRED, "name at least one unit to merge")
     if len(source_ids) > 100 or len(set(source_ids)) != len(source_ids):
         raise fail("sourceIds", ErrorCode.INVALID, "at most 100 distinct units")
     if target_id in source_ids:
         raise fail("targetId", ErrorCode.INVALID, "a unit is not merged into itself")
+    session = tx.session
     await lock_tree(session, exclusive=True)
-    target = await load_unit(session, scope, target_id, act="merge", field="targetId", lock=True)
+    target = await tx.load(Unit, target_id, act="merge", field="targetId", lock=True)
     if target.archived_at is not None:
         raise fail("targetId", ErrorCode.ARCHIVED, "the target is archived")
-    sources = [await load_unit(session, scope, pk, act="merge", field=f"sourceIds[{i}]", lock=True) for i, pk in enumerate(source_ids)]
+    sources = [await tx.load(Unit, pk, act="merge", field=f"sourceIds[{i}]", lock=True) for i, pk in enumerate(source_ids)]
     for i, source in enumerate(sources):
         field = f"sourceIds[{i}]"
         if source.parent_id is None:
@@ -68,16 +55,16 @@ async def merge_units(*, session: AsyncSession, scope: Scope, source_ids: list[i
             raise fail(field, ErrorCode.ARCHIVED, "the unit is already archived")
         if lies_under(target.path, source.path):
             raise fail("targetId", ErrorCode.CYCLE, "the target lies under a unit being merged")
-        if scope.grant_covering("unit", "merge", source.path, target.path) is None:
+        if tx.scope.grant_covering("unit", "merge", source.path, target.path) is None:
             raise fail(field, ErrorCode.FORBIDDEN, "one grant must cover both the unit and the target")
     stamp = now()
     for source in sources:
         before = snapshot(source)
         children = list(await session.scalars(select(Unit).where(Unit.parent_id == source.id, Unit.archived_at.is_(None))))
         for child in children:
-            await _reparent(session, child, target)
+            await rewrite_subtree(session, child, target, version=Unit.version + 1, updated_at=stamp)
         await session.refresh(target)
-        await _reparent(session, source, target)
+        await rewrite_subtree(session, source, target, version=Unit.version + 1, updated_at=stamp)
         # open work on either side, and who leads or coordinates it
         taken = select(Assignment.task_id).where(Assignment.assignee_unit_id == target.id)
         moved = await session.execute(update(Assignment).where(Assignment.assignee_unit_id == source.id, Assignment.status.in_(OPEN), Assignment.task_id.not_in(taken))
@@ -100,7 +87,7 @@ async def merge_units(*, session: AsyncSession, scope: Scope, source_ids: list[i
                 await session.execute(delete(Grant).where(Grant.id == grant.id))
         await session.execute(update(Unit).where(Unit.id == source.id).values(archived_at=stamp, updated_at=stamp, version=Unit.version + 1))
         await session.refresh(source)
-        record(session, action="unitMerge", object_type="unit", object_key=source.id, unit_id=source.id, before=before,
-               after=snapshot(source) | {"merged_into": target.id, "sub_units_moved": len(children), "open_assignments_moved": moved.rowcount})  # type: ignore[attr-defined]
+        tx.record(action="unitMerge", object_type="unit", object_key=source.id, unit_id=source.id, before=before,
+                  after=snapshot(source) | {"merged_into": target.id, "sub_units_moved": len(children), "open_assignments_moved": moved.rowcount})  # type: ignore[attr-defined]
     await session.refresh(target)
     return target

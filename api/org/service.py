@@ -1,9 +1,9 @@
 """Rules of the organisation tree: create, update, move a subtree, archive.
 
-Every function takes the session and the caller's scope explicitly, checks the action with
-the scope (casbin per role, the tree for where), validates, and writes inside the caller's
-write transaction. Structural changes take the tree lock, so a move never races a create
-or another move into a cycle or a stale path.
+Every operation runs in a unit of work (api.transaction): it loads what it acts on through the
+scope's registry for its verb (casbin per role, the tree for where), validates, and writes.
+Structural changes take the tree lock, so a move never races a create or another move into a
+cycle or a stale path.
 """
 
 from __future__ import annotations
@@ -12,21 +12,20 @@ import re
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import func, literal, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from resolute.api.access.scope import Scope
-from resolute.api.audit.chain import record
 from resolute.api.errors import ErrorCode, FieldError, ServiceError, fail
-from resolute.api.org.models import Unit, UnitKind, lies_under, subtree_upper
+from resolute.api.org.models import Unit, UnitKind
 from resolute.api.org.text import fold
+from resolute.api.org.tree import child_path, in_subtree, lies_under, lock_tree, rewrite_subtree
+from resolute.api.transaction import Tx, operation
 
 __all__ = [
     "CODE_PATTERN",
     "archive_unit",
     "create_kind",
     "create_unit",
-    "lock_tree",
     "move_unit",
     "update_unit",
     "validate_code",
@@ -34,7 +33,6 @@ __all__ = [
 ]
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_TREE_LOCK_KEY = 0x5E501_7E  # one advisory lock for the shape of the tree
 
 
 def now() -> datetime:
@@ -47,13 +45,6 @@ def snapshot(unit: Unit) -> dict[str, object]:
         "code": unit.code, "name": unit.name, "kind": unit.kind, "parent_id": unit.parent_id, "depth": unit.depth,
         "archived": unit.archived_at is not None, "version": unit.version,
     }
-
-
-async def lock_tree(session: AsyncSession, *, exclusive: bool) -> None:
-    """Serialise changes to the tree's shape on PostgreSQL (SQLite's BEGIN IMMEDIATE already does)."""
-    if session.bind.dialect.name == "postgresql":
-        fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-        await session.execute(text(f"SELECT {fn}(:key)"), {"key": _TREE_LOCK_KEY})
 
 
 def validate_code(code: str, field: str = "code") -> list[FieldError]:
@@ -76,29 +67,14 @@ async def _kind_exists(session: AsyncSession, kind: str) -> bool:
     return (await session.scalar(select(func.count()).select_from(UnitKind).where(UnitKind.code == kind))) == 1
 
 
-async def load_unit(
-    session: AsyncSession, scope: Scope, unit_id: int, *, act: str, field: str, lock: bool = False
-) -> Unit:
-    """A unit the caller can see and may `act` on; NOT_FOUND if out of sight, FORBIDDEN if read-only."""
-    query = select(Unit).where(Unit.id == unit_id, scope.visible(Unit))
-    if lock:
-        query = query.with_for_update()
-    unit = await session.scalar(query)
-    if unit is None:
-        raise fail(field, ErrorCode.NOT_FOUND, "no such unit")
-    if scope.grant_covering("unit", act, unit.path) is None:
-        raise fail(field, ErrorCode.FORBIDDEN, f"your roles do not allow '{act}' on this unit")
-    return unit
-
-
-async def create_unit(
-    *, session: AsyncSession, scope: Scope, code: str, name: str, kind: str, parent_id: int
-) -> Unit:
+@operation("unitCreate")
+async def create_unit(tx: Tx, *, code: str, name: str, kind: str, parent_id: int) -> Unit:
     errors = validate_code(code) + validate_name(name)
     if errors:
         raise ServiceError(errors)
+    session = tx.session
     await lock_tree(session, exclusive=False)
-    parent = await load_unit(session, scope, parent_id, act="create", field="parentId", lock=True)
+    parent = await tx.load(Unit, parent_id, act="create", field="parentId", lock=True)
     if parent.archived_at is not None:
         raise fail("parentId", ErrorCode.ARCHIVED, "cannot create a unit under an archived unit")
     if not await _kind_exists(session, kind):
@@ -111,32 +87,26 @@ async def create_unit(
         search_name=fold(name),
         kind=kind,
         parent_id=parent.id,
-        path=f"{parent.path}~{uuid.uuid4().hex}/",  # unique placeholder until the id is known
+        path=child_path(parent.path, f"~{uuid.uuid4().hex}"),  # unique placeholder until the id is known
         depth=parent.depth + 1,
         version=1,
     )
     session.add(unit)
     await session.flush()
-    unit.path = f"{parent.path}{unit.id}/"
+    unit.path = child_path(parent.path, unit.id)
     await session.flush()
-    record(session, action="unitCreate", object_type="unit", object_key=unit.id, unit_id=unit.id, after=snapshot(unit))
+    tx.record(action="unitCreate", object_type="unit", object_key=unit.id, unit_id=unit.id, after=snapshot(unit))
     return unit
 
 
-async def update_unit(
-    *,
-    session: AsyncSession,
-    scope: Scope,
-    unit_id: int,
-    version: int | None,
-    name: str | None = None,
-    kind: str | None = None,
-) -> Unit:
+@operation("unitUpdate")
+async def update_unit(tx: Tx, *, unit_id: int, version: int | None, name: str | None = None, kind: str | None = None) -> Unit:
     """Rename or re-kind a unit; `version` (if given) must be the one the caller read."""
     errors = validate_name(name) if name is not None else []
     if errors:
         raise ServiceError(errors)
-    unit = await load_unit(session, scope, unit_id, act="update", field="id", lock=True)
+    session = tx.session
+    unit = await tx.load(Unit, unit_id, act="update", field="id", lock=True)
     if kind is not None and not await _kind_exists(session, kind):
         raise fail("kind", ErrorCode.INVALID, f"unknown unit kind '{kind}'")
     _check_version(unit, version)
@@ -148,7 +118,7 @@ async def update_unit(
         values["kind"] = kind
     await session.execute(update(Unit).where(Unit.id == unit.id).values(**values))
     await session.refresh(unit)
-    record(session, action="unitUpdate", object_type="unit", object_key=unit.id, unit_id=unit.id, before=before, after=snapshot(unit))
+    tx.record(action="unitUpdate", object_type="unit", object_key=unit.id, unit_id=unit.id, before=before, after=snapshot(unit))
     return unit
 
 
@@ -157,13 +127,12 @@ def _check_version(unit: Unit, version: int | None) -> None:
         raise fail("version", ErrorCode.CONFLICT, f"the unit changed since you read it (version {version}, now {unit.version}); reload and retry")
 
 
-async def move_unit(
-    *, session: AsyncSession, scope: Scope, unit_id: int, new_parent_id: int, version: int | None = None
-) -> Unit:
+@operation("unitMove")
+async def move_unit(tx: Tx, *, unit_id: int, new_parent_id: int, version: int | None = None) -> Unit:
     """Move a unit and its whole subtree under a new parent, in one statement and one transaction."""
-    await lock_tree(session, exclusive=True)
-    unit = await load_unit(session, scope, unit_id, act="move", field="id", lock=True)
-    parent = await load_unit(session, scope, new_parent_id, act="move", field="parentId", lock=True)
+    await lock_tree(tx.session, exclusive=True)
+    unit = await tx.load(Unit, unit_id, act="move", field="id", lock=True)
+    parent = await tx.load(Unit, new_parent_id, act="move", field="parentId", lock=True)
     _check_version(unit, version)
     if unit.parent_id is None:
         raise fail("id", ErrorCode.INVALID, "the root unit cannot be moved")
@@ -171,45 +140,29 @@ async def move_unit(
         raise fail("parentId", ErrorCode.CYCLE, "a unit cannot be moved under itself or one of its descendants")
     if parent.archived_at is not None:
         raise fail("parentId", ErrorCode.ARCHIVED, "cannot move a unit under an archived unit")
-    if scope.grant_covering("unit", "move", unit.path, parent.path) is None:
+    if tx.scope.grant_covering("unit", "move", unit.path, parent.path) is None:
         raise fail("parentId", ErrorCode.FORBIDDEN, "one grant must cover both the unit and its new parent")
     if parent.id == unit.parent_id:
         return unit
-    old_path, new_path = unit.path, f"{parent.path}{unit.id}/"
-    delta = parent.depth + 1 - unit.depth
-    stamp = now()
     before = snapshot(unit)
-    moved = await session.execute(
-        update(Unit)
-        .where(Unit.path >= old_path, Unit.path < subtree_upper(old_path))
-        .values(
-            path=literal(new_path) + func.substr(Unit.path, len(old_path) + 1),
-            depth=Unit.depth + delta,
-            version=Unit.version + 1,
-            updated_at=stamp,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(update(Unit).where(Unit.id == unit.id).values(parent_id=parent.id))
-    await session.refresh(unit)
-    after = snapshot(unit) | {"units_moved": moved.rowcount}  # type: ignore[attr-defined]
-    record(session, action="unitMove", object_type="unit", object_key=unit.id, unit_id=unit.id, before=before, after=after)
+    moved = await rewrite_subtree(tx.session, unit, parent, version=Unit.version + 1, updated_at=now())
+    tx.record(action="unitMove", object_type="unit", object_key=unit.id, unit_id=unit.id, before=before, after=snapshot(unit) | {"units_moved": moved})
     return unit
 
 
-async def archive_unit(
-    *, session: AsyncSession, scope: Scope, unit_id: int, cascade: bool = False, version: int | None = None
-) -> Unit:
+@operation("unitArchive")
+async def archive_unit(tx: Tx, *, unit_id: int, cascade: bool = False, version: int | None = None) -> Unit:
     """Archive a unit (soft: its history stays visible); with `cascade`, its whole subtree too."""
+    session = tx.session
     await lock_tree(session, exclusive=True)  # a concurrent create must not slip under an archived unit
-    unit = await load_unit(session, scope, unit_id, act="archive", field="id", lock=True)
+    unit = await tx.load(Unit, unit_id, act="archive", field="id", lock=True)
     _check_version(unit, version)
     if unit.parent_id is None:
         raise fail("id", ErrorCode.INVALID, "the root unit cannot be archived")
     if unit.archived_at is not None:
         return unit
     stamp = now()
-    subtree = (Unit.path >= unit.path) & (Unit.path < subtree_upper(unit.path)) & Unit.archived_at.is_(None)
+    subtree = in_subtree(Unit.path, unit.path) & Unit.archived_at.is_(None)
     if not cascade:
         active_children = await session.scalar(
             select(func.count()).select_from(Unit).where(Unit.parent_id == unit.id, Unit.archived_at.is_(None))
@@ -226,22 +179,24 @@ async def archive_unit(
     )
     await session.refresh(unit)
     after = snapshot(unit) | {"units_archived": archived.rowcount}  # type: ignore[attr-defined]
-    record(session, action="unitArchive", object_type="unit", object_key=unit.id, unit_id=unit.id, before=before, after=after)
+    tx.record(action="unitArchive", object_type="unit", object_key=unit.id, unit_id=unit.id, before=before, after=after)
     return unit
 
 
-async def create_kind(*, session: AsyncSession, scope: Scope, code: str, label: str) -> UnitKind:
+@operation("unitKindCreate")
+async def create_kind(tx: Tx, *, code: str, label: str) -> UnitKind:
     """Add a unit kind (an organisation's own, beyond the defaults); needs unit rights at the root."""
     errors = validate_code(code) + validate_name(label, "label")
     if errors:
         raise ServiceError(errors)
-    root = (await session.execute(select(Unit.id, Unit.path).where(Unit.parent_id.is_(None)))).first()
-    if root is None or scope.grant_covering("unit", "create", root.path) is None:
+    session = tx.session
+    root_id = await session.scalar(select(Unit.id).where(Unit.parent_id.is_(None)))
+    if root_id is None or await session.scalar(select(Unit.id).where(Unit.id == root_id, tx.scope.visible(Unit, "create"))) is None:
         raise fail(None, ErrorCode.FORBIDDEN, "only an administrator of the whole tree adds unit kinds")
     if await _kind_exists(session, code):
         raise fail("code", ErrorCode.DUPLICATE, f"unit kind '{code}' already exists")
     kind = UnitKind(code=code, label=label.strip())
     session.add(kind)
     await session.flush()
-    record(session, action="unitKindCreate", object_type="unit_kind", object_key=code, unit_id=root.id, after={"code": code, "label": kind.label})
+    tx.record(action="unitKindCreate", object_type="unit_kind", object_key=code, unit_id=root_id, after={"code": code, "label": kind.label})
     return kind

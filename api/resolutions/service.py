@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from resolute.api.access.scope import Scope
-from resolute.api.audit.chain import record
 from resolute.api.errors import ErrorCode, FieldError, ServiceError, fail
-from resolute.api.org.models import Unit, UnitKind, lies_under
+from resolute.api.org.models import Unit, UnitKind
+from resolute.api.org.tree import lies_under
+from resolute.api.transaction import Tx, operation
 from resolute.api.org.text import fold
 from resolute.api.resolutions.models import MAX_KEY_RESULTS, RESOLUTION_KINDS, RESOLUTION_STATUSES, KeyResult, Objective, Resolution
 
@@ -68,33 +68,6 @@ def snapshot(row: Any, *fields: str) -> dict[str, Any]:
 RESOLUTION_FIELDS = ("code", "title", "kind", "status", "issuing_unit_id", "issued_on", "implements_id", "implementer_kinds", "programme_due_on", "document_url", "version")
 
 
-async def _defining_unit(session: AsyncSession, scope: Scope, unit_id: int, field: str) -> Unit:
-    """A unit the caller sees and where one of its grants may define resolutions."""
-    unit = await session.scalar(select(Unit).where(Unit.id == unit_id, scope.visible(Unit)))
-    if unit is None:
-        raise fail(field, ErrorCode.NOT_FOUND, "no such unit")
-    if scope.grant_covering("resolution", "define", unit.path) is None:
-        raise fail(field, ErrorCode.FORBIDDEN, "your roles do not allow defining resolutions for this unit")
-    return unit
-
-
-async def _resolution_for_define(session: AsyncSession, scope: Scope, resolution_id: int, field: str, *, lock: bool = False) -> tuple[Resolution, str]:
-    query = (
-        select(Resolution, Unit.path)
-        .join(Unit, Unit.id == Resolution.issuing_unit_id)
-        .where(Resolution.id == resolution_id, scope.visible(Resolution))
-    )
-    if lock:
-        query = query.with_for_update(of=Resolution)
-    row = (await session.execute(query)).first()
-    if row is None:
-        raise fail(field, ErrorCode.NOT_FOUND, "no such resolution")
-    resolution, path = row
-    if scope.grant_covering("resolution", "define", path) is None:
-        raise fail(field, ErrorCode.FORBIDDEN, "your roles do not allow editing this resolution")
-    return resolution, path
-
-
 async def _check_kinds(session: AsyncSession, kinds: list[str] | None) -> list[FieldError]:
     if not kinds:
         return []
@@ -108,10 +81,10 @@ def _check_version(row: Any, version: int | None, what: str) -> None:
         raise fail("version", ErrorCode.CONFLICT, f"the {what} changed since you read it (version {version}, now {row.version}); reload and retry")
 
 
+@operation("resolutionCreate")
 async def create_resolution(
+    tx: Tx,
     *,
-    session: AsyncSession,
-    scope: Scope,
     code: str,
     title: str,
     kind: str,
@@ -128,25 +101,20 @@ async def create_resolution(
     errors += _text(summary, "summary", limit=20000, required=False)
     if document_url and not URL.match(document_url):
         errors.append(FieldError("documentUrl", ErrorCode.INVALID, "a document link is an http(s) URL"))
-    if issued_on > date.today() and status != "draft":
+    if issued_on > tx.today and status != "draft":
         errors.append(FieldError("issuedOn", ErrorCode.IN_FUTURE, "only a draft may have an issue date in the future"))
     if kind == "action_programme" and implements_id is None:
         errors.append(FieldError("implementsId", ErrorCode.REQUIRED, "an action programme names the resolution it implements"))
     if programme_due_on is not None and not implementer_kinds:
         errors.append(FieldError("implementerKinds", ErrorCode.REQUIRED, "say which kinds of units must issue a programme by programmeDueOn"))
+    session = tx.session
     errors += await _check_kinds(session, implementer_kinds)
     if errors:
         raise ServiceError(errors)
-    issuer = await _defining_unit(session, scope, issuing_unit_id, "issuingUnitId")
+    issuer = await tx.load(Unit, issuing_unit_id, act="define", obj="resolution", field="issuingUnitId")
     if implements_id is not None:
-        row = (
-            await session.execute(
-                select(Resolution.id, Unit.path).join(Unit, Unit.id == Resolution.issuing_unit_id).where(Resolution.id == implements_id, scope.visible(Resolution, "read"))
-            )
-        ).first()
-        if row is None:
-            raise fail("implementsId", ErrorCode.NOT_FOUND, "no such resolution")
-        if not lies_under(issuer.path, row.path, strictly=True):
+        implemented = await tx.load(Resolution, implements_id, field="implementsId")
+        if not lies_under(issuer.path, (await session.get_one(Unit, implemented.issuing_unit_id)).path, strictly=True):
             raise fail("implementsId", ErrorCode.INVALID, "a programme implements a resolution issued by a unit above its own issuer")
     if await session.scalar(select(Resolution.id).where(Resolution.code == code)) is not None:
         raise fail("code", ErrorCode.DUPLICATE, f"a resolution with code '{code}' already exists")
@@ -157,11 +125,12 @@ async def create_resolution(
     )
     session.add(resolution)
     await session.flush()
-    record(session, action="resolutionCreate", object_type="resolution", object_key=resolution.id, unit_id=issuer.id, after=snapshot(resolution, *RESOLUTION_FIELDS))
+    tx.record(action="resolutionCreate", object_type="resolution", object_key=resolution.id, unit_id=issuer.id, after=snapshot(resolution, *RESOLUTION_FIELDS))
     return resolution
 
 
-async def update_resolution(*, session: AsyncSession, scope: Scope, resolution_id: int, version: int | None, changes: dict[str, Any]) -> Resolution:
+@operation("resolutionUpdate")
+async def update_resolution(tx: Tx, *, resolution_id: int, version: int | None, changes: dict[str, Any]) -> Resolution:
     """Edit title, status, summary, document link, issue date, coverage expectations."""
     errors = _text(changes.get("title"), "title", limit=500, required="title" in changes) + _choice(changes.get("status"), "status", RESOLUTION_STATUSES)
     for name, field in (("status", "status"), ("issued_on", "issuedOn")):
@@ -169,14 +138,15 @@ async def update_resolution(*, session: AsyncSession, scope: Scope, resolution_i
             errors.append(FieldError(field, ErrorCode.REQUIRED, f"{field} cannot be emptied"))
     if changes.get("document_url") and not URL.match(changes["document_url"]):
         errors.append(FieldError("documentUrl", ErrorCode.INVALID, "a document link is an http(s) URL"))
+    session = tx.session
     errors += await _check_kinds(session, changes.get("implementer_kinds"))
     if errors:
         raise ServiceError(errors)
-    resolution, _ = await _resolution_for_define(session, scope, resolution_id, "id", lock=True)
+    resolution = await tx.load(Resolution, resolution_id, act="define", field="id", lock=True)
     _check_version(resolution, version, "resolution")
     # the rules of create hold for the values the resolution ends up with
     issued_on, status = changes.get("issued_on", resolution.issued_on), changes.get("status", resolution.status)
-    if issued_on > date.today() and status != "draft":
+    if issued_on > tx.today and status != "draft":
         raise fail("issuedOn", ErrorCode.IN_FUTURE, "only a draft may have an issue date in the future")
     kinds = changes["implementer_kinds"] if "implementer_kinds" in changes else resolution.implementer_kinds
     if changes.get("programme_due_on", resolution.programme_due_on) is not None and not kinds:
@@ -192,77 +162,78 @@ async def update_resolution(*, session: AsyncSession, scope: Scope, resolution_i
         values["search_title"] = fold(f"{resolution.code} {changes['title']}")
     await session.execute(update(Resolution).where(Resolution.id == resolution.id).values(**values))
     await session.refresh(resolution)
-    record(session, action="resolutionUpdate", object_type="resolution", object_key=resolution.id, unit_id=resolution.issuing_unit_id, before=before, after=snapshot(resolution, *RESOLUTION_FIELDS))
+    tx.record(action="resolutionUpdate", object_type="resolution", object_key=resolution.id, unit_id=resolution.issuing_unit_id, before=before, after=snapshot(resolution, *RESOLUTION_FIELDS))
     return resolution
 
 
-async def create_objective(*, session: AsyncSession, scope: Scope, resolution_id: int, code: str, title: str) -> Objective:
+@operation("objectiveCreate")
+async def create_objective(tx: Tx, *, resolution_id: int, code: str, title: str) -> Objective:
     errors = _code(code) + _text(title, "title", limit=500, required=True)
     if errors:
         raise ServiceError(errors)
-    resolution, _ = await _resolution_for_define(session, scope, resolution_id, "resolutionId")
+    session = tx.session
+    resolution = await tx.load(Resolution, resolution_id, act="define", obj="objective", field="resolutionId")
     if await session.scalar(select(Objective.id).where(Objective.code == code)) is not None:
         raise fail("code", ErrorCode.DUPLICATE, f"an objective with code '{code}' already exists")
     objective = Objective(code=code, resolution_id=resolution.id, title=title.strip(), version=1)
     session.add(objective)
     await session.flush()
-    record(session, action="objectiveCreate", object_type="objective", object_key=objective.id, unit_id=resolution.issuing_unit_id, after=snapshot(objective, "code", "resolution_id", "title"))
+    tx.record(action="objectiveCreate", object_type="objective", object_key=objective.id, unit_id=resolution.issuing_unit_id, after=snapshot(objective, "code", "resolution_id", "title"))
     return objective
 
 
-async def _objective_for_define(session: AsyncSession, scope: Scope, objective_id: int, field: str, *, lock: bool = False) -> tuple[Objective, Resolution]:
-    query = select(Objective).where(Objective.id == objective_id, scope.visible(Objective))
-    if lock:
-        query = query.with_for_update()
-    objective = await session.scalar(query)
-    if objective is None:
-        raise fail(field, ErrorCode.NOT_FOUND, "no such objective")
-    resolution, _ = await _resolution_for_define(session, scope, objective.resolution_id, field)
-    return objective, resolution
+async def _objective_for_define(tx: Tx, objective_id: int, field: str, *, obj: str, lock: bool = False) -> tuple[Objective, Resolution]:
+    """An objective the caller may define (on) where its resolution was issued, and that resolution."""
+    objective = await tx.load(Objective, objective_id, act="define", obj=obj, field=field, lock=lock)
+    return objective, await tx.session.get_one(Resolution, objective.resolution_id)
 
 
-async def update_objective(*, session: AsyncSession, scope: Scope, objective_id: int, version: int | None, title: str) -> Objective:
+@operation("objectiveUpdate")
+async def update_objective(tx: Tx, *, objective_id: int, version: int | None, title: str) -> Objective:
     errors = _text(title, "title", limit=500, required=True)
     if errors:
         raise ServiceError(errors)
-    objective, resolution = await _objective_for_define(session, scope, objective_id, "id", lock=True)
+    session = tx.session
+    objective, resolution = await _objective_for_define(tx, objective_id, "id", obj="objective", lock=True)
     _check_version(objective, version, "objective")
     before = snapshot(objective, "title", "version")
     await session.execute(update(Objective).where(Objective.id == objective.id).values(title=title.strip(), version=Objective.version + 1, updated_at=_now()))
     await session.refresh(objective)
-    record(session, action="objectiveUpdate", object_type="objective", object_key=objective.id, unit_id=resolution.issuing_unit_id, before=before, after=snapshot(objective, "title", "version"))
+    tx.record(action="objectiveUpdate", object_type="objective", object_key=objective.id, unit_id=resolution.issuing_unit_id, before=before, after=snapshot(objective, "title", "version"))
     return objective
 
 
-async def create_key_result(*, session: AsyncSession, scope: Scope, objective_id: int, title: str) -> KeyResult:
+@operation("keyResultCreate")
+async def create_key_result(tx: Tx, *, objective_id: int, title: str) -> KeyResult:
     """Add a key result; an objective has at most five (the objective's row is locked while counting)."""
     errors = _text(title, "title", limit=500, required=True)
     if errors:
         raise ServiceError(errors)
-    objective, resolution = await _objective_for_define(session, scope, objective_id, "objectiveId", lock=True)
+    session = tx.session
+    objective, resolution = await _objective_for_define(tx, objective_id, "objectiveId", obj="key_result", lock=True)
     count = int(await session.scalar(select(func.count()).select_from(KeyResult).where(KeyResult.objective_id == objective.id)) or 0)
     if count >= MAX_KEY_RESULTS:
         raise fail("objectiveId", ErrorCode.LIMIT_REACHED, f"an objective has at most {MAX_KEY_RESULTS} key results; this one has {count}")
     key_result = KeyResult(objective_id=objective.id, position=count + 1, title=title.strip(), version=1)
     session.add(key_result)
     await session.flush()
-    record(session, action="keyResultCreate", object_type="key_result", object_key=key_result.id, unit_id=resolution.issuing_unit_id, after=snapshot(key_result, "objective_id", "position", "title"))
+    tx.record(action="keyResultCreate", object_type="key_result", object_key=key_result.id, unit_id=resolution.issuing_unit_id, after=snapshot(key_result, "objective_id", "position", "title"))
     return key_result
 
 
-async def update_key_result(*, session: AsyncSession, scope: Scope, key_result_id: int, version: int | None, title: str) -> KeyResult:
+@operation("keyResultUpdate")
+async def update_key_result(tx: Tx, *, key_result_id: int, version: int | None, title: str) -> KeyResult:
     errors = _text(title, "title", limit=500, required=True)
     if errors:
         raise ServiceError(errors)
-    key_result = await session.scalar(select(KeyResult).where(KeyResult.id == key_result_id, scope.visible(KeyResult)).with_for_update())
-    if key_result is None:
-        raise fail("id", ErrorCode.NOT_FOUND, "no such key result")
-    _, resolution = await _objective_for_define(session, scope, key_result.objective_id, "id")
+    session = tx.session
+    key_result = await tx.load(KeyResult, key_result_id, act="define", field="id", lock=True)
+    resolution = await session.get_one(Resolution, (await session.get_one(Objective, key_result.objective_id)).resolution_id)
     _check_version(key_result, version, "key result")
     before = snapshot(key_result, "title", "version")
     await session.execute(update(KeyResult).where(KeyResult.id == key_result.id).values(title=title.strip(), version=KeyResult.version + 1, updated_at=_now()))
     await session.refresh(key_result)
-    record(session, action="keyResultUpdate", object_type="key_result", object_key=key_result.id, unit_id=resolution.issuing_unit_id, before=before, after=snapshot(key_result, "title", "version"))
+    tx.record(action="keyResultUpdate", object_type="key_result", object_key=key_result.id, unit_id=resolution.issuing_unit_id, before=before, after=snapshot(key_result, "title", "version"))
     return key_result
 
 

@@ -15,16 +15,15 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from resolute.api.access.scope import GrantScope, Scope
-from resolute.api.audit.chain import record
 from resolute.api.errors import ErrorCode, FieldError, ServiceError, fail
 from resolute.api.kpis.models import Kpi
-from resolute.api.org.models import Unit, lies_under
+from resolute.api.org.models import Unit
+from resolute.api.org.tree import lies_under
 from resolute.api.org.text import fold
 from resolute.api.resolutions.models import Resolution
 from resolute.api.resolutions.service import check_okr
+from resolute.api.transaction import Tx, operation
 from resolute.api.tasks.models import (
     ASSIGNMENT_STATUSES,
     RACI,
@@ -41,7 +40,9 @@ from resolute.api.tasks.models import (
 
 __all__ = [
     "AssigneeSpec",
+    "MAX_COORDINATORS",
     "MAX_FANOUT",
+    "MAX_MILESTONES",
     "acknowledge",
     "assign",
     "create_milestone",
@@ -56,6 +57,8 @@ __all__ = [
 
 MAX_FANOUT = 500
 MAX_EVIDENCE = 20
+MAX_MILESTONES = 50
+MAX_COORDINATORS = 50
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9./_-]{0,79}$")
 URL = re.compile(r"^https?://\S{1,490}$")
 TASK_FIELDS = ("code", "title", "resolution_id", "parent_task_id", "origin_assignment_id", "lead_unit_id", "start_on", "due_on", "status", "completed_on", "version")
@@ -76,31 +79,13 @@ def _text(value: str | None, field: str, limit: int, *, required: bool = False) 
     return [FieldError(field, ErrorCode.TOO_LONG, f"{field} has at most {limit} characters")] if len(value) > limit else []
 
 
-async def _unit(session: AsyncSession, scope: Scope, unit_id: int, field: str) -> Unit:
-    unit = await session.scalar(select(Unit).where(Unit.id == unit_id, scope.visible(Unit)))
-    if unit is None:
-        raise fail(field, ErrorCode.NOT_FOUND, "no such unit")
-    return unit
-
-
-async def _path(session: AsyncSession, unit_id: int) -> str:
-    return (await session.scalar(select(Unit.path).where(Unit.id == unit_id))) or ""
-
-
-def _needs(scope: Scope, obj: str, act: str, path: str, field: str, what: str) -> GrantScope:
-    grant = scope.grant_covering(obj, act, path)
-    if grant is None:
-        raise fail(field, ErrorCode.FORBIDDEN, f"your roles do not allow {what} here")
-    return grant
-
-
 # -- tasks and milestones ----------------------------------------------------------------------
 
 
+@operation("taskCreate")
 async def create_task(
+    tx: Tx,
     *,
-    session: AsyncSession,
-    scope: Scope,
     resolution_id: int,
     code: str,
     title: str,
@@ -123,27 +108,25 @@ async def create_task(
         errors.append(FieldError("code", ErrorCode.INVALID, "a code has 1-80 ASCII letters, digits, '.', '/', '_' or '-'"))
     if due_on < start_on:
         errors.append(FieldError("dueOn", ErrorCode.INVALID, "the due date comes after the start date"))
+    if len(milestones or []) > MAX_MILESTONES:
+        errors.append(FieldError("milestones", ErrorCode.OUT_OF_RANGE, f"at most {MAX_MILESTONES} milestones"))
     for i, (m_title, m_due) in enumerate(milestones or []):
         errors += _text(m_title, f"milestones[{i}].title", 500, required=True)
         if not start_on <= m_due <= due_on:
             errors.append(FieldError(f"milestones[{i}].dueOn", ErrorCode.OUT_OF_RANGE, "a milestone falls between the task's start and due dates"))
     if errors:
         raise ServiceError(errors)
-    resolution = await session.scalar(select(Resolution).where(Resolution.id == resolution_id, scope.visible(Resolution)))
-    if resolution is None:
-        raise fail("resolutionId", ErrorCode.NOT_FOUND, "no such resolution")
-    lead = await _unit(session, scope, lead_unit_id, "leadUnitId")
-    _needs(scope, "task", "define", lead.path, "leadUnitId", "defining tasks led by this unit")
-    if not lies_under(lead.path, await _path(session, resolution.issuing_unit_id)):
+    session = tx.session
+    resolution = await tx.load(Resolution, resolution_id, field="resolutionId")
+    lead = await tx.load(Unit, lead_unit_id, act="define", obj="task", field="leadUnitId")
+    issuer = await session.get_one(Unit, resolution.issuing_unit_id)
+    if not lies_under(lead.path, issuer.path):
         raise fail("leadUnitId", ErrorCode.INVALID, "the lead unit lies at or under the resolution's issuer")
     origin = None
     if from_assignment_id is not None:
-        origin = await session.scalar(select(Assignment).where(Assignment.id == from_assignment_id, scope.visible(Assignment)))
-        if origin is None:
-            raise fail("fromAssignmentId", ErrorCode.NOT_FOUND, "no such assignment")
-        assignee_path = await _path(session, origin.assignee_unit_id)
-        _needs(scope, "task", "define", assignee_path, "fromAssignmentId", "decomposing this assignment")
-        if not lies_under(lead.path, assignee_path):
+        origin = await tx.load(Assignment, from_assignment_id, act="define", obj="task", field="fromAssignmentId")
+        assignee = await session.get_one(Unit, origin.assignee_unit_id)
+        if not lies_under(lead.path, assignee.path):
             raise fail("leadUnitId", ErrorCode.INVALID, "a subtask of an assignment is led at or under the assignee")
         if parent_task_id is not None and parent_task_id != origin.task_id:
             raise fail("parentTaskId", ErrorCode.INVALID, "a subtask of an assignment has the assignment's task as parent")
@@ -151,12 +134,10 @@ async def create_task(
         if due_on > origin.due_on:
             raise fail("dueOn", ErrorCode.OUT_OF_RANGE, f"a subtask is due by its assignment's due date ({origin.due_on})")
     if parent_task_id is not None:
-        parent = await session.scalar(select(Task).where(Task.id == parent_task_id, scope.visible(Task)))
-        if parent is None:
-            raise fail("parentTaskId", ErrorCode.NOT_FOUND, "no such task")
+        parent = await tx.load(Task, parent_task_id, field="parentTaskId")
         if due_on > parent.due_on:
             raise fail("dueOn", ErrorCode.OUT_OF_RANGE, f"a subtask is due by its parent task's due date ({parent.due_on})")
-    coordinators = await _coordinators(session, scope, coordinator_ids or [], lead.id)
+    coordinators = await _coordinators(tx, coordinator_ids or [], lead.id)
     await check_okr(session, resolution.id, objective_id, key_result_id)
     if kpi_id is not None and await session.scalar(select(Kpi.resolution_id).where(Kpi.id == kpi_id)) != resolution.id:
         raise fail("kpiId", ErrorCode.NOT_FOUND, "no such KPI in this resolution")
@@ -174,34 +155,25 @@ async def create_task(
         await session.execute(insert(TaskCoordinator), [{"task_id": task.id, "unit_id": u.id} for u in coordinators])
     if milestones:
         await session.execute(insert(Milestone), [{"task_id": task.id, "title": t.strip(), "due_on": d, "version": 1} for t, d in milestones])
-    record(session, action="taskCreate", object_type="task", object_key=task.id, unit_id=lead.id,
-           after=_snap(task, TASK_FIELDS) | {"coordinating_unit_ids": [u.id for u in coordinators], "milestones": len(milestones or [])})
+    tx.record(action="taskCreate", object_type="task", object_key=task.id, unit_id=lead.id,
+              after=_snap(task, TASK_FIELDS) | {"coordinating_unit_ids": [u.id for u in coordinators], "milestones": len(milestones or [])})
     return task
 
 
-async def _coordinators(session: AsyncSession, scope: Scope, unit_ids: list[int], lead_id: int) -> list[Unit]:
+async def _coordinators(tx: Tx, unit_ids: list[int], lead_id: int) -> list[Unit]:
+    """Coordinating units: units the caller sees, never the lead unit itself."""
+    if len(unit_ids) > MAX_COORDINATORS:
+        raise fail("coordinatingUnitIds", ErrorCode.OUT_OF_RANGE, f"at most {MAX_COORDINATORS} units")
     if lead_id in unit_ids:
         raise fail("coordinatingUnitIds", ErrorCode.INVALID, "the lead unit is not also a coordinating unit")
-    units = list(await session.scalars(select(Unit).where(Unit.id.in_(unit_ids), scope.visible(Unit)))) if unit_ids else []
-    if len(units) != len(set(unit_ids)):
-        raise fail("coordinatingUnitIds", ErrorCode.NOT_FOUND, "no such unit")
-    return units
+    return await tx.load_many(Unit, list(dict.fromkeys(unit_ids)), field="coordinatingUnitIds")
 
 
-async def _task_for(session: AsyncSession, scope: Scope, task_id: int, field: str, *, act: str = "define", lock: bool = False) -> Task:
-    query = select(Task).where(Task.id == task_id, scope.visible(Task))
-    if lock:
-        query = query.with_for_update()
-    task = await session.scalar(query)
-    if task is None:
-        raise fail(field, ErrorCode.NOT_FOUND, "no such task")
-    if act == "define":
-        _needs(scope, "task", "define", await _path(session, task.lead_unit_id), field, "editing this task")
-    return task
-
-
-async def update_task(*, session: AsyncSession, scope: Scope, task_id: int, version: int | None, changes: dict[str, Any], coordinator_ids: list[int] | None) -> Task:
-    task = await _task_for(session, scope, task_id, "id", lock=True)
+@operation("taskUpdate")
+async def update_task(tx: Tx, *, task_id: int, version: int | None, changes: dict[str, Any], coordinator_ids: list[int] | None) -> Task:
+    """Edit a definition (dates, status, lead and coordinating units): define rights on the lead unit."""
+    session = tx.session
+    task = await tx.load(Task, task_id, act="define", field="id", lock=True)
     if version is not None and version != task.version:
         raise fail("version", ErrorCode.CONFLICT, f"the task changed since you read it (version {version}, now {task.version}); reload and retry")
     errors = _text(changes.get("title"), "title", 500, required="title" in changes)
@@ -217,50 +189,47 @@ async def update_task(*, session: AsyncSession, scope: Scope, task_id: int, vers
         if parent_due is not None and due > parent_due:
             raise fail("dueOn", ErrorCode.OUT_OF_RANGE, f"a subtask is due by its parent task's due date ({parent_due})")
     if "lead_unit_id" in changes:
-        lead = await _unit(session, scope, changes["lead_unit_id"], "leadUnitId")
-        _needs(scope, "task", "define", lead.path, "leadUnitId", "giving the task to this unit")
+        await tx.load(Unit, changes["lead_unit_id"], act="define", obj="task", field="leadUnitId")
     before = _snap(task, TASK_FIELDS)
     values = dict(changes, version=Task.version + 1, updated_at=_now())
     if "title" in changes:
         values.update(title=changes["title"].strip(), search_title=fold(f"{task.code} {changes['title']}"))
     if changes.get("status") == "completed" and task.status != "completed":
-        values["completed_on"] = date.today()
+        values["completed_on"] = tx.today
     elif "status" in changes and changes["status"] != "completed":
         values["completed_on"] = None
     await session.execute(update(Task).where(Task.id == task.id).values(**values))
     if coordinator_ids is not None:
-        units = await _coordinators(session, scope, coordinator_ids, changes.get("lead_unit_id", task.lead_unit_id))
+        units = await _coordinators(tx, coordinator_ids, changes.get("lead_unit_id", task.lead_unit_id))
         await session.execute(delete(TaskCoordinator).where(TaskCoordinator.task_id == task.id))
         if units:
             await session.execute(insert(TaskCoordinator), [{"task_id": task.id, "unit_id": u.id} for u in units])
     await session.refresh(task)
-    record(session, action="taskUpdate", object_type="task", object_key=task.id, unit_id=task.lead_unit_id, before=before, after=_snap(task, TASK_FIELDS))
+    tx.record(action="taskUpdate", object_type="task", object_key=task.id, unit_id=task.lead_unit_id, before=before, after=_snap(task, TASK_FIELDS))
     return task
 
 
-async def create_milestone(*, session: AsyncSession, scope: Scope, task_id: int, title: str, due_on: date) -> Milestone:
+@operation("milestoneCreate")
+async def create_milestone(tx: Tx, *, task_id: int, title: str, due_on: date) -> Milestone:
     if errors := _text(title, "title", 500, required=True):
         raise ServiceError(errors)
-    task = await _task_for(session, scope, task_id, "taskId", lock=True)
+    task = await tx.load(Task, task_id, act="define", obj="milestone", field="taskId", lock=True)
     if not task.start_on <= due_on <= task.due_on:
         raise fail("dueOn", ErrorCode.OUT_OF_RANGE, f"a milestone falls between the task's start ({task.start_on}) and due date ({task.due_on})")
     milestone = Milestone(task_id=task.id, title=title.strip(), due_on=due_on, version=1)
-    session.add(milestone)
-    await session.flush()
-    record(session, action="milestoneCreate", object_type="milestone", object_key=milestone.id, unit_id=task.lead_unit_id, after={"task_id": task.id, "title": milestone.title, "due_on": due_on})
+    tx.session.add(milestone)
+    await tx.session.flush()
+    tx.record(action="milestoneCreate", object_type="milestone", object_key=milestone.id, unit_id=task.lead_unit_id, after={"task_id": task.id, "title": milestone.title, "due_on": due_on})
     return milestone
 
 
-async def update_milestone(*, session: AsyncSession, scope: Scope, milestone_id: int, version: int | None, changes: dict[str, Any]) -> Milestone:
+@operation("milestoneUpdate")
+async def update_milestone(tx: Tx, *, milestone_id: int, version: int | None, changes: dict[str, Any]) -> Milestone:
     """Re-plan a milestone (define), or mark it done (define, or report rights on the lead unit)."""
-    milestone = await session.scalar(select(Milestone).where(Milestone.id == milestone_id, scope.visible(Milestone)).with_for_update())
-    if milestone is None:
-        raise fail("id", ErrorCode.NOT_FOUND, "no such milestone")
-    task = await session.get_one(Task, milestone.task_id)
-    lead_path = await _path(session, task.lead_unit_id)
+    session = tx.session
     only_progress = set(changes) <= {"done_on"}
-    if scope.grant_covering("milestone", "define", lead_path) is None and not (only_progress and scope.grant_covering("progress_report", "submit", lead_path)):
-        raise fail("id", ErrorCode.FORBIDDEN, "your roles do not allow changing this milestone")
+    milestone = await tx.load(Milestone, milestone_id, act="define", field="id", lock=True, or_verb=("submit", "progress_report") if only_progress else None)
+    task = await session.get_one(Task, milestone.task_id)
     if version is not None and version != milestone.version:
         raise fail("version", ErrorCode.CONFLICT, f"the milestone changed since you read it (version {version}, now {milestone.version}); reload and retry")
     if errors := _text(changes.get("title"), "title", 500, required="title" in changes):
@@ -268,13 +237,13 @@ async def update_milestone(*, session: AsyncSession, scope: Scope, milestone_id:
     due = changes.get("due_on", milestone.due_on)
     if not task.start_on <= due <= task.due_on:
         raise fail("dueOn", ErrorCode.OUT_OF_RANGE, "a milestone falls between the task's start and due dates")
-    if changes.get("done_on") and changes["done_on"] > date.today():
+    if changes.get("done_on") and changes["done_on"] > tx.today:
         raise fail("doneOn", ErrorCode.IN_FUTURE, "a milestone cannot be done in the future")
     before = {"title": milestone.title, "due_on": milestone.due_on, "done_on": milestone.done_on, "version": milestone.version}
     await session.execute(update(Milestone).where(Milestone.id == milestone.id).values(**changes, version=Milestone.version + 1, updated_at=_now()))
     await session.refresh(milestone)
-    record(session, action="milestoneUpdate", object_type="milestone", object_key=milestone.id, unit_id=task.lead_unit_id, before=before,
-           after={"title": milestone.title, "due_on": milestone.due_on, "done_on": milestone.done_on, "version": milestone.version})
+    tx.record(action="milestoneUpdate", object_type="milestone", object_key=milestone.id, unit_id=task.lead_unit_id, before=before,
+              after={"title": milestone.title, "due_on": milestone.due_on, "done_on": milestone.done_on, "version": milestone.version})
     return milestone
 
 
@@ -289,10 +258,10 @@ class AssigneeSpec:
     instructions: str | None = None
 
 
+@operation("taskAssign")
 async def assign(
+    tx: Tx,
     *,
-    session: AsyncSession,
-    scope: Scope,
     task_id: int,
     assigner_unit_id: int,
     assignees: list[AssigneeSpec],
@@ -306,14 +275,14 @@ async def assign(
         raise fail("assignees", ErrorCode.OUT_OF_RANGE, f"at most {MAX_FANOUT} assignees in one call")
     if len({a.unit_id for a in assignees}) != len(assignees):
         raise fail("assignees", ErrorCode.DUPLICATE, "a unit is named twice")
-    today = assigned_on or date.today()
-    task = await _task_for(session, scope, task_id, "taskId", act="read", lock=True)
-    assigner = await _unit(session, scope, assigner_unit_id, "assignerUnitId")
-    _needs(scope, "assignment", "assign", assigner.path, "assignerUnitId", "assigning from this unit")
-    if not await _may_hand_down(session, task, assigner):
+    session = tx.session
+    today = assigned_on or tx.today
+    task = await tx.load(Task, task_id, field="taskId", lock=True)
+    assigner = await tx.load(Unit, assigner_unit_id, act="assign", obj="assignment", field="assignerUnitId")
+    if not await _may_hand_down(tx, task, assigner):
         raise fail("assignerUnitId", ErrorCode.FORBIDDEN, "the assigner neither leads, issued nor received this task")
     errors: list[FieldError] = []
-    units = {u.id: u for u in await session.scalars(select(Unit).where(Unit.id.in_([a.unit_id for a in assignees]), scope.visible(Unit)))}
+    units = {u.id: u for u in await session.scalars(select(Unit).where(Unit.id.in_([a.unit_id for a in assignees]), tx.scope.visible(Unit)))}
     taken = set(await session.scalars(select(Assignment.assignee_unit_id).where(Assignment.task_id == task.id, Assignment.assignee_unit_id.in_(list(units)))))
     for i, spec in enumerate(assignees):
         unit, field = units.get(spec.unit_id), f"assignees[{i}]"
@@ -346,46 +315,37 @@ async def assign(
         created.append(assignment)
     await session.flush()
     for assignment in created:
-        record(session, action="taskAssign", object_type="assignment", object_key=assignment.id, unit_id=assignment.assignee_unit_id, after=_snap(assignment, ASSIGNMENT_FIELDS))
+        tx.record(action="taskAssign", object_type="assignment", object_key=assignment.id, unit_id=assignment.assignee_unit_id, after=_snap(assignment, ASSIGNMENT_FIELDS))
     return created
 
 
-async def _may_hand_down(session: AsyncSession, task: Task, assigner: Unit) -> bool:
+async def _may_hand_down(tx: Tx, task: Task, assigner: Unit) -> bool:
     """The lead unit, the resolution's issuer, or a unit that received the task may pass it down."""
-    issuer = await session.scalar(select(Resolution.issuing_unit_id).where(Resolution.id == task.resolution_id))
+    issuer = await tx.session.scalar(select(Resolution.issuing_unit_id).where(Resolution.id == task.resolution_id))
     if assigner.id in (task.lead_unit_id, issuer):
         return True
-    received = await session.scalar(select(Assignment.id).where(Assignment.task_id == task.id, Assignment.assignee_unit_id == assigner.id))
+    received = await tx.session.scalar(select(Assignment.id).where(Assignment.task_id == task.id, Assignment.assignee_unit_id == assigner.id))
     return received is not None
 
 
-async def _assignment_for(session: AsyncSession, scope: Scope, assignment_id: int, field: str, *, side: str, obj: str, act: str, what: str) -> Assignment:
-    """An assignment the caller sees, with a grant for `act` on its assignee or assigner side."""
-    assignment = await session.scalar(select(Assignment).where(Assignment.id == assignment_id, scope.visible(Assignment)).with_for_update())
-    if assignment is None:
-        raise fail(field, ErrorCode.NOT_FOUND, "no such assignment")
-    unit_id = assignment.assignee_unit_id if side == "assignee" else assignment.assigner_unit_id
-    _needs(scope, obj, act, await _path(session, unit_id), field, what)
-    return assignment
-
-
-async def acknowledge(*, session: AsyncSession, scope: Scope, assignment_id: int) -> Assignment:
+@operation("assignmentAcknowledge")
+async def acknowledge(tx: Tx, *, assignment_id: int) -> Assignment:
     """The assignee confirms receipt (once; acknowledging again changes nothing)."""
-    assignment = await _assignment_for(session, scope, assignment_id, "id", side="assignee", obj="assignment", act="acknowledge", what="acknowledging for the assignee")
+    assignment = await tx.load(Assignment, assignment_id, act="acknowledge", field="id", lock=True)
     if assignment.acknowledged_at is not None:
         return assignment
     stamp = _now()
-    await session.execute(update(Assignment).where(Assignment.id == assignment.id).values(
-        acknowledged_at=stamp, acknowledged_by_id=scope.principal.user_id, version=Assignment.version + 1, updated_at=stamp))
-    await session.refresh(assignment)
-    record(session, action="assignmentAcknowledge", object_type="assignment", object_key=assignment.id, unit_id=assignment.assignee_unit_id, after={"acknowledged_at": stamp})
+    await tx.session.execute(update(Assignment).where(Assignment.id == assignment.id).values(
+        acknowledged_at=stamp, acknowledged_by_id=tx.user_id, version=Assignment.version + 1, updated_at=stamp))
+    await tx.session.refresh(assignment)
+    tx.record(action="assignmentAcknowledge", object_type="assignment", object_key=assignment.id, unit_id=assignment.assignee_unit_id, after={"acknowledged_at": stamp})
     return assignment
 
 
+@operation("progressReportSubmit")
 async def submit_report(
+    tx: Tx,
     *,
-    session: AsyncSession,
-    scope: Scope,
     assignment_id: int,
     progress: int,
     status: str,
@@ -394,7 +354,8 @@ async def submit_report(
     reported_on: date | None = None,
 ) -> ProgressReport:
     """A dated update by the assignee's officers; the assignment then shows its latest report."""
-    day = reported_on or date.today()
+    session = tx.session
+    day = reported_on or tx.today
     errors = _text(note, "note", 5000)
     if not 0 <= progress <= 100:
         errors.append(FieldError("progress", ErrorCode.OUT_OF_RANGE, "progress is a percentage, 0 to 100"))
@@ -407,45 +368,47 @@ async def submit_report(
     if len(evidence or []) > MAX_EVIDENCE:
         errors.append(FieldError("evidence", ErrorCode.OUT_OF_RANGE, f"at most {MAX_EVIDENCE} links"))
     errors += [FieldError(f"evidence[{i}]", ErrorCode.INVALID, "evidence is an http(s) link") for i, link in enumerate(evidence or []) if not URL.match(link)]
-    if day > date.today():
+    if day > tx.today:
         errors.append(FieldError("reportedOn", ErrorCode.IN_FUTURE, "a report is not dated in the future"))
     if errors:
         raise ServiceError(errors)
-    assignment = await _assignment_for(session, scope, assignment_id, "assignmentId", side="assignee", obj="progress_report", act="submit", what="reporting for the assignee")
+    assignment = await tx.load(Assignment, assignment_id, act="submit", obj="progress_report", field="assignmentId", lock=True)
     if day < assignment.assigned_on:
         raise fail("reportedOn", ErrorCode.OUT_OF_RANGE, f"a report is dated on or after the assignment ({assignment.assigned_on})")
     if await session.scalar(select(Evaluation.id).where(Evaluation.assignment_id == assignment.id)) is not None:
         raise fail("assignmentId", ErrorCode.INVALID, "the assignment was evaluated and is closed")
     report = ProgressReport(
         assignment_id=assignment.id, reported_on=day, progress=progress, status=status, note=note,
-        evidence=json.dumps(evidence) if evidence else None, reporter_id=scope.principal.user_id,
+        evidence=json.dumps(evidence) if evidence else None, reporter_id=tx.user_id,
     )
     session.add(report)
     await session.flush()
-    await _settle(session, assignment)
-    record(session, action="progressReportSubmit", object_type="progress_report", object_key=report.id, unit_id=assignment.assignee_unit_id,
-           after={"assignment_id": assignment.id, "reported_on": day, "progress": progress, "status": status})
+    await _settle(tx, assignment)
+    tx.record(action="progressReportSubmit", object_type="progress_report", object_key=report.id, unit_id=assignment.assignee_unit_id,
+              after={"assignment_id": assignment.id, "reported_on": day, "progress": progress, "status": status})
     return report
 
 
-async def _settle(session: AsyncSession, assignment: Assignment) -> None:
+async def _settle(tx: Tx, assignment: Assignment) -> None:
     """Make the assignment show its latest report (by date, then by entry)."""
-    latest = await session.scalar(
+    latest = await tx.session.scalar(
         select(ProgressReport).where(ProgressReport.assignment_id == assignment.id).order_by(ProgressReport.reported_on.desc(), ProgressReport.id.desc()).limit(1)
     )
     if latest is None:
         return
-    await session.execute(update(Assignment).where(Assignment.id == assignment.id).values(
+    await tx.session.execute(update(Assignment).where(Assignment.id == assignment.id).values(
         status=latest.status, progress=latest.progress, completed_on=latest.reported_on if latest.status == "completed" else None,
         version=Assignment.version + 1, updated_at=_now(),
     ))
-    await session.refresh(assignment)
+    await tx.session.refresh(assignment)
 
 
-async def request_extension(*, session: AsyncSession, scope: Scope, assignment_id: int, requested_due_on: date, reason: str) -> Extension:
+@operation("extensionRequest")
+async def request_extension(tx: Tx, *, assignment_id: int, requested_due_on: date, reason: str) -> Extension:
     if errors := _text(reason, "reason", 5000, required=True):
         raise ServiceError(errors)
-    assignment = await _assignment_for(session, scope, assignment_id, "assignmentId", side="assignee", obj="extension", act="request", what="asking for more time for the assignee")
+    session = tx.session
+    assignment = await tx.load(Assignment, assignment_id, act="request", obj="extension", field="assignmentId", lock=True)
     if assignment.status in ("completed", "cancelled"):
         raise fail("assignmentId", ErrorCode.INVALID, f"the assignment is {assignment.status}")
     if requested_due_on <= assignment.due_on:
@@ -453,52 +416,54 @@ async def request_extension(*, session: AsyncSession, scope: Scope, assignment_i
     if await session.scalar(select(Extension.id).where(Extension.assignment_id == assignment.id, Extension.status == "pending")) is not None:
         raise fail("assignmentId", ErrorCode.DUPLICATE, "a request is already waiting for the assigner's decision")
     extension = Extension(assignment_id=assignment.id, requested_due_on=requested_due_on, reason=reason.strip(), status="pending",
-                          requested_by_id=scope.principal.user_id, requested_at=_now(), version=1)
+                          requested_by_id=tx.user_id, requested_at=_now(), version=1)
     session.add(extension)
     await session.flush()
-    record(session, action="extensionRequest", object_type="extension", object_key=extension.id, unit_id=assignment.assignee_unit_id,
-           after={"assignment_id": assignment.id, "requested_due_on": requested_due_on, "reason": extension.reason})
+    tx.record(action="extensionRequest", object_type="extension", object_key=extension.id, unit_id=assignment.assignee_unit_id,
+              after={"assignment_id": assignment.id, "requested_due_on": requested_due_on, "reason": extension.reason})
     return extension
 
 
-async def decide_extension(*, session: AsyncSession, scope: Scope, extension_id: int, approve: bool, reason: str | None) -> Extension:
+@operation("extensionDecide")
+async def decide_extension(tx: Tx, *, extension_id: int, approve: bool, reason: str | None) -> Extension:
     """The assigner side approves (the due date moves; the original is kept) or refuses with a reason."""
-    extension = await session.scalar(select(Extension).where(Extension.id == extension_id, scope.visible(Extension)).with_for_update())
-    if extension is None:
-        raise fail("id", ErrorCode.NOT_FOUND, "no such extension request")
-    assignment = await _assignment_for(session, scope, extension.assignment_id, "id", side="assigner", obj="extension", act="decide", what="deciding for the assigner")
+    session = tx.session
+    extension = await tx.load(Extension, extension_id, act="decide", field="id", lock=True)
+    assignment = await tx.load(Assignment, extension.assignment_id, act="decide", obj="extension", field="id", lock=True)
     if extension.status != "pending":
         raise fail("id", ErrorCode.INVALID, f"the request was already {extension.status}")
     if not approve and not (reason and reason.strip()):
         raise fail("reason", ErrorCode.REQUIRED, "a refusal says why")
     stamp = _now()
     await session.execute(update(Extension).where(Extension.id == extension.id).values(
-        status="approved" if approve else "refused", decided_by_id=scope.principal.user_id, decided_at=stamp,
+        status="approved" if approve else "refused", decided_by_id=tx.user_id, decided_at=stamp,
         decision_reason=reason.strip() if reason else None, version=Extension.version + 1, updated_at=stamp))
     if approve:
         await session.execute(update(Assignment).where(Assignment.id == assignment.id).values(due_on=extension.requested_due_on, version=Assignment.version + 1, updated_at=stamp))
     await session.refresh(extension)
-    record(session, action="extensionDecide", object_type="extension", object_key=extension.id, unit_id=assignment.assignee_unit_id,
-           after={"status": extension.status, "reason": extension.decision_reason, "due_on": extension.requested_due_on if approve else assignment.due_on})
+    tx.record(action="extensionDecide", object_type="extension", object_key=extension.id, unit_id=assignment.assignee_unit_id,
+              after={"status": extension.status, "reason": extension.decision_reason, "due_on": extension.requested_due_on if approve else assignment.due_on})
     return extension
 
 
-async def evaluate(*, session: AsyncSession, scope: Scope, assignment_id: int, rating: str, comment: str | None) -> Evaluation:
+@operation("assignmentEvaluate")
+async def evaluate(tx: Tx, *, assignment_id: int, rating: str, comment: str | None) -> Evaluation:
     """The assigner side rates a completed assignment, once; never the assignee for itself."""
     errors = _text(comment, "comment", 5000)
     if rating not in RATINGS:
         errors.append(FieldError("rating", ErrorCode.INVALID, f"rating is one of {', '.join(RATINGS)}"))
     if errors:
         raise ServiceError(errors)
-    assignment = await _assignment_for(session, scope, assignment_id, "assignmentId", side="assigner", obj="evaluation", act="submit", what="evaluating for the assigner")
+    session = tx.session
+    assignment = await tx.load(Assignment, assignment_id, act="submit", obj="evaluation", field="assignmentId", lock=True)
     if assignment.status != "completed":
         raise fail("assignmentId", ErrorCode.INVALID, "only a completed assignment is evaluated")
     if await session.scalar(select(Evaluation.id).where(Evaluation.assignment_id == assignment.id)) is not None:
         raise fail("assignmentId", ErrorCode.DUPLICATE, "this assignment was already evaluated")
-    evaluation = Evaluation(assignment_id=assignment.id, rating=rating, comment=comment, evaluator_id=scope.principal.user_id,
+    evaluation = Evaluation(assignment_id=assignment.id, rating=rating, comment=comment, evaluator_id=tx.user_id,
                             evaluator_unit_id=assignment.assigner_unit_id, evaluated_at=_now())
     session.add(evaluation)
     await session.flush()
-    record(session, action="assignmentEvaluate", object_type="evaluation", object_key=evaluation.id, unit_id=assignment.assignee_unit_id,
-           after={"assignment_id": assignment.id, "rating": rating, "comment": comment})
+    tx.record(action="assignmentEvaluate", object_type="evaluation", object_key=evaluation.id, unit_id=assignment.assignee_unit_id,
+              after={"assignment_id": assignment.id, "rating": rating, "comment": comment})
     return evaluation

@@ -6,7 +6,7 @@ import strawberry
 
 from resolute.api.accounts import service
 from resolute.schema.accounts.types import GrantType, UserType
-from resolute.schema.context import IdempotencyKeyArg, Info, run_mutation
+from resolute.schema.context import IdempotencyKeyArg, Info, perform
 from resolute.schema.errors import UserError, user_errors
 from resolute.schema.ids import input_id
 
@@ -90,51 +90,36 @@ class RoleRevokePayload:
 class AccountsMutation:
     @strawberry.mutation(description="Create an account in a unit of your scope (admin).")
     async def user_create(self, info: Info, input: UserCreateInput, idempotency_key: IdempotencyKeyArg = None) -> UserCreatePayload:
-        ctx = info.context
-        row, errors = await run_mutation(info, lambda session: service.create_user(
-            session=session, settings=ctx.settings, scope=ctx.scope, username=input.username,
-            full_name=input.full_name, unit_id=input_id(input.unit_id, "Unit", "unitId"), password=input.password,
-        ), arguments=input, idempotency_key=idempotency_key)
-        return UserCreatePayload(user=UserType.of(row) if row else None, errors=user_errors(errors))
+        outcome = await perform(info, idempotency_key, lambda uow: service.create_user(
+            uow, username=input.username, full_name=input.full_name, unit_id=input_id(input.unit_id, "Unit", "unitId"), password=input.password,
+        ))
+        return UserCreatePayload(user=UserType.of(outcome.value) if outcome.value else None, errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Deactivate an account in your scope; its tokens stop working at once (admin).")
     async def user_deactivate(self, info: Info, input: UserDeactivateInput, idempotency_key: IdempotencyKeyArg = None) -> UserDeactivatePayload:
-        ctx = info.context
-        row, errors = await run_mutation(info, lambda session: service.deactivate_user(
-            session=session, scope=ctx.scope, user_id=input_id(input.id, "User", "id"),
-        ), arguments=input, idempotency_key=idempotency_key)
-        return UserDeactivatePayload(user=UserType.of(row) if row else None, errors=user_errors(errors))
+        outcome = await perform(info, idempotency_key, lambda uow: service.deactivate_user(uow, user_id=input_id(input.id, "User", "id")))
+        return UserDeactivatePayload(user=UserType.of(outcome.value) if outcome.value else None, errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Set the password of an account in your scope, e.g. an imported one (admin).")
     async def user_password_set(self, info: Info, input: UserPasswordSetInput, idempotency_key: IdempotencyKeyArg = None) -> UserPasswordSetPayload:
-        ctx = info.context
-        row, errors = await run_mutation(info, lambda session: service.set_password(
-            session=session, settings=ctx.settings, scope=ctx.scope, user_id=input_id(input.id, "User", "id"), password=input.password,
-        ), arguments=input, idempotency_key=idempotency_key)
-        return UserPasswordSetPayload(user=UserType.of(row) if row else None, errors=user_errors(errors))
+        outcome = await perform(info, idempotency_key, lambda uow: service.set_password(uow, user_id=input_id(input.id, "User", "id"), password=input.password))
+        return UserPasswordSetPayload(user=UserType.of(outcome.value) if outcome.value else None, errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Change your own password; your other tokens stop working.")
     async def password_change(self, info: Info, input: PasswordChangeInput, idempotency_key: IdempotencyKeyArg = None) -> PasswordChangePayload:
-        ctx = info.context
-        row, errors = await run_mutation(info, lambda session: service.change_password(
-            session=session, settings=ctx.settings, scope=ctx.scope,
-            current_password=input.current_password, new_password=input.new_password,
-        ), arguments=input, idempotency_key=idempotency_key)
-        return PasswordChangePayload(user=UserType.of(row) if row else None, errors=user_errors(errors))
+        outcome = await perform(info, idempotency_key, lambda uow: service.change_password(
+            uow, current_password=input.current_password, new_password=input.new_password,
+        ))
+        return PasswordChangePayload(user=UserType.of(outcome.value) if outcome.value else None, errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Grant a role over a unit's subtree; only inside your scope, and only a role you hold there (admin).")
     async def role_grant(self, info: Info, input: RoleGrantInput, idempotency_key: IdempotencyKeyArg = None) -> RoleGrantPayload:
-        ctx = info.context
-        row, errors = await run_mutation(info, lambda session: service.grant_role(
-            session=session, scope=ctx.scope, user_id=input_id(input.user_id, "User", "userId"),
-            role=input.role, unit_id=input_id(input.unit_id, "Unit", "unitId"),
-        ), arguments=input, idempotency_key=idempotency_key)
-        return RoleGrantPayload(grant=GrantType.of(row) if row else None, errors=user_errors(errors))
+        outcome = await perform(info, idempotency_key, lambda uow: service.grant_role(
+            uow, user_id=input_id(input.user_id, "User", "userId"), role=input.role, unit_id=input_id(input.unit_id, "Unit", "unitId"),
+        ))
+        return RoleGrantPayload(grant=GrantType.of(outcome.value) if outcome.value else None, errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Revoke a grant; its holder loses it on the next request (admin).")
     async def role_revoke(self, info: Info, input: RoleRevokeInput, idempotency_key: IdempotencyKeyArg = None) -> RoleRevokePayload:
-        ctx = info.context
-        row, errors = await run_mutation(info, lambda session: service.revoke_role(
-            session=session, scope=ctx.scope, grant_id=input_id(input.grant_id, "Grant", "grantId"),
-        ), arguments=input, idempotency_key=idempotency_key)
-        return RoleRevokePayload(revoked_grant_id=None if errors else input.grant_id, errors=user_errors(errors))
+        outcome = await perform(info, idempotency_key, lambda uow: service.revoke_role(uow, grant_id=input_id(input.grant_id, "Grant", "grantId")))
+        return RoleRevokePayload(revoked_grant_id=None if outcome.errors else input.grant_id, errors=user_errors(outcome.errors))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from decimal import Decimal
 
 import strawberry
 
+from resolute.api.errors import ErrorCode, fail
 from resolute.api.kpis import service
-from resolute.schema.context import IdempotencyKeyArg, Info, run_mutation
+from resolute.schema.context import IdempotencyKeyArg, Info, perform
 from resolute.schema.errors import UserError, user_errors
 from resolute.schema.ids import input_id
 from resolute.schema.kpis.types import KpiType, MeasurementType
@@ -16,6 +16,7 @@ from resolute.schema.kpis.types import KpiType, MeasurementType
 __all__ = ["KpisMutation"]
 
 UNSET = strawberry.UNSET
+MAX_COORDINATORS = 50
 
 
 @strawberry.input
@@ -115,78 +116,73 @@ class MeasurementCorrectPayload:
 
 
 def _unit_ids(ids: list[strawberry.ID], field: str) -> list[int]:
-    if len(ids) > 50:
-        from resolute.api.errors import ErrorCode, fail
-
-        raise fail(field, ErrorCode.OUT_OF_RANGE, "at most 50 units")
+    if len(ids) > MAX_COORDINATORS:
+        raise fail(field, ErrorCode.OUT_OF_RANGE, f"at most {MAX_COORDINATORS} units")
     return [input_id(i, "Unit", field) for i in ids]
+
+
+async def _measurement(info: Info, row: object) -> MeasurementType | None:
+    """The measurement as the caller reads it now (its light comes from SQL, through the loaders)."""
+    found = await info.context.loaders.measurements_by_id.load(row.id) if row is not None else None  # type: ignore[attr-defined]
+    return MeasurementType.of(found) if found else None
+
+
+KPI_FIELDS = {"name": "name", "unit_of_measure": "unit_of_measure", "formula": "formula", "data_source": "data_source", "direction": "direction",
+              "baseline": "baseline", "target": "target", "yellow_threshold": "yellow_threshold", "red_threshold": "red_threshold",
+              "group": "kpi_group", "frequency": "frequency"}
 
 
 @strawberry.type
 class KpisMutation:
     @strawberry.mutation(description="Define a KPI of a resolution (manager, admin at the issuer).")
     async def kpi_create(self, info: Info, input: KpiCreateInput, idempotency_key: IdempotencyKeyArg = None) -> KpiCreatePayload:
-        scope = info.context.scope
-
-        def values() -> dict[str, object]:
-            return {
+        outcome = await perform(info, idempotency_key, lambda uow: service.create_kpi(
+            uow, resolution_id=input_id(input.resolution_id, "Resolution", "resolutionId"),
+            values={
                 "code": input.code, "name": input.name, "unit_of_measure": input.unit_of_measure, "direction": input.direction,
                 "baseline": input.baseline, "target": input.target, "yellow_threshold": input.yellow_threshold, "red_threshold": input.red_threshold,
                 "kpi_group": input.group, "frequency": input.frequency, "lead_unit_id": input_id(input.lead_unit_id, "Unit", "leadUnitId"),
                 "formula": input.formula, "data_source": input.data_source,
                 "objective_id": input_id(input.objective_id, "Objective", "objectiveId") if input.objective_id else None,
                 "key_result_id": input_id(input.key_result_id, "KeyResult", "keyResultId") if input.key_result_id else None,
-            }
+            },
+            coordinator_ids=_unit_ids(input.coordinating_unit_ids, "coordinatingUnitIds"),
+        ))
+        return KpiCreatePayload(kpi=KpiType.of(outcome.value) if outcome.value else None, errors=user_errors(outcome.errors))
 
-        row, errors = await run_mutation(info, lambda session: service.create_kpi(
-            session=session, scope=scope, resolution_id=input_id(input.resolution_id, "Resolution", "resolutionId"),
-            values=values(), coordinator_ids=_unit_ids(input.coordinating_unit_ids, "coordinatingUnitIds"),
-        ), arguments=input, idempotency_key=idempotency_key)
-        return KpiCreatePayload(kpi=KpiType.of(row) if row else None, errors=user_errors(errors))
-
-    @strawberry.mutation(description="Edit a KPI's definition: targets, thresholds, lead and coordinating units (manager, admin).")
+    @strawberry.mutation(description="Edit a KPI's definition: targets, thresholds, lead and coordinating units (manager, admin where its resolution was issued).")
     async def kpi_update(self, info: Info, input: KpiUpdateInput, idempotency_key: IdempotencyKeyArg = None) -> KpiUpdatePayload:
-        scope = info.context.scope
-        names = {"name": "name", "unit_of_measure": "unit_of_measure", "formula": "formula", "data_source": "data_source", "direction": "direction",
-                 "baseline": "baseline", "target": "target", "yellow_threshold": "yellow_threshold", "red_threshold": "red_threshold",
-                 "group": "kpi_group", "frequency": "frequency"}
-
-        def changes() -> dict[str, object]:
-            given = {column: getattr(input, field) for field, column in names.items() if getattr(input, field) is not UNSET}
+        def call(uow):  # type: ignore[no-untyped-def]
+            changes = {column: getattr(input, name) for name, column in KPI_FIELDS.items() if getattr(input, name) is not UNSET}
             if input.lead_unit_id is not UNSET and input.lead_unit_id is not None:
-                given["lead_unit_id"] = input_id(input.lead_unit_id, "Unit", "leadUnitId")
-            return given
+                changes["lead_unit_id"] = input_id(input.lead_unit_id, "Unit", "leadUnitId")
+            coordinators = input.coordinating_unit_ids
+            return service.update_kpi(
+                uow, kpi_id=input_id(input.id, "Kpi", "id"), version=input.version, changes=changes,
+                coordinator_ids=None if coordinators is UNSET or coordinators is None else _unit_ids(coordinators, "coordinatingUnitIds"),
+            )
 
-        coordinators = input.coordinating_unit_ids
-        row, errors = await run_mutation(info, lambda session: service.update_kpi(
-            session=session, scope=scope, kpi_id=input_id(input.id, "Kpi", "id"), version=input.version, changes=changes(),
-            coordinator_ids=None if coordinators is UNSET or coordinators is None else _unit_ids(coordinators, "coordinatingUnitIds"),
-        ), arguments={k: v for k, v in dataclasses.asdict(input).items() if v is not UNSET}, idempotency_key=idempotency_key)
-        return KpiUpdatePayload(kpi=KpiType.of(row) if row else None, errors=user_errors(errors))
+        outcome = await perform(info, idempotency_key, call)
+        return KpiUpdatePayload(kpi=KpiType.of(outcome.value) if outcome.value else None, errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Set (or remove) a unit's own target for a KPI; the unit then reports on it (manager, admin).")
     async def kpi_unit_target_set(self, info: Info, input: KpiUnitTargetSetInput, idempotency_key: IdempotencyKeyArg = None) -> KpiUnitTargetSetPayload:
-        scope = info.context.scope
-        row, errors = await run_mutation(info, lambda session: service.set_unit_target(
-            session=session, scope=scope, kpi_id=input_id(input.kpi_id, "Kpi", "kpiId"), unit_id=input_id(input.unit_id, "Unit", "unitId"),
-            target=input.target, remove=input.remove,
-        ), arguments=input, idempotency_key=idempotency_key)
-        return KpiUnitTargetSetPayload(kpi=KpiType.of(row) if row else None, errors=user_errors(errors))
+        outcome = await perform(info, idempotency_key, lambda uow: service.set_unit_target(
+            uow, kpi_id=input_id(input.kpi_id, "Kpi", "kpiId"), unit_id=input_id(input.unit_id, "Unit", "unitId"), target=input.target, remove=input.remove,
+        ))
+        return KpiUnitTargetSetPayload(kpi=KpiType.of(outcome.value) if outcome.value else None, errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Submit a KPI value for a unit and period (manager, officer of the unit).")
     async def measurement_submit(self, info: Info, input: MeasurementSubmitInput, idempotency_key: IdempotencyKeyArg = None) -> MeasurementSubmitPayload:
-        scope = info.context.scope
-        row, errors = await run_mutation(info, lambda session: service.submit_measurement(
-            session=session, scope=scope, kpi_id=input_id(input.kpi_id, "Kpi", "kpiId"), unit_id=input_id(input.unit_id, "Unit", "unitId"),
+        outcome = await perform(info, idempotency_key, lambda uow: service.submit_measurement(
+            uow, kpi_id=input_id(input.kpi_id, "Kpi", "kpiId"), unit_id=input_id(input.unit_id, "Unit", "unitId"),
             period=input.period, value=input.value, note=input.note,
-        ), arguments=input, idempotency_key=idempotency_key)
-        return MeasurementSubmitPayload(measurement=MeasurementType.of(row) if row else None, errors=user_errors(errors))
+        ))
+        return MeasurementSubmitPayload(measurement=await _measurement(info, outcome.value), errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Correct a value; the earlier one is kept with who and why (manager, officer of the unit).")
     async def measurement_correct(self, info: Info, input: MeasurementCorrectInput, idempotency_key: IdempotencyKeyArg = None) -> MeasurementCorrectPayload:
-        scope = info.context.scope
-        row, errors = await run_mutation(info, lambda session: service.correct_measurement(
-            session=session, scope=scope, measurement_id=input_id(input.id, "Measurement", "id"), version=input.version,
-            value=input.value, reason=input.reason, note=input.note,
-        ), arguments=input, idempotency_key=idempotency_key)
-        return MeasurementCorrectPayload(measurement=MeasurementType.of(row) if row else None, errors=user_errors(errors))
+        outcome = await perform(info, idempotency_key, lambda uow: service.correct_measurement(
+            uow, measurement_id=input_id(input.id, "Measurement", "id"), version=input.version, value=input.value, reason=input.reason, note=input.note,
+        ))
+        return MeasurementCorrectPayload(measurement=await _measurement(info, outcome.value), errors=user_errors(outcome.errors))

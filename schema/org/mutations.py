@@ -6,11 +6,11 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolute.api.org import merge, service
 from resolute.api.org.models import Unit as UnitRow
-from resolute.schema.context import IdempotencyKeyArg, Info, run_mutation
+from resolute.api.transaction import Outcome, UnitOfWork
+from resolute.schema.context import IdempotencyKeyArg, Info, perform
 from resolute.schema.errors import UserError, user_errors
 from resolute.schema.ids import input_id
 from resolute.schema.org.types import UnitKindType, UnitType
@@ -100,57 +100,45 @@ class UnitKindCreatePayload:
 P = TypeVar("P", bound=UnitPayload)
 
 
-async def _unit_payload(payload: type[P], info: Info, work: Callable[[AsyncSession], Awaitable[UnitRow]], input: object, key: str | None) -> P:
-    row, errors = await run_mutation(info, work, arguments=input, idempotency_key=key)
-    return payload(unit=UnitType.of(row) if row else None, errors=user_errors(errors))
+async def _unit_payload(payload: type[P], info: Info, key: str | None, call: Callable[[UnitOfWork], Awaitable[Outcome[UnitRow]]]) -> P:
+    outcome = await perform(info, key, call)
+    return payload(unit=UnitType.of(outcome.value) if outcome.value else None, errors=user_errors(outcome.errors))
 
 
 @strawberry.type
 class OrgMutation:
     @strawberry.mutation(description="Create a unit under a parent in your scope (admin).")
     async def unit_create(self, info: Info, input: UnitCreateInput, idempotency_key: IdempotencyKeyArg = None) -> UnitCreatePayload:
-        scope = info.context.scope
-        return await _unit_payload(UnitCreatePayload, info, lambda session: service.create_unit(
-            session=session, scope=scope, parent_id=input_id(input.parent_id, "Unit", "parentId"),
-            code=input.code, name=input.name, kind=input.kind,
-        ), input, idempotency_key)
+        return await _unit_payload(UnitCreatePayload, info, idempotency_key, lambda uow: service.create_unit(
+            uow, parent_id=input_id(input.parent_id, "Unit", "parentId"), code=input.code, name=input.name, kind=input.kind,
+        ))
 
     @strawberry.mutation(description="Rename a unit or change its kind (admin).")
     async def unit_update(self, info: Info, input: UnitUpdateInput, idempotency_key: IdempotencyKeyArg = None) -> UnitUpdatePayload:
-        scope = info.context.scope
-        return await _unit_payload(UnitUpdatePayload, info, lambda session: service.update_unit(
-            session=session, scope=scope, unit_id=input_id(input.id, "Unit", "id"),
-            version=input.version, name=input.name, kind=input.kind,
-        ), input, idempotency_key)
+        return await _unit_payload(UnitUpdatePayload, info, idempotency_key, lambda uow: service.update_unit(
+            uow, unit_id=input_id(input.id, "Unit", "id"), version=input.version, name=input.name, kind=input.kind,
+        ))
 
     @strawberry.mutation(description="Move a unit and its whole subtree under a new parent, in one transaction (admin).")
     async def unit_move(self, info: Info, input: UnitMoveInput, idempotency_key: IdempotencyKeyArg = None) -> UnitMovePayload:
-        scope = info.context.scope
-        return await _unit_payload(UnitMovePayload, info, lambda session: service.move_unit(
-            session=session, scope=scope, unit_id=input_id(input.id, "Unit", "id"),
-            new_parent_id=input_id(input.parent_id, "Unit", "parentId"), version=input.version,
-        ), input, idempotency_key)
+        return await _unit_payload(UnitMovePayload, info, idempotency_key, lambda uow: service.move_unit(
+            uow, unit_id=input_id(input.id, "Unit", "id"), new_parent_id=input_id(input.parent_id, "Unit", "parentId"), version=input.version,
+        ))
 
     @strawberry.mutation(description="Archive a unit (soft: its history stays visible) (admin).")
     async def unit_archive(self, info: Info, input: UnitArchiveInput, idempotency_key: IdempotencyKeyArg = None) -> UnitArchivePayload:
-        scope = info.context.scope
-        return await _unit_payload(UnitArchivePayload, info, lambda session: service.archive_unit(
-            session=session, scope=scope, unit_id=input_id(input.id, "Unit", "id"),
-            cascade=input.cascade, version=input.version,
-        ), input, idempotency_key)
+        return await _unit_payload(UnitArchivePayload, info, idempotency_key, lambda uow: service.archive_unit(
+            uow, unit_id=input_id(input.id, "Unit", "id"), cascade=input.cascade, version=input.version,
+        ))
 
     @strawberry.mutation(description="Merge units into a target: open assignments, KPI duties, users and grants move; sources are archived, their history rolls up under the target (admin).")
     async def unit_merge(self, info: Info, input: UnitMergeInput, idempotency_key: IdempotencyKeyArg = None) -> UnitMergePayload:
-        scope = info.context.scope
-        return await _unit_payload(UnitMergePayload, info, lambda session: merge.merge_units(
-            session=session, scope=scope, source_ids=[input_id(s, "Unit", f"sourceIds[{i}]") for i, s in enumerate(input.source_ids[:101])],
+        return await _unit_payload(UnitMergePayload, info, idempotency_key, lambda uow: merge.merge_units(
+            uow, source_ids=[input_id(s, "Unit", f"sourceIds[{i}]") for i, s in enumerate(input.source_ids[:101])],
             target_id=input_id(input.target_id, "Unit", "targetId"),
-        ), input, idempotency_key)
+        ))
 
     @strawberry.mutation(description="Add a unit kind (admin of the whole tree).")
     async def unit_kind_create(self, info: Info, input: UnitKindCreateInput, idempotency_key: IdempotencyKeyArg = None) -> UnitKindCreatePayload:
-        scope = info.context.scope
-        row, errors = await run_mutation(info, lambda session: service.create_kind(
-            session=session, scope=scope, code=input.code, label=input.label,
-        ), arguments=input, idempotency_key=idempotency_key)
-        return UnitKindCreatePayload(unit_kind=UnitKindType.of(row) if row else None, errors=user_errors(errors))
+        outcome = await perform(info, idempotency_key, lambda uow: service.create_kind(uow, code=input.code, label=input.label))
+        return UnitKindCreatePayload(unit_kind=UnitKindType.of(outcome.value) if outcome.value else None, errors=user_errors(outcome.errors))

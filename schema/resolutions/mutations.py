@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date
 
 import strawberry
 
 from resolute.api.resolutions import service
-from resolute.schema.context import IdempotencyKeyArg, Info, run_mutation
+from resolute.schema.context import IdempotencyKeyArg, Info, perform
 from resolute.schema.errors import UserError, user_errors
 from resolute.schema.ids import input_id
 from resolute.schema.resolutions.types import KeyResultType, ObjectiveType, ResolutionType
@@ -118,53 +117,47 @@ def _given(input: object, *names: str) -> dict[str, object]:
 class ResolutionsMutation:
     @strawberry.mutation(description="Define a resolution or an action programme for a unit in your scope (manager, admin).")
     async def resolution_create(self, info: Info, input: ResolutionCreateInput, idempotency_key: IdempotencyKeyArg = None) -> ResolutionCreatePayload:
-        scope = info.context.scope
-        row, errors = await run_mutation(info, lambda session: service.create_resolution(
-            session=session, scope=scope, code=input.code, title=input.title, kind=input.kind,
+        outcome = await perform(info, idempotency_key, lambda uow: service.create_resolution(
+            uow, code=input.code, title=input.title, kind=input.kind,
             issuing_unit_id=input_id(input.issuing_unit_id, "Unit", "issuingUnitId"), issued_on=input.issued_on, status=input.status,
             summary=input.summary, document_url=input.document_url,
             implements_id=input_id(input.implements_id, "Resolution", "implementsId") if input.implements_id else None,
             implementer_kinds=input.implementer_kinds, programme_due_on=input.programme_due_on,
-        ), arguments=input, idempotency_key=idempotency_key)
-        return ResolutionCreatePayload(resolution=ResolutionType.of(row) if row else None, errors=user_errors(errors))
+        ))
+        return ResolutionCreatePayload(resolution=ResolutionType.of(outcome.value) if outcome.value else None, errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Edit a resolution you may define (manager, admin).")
     async def resolution_update(self, info: Info, input: ResolutionUpdateInput, idempotency_key: IdempotencyKeyArg = None) -> ResolutionUpdatePayload:
-        scope = info.context.scope
         changes = _given(input, "title", "status", "summary", "document_url", "issued_on", "implementer_kinds", "programme_due_on")
-        row, errors = await run_mutation(info, lambda session: service.update_resolution(
-            session=session, scope=scope, resolution_id=input_id(input.id, "Resolution", "id"), version=input.version, changes=changes,
-        ), arguments={**dataclasses.asdict(input), "_given": sorted(changes)}, idempotency_key=idempotency_key)
-        return ResolutionUpdatePayload(resolution=ResolutionType.of(row) if row else None, errors=user_errors(errors))
+        outcome = await perform(info, idempotency_key, lambda uow: service.update_resolution(
+            uow, resolution_id=input_id(input.id, "Resolution", "id"), version=input.version, changes=changes,
+        ))
+        return ResolutionUpdatePayload(resolution=ResolutionType.of(outcome.value) if outcome.value else None, errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Add an objective to a resolution (manager, admin).")
     async def objective_create(self, info: Info, input: ObjectiveCreateInput, idempotency_key: IdempotencyKeyArg = None) -> ObjectiveCreatePayload:
-        scope = info.context.scope
-        row, errors = await run_mutation(info, lambda session: service.create_objective(
-            session=session, scope=scope, resolution_id=input_id(input.resolution_id, "Resolution", "resolutionId"), code=input.code, title=input.title,
-        ), arguments=input, idempotency_key=idempotency_key)
-        return ObjectiveCreatePayload(objective=ObjectiveType.of(row) if row else None, errors=user_errors(errors))
+        outcome = await perform(info, idempotency_key, lambda uow: service.create_objective(
+            uow, resolution_id=input_id(input.resolution_id, "Resolution", "resolutionId"), code=input.code, title=input.title,
+        ))
+        return ObjectiveCreatePayload(objective=ObjectiveType.of(outcome.value) if outcome.value else None, errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Rename an objective (manager, admin).")
     async def objective_update(self, info: Info, input: ObjectiveUpdateInput, idempotency_key: IdempotencyKeyArg = None) -> ObjectiveUpdatePayload:
-        scope = info.context.scope
-        row, errors = await run_mutation(info, lambda session: service.update_objective(
-            session=session, scope=scope, objective_id=input_id(input.id, "Objective", "id"), version=input.version, title=input.title,
-        ), arguments=input, idempotency_key=idempotency_key)
-        return ObjectiveUpdatePayload(objective=ObjectiveType.of(row) if row else None, errors=user_errors(errors))
+        outcome = await perform(info, idempotency_key, lambda uow: service.update_objective(
+            uow, objective_id=input_id(input.id, "Objective", "id"), version=input.version, title=input.title,
+        ))
+        return ObjectiveUpdatePayload(objective=ObjectiveType.of(outcome.value) if outcome.value else None, errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Add a key result to an objective; at most five (manager, admin).")
     async def key_result_create(self, info: Info, input: KeyResultCreateInput, idempotency_key: IdempotencyKeyArg = None) -> KeyResultCreatePayload:
-        scope = info.context.scope
-        row, errors = await run_mutation(info, lambda session: service.create_key_result(
-            session=session, scope=scope, objective_id=input_id(input.objective_id, "Objective", "objectiveId"), title=input.title,
-        ), arguments=input, idempotency_key=idempotency_key)
-        return KeyResultCreatePayload(key_result=KeyResultType.of(row) if row else None, errors=user_errors(errors))
+        outcome = await perform(info, idempotency_key, lambda uow: service.create_key_result(
+            uow, objective_id=input_id(input.objective_id, "Objective", "objectiveId"), title=input.title,
+        ))
+        return KeyResultCreatePayload(key_result=KeyResultType.of(outcome.value) if outcome.value else None, errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Rename a key result (manager, admin).")
     async def key_result_update(self, info: Info, input: KeyResultUpdateInput, idempotency_key: IdempotencyKeyArg = None) -> KeyResultUpdatePayload:
-        scope = info.context.scope
-        row, errors = await run_mutation(info, lambda session: service.update_key_result(
-            session=session, scope=scope, key_result_id=input_id(input.id, "KeyResult", "id"), version=input.version, title=input.title,
-        ), arguments=input, idempotency_key=idempotency_key)
-        return KeyResultUpdatePayload(key_result=KeyResultType.of(row) if row else None, errors=user_errors(errors))
+        outcome = await perform(info, idempotency_key, lambda uow: service.update_key_result(
+            uow, key_result_id=input_id(input.id, "KeyResult", "id"), version=input.version, title=input.title,
+        ))
+        return KeyResultUpdatePayload(key_result=KeyResultType.of(outcome.value) if outcome.value else None, errors=user_errors(outcome.errors))

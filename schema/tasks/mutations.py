@@ -7,15 +7,14 @@ Assigner side: extensionDecide, assignmentEvaluate.
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date
 
 import strawberry
 
 from resolute.api.errors import ErrorCode, fail
 from resolute.api.tasks import service
-from resolute.api.tasks.service import MAX_FANOUT, AssigneeSpec
-from resolute.schema.context import IdempotencyKeyArg, Info, run_mutation
+from resolute.api.tasks.service import MAX_COORDINATORS, MAX_FANOUT, MAX_MILESTONES, AssigneeSpec
+from resolute.schema.context import IdempotencyKeyArg, Info, perform
 from resolute.schema.errors import UserError, user_errors
 from resolute.schema.ids import input_id
 from resolute.schema.tasks.types import AssignmentType, EvaluationType, ExtensionType, MilestoneType, ProgressReportType, TaskType
@@ -175,10 +174,7 @@ class ProgressReportSubmitPayload:
 
     @strawberry.field(description="The assignment, now showing this report if it is the latest.")
     async def assignment(self, info: Info) -> AssignmentType | None:
-        if self.report is None:
-            return None
-        row = await info.context.loaders.assignments_by_id.load(self.report.row.assignment_id)
-        return AssignmentType(row=row) if row else None
+        return await _assignment(info, self.report.row.assignment_id if self.report else None)
 
 
 @strawberry.type
@@ -200,133 +196,123 @@ class AssignmentEvaluatePayload:
 
     @strawberry.field
     async def assignment(self, info: Info) -> AssignmentType | None:
-        if self.evaluation is None:
-            return None
-        row = await info.context.loaders.assignments_by_id.load(self.evaluation.row.assignment_id)
-        return AssignmentType(row=row) if row else None
+        return await _assignment(info, self.evaluation.row.assignment_id if self.evaluation else None)
 
 
 def _units(ids: list[strawberry.ID], field: str) -> list[int]:
-    if len(ids) > 50:
-        raise fail(field, ErrorCode.OUT_OF_RANGE, "at most 50 units")
+    if len(ids) > MAX_COORDINATORS:
+        raise fail(field, ErrorCode.OUT_OF_RANGE, f"at most {MAX_COORDINATORS} units")
     return [input_id(i, "Unit", field) for i in ids]
 
 
-def _sent(input: object) -> dict[str, object]:
-    return {k: v for k, v in dataclasses.asdict(input).items() if v is not UNSET}  # type: ignore[call-overload]
+def _optional_id(value: strawberry.ID | None, type_name: str, field: str) -> int | None:
+    return input_id(value, type_name, field) if value else None
+
+
+async def _task(info: Info, row: object) -> TaskType | None:
+    found = await info.context.loaders.tasks_by_id.load(row.id) if row is not None else None  # type: ignore[attr-defined]
+    return TaskType(row=found) if found else None
+
+
+async def _assignment(info: Info, assignment_id: int | None) -> AssignmentType | None:
+    found = await info.context.loaders.assignments_by_id.load(assignment_id) if assignment_id is not None else None
+    return AssignmentType(row=found) if found else None
 
 
 @strawberry.type
 class TasksMutation:
     @strawberry.mutation(description="Define a task, with milestones and coordinating units (manager, admin on the lead unit).")
     async def task_create(self, info: Info, input: TaskCreateInput, idempotency_key: IdempotencyKeyArg = None) -> TaskCreatePayload:
-        scope = info.context.scope
-
-        def work(session):  # type: ignore[no-untyped-def]
-            if len(input.milestones) > 50:
-                raise fail("milestones", ErrorCode.OUT_OF_RANGE, "at most 50 milestones")
-            return service.create_task(
-                session=session, scope=scope, resolution_id=input_id(input.resolution_id, "Resolution", "resolutionId"), code=input.code,
-                title=input.title, lead_unit_id=input_id(input.lead_unit_id, "Unit", "leadUnitId"), start_on=input.start_on, due_on=input.due_on,
-                description=input.description, evaluation_criteria=input.evaluation_criteria,
-                coordinator_ids=_units(input.coordinating_unit_ids, "coordinatingUnitIds"),
-                parent_task_id=input_id(input.parent_task_id, "Task", "parentTaskId") if input.parent_task_id else None,
-                from_assignment_id=input_id(input.from_assignment_id, "Assignment", "fromAssignmentId") if input.from_assignment_id else None,
-                milestones=[(m.title, m.due_on) for m in input.milestones],
-                objective_id=input_id(input.objective_id, "Objective", "objectiveId") if input.objective_id else None,
-                key_result_id=input_id(input.key_result_id, "KeyResult", "keyResultId") if input.key_result_id else None,
-                kpi_id=input_id(input.kpi_id, "Kpi", "kpiId") if input.kpi_id else None,
-            )
-
-        row, errors = await run_mutation(info, work, arguments=input, idempotency_key=idempotency_key)
-        return TaskCreatePayload(task=TaskType(row=row) if row else None, errors=user_errors(errors))
+        outcome = await perform(info, idempotency_key, lambda uow: service.create_task(
+            uow, resolution_id=input_id(input.resolution_id, "Resolution", "resolutionId"), code=input.code,
+            title=input.title, lead_unit_id=input_id(input.lead_unit_id, "Unit", "leadUnitId"), start_on=input.start_on, due_on=input.due_on,
+            description=input.description, evaluation_criteria=input.evaluation_criteria,
+            coordinator_ids=_units(input.coordinating_unit_ids, "coordinatingUnitIds"),
+            parent_task_id=_optional_id(input.parent_task_id, "Task", "parentTaskId"),
+            from_assignment_id=_optional_id(input.from_assignment_id, "Assignment", "fromAssignmentId"),
+            milestones=[(m.title, m.due_on) for m in input.milestones[: MAX_MILESTONES + 1]],
+            objective_id=_optional_id(input.objective_id, "Objective", "objectiveId"),
+            key_result_id=_optional_id(input.key_result_id, "KeyResult", "keyResultId"),
+            kpi_id=_optional_id(input.kpi_id, "Kpi", "kpiId"),
+        ))
+        return TaskCreatePayload(task=await _task(info, outcome.value), errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Edit a task's definition: dates, status, lead and coordinating units (manager, admin).")
     async def task_update(self, info: Info, input: TaskUpdateInput, idempotency_key: IdempotencyKeyArg = None) -> TaskUpdatePayload:
-        scope = info.context.scope
-
-        def work(session):  # type: ignore[no-untyped-def]
+        def call(uow):  # type: ignore[no-untyped-def]
             changes = {k: getattr(input, k) for k in ("title", "description", "status", "start_on", "due_on", "evaluation_criteria") if getattr(input, k) is not UNSET}
             if input.lead_unit_id is not UNSET and input.lead_unit_id is not None:
                 changes["lead_unit_id"] = input_id(input.lead_unit_id, "Unit", "leadUnitId")
             coordinators = None if input.coordinating_unit_ids in (UNSET, None) else _units(input.coordinating_unit_ids, "coordinatingUnitIds")  # type: ignore[arg-type]
-            return service.update_task(session=session, scope=scope, task_id=input_id(input.id, "Task", "id"), version=input.version, changes=changes, coordinator_ids=coordinators)
+            return service.update_task(uow, task_id=input_id(input.id, "Task", "id"), version=input.version, changes=changes, coordinator_ids=coordinators)
 
-        row, errors = await run_mutation(info, work, arguments=_sent(input), idempotency_key=idempotency_key)
-        return TaskUpdatePayload(task=TaskType(row=row) if row else None, errors=user_errors(errors))
+        outcome = await perform(info, idempotency_key, call)
+        return TaskUpdatePayload(task=await _task(info, outcome.value), errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Add a milestone to a task (manager, admin).")
     async def milestone_create(self, info: Info, input: MilestoneCreateInput, idempotency_key: IdempotencyKeyArg = None) -> MilestoneCreatePayload:
-        scope = info.context.scope
-        row, errors = await run_mutation(info, lambda session: service.create_milestone(
-            session=session, scope=scope, task_id=input_id(input.task_id, "Task", "taskId"), title=input.title, due_on=input.due_on,
-        ), arguments=input, idempotency_key=idempotency_key)
-        return MilestoneCreatePayload(milestone=MilestoneType(row=row) if row else None, errors=user_errors(errors))
+        outcome = await perform(info, idempotency_key, lambda uow: service.create_milestone(
+            uow, task_id=input_id(input.task_id, "Task", "taskId"), title=input.title, due_on=input.due_on,
+        ))
+        return MilestoneCreatePayload(milestone=await _milestone(info, outcome.value), errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Re-plan a milestone, or mark it done.")
     async def milestone_update(self, info: Info, input: MilestoneUpdateInput, idempotency_key: IdempotencyKeyArg = None) -> MilestoneUpdatePayload:
-        scope = info.context.scope
         changes = {k: getattr(input, k) for k in ("title", "due_on", "done_on") if getattr(input, k) is not UNSET}
-        row, errors = await run_mutation(info, lambda session: service.update_milestone(
-            session=session, scope=scope, milestone_id=input_id(input.id, "Milestone", "id"), version=input.version, changes=changes,
-        ), arguments=_sent(input), idempotency_key=idempotency_key)
-        return MilestoneUpdatePayload(milestone=MilestoneType(row=row) if row else None, errors=user_errors(errors))
+        outcome = await perform(info, idempotency_key, lambda uow: service.update_milestone(
+            uow, milestone_id=input_id(input.id, "Milestone", "id"), version=input.version, changes=changes,
+        ))
+        return MilestoneUpdatePayload(milestone=await _milestone(info, outcome.value), errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Hand a task down to one or many units below the assigner, in one call (leader, manager, admin).")
     async def task_assign(self, info: Info, input: TaskAssignInput, idempotency_key: IdempotencyKeyArg = None) -> TaskAssignPayload:
-        scope = info.context.scope
-
-        def work(session):  # type: ignore[no-untyped-def]
-            specs = [
+        outcome = await perform(info, idempotency_key, lambda uow: service.assign(
+            uow, task_id=input_id(input.task_id, "Task", "taskId"),
+            assigner_unit_id=input_id(input.assigner_unit_id, "Unit", "assignerUnitId"),
+            assignees=[
                 AssigneeSpec(unit_id=input_id(a.unit_id, "Unit", f"assignees[{i}].unitId"), raci=a.raci, due_on=a.due_on, instructions=a.instructions)
                 for i, a in enumerate(input.assignees[: MAX_FANOUT + 1])
-            ]
-            return service.assign(
-                session=session, scope=scope, task_id=input_id(input.task_id, "Task", "taskId"),
-                assigner_unit_id=input_id(input.assigner_unit_id, "Unit", "assignerUnitId"), assignees=specs, allow_after_task_due=input.allow_after_task_due,
-            )
-
-        rows, errors = await run_mutation(info, work, arguments=input, idempotency_key=idempotency_key)
-        return TaskAssignPayload(assignments=[AssignmentType(row=row) for row in rows or []], errors=user_errors(errors))
+            ],
+            allow_after_task_due=input.allow_after_task_due,
+        ))
+        rows = await info.context.loaders.assignments_by_id.load_many([row.id for row in outcome.value or []])
+        return TaskAssignPayload(assignments=[AssignmentType(row=row) for row in rows if row], errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="The assignee acknowledges receipt (officer, manager, leader, admin of the assignee).")
     async def assignment_acknowledge(self, info: Info, input: AssignmentAcknowledgeInput, idempotency_key: IdempotencyKeyArg = None) -> AssignmentAcknowledgePayload:
-        scope = info.context.scope
-        row, errors = await run_mutation(info, lambda session: service.acknowledge(
-            session=session, scope=scope, assignment_id=input_id(input.id, "Assignment", "id"),
-        ), arguments=input, idempotency_key=idempotency_key)
-        return AssignmentAcknowledgePayload(assignment=AssignmentType(row=row) if row else None, errors=user_errors(errors))
+        outcome = await perform(info, idempotency_key, lambda uow: service.acknowledge(uow, assignment_id=input_id(input.id, "Assignment", "id")))
+        return AssignmentAcknowledgePayload(assignment=await _assignment(info, outcome.value.id if outcome.value else None), errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Report progress on an assignment (officer, manager of the assignee).")
     async def progress_report_submit(self, info: Info, input: ProgressReportSubmitInput, idempotency_key: IdempotencyKeyArg = None) -> ProgressReportSubmitPayload:
-        scope = info.context.scope
-        row, errors = await run_mutation(info, lambda session: service.submit_report(
-            session=session, scope=scope, assignment_id=input_id(input.assignment_id, "Assignment", "assignmentId"), progress=input.progress,
-            status=input.status, note=input.note, evidence=input.evidence, reported_on=input.reported_on,
-        ), arguments=input, idempotency_key=idempotency_key)
-        return ProgressReportSubmitPayload(report=ProgressReportType(row=row) if row else None, errors=user_errors(errors))
+        outcome = await perform(info, idempotency_key, lambda uow: service.submit_report(
+            uow, assignment_id=input_id(input.assignment_id, "Assignment", "assignmentId"), progress=input.progress,
+            status=input.status, note=input.note, evidence=input.evidence[: service.MAX_EVIDENCE + 1], reported_on=input.reported_on,
+        ))
+        return ProgressReportSubmitPayload(report=ProgressReportType(row=outcome.value) if outcome.value else None, errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Ask the assigner for a later due date (assignee side).")
     async def extension_request(self, info: Info, input: ExtensionRequestInput, idempotency_key: IdempotencyKeyArg = None) -> ExtensionRequestPayload:
-        scope = info.context.scope
-        row, errors = await run_mutation(info, lambda session: service.request_extension(
-            session=session, scope=scope, assignment_id=input_id(input.assignment_id, "Assignment", "assignmentId"),
-            requested_due_on=input.requested_due_on, reason=input.reason,
-        ), arguments=input, idempotency_key=idempotency_key)
-        return ExtensionRequestPayload(extension=ExtensionType(row=row) if row else None, errors=user_errors(errors))
+        outcome = await perform(info, idempotency_key, lambda uow: service.request_extension(
+            uow, assignment_id=input_id(input.assignment_id, "Assignment", "assignmentId"), requested_due_on=input.requested_due_on, reason=input.reason,
+        ))
+        return ExtensionRequestPayload(extension=ExtensionType(row=outcome.value) if outcome.value else None, errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Approve or refuse an extension request (assigner side: leader, manager, admin).")
     async def extension_decide(self, info: Info, input: ExtensionDecideInput, idempotency_key: IdempotencyKeyArg = None) -> ExtensionDecidePayload:
-        scope = info.context.scope
-        row, errors = await run_mutation(info, lambda session: service.decide_extension(
-            session=session, scope=scope, extension_id=input_id(input.id, "Extension", "id"), approve=input.approve, reason=input.reason,
-        ), arguments=input, idempotency_key=idempotency_key)
-        return ExtensionDecidePayload(extension=ExtensionType(row=row) if row else None, errors=user_errors(errors))
+        outcome = await perform(info, idempotency_key, lambda uow: service.decide_extension(
+            uow, extension_id=input_id(input.id, "Extension", "id"), approve=input.approve, reason=input.reason,
+        ))
+        return ExtensionDecidePayload(extension=ExtensionType(row=outcome.value) if outcome.value else None, errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Rate a completed assignment (assigner side; never the assignee for itself).")
     async def assignment_evaluate(self, info: Info, input: AssignmentEvaluateInput, idempotency_key: IdempotencyKeyArg = None) -> AssignmentEvaluatePayload:
-        scope = info.context.scope
-        row, errors = await run_mutation(info, lambda session: service.evaluate(
-            session=session, scope=scope, assignment_id=input_id(input.assignment_id, "Assignment", "assignmentId"), rating=input.rating, comment=input.comment,
-        ), arguments=input, idempotency_key=idempotency_key)
-        return AssignmentEvaluatePayload(evaluation=EvaluationType(row=row) if row else None, errors=user_errors(errors))
+        outcome = await perform(info, idempotency_key, lambda uow: service.evaluate(
+            uow, assignment_id=input_id(input.assignment_id, "Assignment", "assignmentId"), rating=input.rating, comment=input.comment,
+        ))
+        return AssignmentEvaluatePayload(evaluation=EvaluationType(row=outcome.value) if outcome.value else None, errors=user_errors(outcome.errors))
+
+
+async def _milestone(info: Info, row: object) -> MilestoneType | None:
+    found = await info.context.loaders.milestones_by_id.load(row.id) if row is not None else None  # type: ignore[attr-defined]
+    return MilestoneType(row=found) if found else None
