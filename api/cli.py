@@ -226,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(func=cmd_audit_verify)
 
     export = sub.add_parser("export-schema", help="write the GraphQL SDL", description="Write the SDL of the API (committed as schema/schema.graphql).")
-    export.add_argument("--output", default=str(ROOT / "schema" / "schema.graphql"))
+    in_checkout = (ROOT / "pyproject.toml").is_file()  # an installed wheel has no checkout to write into
+    export.add_argument("--output", default=str(ROOT / "schema" / "schema.graphql") if in_checkout else "schema.graphql")
     export.set_defaults(func=cmd_export_schema)
     return parser
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolute.api.access.scope import Scope
 from resolute.api.accounts.models import Grant, User
-from resolute.api.org.models import Unit, subtree_upper
+from resolute.api.org.tree import units_under
 from resolute.api.org.text import fold, like_escape
 
 __all__ = ["UserFilter", "count_users", "grants_by_ids", "grants_by_user_ids", "list_users", "users_by_ids"]
@@ -34,9 +34,7 @@ def _conditions(scope: Scope, flt: UserFilter) -> list[ColumnElement[bool]]:
     if flt.updated_since is not None:
         conds.append(User.updated_at >= flt.updated_since)
     if flt.under_path:
-        conds.append(
-            User.unit_id.in_(select(Unit.id).where(Unit.path >= flt.under_path, Unit.path < subtree_upper(flt.under_path)))
-        )
+        conds.append(units_under(User.unit_id, flt.under_path))
     if flt.search and flt.search.strip():
         conds.append(User.search_name.like(f"%{like_escape(fold(flt.search))}%", escape="\\"))
     return conds

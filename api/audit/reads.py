@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolute.api.access.scope import Scope
 from resolute.api.audit.models import AuditEvent
-from resolute.api.org.models import Unit, subtree_upper
+from resolute.api.org.tree import units_under
 
 __all__ = ["AuditFilter", "count_events", "events_by_ids", "list_events"]
 
@@ -34,7 +34,7 @@ def _conditions(scope: Scope, flt: AuditFilter) -> list[ColumnElement[bool]]:
     if flt.since:
         conds.append(AuditEvent.occurred_at >= flt.since)
     if flt.under_path:
-        conds.append(AuditEvent.unit_id.in_(select(Unit.id).where(Unit.path >= flt.under_path, Unit.path < subtree_upper(flt.under_path))))
+        conds.append(units_under(AuditEvent.unit_id, flt.under_path))
     return conds
 
 

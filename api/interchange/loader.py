@@ -17,7 +17,7 @@ from resolute.api.accounts.models import Grant, User
 from resolute.api.audit.chain import record as record_event
 from resolute.api.interchange.reader import Bundle, InterchangeError, Problem, UnitRecord
 from resolute.api.org.models import Unit, UnitKind
-from resolute.api.org.tree import lock_tree
+from resolute.api.org.tree import ABOVE_ROOT, child_path, lock_tree
 from resolute.api.org.text import fold, user_search_name
 
 __all__ = ["ImportReport", "load_bundle"]
@@ -104,9 +104,9 @@ def _paths(parents: dict[str, str | None], ids: dict[str, int]) -> dict[str, tup
         while node is not None and node not in result:
             chain.append(node)
             node = parents[node]
-        path, depth = result[node] if node is not None else ("/", 0)
+        path, depth = result[node] if node is not None else (ABOVE_ROOT, 0)
         for c in reversed(chain):
-            path, depth = f"{path}{ids[c]}/", depth + 1
+            path, depth = child_path(path, ids[c]), depth + 1
             result[c] = (path, depth)
         return result[code]
 

@@ -15,8 +15,9 @@ from sqlalchemy import ColumnElement, Select, and_, false, func, literal, or_, s
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from resolute.api.access.scope import Scope, path_ids
-from resolute.api.org.models import Unit, UnitKind, subtree_upper
+from resolute.api.access.scope import Scope
+from resolute.api.org.models import Unit, UnitKind
+from resolute.api.org.tree import in_subtree, path_ids, strictly_under
 from resolute.api.org.text import fold, like_escape
 
 __all__ = [
@@ -52,7 +53,7 @@ def _conditions(unit: type[Unit] | object, flt: UnitFilter) -> list[ColumnElemen
     if flt.updated_since is not None:
         conds.append(unit.updated_at >= flt.updated_since)  # type: ignore[attr-defined]
     if flt.under_path:
-        conds += [unit.path >= flt.under_path, unit.path < subtree_upper(flt.under_path)]  # type: ignore[attr-defined]
+        conds.append(in_subtree(unit.path, flt.under_path))  # type: ignore[attr-defined]
     if flt.search and flt.search.strip():
         pattern = f"%{like_escape(fold(flt.search))}%"
         conds.append(
@@ -107,11 +108,6 @@ async def count_units(session: AsyncSession, scope: Scope, flt: UnitFilter) -> i
     return int(await session.scalar(query) or 0)
 
 
-def _upper(path_column: object) -> ColumnElement[str]:
-    """SQL for subtree_upper(path): the path with its final '/' replaced by '0'."""
-    return func.substr(path_column, 1, func.length(path_column) - 1).op("||")(literal("0"))
-
-
 async def descendants_pages(
     session: AsyncSession, scope: Scope, anchor_ids: Sequence[int], flt: UnitFilter, *, first: int, after: str | None
 ) -> dict[int, list[Unit]]:
@@ -123,7 +119,7 @@ async def descendants_pages(
             Unit.id.label("unit_id"),
             func.row_number().over(partition_by=anchor.id, order_by=Unit.code).label("rank"),
         )
-        .join(Unit, and_(Unit.path > anchor.path, Unit.path < _upper(anchor.path)))
+        .join(Unit, strictly_under(Unit.path, anchor.path))
         .where(anchor.id.in_(set(anchor_ids)), scope.visible(Unit), *_conditions(Unit, flt))
     )
     if after is not None:
@@ -145,7 +141,7 @@ async def count_descendants(session: AsyncSession, scope: Scope, anchor_ids: Seq
     anchor = aliased(Unit)
     query = (
         select(anchor.id, func.count(Unit.id))
-        .join(Unit, and_(Unit.path > anchor.path, Unit.path < _upper(anchor.path)))
+        .join(Unit, strictly_under(Unit.path, anchor.path))
         .where(anchor.id.in_(set(anchor_ids)), scope.visible(Unit), *_conditions(Unit, flt))
         .group_by(anchor.id)
     )

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from resolute.api.org.models import Unit
 
 __all__ = [
+    "ABOVE_ROOT",
     "child_path",
     "in_subtree",
     "lies_under",
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 _TREE_LOCK_KEY = 0x5E501_7E  # one advisory lock for the shape of the tree
+ABOVE_ROOT = "/"  # the path the root unit is placed under: the root's own path is "/<id>/"
 
 
 # -- in Python, on paths already loaded ------------------------------------------------------------

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from resolute.api.access.scope import Scope
-from resolute.api.org.models import Unit, subtree_upper
+from resolute.api.org.models import Unit
+from resolute.api.org.tree import strictly_under, units_under
 from resolute.api.org.text import fold, like_escape
 from resolute.api.resolutions.models import KeyResult, Objective, Resolution
 
@@ -61,8 +62,7 @@ def _conditions(scope: Scope, flt: ResolutionFilter) -> list[ColumnElement[bool]
     if flt.implements_id is not None:
         conds.append(Resolution.implements_id == flt.implements_id)
     if flt.issued_under_path:
-        p = flt.issued_under_path
-        conds.append(Resolution.issuing_unit_id.in_(select(Unit.id).where(Unit.path >= p, Unit.path < subtree_upper(p))))
+        conds.append(units_under(Resolution.issuing_unit_id, flt.issued_under_path))
     if flt.search and flt.search.strip():
         conds.append(Resolution.search_title.like(f"%{like_escape(fold(flt.search))}%", escape="\\"))
     if flt.updated_since is not None:
@@ -143,7 +143,6 @@ def _coverage_base(scope: Scope, ids: Sequence[int], today: date) -> tuple[Any, 
         .group_by(Resolution.implements_id, Resolution.issuing_unit_id)
         .subquery()
     )
-    upper = func.substr(issuer.path, 1, func.length(issuer.path) - 1).op("||")(literal("0"))
     kinds = literal(",").op("||")(Resolution.implementer_kinds).op("||")(literal(","))
     state = case(
         (programme.c.pid.is_not(None), case((and_(Resolution.programme_due_on.is_not(None), programme.c.issued_on > Resolution.programme_due_on), "late"), else_="on_time")),
@@ -154,7 +153,7 @@ def _coverage_base(scope: Scope, ids: Sequence[int], today: date) -> tuple[Any, 
         select(Resolution.id.label("rid"), Unit, programme.c.pid, state.label("state"))
         .select_from(Resolution)
         .join(issuer, issuer.id == Resolution.issuing_unit_id)
-        .join(Unit, and_(Unit.path > issuer.path, Unit.path < upper, kinds.like(literal("%,").op("||")(Unit.kind).op("||")(literal(",%")))))
+        .join(Unit, and_(strictly_under(Unit.path, issuer.path), kinds.like(literal("%,").op("||")(Unit.kind).op("||")(literal(",%")))))
         .outerjoin(programme, and_(programme.c.rid == Resolution.id, programme.c.unit_id == Unit.id))
         .where(Resolution.id.in_(set(ids)), Resolution.implementer_kinds.is_not(None), Unit.archived_at.is_(None), scope.visible(Unit))
     )
