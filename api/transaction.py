@@ -99,7 +99,7 @@ class Tx:
         fetches what it writes."""
         verbs = [(act, obj)] + ([or_verb] if or_verb else [])
         if not any(self._may(model, a, o) for a, o in verbs):
-            self._allowed(model, act, obj, field)
+            self.require(obj or OBJECT_TYPES[model], act, field=field)
         condition = or_(*(self.scope.visible(model, a, obj=o) for a, o in verbs))
         query = select(model).where(_pk(model) == pk, condition)
         if lock:
@@ -111,7 +111,7 @@ class Tx:
 
     async def load_many(self, model: type[M], pks: Sequence[int], *, field: str, act: str = "read", obj: str | None = None) -> list[M]:
         """The rows `pks` (in that order) if the caller may `act` on every one; else NOT_FOUND."""
-        self._allowed(model, act, obj, field)
+        self.require(obj or OBJECT_TYPES[model], act, field=field)
         if not pks:
             return []
         found = {_pk_of(row): row for row in await self.session.scalars(select(model).where(_pk(model).in_(set(pks)), self.scope.visible(model, act, obj=obj)))}
@@ -122,11 +122,11 @@ class Tx:
     def _may(self, model: type, act: str, obj: str | None) -> bool:
         return act == "read" or self.scope.allows(obj or OBJECT_TYPES[model], act)
 
-    def _allowed(self, model: type, act: str, obj: str | None, field: str) -> None:
-        """FORBIDDEN when no role of the caller may do this anywhere: casbin alone decides it, so
-        the answer says nothing about the row; where it may, the tree decides (NOT_FOUND)."""
-        kind = obj or OBJECT_TYPES[model]
-        if not self._may(model, act, obj):
+    def require(self, kind: str, act: str, *, field: str | None) -> None:
+        """FORBIDDEN when no role of the caller may `act` on `kind` anywhere: casbin alone decides
+        it, before any row is read, so the answer is the same whatever the ids; where it may, the
+        tree decides (NOT_FOUND). Services whose first read is not their verb's call it first."""
+        if act != "read" and not self.scope.allows(kind, act):
             raise fail(field, ErrorCode.FORBIDDEN, f"your roles do not allow '{act}' on {kind.replace('_', ' ')}s")
 
 

@@ -39,13 +39,13 @@ class Context:
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.db, self.scope)
+        self.loaders = Loaders(self.db, self.scope, today=self.today)
 
     def unit_of_work(self, idempotency_key: str | None = None) -> UnitOfWork:
         """The caller's unit of work for one mutation, on the request's own session."""
         return UnitOfWork(
             sessions=self.db.use, settings=self.settings, scope=self.scope, request_id=self.request_id,
-            idempotency_key=idempotency_key, after_commit=self.after_commit,
+            idempotency_key=idempotency_key, after_commit=self.after_commit, today=self.today,
         )
 
 
@@ -72,4 +72,4 @@ async def perform(info: Info, idempotency_key: str | None, call: Callable[[UnitO
     except ServiceError as exc:  # refused while parsing the input
         return Outcome(errors=exc.errors)
     finally:
-        ctx.loaders = Loaders(ctx.db, ctx.scope)
+        ctx.loaders = Loaders(ctx.db, ctx.scope, today=ctx.today)

@@ -1,7 +1,8 @@
 """Per-request DataLoaders, named by key, all applying the caller's scope.
 
 Built fresh for every request (a module-level cache would leak one caller's rows to the
-next). Each batch holds the request's session only for its one statement.
+next). Each batch holds the request's session only for its one statement. One `today` serves
+the whole request, so every field derived from dates (overdue, pace) agrees with the others.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
+from functools import partial
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -54,9 +56,10 @@ def _grouped(
 
 
 class Loaders:
-    def __init__(self, db: RequestDB, scope: Scope) -> None:
+    def __init__(self, db: RequestDB, scope: Scope, today: date | None = None) -> None:
         self._db = db
         self._scope = scope
+        self.today = today or date.today()
         self.units_by_id: DataLoader[int, Unit | None] = DataLoader(self._by_ids(org_reads.units_by_ids))
         self.children_by_parent_id: DataLoader[tuple[int, bool], list[Unit]] = DataLoader(_grouped(self._children, list))
         self.ancestors_by_path: DataLoader[str, list[Unit]] = DataLoader(self._ancestors)
@@ -80,16 +83,16 @@ class Loaders:
         self.unit_targets_by_kpi_id: DataLoader[int, list[Any]] = DataLoader(self._grouped_by(kpi_reads.unit_targets_by_kpi_ids))
         self.measurements_by_id: DataLoader[int, Measurement | None] = DataLoader(self._by_ids(kpi_reads.measurements_by_ids))
         self.revisions_by_measurement_id: DataLoader[int, list[MeasurementRevision]] = DataLoader(self._grouped_by(kpi_reads.revisions_by_measurement_ids))
-        self.tasks_by_id: DataLoader[int, Task | None] = DataLoader(self._by_ids(task_reads.tasks_by_ids))
-        self.milestones_by_id: DataLoader[int, Milestone | None] = DataLoader(self._by_ids(task_reads.milestones_by_ids))
-        self.assignments_by_id: DataLoader[int, Assignment | None] = DataLoader(self._by_ids(task_reads.assignments_by_ids))
+        self.tasks_by_id: DataLoader[int, Task | None] = DataLoader(self._by_ids(partial(task_reads.tasks_by_ids, today=self.today)))
+        self.milestones_by_id: DataLoader[int, Milestone | None] = DataLoader(self._by_ids(partial(task_reads.milestones_by_ids, today=self.today)))
+        self.assignments_by_id: DataLoader[int, Assignment | None] = DataLoader(self._by_ids(partial(task_reads.assignments_by_ids, today=self.today)))
         self.extensions_by_id: DataLoader[int, Extension | None] = DataLoader(self._by_ids(task_reads.extensions_by_ids))
         self.reports_by_id: DataLoader[int, ProgressReport | None] = DataLoader(self._by_ids(task_reads.reports_by_ids))
-        self.milestones_by_task_id: DataLoader[int, list[Milestone]] = DataLoader(self._grouped_by(task_reads.milestones_by_task_ids))
-        self.assignments_by_task_id: DataLoader[int, list[Assignment]] = DataLoader(self._grouped_by(task_reads.assignments_by_task_ids))
+        self.milestones_by_task_id: DataLoader[int, list[Milestone]] = DataLoader(self._grouped_by(partial(task_reads.milestones_by_task_ids, today=self.today)))
+        self.assignments_by_task_id: DataLoader[int, list[Assignment]] = DataLoader(self._grouped_by(partial(task_reads.assignments_by_task_ids, today=self.today)))
         self.coordinators_by_task_id: DataLoader[int, list[Unit]] = DataLoader(self._grouped_by(task_reads.coordinators_by_task_ids))
-        self.subtasks_by_task_id: DataLoader[int, list[Task]] = DataLoader(self._grouped_by(task_reads.subtasks_by_task_ids))
-        self.subtasks_by_assignment_id: DataLoader[int, list[Task]] = DataLoader(self._grouped_by(task_reads.subtasks_by_assignment_ids))
+        self.subtasks_by_task_id: DataLoader[int, list[Task]] = DataLoader(self._grouped_by(partial(task_reads.subtasks_by_task_ids, today=self.today)))
+        self.subtasks_by_assignment_id: DataLoader[int, list[Task]] = DataLoader(self._grouped_by(partial(task_reads.subtasks_by_assignment_ids, today=self.today)))
         self.reports_by_assignment_id: DataLoader[int, list[ProgressReport]] = DataLoader(self._grouped_by(task_reads.reports_by_assignment_ids))
         self.extensions_by_assignment_id: DataLoader[int, list[Extension]] = DataLoader(self._grouped_by(task_reads.extensions_by_assignment_ids))
         self.evaluations_by_assignment_id: DataLoader[int, list[Evaluation]] = DataLoader(self._grouped_by(task_reads.evaluations_by_assignment_ids))
@@ -144,5 +147,5 @@ class Loaders:
 
     async def _coverage_summaries(self, ids: Sequence[int]) -> list[dict[str, int]]:
         async with self._db.use() as session:
-            found = await resolution_reads.coverage_summaries(session, self._scope, ids, today=date.today())
+            found = await resolution_reads.coverage_summaries(session, self._scope, ids, today=self.today)
         return [found[pk] for pk in ids]

@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import ForeignKey, Integer, Numeric, String, Text, UniqueConstraint, func
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, query_expression
 
 from resolute.api.db import Base, UtcDateTime, utcnow
 
@@ -79,6 +79,8 @@ class Measurement(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now(), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The traffic light, derived in SQL by the reads (api.kpis.rules); None where the KPI is out of sight.
+    light: Mapped[str | None] = query_expression()
 
 
 class MeasurementRevision(Base):

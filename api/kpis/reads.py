@@ -1,4 +1,8 @@
-"""Read queries over KPIs and measurements: batched, scoped, one statement each."""
+"""Read queries over KPIs and measurements: batched, scoped, one statement each.
+
+Measurements come with their traffic light from the one SQL definition in api.kpis.rules,
+computed only against a KPI the caller may see (null otherwise).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, false, func, select
+from sqlalchemy import ColumnElement, Select, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import with_expression
 
 from resolute.api.access.scope import Scope
 from resolute.api.kpis.models import Kpi, KpiCoordinator, KpiUnitTarget, Measurement, MeasurementRevision
-from resolute.api.org.models import Unit, subtree_upper
+from resolute.api.kpis.rules import light
+from resolute.api.org.models import Unit
+from resolute.api.org.tree import units_under
 from resolute.api.org.text import fold, like_escape
 
 __all__ = [
@@ -53,16 +60,12 @@ class MeasurementFilter:
     matches_nothing: bool = False
 
 
-def _under(column: object, path: str) -> ColumnElement[bool]:
-    return column.in_(select(Unit.id).where(Unit.path >= path, Unit.path < subtree_upper(path)))  # type: ignore[attr-defined,no-any-return]
-
-
 def _kpi_conditions(scope: Scope, flt: KpiFilter) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = [scope.visible(Kpi)] + ([false()] if flt.matches_nothing else [])
     if flt.resolution_id is not None:
         conds.append(Kpi.resolution_id == flt.resolution_id)
     if flt.lead_under_path:
-        conds.append(_under(Kpi.lead_unit_id, flt.lead_under_path))
+        conds.append(units_under(Kpi.lead_unit_id, flt.lead_under_path))
     if flt.group:
         conds.append(Kpi.kpi_group == flt.group)
     if flt.frequency:
@@ -79,7 +82,7 @@ def _measurement_conditions(scope: Scope, flt: MeasurementFilter) -> list[Column
     if flt.kpi_id is not None:
         conds.append(Measurement.kpi_id == flt.kpi_id)
     if flt.under_path:
-        conds.append(_under(Measurement.unit_id, flt.under_path))
+        conds.append(units_under(Measurement.unit_id, flt.under_path))
     if flt.period_from:
         conds.append(Measurement.period >= flt.period_from)
     if flt.period_to:
@@ -137,12 +140,22 @@ async def unit_targets_by_kpi_ids(session: AsyncSession, scope: Scope, ids: Sequ
     return grouped
 
 
+def _measurements(scope: Scope) -> Select[tuple[Measurement]]:
+    """Measurements with their light, refreshed even when the row already sits in the session.
+
+    The light needs the KPI's thresholds, so it is null where the caller may not see the KPI.
+    """
+    lit = select(light(Kpi, Measurement.value)).where(Kpi.id == Measurement.kpi_id, scope.visible(Kpi)).correlate(Measurement)
+    return select(Measurement).options(with_expression(Measurement.light, lit.scalar_subquery())).execution_options(populate_existing=True)
+
+
 async def measurements_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, Measurement]:
-    return {row.id: row for row in await session.scalars(select(Measurement).where(Measurement.id.in_(set(ids)), scope.visible(Measurement)))}
+    rows = await session.scalars(_measurements(scope).where(Measurement.id.in_(set(ids)), scope.visible(Measurement)))
+    return {row.id: row for row in rows}
 
 
 async def list_measurements(session: AsyncSession, scope: Scope, flt: MeasurementFilter, *, first: int, after: int | None) -> list[Measurement]:
-    query = select(Measurement).where(*_measurement_conditions(scope, flt)).order_by(Measurement.id).limit(first + 1)
+    query = _measurements(scope).where(*_measurement_conditions(scope, flt)).order_by(Measurement.id).limit(first + 1)
     if after is not None:
         query = query.where(Measurement.id > after)
     return list(await session.scalars(query))

@@ -25,7 +25,7 @@ from resolute.api.resolutions.models import Resolution
 from resolute.api.resolutions.service import check_okr
 from resolute.api.transaction import Tx, operation
 
-__all__ = ["correct_measurement", "create_kpi", "set_unit_target", "submit_measurement", "threshold_problems", "traffic_light", "update_kpi"]
+__all__ = ["correct_measurement", "create_kpi", "set_unit_target", "submit_measurement", "threshold_problems", "update_kpi"]
 
 # Amounts stay below 10^13 (two decimals): 15 significant digits, exact even where SQLite keeps
 # numbers as doubles; far above any indicator's range.
@@ -38,13 +38,6 @@ KPI_FIELDS = (
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def traffic_light(kpi: Kpi, value: Decimal) -> str:
-    """green, yellow or red: past the yellow threshold is green, past the red one yellow."""
-    if kpi.direction == "increase":
-        return "green" if value >= kpi.yellow_threshold else "yellow" if value >= kpi.red_threshold else "red"
-    return "green" if value <= kpi.yellow_threshold else "yellow" if value <= kpi.red_threshold else "red"
 
 
 def threshold_problems(direction: str, baseline: Decimal, target: Decimal, yellow: Decimal, red: Decimal) -> list[FieldError]:
@@ -215,6 +208,7 @@ async def set_unit_target(tx: Tx, *, kpi_id: int, unit_id: int, target: Decimal 
 async def submit_measurement(tx: Tx, *, kpi_id: int, unit_id: int, period: str, value: Any, note: str | None, today: date | None = None) -> Measurement:
     """One value of a KPI for a unit and a period; a second value for the same period is a correction."""
     session = tx.session
+    tx.require("measurement", "submit", field="unitId")  # before any read: the same answer whatever the ids
     kpi = await tx.load(Kpi, kpi_id, field="kpiId")
     resolution = await session.get_one(Resolution, kpi.resolution_id)
     unit = await tx.load(Unit, unit_id, act="submit", obj="measurement", field="unitId")

@@ -1,7 +1,7 @@
 """Units and unit kinds.
 
 The tree is a materialised path of ids ("/1/7/42/"), collated bytewise, so that "everything
-under X" is one range scan on an index: path >= X.path AND path < upper(X.path).
+under X" is one range scan on an index; the path arithmetic itself lives in api/org/tree.py.
 """
 
 from __future__ import annotations
@@ -13,22 +13,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from resolute.api.db import Base, UtcDateTime, utcnow
 
-__all__ = ["Unit", "UnitKind", "DEFAULT_KINDS", "PathString", "lies_under", "subtree_upper"]
+__all__ = ["Unit", "UnitKind", "DEFAULT_KINDS", "PathString"]
 
 DEFAULT_KINDS = ("central", "agency", "ministry", "province", "department", "commune", "cell")
 
 # Bytewise ordering on PostgreSQL ("C" collation) so path ranges are prefix ranges.
 PathString = String(1024).with_variant(String(1024, collation="C"), "postgresql")
-
-
-def lies_under(path: str, ancestor: str, *, strictly: bool = False) -> bool:
-    """Whether the unit at `path` is in the subtree of the unit at `ancestor` (or strictly below it)."""
-    return path.startswith(ancestor) and not (strictly and path == ancestor)
-
-
-def subtree_upper(path: str) -> str:
-    """The exclusive upper bound of the paths that start with `path` (which ends in '/')."""
-    return path[:-1] + chr(ord("/") + 1)
 
 
 class UnitKind(Base):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint, func
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, query_expression
 
 from resolute.api.db import Base, UtcDateTime, utcnow
 
@@ -50,6 +50,8 @@ class Task(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now(), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Derived in SQL by the reads (api.tasks.rules), never stored; None until a read loads it.
+    overdue: Mapped[bool] = query_expression()
 
 
 class TaskCoordinator(Base):
@@ -70,6 +72,8 @@ class Milestone(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now(), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Derived in SQL by the reads (api.tasks.rules), never stored; None until a read loads it.
+    overdue: Mapped[bool] = query_expression()
 
 
 class Assignment(Base):
@@ -97,6 +101,11 @@ class Assignment(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now(), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Derived in SQL by the reads (api.tasks.rules), never stored; None until a read loads them.
+    overdue: Mapped[bool] = query_expression()
+    timeliness: Mapped[str | None] = query_expression()
+    expected_progress: Mapped[int] = query_expression()
+    behind_pace: Mapped[bool] = query_expression()
 
 
 class ProgressReport(Base):

@@ -1,6 +1,8 @@
 """Read queries over tasks and assignments: batched, scoped, one statement each.
 
-Overdue is computed from dates in SQL at read time (open and due before today), never stored.
+Every read that hands tasks, milestones or assignments to GraphQL loads their derived facts
+(overdue, timeliness, progress pace) from the one SQL definition in api.tasks.rules, for the
+`today` it is given; filters use the same expressions.
 """
 
 from __future__ import annotations
@@ -11,16 +13,21 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, select
+from sqlalchemy import ColumnElement, Select, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import with_expression
 
 from resolute.api.access.scope import Scope
-from resolute.api.org.models import Unit, subtree_upper
+from resolute.api.org.models import Unit
+from resolute.api.org.tree import units_under
+from resolute.api.org.reads import units_by_ids
 from resolute.api.org.text import fold, like_escape
+from resolute.api.tasks import rules
 from resolute.api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task, TaskCoordinator
 
 __all__ = [
     "AssignmentFilter",
+    "MatrixPage",
     "TaskFilter",
     "assignments_by_ids",
     "assignments_by_task_ids",
@@ -35,6 +42,8 @@ __all__ = [
     "milestones_by_ids",
     "milestones_by_task_ids",
     "reports_by_assignment_ids",
+    "reports_by_ids",
+    "status_matrix",
     "subtasks_by_assignment_ids",
     "subtasks_by_task_ids",
     "task_by_code",
@@ -42,12 +51,27 @@ __all__ = [
 ]
 
 
-def _under(column: Any, path: str) -> ColumnElement[bool]:
-    return column.in_(select(Unit.id).where(Unit.path >= path, Unit.path < subtree_upper(path)))  # type: ignore[no-any-return]
+def _tasks(today: date) -> Select[tuple[Task]]:
+    """Tasks with their derived facts, refreshed even when the row already sits in the session."""
+    return select(Task).options(with_expression(Task.overdue, rules.overdue(Task, today))).execution_options(populate_existing=True)
 
 
-def overdue(model: Any, today: date) -> ColumnElement[bool]:
-    return and_(model.status.not_in(("completed", "cancelled")), model.due_on < today)
+def _milestones(today: date) -> Select[tuple[Milestone]]:
+    overdue = with_expression(Milestone.overdue, rules.milestone_overdue(today))
+    return select(Milestone).options(overdue).execution_options(populate_existing=True)
+
+
+def _assignments(today: date) -> Select[tuple[Assignment]]:
+    return (
+        select(Assignment)
+        .options(
+            with_expression(Assignment.overdue, rules.overdue(Assignment, today)),
+            with_expression(Assignment.timeliness, rules.timeliness(Assignment)),
+            with_expression(Assignment.expected_progress, rules.expected_progress(today)),
+            with_expression(Assignment.behind_pace, rules.behind_pace(today)),
+        )
+        .execution_options(populate_existing=True)
+    )
 
 
 @dataclass(frozen=True)
@@ -64,20 +88,20 @@ class TaskFilter:
     matches_nothing: bool = False
 
 
-def _task_conditions(scope: Scope, flt: TaskFilter) -> list[ColumnElement[bool]]:
+def _task_conditions(scope: Scope, flt: TaskFilter, today: date) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = [scope.visible(Task)] + ([false()] if flt.matches_nothing else [])
     if flt.resolution_id is not None:
         conds.append(Task.resolution_id == flt.resolution_id)
     if flt.status:
         conds.append(Task.status == flt.status)
     if flt.lead_under_path:
-        conds.append(_under(Task.lead_unit_id, flt.lead_under_path))
+        conds.append(units_under(Task.lead_unit_id, flt.lead_under_path))
     if flt.due_from:
         conds.append(Task.due_on >= flt.due_from)
     if flt.due_to:
         conds.append(Task.due_on <= flt.due_to)
     if flt.overdue is not None:
-        late = overdue(Task, flt.today or date.today())
+        late = rules.overdue(Task, today)
         conds.append(late if flt.overdue else ~late)
     if flt.search and flt.search.strip():
         conds.append(Task.search_title.like(f"%{like_escape(fold(flt.search))}%", escape="\\"))
@@ -87,14 +111,17 @@ def _task_conditions(scope: Scope, flt: TaskFilter) -> list[ColumnElement[bool]]
 
 
 async def list_tasks(session: AsyncSession, scope: Scope, flt: TaskFilter, *, first: int, after: str | None) -> list[Task]:
-    query = select(Task).where(*_task_conditions(scope, flt)).order_by(Task.code).limit(first + 1)
+    """A page of tasks in code order; the filter's `today` (default: the real one) dates overdue."""
+    today = flt.today or date.today()
+    query = _tasks(today).where(*_task_conditions(scope, flt, today)).order_by(Task.code).limit(first + 1)
     if after is not None:
         query = query.where(Task.code > after)
     return list(await session.scalars(query))
 
 
 async def count_tasks(session: AsyncSession, scope: Scope, flt: TaskFilter) -> int:
-    return int(await session.scalar(select(func.count()).select_from(Task).where(*_task_conditions(scope, flt))) or 0)
+    conds = _task_conditions(scope, flt, flt.today or date.today())
+    return int(await session.scalar(select(func.count()).select_from(Task).where(*conds)) or 0)
 
 
 @dataclass(frozen=True)
@@ -111,14 +138,14 @@ class AssignmentFilter:
     matches_nothing: bool = False
 
 
-def _assignment_conditions(scope: Scope, flt: AssignmentFilter) -> list[ColumnElement[bool]]:
+def _assignment_conditions(scope: Scope, flt: AssignmentFilter, today: date) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = [scope.visible(Assignment)] + ([false()] if flt.matches_nothing else [])
     if flt.task_id is not None:
         conds.append(Assignment.task_id == flt.task_id)
     if flt.resolution_id is not None:
         conds.append(Assignment.task_id.in_(select(Task.id).where(Task.resolution_id == flt.resolution_id)))
     if flt.assignee_under_path:
-        conds.append(_under(Assignment.assignee_unit_id, flt.assignee_under_path))
+        conds.append(units_under(Assignment.assignee_unit_id, flt.assignee_under_path))
     if flt.assignee_unit_id is not None:
         conds.append(Assignment.assignee_unit_id == flt.assignee_unit_id)
     if flt.assigner_unit_id is not None:
@@ -126,7 +153,7 @@ def _assignment_conditions(scope: Scope, flt: AssignmentFilter) -> list[ColumnEl
     if flt.status:
         conds.append(Assignment.status == flt.status)
     if flt.overdue is not None:
-        late = overdue(Assignment, flt.today or date.today())
+        late = rules.overdue(Assignment, today)
         conds.append(late if flt.overdue else ~late)
     if flt.updated_since is not None:
         conds.append(Assignment.updated_at >= flt.updated_since)
@@ -134,77 +161,83 @@ def _assignment_conditions(scope: Scope, flt: AssignmentFilter) -> list[ColumnEl
 
 
 async def list_assignments(session: AsyncSession, scope: Scope, flt: AssignmentFilter, *, first: int, after: int | None) -> list[Assignment]:
-    query = select(Assignment).where(*_assignment_conditions(scope, flt)).order_by(Assignment.id).limit(first + 1)
+    """A page of assignments, oldest first; the filter's `today` (default: the real one) dates overdue and pace."""
+    today = flt.today or date.today()
+    query = _assignments(today).where(*_assignment_conditions(scope, flt, today)).order_by(Assignment.id).limit(first + 1)
     if after is not None:
         query = query.where(Assignment.id > after)
     return list(await session.scalars(query))
 
 
 async def count_assignments(session: AsyncSession, scope: Scope, flt: AssignmentFilter) -> int:
-    return int(await session.scalar(select(func.count()).select_from(Assignment).where(*_assignment_conditions(scope, flt))) or 0)
+    conds = _assignment_conditions(scope, flt, flt.today or date.today())
+    return int(await session.scalar(select(func.count()).select_from(Assignment).where(*conds)) or 0)
 
 
-async def _by_ids(session: AsyncSession, scope: Scope, model: Any, ids: Sequence[int]) -> dict[int, Any]:
-    return {row.id: row for row in await session.scalars(select(model).where(model.id.in_(set(ids)), scope.visible(model)))}
+async def _by_ids(session: AsyncSession, scope: Scope, query: Select[Any], model: Any, ids: Sequence[int]) -> dict[int, Any]:
+    return {row.id: row for row in await session.scalars(query.where(model.id.in_(set(ids)), scope.visible(model)))}
 
 
-async def tasks_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, Task]:
-    return await _by_ids(session, scope, Task, ids)
+async def tasks_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[int], *, today: date) -> dict[int, Task]:
+    return await _by_ids(session, scope, _tasks(today), Task, ids)
 
 
-async def task_by_code(session: AsyncSession, scope: Scope, code: str) -> Task | None:
-    return await session.scalar(select(Task).where(Task.code == code, scope.visible(Task)))
+async def task_by_code(session: AsyncSession, scope: Scope, code: str, *, today: date | None = None) -> Task | None:
+    return await session.scalar(_tasks(today or date.today()).where(Task.code == code, scope.visible(Task)))
 
 
-async def milestones_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, Milestone]:
-    return await _by_ids(session, scope, Milestone, ids)
+async def milestones_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[int], *, today: date) -> dict[int, Milestone]:
+    return await _by_ids(session, scope, _milestones(today), Milestone, ids)
 
 
-async def assignments_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, Assignment]:
-    return await _by_ids(session, scope, Assignment, ids)
+async def assignments_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[int], *, today: date) -> dict[int, Assignment]:
+    return await _by_ids(session, scope, _assignments(today), Assignment, ids)
 
 
 async def reports_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, ProgressReport]:
-    return await _by_ids(session, scope, ProgressReport, ids)
+    return await _by_ids(session, scope, select(ProgressReport), ProgressReport, ids)
 
 
 async def extensions_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, Extension]:
-    return await _by_ids(session, scope, Extension, ids)
+    return await _by_ids(session, scope, select(Extension), Extension, ids)
 
 
-async def _grouped(session: AsyncSession, scope: Scope, model: Any, key: Any, ids: Sequence[int], *order: Any) -> dict[int, list[Any]]:
+async def _grouped(
+    session: AsyncSession, scope: Scope, query: Select[Any], model: Any, key: Any, ids: Sequence[int], *order: Any
+) -> dict[int, list[Any]]:
     grouped: dict[int, list[Any]] = defaultdict(list)
-    for row in await session.scalars(select(model).where(key.in_(set(ids)), scope.visible(model)).order_by(*order)):
+    for row in await session.scalars(query.where(key.in_(set(ids)), scope.visible(model)).order_by(*order)):
         grouped[getattr(row, key.key)].append(row)
     return grouped
 
 
-async def milestones_by_task_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, list[Milestone]]:
-    return await _grouped(session, scope, Milestone, Milestone.task_id, ids, Milestone.due_on, Milestone.id)
+async def milestones_by_task_ids(session: AsyncSession, scope: Scope, ids: Sequence[int], *, today: date) -> dict[int, list[Milestone]]:
+    return await _grouped(session, scope, _milestones(today), Milestone, Milestone.task_id, ids, Milestone.due_on, Milestone.id)
 
 
-async def assignments_by_task_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, list[Assignment]]:
-    return await _grouped(session, scope, Assignment, Assignment.task_id, ids, Assignment.id)
+async def assignments_by_task_ids(session: AsyncSession, scope: Scope, ids: Sequence[int], *, today: date) -> dict[int, list[Assignment]]:
+    return await _grouped(session, scope, _assignments(today), Assignment, Assignment.task_id, ids, Assignment.id)
 
 
 async def reports_by_assignment_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, list[ProgressReport]]:
-    return await _grouped(session, scope, ProgressReport, ProgressReport.assignment_id, ids, ProgressReport.reported_on, ProgressReport.id)
+    order = (ProgressReport.reported_on, ProgressReport.id)
+    return await _grouped(session, scope, select(ProgressReport), ProgressReport, ProgressReport.assignment_id, ids, *order)
 
 
 async def extensions_by_assignment_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, list[Extension]]:
-    return await _grouped(session, scope, Extension, Extension.assignment_id, ids, Extension.id)
+    return await _grouped(session, scope, select(Extension), Extension, Extension.assignment_id, ids, Extension.id)
 
 
 async def evaluations_by_assignment_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, list[Evaluation]]:
-    return await _grouped(session, scope, Evaluation, Evaluation.assignment_id, ids, Evaluation.id)
+    return await _grouped(session, scope, select(Evaluation), Evaluation, Evaluation.assignment_id, ids, Evaluation.id)
 
 
-async def subtasks_by_assignment_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, list[Task]]:
-    return await _grouped(session, scope, Task, Task.origin_assignment_id, ids, Task.code)
+async def subtasks_by_assignment_ids(session: AsyncSession, scope: Scope, ids: Sequence[int], *, today: date) -> dict[int, list[Task]]:
+    return await _grouped(session, scope, _tasks(today), Task, Task.origin_assignment_id, ids, Task.code)
 
 
-async def subtasks_by_task_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, list[Task]]:
-    return await _grouped(session, scope, Task, Task.parent_task_id, ids, Task.code)
+async def subtasks_by_task_ids(session: AsyncSession, scope: Scope, ids: Sequence[int], *, today: date) -> dict[int, list[Task]]:
+    return await _grouped(session, scope, _tasks(today), Task, Task.parent_task_id, ids, Task.code)
 
 
 async def coordinators_by_task_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, list[Unit]]:
@@ -215,3 +248,37 @@ async def coordinators_by_task_ids(session: AsyncSession, scope: Scope, ids: Seq
     for task_id, unit in rows.all():
         grouped[task_id].append(unit)
     return grouped
+
+
+@dataclass(frozen=True)
+class MatrixPage:
+    """A page of tasks against the units they are assigned to: cells[i][j] is task i's assignment to units[j], or None."""
+
+    tasks: list[Task]
+    units: list[Unit]  # in code order
+    cells: list[list[Assignment | None]]
+    has_next_page: bool
+    total_tasks: int
+
+
+async def status_matrix(
+    session: AsyncSession, scope: Scope, *, resolution_id: int | None, task_id: int | None, first: int, after: str | None, today: date
+) -> MatrixPage:
+    """One task, or a page of a resolution's tasks, pivoted by assignee unit; only what the caller may see has a cell."""
+    if task_id is not None:
+        found = await tasks_by_ids(session, scope, [task_id], today=today)
+        tasks, more = [found[task_id]] if task_id in found else [], False
+        total = len(tasks)
+    else:
+        flt = TaskFilter(resolution_id=resolution_id, today=today)
+        page = await list_tasks(session, scope, flt, first=first, after=after)
+        tasks, more = page[:first], len(page) > first
+        total = await count_tasks(session, scope, flt)
+    per_task = await assignments_by_task_ids(session, scope, [t.id for t in tasks], today=today) if tasks else {}
+    unit_ids = {a.assignee_unit_id for rows in per_task.values() for a in rows}
+    units = sorted((await units_by_ids(session, scope, list(unit_ids))).values() if unit_ids else [], key=lambda u: u.code)
+    cells = []
+    for task in tasks:
+        by_unit = {a.assignee_unit_id: a for a in per_task.get(task.id, [])}
+        cells.append([by_unit.get(u.id) for u in units])
+    return MatrixPage(tasks=tasks, units=units, cells=cells, has_next_page=more, total_tasks=total)

@@ -117,6 +117,7 @@ async def create_task(
     if errors:
         raise ServiceError(errors)
     session = tx.session
+    tx.require("task", "define", field="leadUnitId")  # before any read: the same answer whatever the ids
     resolution = await tx.load(Resolution, resolution_id, field="resolutionId")
     lead = await tx.load(Unit, lead_unit_id, act="define", obj="task", field="leadUnitId")
     issuer = await session.get_one(Unit, resolution.issuing_unit_id)
@@ -277,6 +278,7 @@ async def assign(
         raise fail("assignees", ErrorCode.DUPLICATE, "a unit is named twice")
     session = tx.session
     today = assigned_on or tx.today
+    tx.require("assignment", "assign", field="assignerUnitId")  # before any read: the same answer whatever the ids
     task = await tx.load(Task, task_id, field="taskId", lock=True)
     assigner = await tx.load(Unit, assigner_unit_id, act="assign", obj="assignment", field="assignerUnitId")
     if not await _may_hand_down(tx, task, assigner):

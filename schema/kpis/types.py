@@ -1,4 +1,7 @@
-"""GraphQL types: Kpi, Measurement (with its traffic light and corrections), UnitTarget."""
+"""GraphQL types: Kpi, Measurement (with its traffic light and corrections), UnitTarget.
+
+The traffic light is computed in SQL by the measurement reads (api.kpis.rules); the type only maps it.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,6 @@ import strawberry
 from resolute.api.kpis.models import Kpi as KpiRow
 from resolute.api.kpis.models import Measurement as MeasurementRow
 from resolute.api.kpis.models import MeasurementRevision as RevisionRow
-from resolute.api.kpis.service import traffic_light
 from resolute.schema.accounts.types import UserType
 from resolute.schema.context import Info
 from resolute.schema.ids import encode_id
@@ -109,9 +111,8 @@ class MeasurementType(Node):
         return KpiType.of(row) if row else None
 
     @strawberry.field(description="Green, yellow or red against the KPI's thresholds (null if you cannot see the KPI).")
-    async def light(self, info: Info) -> TrafficLight | None:
-        kpi = await info.context.loaders.kpis_by_id.load(self.row.kpi_id)
-        return TrafficLight(traffic_light(kpi, self.row.value)) if kpi else None
+    def light(self) -> TrafficLight | None:
+        return TrafficLight(self.row.light) if self.row.light else None
 
     @strawberry.field(description="Earlier values, oldest first: nothing entered is lost.")
     async def history(self, info: Info) -> list[MeasurementRevisionType]:

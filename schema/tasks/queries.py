@@ -59,7 +59,7 @@ class TasksQuery:
             row = await info.context.loaders.tasks_by_id.load(decode_id(id, "Task"))
         else:
             async with info.context.db.use() as session:
-                row = await reads.task_by_code(session, info.context.scope, code or "")
+                row = await reads.task_by_code(session, info.context.scope, code or "", today=info.context.today)
         return TaskType(row=row) if row else None
 
     @strawberry.field(description="The tasks you may see (led, handed down or coordinated in your scope), in code order.")
@@ -78,6 +78,7 @@ class TasksQuery:
             resolution_id=decode_id(given.resolution, "Resolution", "filter.resolution") if given.resolution else None,
             status=given.status, lead_under_path=lead_path, due_from=given.due_from, due_to=given.due_to, overdue=given.overdue,
             search=given.search[:100] if given.search else None, updated_since=given.updated_since, matches_nothing=nothing,
+            today=info.context.today,
         )
         ctx = info.context
         async with ctx.db.use() as session:
@@ -123,6 +124,7 @@ class TasksQuery:
             assignee_under_path=under_path, assignee_unit_id=own_unit if given.to_my_unit else None,
             assigner_unit_id=own_unit if given.assigned_by_my_unit else assigner_id,
             status=given.status, overdue=given.overdue, updated_since=given.updated_since, matches_nothing=nothing,
+            today=info.context.today,
         )
         ctx = info.context
         async with ctx.db.use() as session:

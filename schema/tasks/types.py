@@ -1,4 +1,7 @@
-"""GraphQL types of the working cycle: Task, Milestone, Assignment, ProgressReport, Extension, Evaluation."""
+"""GraphQL types of the working cycle: Task, Milestone, Assignment, ProgressReport, Extension, Evaluation.
+
+Derived facts (overdue, timeliness, pace) are computed in SQL by the reads (api.tasks.rules); these types only map them.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from resolute.api.tasks.models import Extension as ExtensionRow
 from resolute.api.tasks.models import Milestone as MilestoneRow
 from resolute.api.tasks.models import ProgressReport as ReportRow
 from resolute.api.tasks.models import Task as TaskRow
+from resolute.api.tasks.rules import BEHIND_PACE_MARGIN
 from resolute.schema.accounts.types import UserType
 from resolute.schema.context import Info
 from resolute.schema.ids import encode_id
@@ -23,11 +27,6 @@ from resolute.schema.org.types import UnitType
 from resolute.schema.resolutions.types import ResolutionType
 
 __all__ = ["AssignmentType", "EvaluationType", "ExtensionType", "MilestoneType", "ProgressReportType", "TaskType"]
-
-
-def _is_overdue(status: str, due_on: date) -> bool:
-    """Derived at read time from dates, never stored."""
-    return status not in ("completed", "cancelled") and due_on < date.today()
 
 
 @strawberry.enum(description="How a completed assignment met its deadline.")
@@ -73,7 +72,7 @@ class MilestoneType(Node):
 
     @strawberry.field(description="Not done and due before today (derived).")
     def overdue(self) -> bool:
-        return self.row.done_on is None and self.row.due_on < date.today()
+        return self.row.overdue
 
     @strawberry.field
     def version(self) -> int:
@@ -235,16 +234,21 @@ class AssignmentType(Node):
 
     @strawberry.field(description="Open and due before today (derived at read time).")
     def overdue(self) -> bool:
-        return _is_overdue(self.row.status, self.row.due_on)
+        return self.row.overdue
 
     @strawberry.field(description="For a completed assignment: on time, within an approved extension, or late.")
     def timeliness(self) -> Timeliness | None:
-        done = self.row.completed_on
-        if self.row.status != "completed" or done is None:
-            return None
-        if done <= self.row.original_due_on:
-            return Timeliness.ON_TIME
-        return Timeliness.WITHIN_EXTENSION if done <= self.row.due_on else Timeliness.LATE
+        return Timeliness(self.row.timeliness) if self.row.timeliness else None
+
+    @strawberry.field(
+        description="What a straight line from the assignment date to the due date says progress should be today, in percent."
+    )
+    def expected_progress(self) -> int:
+        return self.row.expected_progress
+
+    @strawberry.field(description=f"Open, with progress more than {BEHIND_PACE_MARGIN} points below expectedProgress.")
+    def behind_pace(self) -> bool:
+        return self.row.behind_pace
 
     @strawberry.field
     def acknowledged_at(self) -> datetime | None:
@@ -319,7 +323,7 @@ class TaskType(Node):
 
     @strawberry.field(description="Open and due before today (derived at read time, never stored).")
     def overdue(self) -> bool:
-        return _is_overdue(self.row.status, self.row.due_on)
+        return self.row.overdue
 
     @strawberry.field
     def start_on(self) -> date:
