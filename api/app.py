@@ -1,22 +1,29 @@
-"""The ASGI application: token endpoint, authenticated GraphQL endpoint, health check.
+"""The Starlette application of the service: middleware, the token endpoint, health, and a slot
+for the GraphQL view.
 
-This is the composition root: the one place in `api` that imports the GraphQL surface
-(`schema.root`), so that the rest of `api` never depends on `schema`.
-
-A request travels: request state (its id, its one session) -> authentication middleware (token
--> principal, fresh from the database) -> the GraphQL view (scope -> per-request context:
-session, loaders) -> resolvers -> services, each write in a unit of work (api.transaction).
+`api` never imports the GraphQL surface: `resolute.schema.server` (the composition root) builds
+the view and hands it in. A request travels: request state (its id, its one session) ->
+authentication middleware (token -> principal, fresh from the database) -> the route (the
+GraphQL view: scope -> per-request context -> resolvers -> services, each write in a unit of
+work, api.transaction).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from cross_web import HTTPException
+from resolute.api.access.policy import load_policy
+from resolute.api.accounts.service import authenticate
+from resolute.api.auth.backend import TokenBackend
+from resolute.api.auth.tokens import issue_token
+from resolute.api.db import create_engine, session_factory
+from resolute.api.request_state import RequestStateMiddleware
+from resolute.api.settings import Settings
+from resolute.api.transaction import UnitOfWork
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
@@ -25,86 +32,11 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Send
-from starlette.types import Scope as AsgiScope
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
-from strawberry.schema import BaseSchema
-
-from resolute.api.access.policy import load_policy
-from resolute.api.access.scope import Scope
-from resolute.api.accounts.service import authenticate
-from resolute.api.auth.backend import TokenBackend
-from resolute.api.auth.tokens import issue_token
-from resolute.api.db import create_engine, session_factory
-from resolute.api.request_state import RequestStateMiddleware
-from resolute.api.settings import Settings
-from resolute.api.transaction import AfterCommit, UnitOfWork
+from starlette.types import ASGIApp
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("resolute")
-
-
-def _unauthenticated(message: str) -> JSONResponse:
-    return JSONResponse(
-        {"data": None, "errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]},
-        status_code=401,
-        headers={"WWW-Authenticate": 'Bearer realm="resolute"'},
-    )
-
-
-def _bad_request(message: str, status: int = 400) -> JSONResponse:
-    return JSONResponse({"data": None, "errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}, status_code=status)
-
-
-class GraphQLEndpoint(GraphQL):
-    """Strawberry's ASGI view for authenticated callers only: no caller, no GraphQL at all.
-
-    Who the caller is was settled by the authentication middleware; the context is built from the
-    request's state (its session, its id) and the caller's principal.
-    """
-
-    def __init__(self, graphql_schema: BaseSchema, settings: Settings, after_commit: Sequence[AfterCommit]) -> None:
-        super().__init__(graphql_schema, graphql_ide="graphiql" if settings.graphiql else None, allow_queries_via_get=False)
-        self.settings = settings
-        self.after_commit = tuple(after_commit)
-
-    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await send({"type": "websocket.close", "code": 4401})  # subscriptions are not served yet
-            return
-        request = Request(scope, receive)
-        if request.method == "GET" and "text/html" in request.headers.get("accept", "") and self.graphql_ide:
-            await (await self.render_graphql_ide(request))(scope, receive, send)
-            return
-        if not request.user.is_authenticated:
-            await _unauthenticated(request.user.reason)(scope, receive, send)
-            return
-        if _has_nul(await request.body()):
-            await _bad_request("text may not contain NUL characters")(scope, receive, send)
-            return
-        try:
-            response = await self.run(request)
-        except HTTPException as exc:  # strawberry's own refusal of a malformed request: a 4xx, never a 500
-            response = _bad_request(exc.reason, exc.status_code)
-        await response(scope, receive, send)
-
-    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Any:
-        from resolute.schema.context import Context  # composition root: see the module docstring
-
-        return Context(
-            settings=self.settings,
-            db=request.state.db,
-            scope=Scope(request.user.principal, request.app.state.policy),
-            request_id=request.state.request_id,
-            after_commit=self.after_commit,
-        )
-
-
-def _has_nul(body: bytes) -> bool:
-    """NUL cannot be stored in PostgreSQL text; refuse it at the door, for every input alike."""
-    return b"\x00" in body or b"\\u0000" in body
 
 
 def _system_uow(request: Request) -> UnitOfWork:
@@ -139,18 +71,24 @@ async def home(request: Request) -> Response:
     return RedirectResponse("/graphql")
 
 
-def create_app(settings: Settings | None = None, graphql_schema: BaseSchema | None = None, *, after_commit: Sequence[AfterCommit] = ()) -> Starlette:
-    """The application; `resolute serve` calls this with the settings of the environment.
-
-    `after_commit` hooks receive the audit events of every committed mutation (subscriptions and
-    rollup maintenance plug in here).
+def create_app(
+    settings: Settings | None = None,
+    *,
+    graphql: ASGIApp | None = None,
+    sessions: async_sessionmaker[AsyncSession] | None = None,
+) -> Starlette:
+    """The service's application, with `graphql` (the GraphQL view, see resolute.schema.server) at
+    /graphql. `sessions`, if given, replaces the app's own engine, which is then neither created
+    nor disposed: the tests bind them to one connection and roll it back.
     """
     settings = settings or Settings()
-    if graphql_schema is None:
-        from resolute.schema.root import schema as graphql_schema  # composition root
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if sessions is not None:
+            app.state.sessions = sessions
+            yield
+            return
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
@@ -175,7 +113,7 @@ def create_app(settings: Settings | None = None, graphql_schema: BaseSchema | No
             Route("/", home),
             Route("/healthz", health),
             Route("/auth/token", token_endpoint, methods=["POST"]),
-            Route("/graphql", GraphQLEndpoint(graphql_schema, settings, after_commit), methods=["GET", "POST"]),
+            *([Route("/graphql", graphql, methods=["GET", "POST"])] if graphql is not None else []),
         ],
         lifespan=lifespan,
     )

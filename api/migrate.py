@@ -6,11 +6,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from resolute.api.settings import ROOT, Settings
 from sqlalchemy.engine import make_url
 
-from resolute.api.settings import ROOT, Settings
-
-__all__ = ["alembic_config", "upgrade", "downgrade", "ensure_sqlite_dir"]
+__all__ = ["alembic_config", "downgrade", "ensure_sqlite_dir", "upgrade"]
 
 
 def ensure_sqlite_dir(settings: Settings) -> None:

@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-__all__ = ["Settings", "ROOT", "VAR"]
+__all__ = ["ROOT", "VAR", "Settings"]
 
 # The folder holding api/, schema/, migrations/ and policies/: the checkout, or site-packages/resolute
 # in an installed wheel (both ship as data there). Nothing is ever written under it.

@@ -26,15 +26,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
-from sqlalchemy import inspect, or_, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from resolute.api import clock
 from resolute.api.access.scope import OBJECT_TYPES, Scope
 from resolute.api.audit.chain import Event, append_pending, discard_pending, record
 from resolute.api.errors import ErrorCode, FieldError, ServiceError, fail
 from resolute.api.idempotency.service import claim, complete, fingerprint, reference, replayed
 from resolute.api.settings import Settings
+from sqlalchemy import inspect, or_, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 __all__ = ["AfterCommit", "Outcome", "Tx", "UnitOfWork", "operation"]
 
@@ -178,7 +178,7 @@ class UnitOfWork:
 
     @property
     def today(self) -> date:
-        return self._today or date.today()
+        return self._today or clock.today()
 
     def acting_as(self, scope: Scope) -> UnitOfWork:
         """The same sessions and settings, acting as another caller (the demo plays its users)."""

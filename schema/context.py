@@ -14,14 +14,14 @@ from datetime import date
 from typing import Annotated, TypeVar
 
 import strawberry
-from strawberry.types import Info as _Info
-
+from resolute.api import clock
 from resolute.api.access.scope import Scope
 from resolute.api.db import RequestDB
 from resolute.api.errors import ServiceError
 from resolute.api.settings import Settings
 from resolute.api.transaction import AfterCommit, Outcome, UnitOfWork
 from resolute.schema.loaders import Loaders
+from strawberry.types import Info as _Info
 
 __all__ = ["Context", "IdempotencyKeyArg", "Info", "perform"]
 
@@ -35,7 +35,7 @@ class Context:
     scope: Scope
     request_id: str
     after_commit: Sequence[AfterCommit] = ()
-    today: date = field(default_factory=date.today)
+    today: date = field(default_factory=lambda: clock.today())
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

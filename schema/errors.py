@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import strawberry
-
 from resolute.api.errors import ErrorCode as ServiceErrorCode
 from resolute.api.errors import FieldError
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import strawberry
-
 from resolute.schema.context import Info
 from resolute.schema.ids import decode_id
 

@@ -6,7 +6,6 @@ import base64
 import binascii
 
 from graphql import GraphQLError
-
 from resolute.api.errors import ErrorCode, fail
 
 __all__ = ["MAX_ID", "decode_any", "decode_id", "encode_id", "input_id"]

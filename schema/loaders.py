@@ -13,8 +13,7 @@ from datetime import date
 from functools import partial
 from typing import Any, TypeVar
 
-from strawberry.dataloader import DataLoader
-
+from resolute.api import clock
 from resolute.api.access.scope import Scope
 from resolute.api.accounts import reads as account_reads
 from resolute.api.accounts.models import Grant, User
@@ -31,6 +30,7 @@ from resolute.api.resolutions.models import KeyResult, Objective, Resolution
 from resolute.api.resolutions.reads import CoverageRow
 from resolute.api.tasks import reads as task_reads
 from resolute.api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task
+from strawberry.dataloader import DataLoader
 
 __all__ = ["Loaders"]
 
@@ -59,7 +59,7 @@ class Loaders:
     def __init__(self, db: RequestDB, scope: Scope, today: date | None = None) -> None:
         self._db = db
         self._scope = scope
-        self.today = today or date.today()
+        self.today = today or clock.today()
         self.units_by_id: DataLoader[int, Unit | None] = DataLoader(self._by_ids(org_reads.units_by_ids))
         self.children_by_parent_id: DataLoader[tuple[int, bool], list[Unit]] = DataLoader(_grouped(self._children, list))
         self.ancestors_by_path: DataLoader[str, list[Unit]] = DataLoader(self._ancestors)

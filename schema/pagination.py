@@ -14,21 +14,20 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from graphql import GraphQLError
-
 from resolute.api.errors import ErrorCode
 
 __all__ = [
-    "MAX_PAGE",
-    "Connection",
-    "Edge",
-    "PageInfo",
     "BY_CODE",
     "BY_USERNAME",
+    "FIRST_DESCRIPTION",
+    "MAX_PAGE",
     "NEWEST_FIRST",
+    "Connection",
+    "Edge",
     "Ordering",
+    "PageInfo",
     "build_connection",
     "check_first",
-    "FIRST_DESCRIPTION",
 ]
 
 MAX_PAGE = 100

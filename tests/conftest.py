@@ -14,7 +14,7 @@ _PG_SKIPPED: list[str] = []
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
-    """A migrated database of one kind for the whole session; tests empty it before use."""
+    """A migrated database of one kind for the whole session; a test finds it empty (see tests/support.py)."""
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("sqlite") / "resolute.db"
         db = Backend("sqlite", f"sqlite+aiosqlite:///{path}")
@@ -33,11 +33,30 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         asyncio.run(pg_drop_database(name))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "committing(reason): the test's writes are committed, not rolled back: another connection, thread or process"
+        " must see them, or its requests must race in the database (see tests/support.py)",
+    )
+
+
 @pytest.fixture
-async def api(backend: Backend) -> AsyncIterator[Api]:
-    """The running application over an empty tree."""
-    await backend.reset()
-    async with running_app(backend.settings) as running:
+async def api(backend: Backend, request: pytest.FixtureRequest) -> AsyncIterator[Api]:
+    """The running application over an empty tree; what the test writes is rolled back after it.
+
+    A test marked `@pytest.mark.committing("why")` gets the app on its own engine instead, its
+    writes committed as in production (and emptied before the next test).
+    """
+    marker = request.node.get_closest_marker("committing")
+    if marker is not None:
+        if not marker.args:
+            pytest.fail("say why the test must commit: @pytest.mark.committing(\"reason\")")
+        await backend.reset()
+        async with running_app(backend.settings, committing=True) as running:
+            yield running
+        return
+    async with running_app(backend.settings, engine=backend.engine) as running:
         yield running
 
 

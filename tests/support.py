@@ -3,12 +3,21 @@
 Everything a test asserts goes through the real stack: HTTP -> auth -> GraphQL -> services ->
 a real SQLite or PostgreSQL database. Fixtures may seed data through the importer (a real
 code path too), never through a mocked session.
+
+A test's writes are rolled back, not truncated (see `running_app`): the test runs on one
+connection inside one outer transaction, every session of the app and of the test joins it with a
+SAVEPOINT of its own (so a unit of work's commit or rollback is a RELEASE or a ROLLBACK TO that
+savepoint), and the outer transaction is rolled back at the end. A test that needs its writes
+really committed (another connection, thread or process must see them, or requests must run
+concurrently) is marked `@pytest.mark.committing("why")` and gets the app on its own engine as
+in production; the next test finds the database dirty and empties it first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,13 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from sqlalchemy import event, select, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from resolute.api import migrate
 from resolute.api.access.policy import load_policy
 from resolute.api.accounts.models import User
-from resolute.api.app import create_app
 from resolute.api.auth.passwords import hash_password
 from resolute.api.auth.tokens import issue_token
 from resolute.api.db import create_engine, session_factory
@@ -31,6 +36,11 @@ from resolute.api.interchange.reader import Bundle, UnitRecord, UserRecord
 from resolute.api.org.models import DEFAULT_KINDS
 from resolute.api.settings import Settings
 from resolute.api.transaction import Tx, UnitOfWork
+from resolute.schema.server import create_app
+from sqlalchemy import event, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+from starlette.types import ASGIApp, Receive, Send
+from starlette.types import Scope as AsgiScope
 
 PG_ADMIN_URL = os.environ.get("RESOLUTE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct horse battery"
@@ -89,40 +99,161 @@ def pg_url(name: str) -> str:
 class Backend:
     name: str
     url: str
+    _engine: AsyncEngine | None = field(default=None, repr=False, compare=False)
 
     @property
     def settings(self) -> Settings:
         return settings_for(self.url)
 
+    @property
+    def engine(self) -> AsyncEngine:
+        """One engine for the whole session (its dialect is set up once); tests get connections of it.
+
+        Each test runs in an event loop of its own and an asyncpg connection cannot outlive its loop:
+        `running_app` disposes of the pool's connections after each test, the engine stays.
+        """
+        if self._engine is None:
+            self._engine = create_engine(self.settings)
+        return self._engine
+
     def migrate(self) -> None:
         migrate.upgrade(self.settings)
 
     async def reset(self) -> None:
-        """Empty every table but the seeded unit kinds; cheaper than a new database per test."""
+        """Empty every table but the seeded unit kinds, unless they are empty already."""
         engine = create_engine(self.settings)
         try:
-            async with engine.begin() as conn:
-                if self.name == "postgresql":
-                    await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-                else:
-                    await conn.execute(text("UPDATE tasks SET origin_assignment_id = NULL"))  # tasks <-> assignments
-                    for table in TABLES:
-                        await conn.execute(text(f"DELETE FROM {table}"))
-                kinds = ", ".join(f"'{k}'" for k in DEFAULT_KINDS)
-                await conn.execute(text(f"DELETE FROM unit_kinds WHERE code NOT IN ({kinds})"))
+            async with engine.connect() as conn:
+                await empty(conn, self.name)
         finally:
             await engine.dispose()
 
 
-class StatementCounter:
-    """Counts the SQL statements an engine runs (for N+1 tests)."""
+_KINDS = ", ".join(f"'{k}'" for k in DEFAULT_KINDS)
+_DIRTY = "SELECT " + " OR ".join([f"EXISTS (SELECT 1 FROM {t})" for t in TABLES] + [f"EXISTS (SELECT 1 FROM unit_kinds WHERE code NOT IN ({_KINDS}))"])
+
+
+async def empty(conn: AsyncConnection, backend: str) -> None:
+    """Empty every table but the seeded unit kinds, on a connection with no transaction open.
+
+    One cheap query tells whether anything was committed since the last time (a committing test,
+    the CLI, a test that failed before its rollback); only then are the tables emptied.
+    """
+    dirty = bool((await conn.execute(text(_DIRTY))).scalar_one())
+    if not dirty:
+        await conn.rollback()
+        return
+    if backend == "postgresql":
+        await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    else:
+        await conn.execute(text("UPDATE tasks SET origin_assignment_id = NULL"))  # tasks <-> assignments
+        for table in TABLES:
+            await conn.execute(text(f"DELETE FROM {table}"))
+    await conn.execute(text(f"DELETE FROM unit_kinds WHERE code NOT IN ({_KINDS})"))
+    await conn.commit()
+
+
+class TestConnection(AsyncConnection):
+    """The one connection of a rolled-back test, inside the test's outer transaction; `api.engine`.
+
+    It stands in for the engine the tests used to read and write with directly:
+    `async with api.engine.connect() as conn` and `async with api.engine.begin() as conn` each run
+    in a SAVEPOINT (rolled back at the end of a `connect()` block, released at the end of a
+    `begin()` block, as a connection's transaction would be rolled back or committed), and
+    `conn.commit()` / `conn.rollback()` inside a block end its savepoint and start another.
+    `session_factory(api.engine)` gives sessions on it that make savepoints of their own (the
+    connection always sits in a SAVEPOINT, so SQLAlchemy's default join mode creates one), and
+    `api.engine.sync_engine` is a per-test copy of the backend's engine for event listeners.
+
+    A block must not span a request (the request's writes would be undone with the block), nor run
+    while a request is served (both would use the connection at once): either raises.
+    """
+
+    __test__ = False  # not a test class, whatever pytest thinks of the name
 
     def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine)
+        self._outer: AsyncTransaction | None = None
+        self._blocks: list[AsyncTransaction] = []
+        self.serving = False  # set by OneRequestAtATime while a request runs
+
+    async def open(self) -> None:
+        """Connect, empty the database if a committing test left anything, and begin the test's
+        transaction, with a SAVEPOINT in it for the sessions to join."""
+        await self.start()
+        await empty(self, self.dialect.name)
+        self._outer = await AsyncConnection.begin(self)
+        await self.begin_nested()
+
+    async def undo(self) -> None:
+        """Roll the test's transaction back, whatever it wrote; then close."""
+        try:
+            if self._outer is not None and self._outer.is_active:
+                await self._outer.rollback()
+        finally:
+            if self.sync_connection is not None:
+                await self.close()
+
+    def connect(self) -> Any:
+        """Like AsyncEngine.connect(): what the block writes and does not commit is undone."""
+        return self._block(keep=False)
+
+    def begin(self) -> Any:  # type: ignore[override]
+        """Like AsyncEngine.begin(): what the block writes stays, unless it raises."""
+        return self._block(keep=True)
+
+    @asynccontextmanager
+    async def _block(self, *, keep: bool) -> AsyncIterator[TestConnection]:
+        if self.serving:
+            raise RuntimeError("api.engine is used while a request is served: they share the test's one connection")
+        self._blocks.append(await self.begin_nested())
+        ok = False
+        try:
+            yield self
+            ok = True
+        finally:
+            savepoint = self._blocks.pop()
+            if savepoint.is_active:
+                await (savepoint.commit() if keep and ok else savepoint.rollback())
+
+    async def commit(self) -> None:
+        if self._outer is None:  # not yet in the test's transaction (emptying the database)
+            await super().commit()
+            return
+        if not self._blocks:
+            raise RuntimeError("commit() inside `async with api.engine.connect()` or `.begin()` only: the test's transaction is rolled back")
+        await self._blocks[-1].commit()
+        self._blocks[-1] = await self.begin_nested()
+
+    async def rollback(self) -> None:
+        if self._outer is None:
+            await super().rollback()
+            return
+        if not self._blocks:
+            raise RuntimeError("rollback() inside `async with api.engine.connect()` or `.begin()` only")
+        await self._blocks[-1].rollback()
+        self._blocks[-1] = await self.begin_nested()
+
+
+_TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
+
+
+class StatementCounter:
+    """Counts the SQL statements an engine runs (for N+1 tests): the application's queries and writes.
+
+    Transaction control is not counted: SQLite's BEGIN (which SQLAlchemy emits as a statement,
+    while asyncpg begins without one) nor the SAVEPOINTs that stand for transactions in a
+    rolled-back test; so a count is the same on both backends, rolled back or committed.
+    """
+
+    def __init__(self, engine: AsyncEngine | AsyncConnection) -> None:
         self.count = 0
         self.statements: list[str] = []
         event.listen(engine.sync_engine, "before_cursor_execute", self._seen)
 
     def _seen(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if _TRANSACTION_CONTROL.match(statement):
+            return
         self.count += 1
         self.statements.append(statement)
 
@@ -137,7 +268,7 @@ class Api:
 
     client: httpx.AsyncClient
     settings: Settings
-    engine: AsyncEngine
+    engine: AsyncEngine | TestConnection  # a TestConnection unless the test is `committing`
     tokens: dict[str, str] = field(default_factory=dict)
 
     async def seed(self, units: list[UnitRecord], users: list[UserRecord] | None = None, *, passwords: bool = True) -> ImportReport:
@@ -184,13 +315,58 @@ class Api:
         return body["data"]
 
 
+class OneRequestAtATime:
+    """Serves the requests of a rolled-back test one after the other: they share one connection.
+
+    Requests sent together (asyncio.gather) still all get their answers; a test about concurrent
+    requests racing in the database must be `committing`.
+    """
+
+    def __init__(self, app: ASGIApp, conn: TestConnection) -> None:
+        self.app = app
+        self.conn = conn
+        self.lock = asyncio.Lock()
+
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        async with self.lock:
+            if self.conn._blocks:
+                raise RuntimeError("a request inside `async with api.engine.connect()` or `.begin()`: its writes would be undone with the block")
+            self.conn.serving = True
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self.conn.serving = False
+
+
 @asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[Api]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://resolute.test") as client:
+async def running_app(settings: Settings, *, engine: AsyncEngine | None = None, committing: bool = False) -> AsyncIterator[Api]:
+    """The app over HTTP on an empty database; everything the test writes is rolled back at the end.
+
+    The app's sessions, `Api.seed` and `api.engine` all use one TestConnection (see the module
+    docstring); `engine` is the engine to take it from (a new one on `settings` if None).
+    `committing`: the app on an engine of its own, writes committed as in production.
+    """
+    if committing:
+        app = create_app(settings)
+        async with app.router.lifespan_context(app), _client(app) as client:
             yield Api(client=client, settings=settings, engine=app.state.engine)
+        return
+    base = engine or create_engine(settings)
+    conn = TestConnection(base.execution_options())  # a per-test copy: listeners added by the test go with it
+    try:
+        await conn.open()
+        app = create_app(settings, sessions=session_factory(conn))
+        async with app.router.lifespan_context(app), _client(OneRequestAtATime(app, conn)) as client:
+            yield Api(client=client, settings=settings, engine=conn)
+    finally:
+        try:
+            await conn.undo()
+        finally:
+            await base.dispose()  # the pool's connections belong to this test's event loop
+
+
+def _client(app: ASGIApp) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://resolute.test")
 
 
 def unit(code: str, parent: str | None, kind: str = "department", name: str | None = None) -> UnitRecord:

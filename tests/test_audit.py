@@ -25,13 +25,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, text, update
-
 from resolute.api import cli
 from resolute.api.audit.chain import event_hash
 from resolute.api.audit.models import AuditEvent
 from resolute.api.db import session_factory
 from resolute.schema.ids import decode_any, encode_id
+from sqlalchemy import delete, text, update
+
 from tests.support import PASSWORD, Api, Backend, small_tree, small_users, unit, user
 
 # -- queries -------------------------------------------------------------------------------------
@@ -535,6 +535,7 @@ async def event_ids(api: Api) -> list[int]:
     return [e["id"] for e in await stored_events(api)]
 
 
+@pytest.mark.committing("`resolute audit verify` reads the chain on its own connection, in a thread")
 async def test_verify_passes_on_an_intact_chain(audited: Api, backend: Backend, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = await verify(monkeypatch, capsys, backend)
     assert code == 0, err
@@ -560,6 +561,7 @@ TAMPERING = [
 ]
 
 
+@pytest.mark.committing("`resolute audit verify` reads the chain on its own connection, in a thread")
 async def test_verify_names_a_changed_event(audited: Api, backend: Backend, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Each hashed column in turn: changed, verify names the event; put back, the chain is intact again."""
     target = (await event_ids(audited))[5]
@@ -582,6 +584,7 @@ async def test_verify_names_a_changed_event(audited: Api, backend: Backend, monk
         assert code == 0, (column, err)
 
 
+@pytest.mark.committing("`resolute audit verify` reads the chain on its own connection, in a thread")
 async def test_verify_names_a_changed_last_event(audited: Api, backend: Backend, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     last = (await event_ids(audited))[-1]
     async with audited.engine.begin() as conn:
@@ -590,6 +593,7 @@ async def test_verify_names_a_changed_last_event(audited: Api, backend: Backend,
     assert code == 1 and f"BROKEN at event {last}:" in err, err
 
 
+@pytest.mark.committing("`resolute audit verify` reads the chain on its own connection, in a thread")
 async def test_verify_names_the_event_after_a_removed_one(audited: Api, backend: Backend, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     ids = await event_ids(audited)
     async with audited.engine.begin() as conn:
@@ -600,6 +604,7 @@ async def test_verify_names_the_event_after_a_removed_one(audited: Api, backend:
     assert "prev_hash" in err
 
 
+@pytest.mark.committing("`resolute audit verify` reads the chain on its own connection, in a thread")
 async def test_verify_names_the_next_event_when_a_changed_event_got_a_recomputed_hash(audited: Api, backend: Backend, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     ids = await event_ids(audited)
     target = ids[3]
@@ -627,6 +632,7 @@ def require_postgresql(backend: Backend) -> None:
         pytest.skip("concurrency is tested on PostgreSQL (SQLite serialises writers)")
 
 
+@pytest.mark.committing("concurrent requests race for the chain's lock; then `resolute audit verify` reads it on its own connection")
 async def test_concurrent_writers_keep_one_intact_chain(api: Api, backend: Backend, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     require_postgresql(backend)
     provinces = [f"P0{i}" for i in range(1, 6)]
@@ -656,6 +662,7 @@ async def test_concurrent_writers_keep_one_intact_chain(api: Api, backend: Backe
     assert f"intact: {before + 50} events" in out
 
 
+@pytest.mark.committing("concurrent requests race for one row in PostgreSQL")
 async def test_concurrent_updates_of_one_version_let_exactly_one_through(tree: Api, backend: Backend) -> None:
     require_postgresql(backend)
     k = await pks(tree)

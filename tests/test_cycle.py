@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from resolute.schema.ids import encode_id
 from sqlalchemy import text
 
-from resolute.schema.ids import encode_id
 from tests.support import TABLES, Api, StatementCounter, unit, user
 
 TODAY = dt.date.today()
@@ -848,7 +848,7 @@ class _Clock(dt.date):
 
 
 async def test_late_within_extension_and_latest_report_with_a_shifted_clock(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("resolute.api.transaction.date", _Clock)  # the unit of work's clock: every service's `today`
+    monkeypatch.setattr("resolute.api.clock.date", _Clock)  # the one clock: every request's and every service's `today`
     day = lambda n: (TODAY - dt.timedelta(days=21 - n)).isoformat()  # day(0) is three weeks ago, day(21) is today
     w = await new_world(api)
     await w.resolution("tw.manager", "57-NQ/TW", "TW")

@@ -12,9 +12,9 @@ import json
 from typing import Any
 
 import pytest
+from resolute.schema.ids import decode_any, encode_id
 from sqlalchemy import text
 
-from resolute.schema.ids import decode_any, encode_id
 from tests.support import Api, Backend, small_tree, small_users
 
 UNIT_FIELDS = "id code name kind depth version archived updatedAt parent { code } ancestors { code }"
@@ -281,6 +281,7 @@ async def test_unit_kind_create_replay_answers_with_the_same_kind(tree: Api) -> 
 # -- 4. PostgreSQL: concurrent twins ----------------------------------------------------------------
 
 
+@pytest.mark.committing("concurrent requests race for one idempotency key in PostgreSQL")
 async def test_concurrent_twins_with_one_key_take_effect_once(tree: Api, backend: Backend) -> None:
     if backend.name != "postgresql":
         pytest.skip("concurrency is tested on PostgreSQL (SQLite serialises writers)")

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from resolute.api.cli import main
 from resolute.api.settings import ROOT
+
 from tests.support import PASSWORD, Api, Backend, small_tree, small_users
+
+pytestmark = pytest.mark.committing("`resolute import` and `create-admin` run on their own connection, in a thread: they must see the test's data, and the test theirs")
 
 UNITS = """{ units(first: 100, filter: {includeArchived: true}) { totalCount nodes {
     id code name kind depth version updatedAt archived parent { code } ancestors { code } } } }"""

@@ -10,11 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-
 from resolute.api.cli import main
 from resolute.api.settings import ROOT
+from sqlalchemy import text
+
 from tests.support import Api, Backend
+
+pytestmark = pytest.mark.committing("`resolute import` runs on its own connection, in a thread: it must see the test's data, and the test its writes")
 
 TABLES = ("resolutions", "objectives", "kpis", "tasks", "task_coordinators", "milestones", "assignments", "progress_reports", "measurements", "kpi_unit_targets", "units", "users", "audit_events")
 

@@ -23,9 +23,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Column, ColumnElement, Integer, MetaData, Table, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from resolute.api.access.policy import load_policy
 from resolute.api.access.scope import Scope
 from resolute.api.auth.principal import load_principal
@@ -39,6 +36,9 @@ from resolute.api.tasks import rules
 from resolute.api.tasks.models import ASSIGNMENT_STATUSES, Assignment, Milestone, Task
 from resolute.schema.ids import encode_id
 from resolute.schema.loaders import Loaders
+from sqlalchemy import Column, ColumnElement, Integer, MetaData, Table, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from tests.support import Api, Backend, small_tree, user
 
 # -- the rules, transcribed in plain Python (the oracle) ------------------------------------------
@@ -421,7 +421,7 @@ LIGHT_QUERY = "{ measurements(first: 50) { nodes { id period value light kpi { c
 
 async def test_measurement_light_and_its_kpis_visibility(seeded: Seeded) -> None:
     """Every measurement read answers the light of the rule; null where the caller may not see the KPI."""
-    s, api = seeded, seeded.api
+    api = seeded.api
     kpi = {"unit_of_measure": "%", "baseline": Decimal(0), "target": Decimal(100), "kpi_group": "development", "frequency": "yearly"}
     measured = {  # (kpi, unit, period) -> value
         ("K-TW", "P01", "2021"): "60.00", ("K-TW", "P01-C01", "2021"): "50.00", ("K-TW", "P02", "2021"): "20.00", ("K-TW", "P02-C01", "2021"): "19.99",

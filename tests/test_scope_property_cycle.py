@@ -35,9 +35,6 @@ from typing import Any
 import casbin
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from resolute.api.accounts.models import Grant, User
 from resolute.api.audit.models import AuditEvent
 from resolute.api.kpis.models import Kpi, KpiCoordinator, KpiUnitTarget, Measurement
@@ -46,6 +43,9 @@ from resolute.api.resolutions.models import Resolution
 from resolute.api.settings import ROOT
 from resolute.api.tasks.models import Assignment, ProgressReport, Task, TaskCoordinator
 from resolute.schema.ids import decode_any, encode_id
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from tests.support import Api, Backend, running_app, unit
 
 ROLES = ["admin", "leader", "manager", "officer", "viewer", "auditor"]

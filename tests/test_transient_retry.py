@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from resolute.api.db import create_engine
 from sqlalchemy import text
 
-from resolute.api.db import create_engine
 from tests.support import Api, Backend, small_tree, small_users
 
 
+@pytest.mark.committing("a second connection deadlocks with a request; the request's rows must be committed and its transaction its own")
 async def test_move_that_loses_a_deadlock_is_retried_and_succeeds(api: Api, backend: Backend) -> None:
     if backend.name != "postgresql":
         pytest.skip("SQLite's BEGIN IMMEDIATE queues writers; deadlocks are PostgreSQL's")

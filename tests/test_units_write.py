@@ -11,9 +11,9 @@ import asyncio
 from typing import Any
 
 import pytest
+from resolute.schema.ids import encode_id
 from sqlalchemy import event, text
 
-from resolute.schema.ids import encode_id
 from tests.support import Api, Backend, StatementCounter, small_tree, small_users, unit, user
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -471,6 +471,7 @@ class TransactionLog:
         return holding[0]
 
 
+@pytest.mark.committing("TransactionLog proves the move is one transaction by the engine's begin and commit events, which savepoints do not fire")
 async def test_moving_a_1000_unit_subtree_is_one_transaction_and_scope_follows(api: Api) -> None:
     units, users = big_tree()
     await api.seed(units, users)
@@ -504,7 +505,7 @@ async def test_moving_a_1000_unit_subtree_is_one_transaction_and_scope_follows(a
     assert moved == {"code": "BIG", "depth": 4, "version": big["version"] + 1, "parent": {"code": "P02-C01"}}
 
     assert len(big_updates) == len(small_updates), (big_updates, small_updates)
-    assert 1 <= len(big_updates) <= 2, big_updates  # "one statement" for the subtree, one for the parent link
+    assert len(big_updates) == 2, big_updates  # "one statement" for the subtree (paths, depths, versions), one for the parent link
     assert big_total == small_total, (big_log.counter.statements, small_log.counter.statements)
     span = big_log.transaction_of_updates()
     assert span[-1][0] == "commit"
@@ -658,6 +659,7 @@ async def test_kind_create_by_root_admin_then_used(tree: Api) -> None:
 # -- 8. concurrent moves (PostgreSQL) --------------------------------------------------------
 
 
+@pytest.mark.committing("concurrent moves race for the tree in PostgreSQL")
 async def test_concurrent_crossing_moves_never_form_a_cycle(backend: Backend, tree: Api) -> None:
     if backend.name != "postgresql":
         pytest.skip("concurrent writers are serialised by SQLite's single write lock; the race is PostgreSQL's")

@@ -36,9 +36,9 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from resolute.schema.ids import encode_id
 from sqlalchemy import text
 
-from resolute.schema.ids import encode_id
 from tests.support import Api, Backend, running_app, unit, user
 from tests.test_cycle import World, snapshot
 

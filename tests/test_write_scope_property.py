@@ -47,9 +47,6 @@ from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import exists, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-
 from resolute.api.access.policy import load_policy
 from resolute.api.access.scope import GrantScope, Principal, Scope
 from resolute.api.accounts.models import Grant, User
@@ -61,6 +58,9 @@ from resolute.api.org.models import Unit
 from resolute.api.resolutions.models import KeyResult, Objective, Resolution
 from resolute.api.settings import ROOT
 from resolute.api.tasks.models import Assignment, Extension, Milestone, Task, TaskCoordinator
+from sqlalchemy import exists, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
 from tests.support import Backend, unit
 from tests.test_scope_property_cycle import ORACLE, PERIODS, ROLES, World, worlds
 

@@ -13,9 +13,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
-from sqlalchemy.orm import aliased
-
 from resolute.api.access.policy import Policy
 from resolute.api.accounts.models import Grant, User
 from resolute.api.audit.models import AuditEvent
@@ -24,8 +21,10 @@ from resolute.api.org.models import Unit
 from resolute.api.org.tree import in_subtree, lies_under, minimal_paths, path_ids, units_under
 from resolute.api.resolutions.models import KeyResult, Objective, Resolution
 from resolute.api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task, TaskCoordinator
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
+from sqlalchemy.orm import aliased
 
-__all__ = ["ASSIGNEE_SIDE", "ASSIGNER_SIDE", "GrantScope", "Principal", "Scope", "OBJECT_TYPES", "ROW_FILTERS", "path_ids"]
+__all__ = ["ASSIGNEE_SIDE", "ASSIGNER_SIDE", "OBJECT_TYPES", "ROW_FILTERS", "GrantScope", "Principal", "Scope", "path_ids"]
 
 
 @dataclass(frozen=True)

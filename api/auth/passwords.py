@@ -6,10 +6,9 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-
 from resolute.api.settings import Settings
 
-__all__ = ["hash_password", "verify_password", "MIN_PASSWORD_LENGTH", "password_problem"]
+__all__ = ["MIN_PASSWORD_LENGTH", "hash_password", "password_problem", "verify_password"]
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256

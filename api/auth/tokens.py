@@ -12,10 +12,9 @@ import uuid
 from dataclasses import dataclass
 
 import jwt
-
 from resolute.api.settings import Settings
 
-__all__ = ["TokenError", "TokenClaims", "issue_token", "decode_token"]
+__all__ = ["TokenClaims", "TokenError", "decode_token", "issue_token"]
 
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database

@@ -16,17 +16,16 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from resolute.api.access.scope import ROW_FILTERS, Scope
+from resolute.api.errors import ErrorCode, fail
+from resolute.api.idempotency.models import IdempotencyKey
+from resolute.api.org.models import UnitKind
 from sqlalchemy import inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from resolute.api.access.scope import ROW_FILTERS, Scope
-from resolute.api.errors import ErrorCode, fail
-from resolute.api.idempotency.models import IdempotencyKey
-from resolute.api.org.models import UnitKind
-
-__all__ = ["Claim", "KEY_PATTERN", "claim", "complete", "fingerprint", "reference", "replayed"]
+__all__ = ["KEY_PATTERN", "Claim", "claim", "complete", "fingerprint", "reference", "replayed"]
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 

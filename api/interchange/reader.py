@@ -14,7 +14,7 @@ from pathlib import Path
 from resolute.api.accounts.service import USERNAME_PATTERN
 from resolute.api.org.service import CODE_PATTERN
 
-__all__ = ["Problem", "InterchangeError", "UnitRecord", "UserRecord", "Bundle", "read_dir", "read_rows"]
+__all__ = ["Bundle", "InterchangeError", "Problem", "UnitRecord", "UserRecord", "read_dir", "read_rows"]
 
 UNIT_COLUMNS = ("code", "parent_code", "name", "kind")
 USER_COLUMNS = ("username", "unit_code", "role", "full_name")

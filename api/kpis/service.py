@@ -13,17 +13,16 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
-
 from resolute.api.errors import ErrorCode, FieldError, ServiceError, fail
 from resolute.api.kpis.models import DIRECTIONS, FREQUENCIES, GROUPS, Kpi, KpiCoordinator, KpiUnitTarget, Measurement, MeasurementRevision
 from resolute.api.kpis.periods import period_problem
 from resolute.api.org.models import Unit
-from resolute.api.org.tree import lies_under
 from resolute.api.org.text import fold
+from resolute.api.org.tree import lies_under
 from resolute.api.resolutions.models import Resolution
 from resolute.api.resolutions.service import check_okr
 from resolute.api.transaction import Tx, operation
+from sqlalchemy import delete, func, insert, select, update
 
 __all__ = ["correct_measurement", "create_kpi", "set_unit_target", "submit_measurement", "threshold_problems", "update_kpi"]
 

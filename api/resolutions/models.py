@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from resolute.api.db import Base, UtcDateTime, utcnow
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from resolute.api.db import Base, UtcDateTime, utcnow
-
-__all__ = ["KeyResult", "Objective", "Resolution", "RESOLUTION_KINDS", "RESOLUTION_STATUSES", "MAX_KEY_RESULTS"]
+__all__ = ["MAX_KEY_RESULTS", "RESOLUTION_KINDS", "RESOLUTION_STATUSES", "KeyResult", "Objective", "Resolution"]
 
 RESOLUTION_KINDS = ("resolution", "directive", "conclusion", "action_programme", "plan")
 RESOLUTION_STATUSES = ("draft", "in_effect", "completed", "superseded", "cancelled")

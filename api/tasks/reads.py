@@ -13,17 +13,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from resolute.api import clock
+from resolute.api.access.scope import Scope
+from resolute.api.org.models import Unit
+from resolute.api.org.reads import units_by_ids
+from resolute.api.org.text import fold, like_escape
+from resolute.api.org.tree import units_under
+from resolute.api.tasks import rules
+from resolute.api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task, TaskCoordinator
 from sqlalchemy import ColumnElement, Select, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import with_expression
-
-from resolute.api.access.scope import Scope
-from resolute.api.org.models import Unit
-from resolute.api.org.tree import units_under
-from resolute.api.org.reads import units_by_ids
-from resolute.api.org.text import fold, like_escape
-from resolute.api.tasks import rules
-from resolute.api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task, TaskCoordinator
 
 __all__ = [
     "AssignmentFilter",
@@ -112,7 +112,7 @@ def _task_conditions(scope: Scope, flt: TaskFilter, today: date) -> list[ColumnE
 
 async def list_tasks(session: AsyncSession, scope: Scope, flt: TaskFilter, *, first: int, after: str | None) -> list[Task]:
     """A page of tasks in code order; the filter's `today` (default: the real one) dates overdue."""
-    today = flt.today or date.today()
+    today = flt.today or clock.today()
     query = _tasks(today).where(*_task_conditions(scope, flt, today)).order_by(Task.code).limit(first + 1)
     if after is not None:
         query = query.where(Task.code > after)
@@ -120,7 +120,7 @@ async def list_tasks(session: AsyncSession, scope: Scope, flt: TaskFilter, *, fi
 
 
 async def count_tasks(session: AsyncSession, scope: Scope, flt: TaskFilter) -> int:
-    conds = _task_conditions(scope, flt, flt.today or date.today())
+    conds = _task_conditions(scope, flt, flt.today or clock.today())
     return int(await session.scalar(select(func.count()).select_from(Task).where(*conds)) or 0)
 
 
@@ -162,7 +162,7 @@ def _assignment_conditions(scope: Scope, flt: AssignmentFilter, today: date) -> 
 
 async def list_assignments(session: AsyncSession, scope: Scope, flt: AssignmentFilter, *, first: int, after: int | None) -> list[Assignment]:
     """A page of assignments, oldest first; the filter's `today` (default: the real one) dates overdue and pace."""
-    today = flt.today or date.today()
+    today = flt.today or clock.today()
     query = _assignments(today).where(*_assignment_conditions(scope, flt, today)).order_by(Assignment.id).limit(first + 1)
     if after is not None:
         query = query.where(Assignment.id > after)
@@ -170,7 +170,7 @@ async def list_assignments(session: AsyncSession, scope: Scope, flt: AssignmentF
 
 
 async def count_assignments(session: AsyncSession, scope: Scope, flt: AssignmentFilter) -> int:
-    conds = _assignment_conditions(scope, flt, flt.today or date.today())
+    conds = _assignment_conditions(scope, flt, flt.today or clock.today())
     return int(await session.scalar(select(func.count()).select_from(Assignment).where(*conds)) or 0)
 
 
@@ -183,7 +183,7 @@ async def tasks_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[int], 
 
 
 async def task_by_code(session: AsyncSession, scope: Scope, code: str, *, today: date | None = None) -> Task | None:
-    return await session.scalar(_tasks(today or date.today()).where(Task.code == code, scope.visible(Task)))
+    return await session.scalar(_tasks(today or clock.today()).where(Task.code == code, scope.visible(Task)))
 
 
 async def milestones_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[int], *, today: date) -> dict[int, Milestone]:

@@ -14,16 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
-
 from resolute.api.errors import ErrorCode, FieldError, ServiceError, fail
 from resolute.api.kpis.models import Kpi
 from resolute.api.org.models import Unit
-from resolute.api.org.tree import lies_under
 from resolute.api.org.text import fold
+from resolute.api.org.tree import lies_under
 from resolute.api.resolutions.models import Resolution
 from resolute.api.resolutions.service import check_okr
-from resolute.api.transaction import Tx, operation
 from resolute.api.tasks.models import (
     ASSIGNMENT_STATUSES,
     RACI,
@@ -37,12 +34,14 @@ from resolute.api.tasks.models import (
     Task,
     TaskCoordinator,
 )
+from resolute.api.transaction import Tx, operation
+from sqlalchemy import delete, insert, select, update
 
 __all__ = [
-    "AssigneeSpec",
     "MAX_COORDINATORS",
     "MAX_FANOUT",
     "MAX_MILESTONES",
+    "AssigneeSpec",
     "acknowledge",
     "assign",
     "create_milestone",

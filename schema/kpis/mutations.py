@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import strawberry
-
 from resolute.api.errors import ErrorCode, fail
 from resolute.api.kpis import service
 from resolute.schema.context import IdempotencyKeyArg, Info, perform

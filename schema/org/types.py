@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
-
 from resolute.api.org.models import Unit as UnitRow
 from resolute.api.org.models import UnitKind as UnitKindRow
 from resolute.api.org.reads import UnitFilter
@@ -15,7 +14,7 @@ from resolute.schema.ids import encode_id
 from resolute.schema.node import Node, register_node
 from resolute.schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, build_connection, check_first
 
-__all__ = ["UnitType", "UnitSummary", "UnitKindType", "UnitFilterInput", "DescendantFilterInput"]
+__all__ = ["DescendantFilterInput", "UnitFilterInput", "UnitKindType", "UnitSummary", "UnitType"]
 
 
 @strawberry.type(name="UnitSummary", description="What a user may know of its own unit's ancestors: code, name and kind only.")

@@ -7,7 +7,6 @@ from enum import Enum
 from typing import Annotated
 
 import strawberry
-
 from resolute.api.resolutions.models import KeyResult as KeyResultRow
 from resolute.api.resolutions.models import Objective as ObjectiveRow
 from resolute.api.resolutions.models import Resolution as ResolutionRow
@@ -222,7 +221,7 @@ class ResolutionType(Node):
         check_first(first)
         cursor = BY_CODE.decode(after)
         loaders = info.context.loaders
-        args = (state.value if state else None, first, cursor, date.today())
+        args = (state.value if state else None, first, cursor, info.context.today)
         rows = await loaders.coverage_by_resolution_id.load((self.row.id, args))
         summary_key = self.row.id
 

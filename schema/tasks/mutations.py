@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import date
 
 import strawberry
-
 from resolute.api.errors import ErrorCode, fail
 from resolute.api.tasks import service
 from resolute.api.tasks.service import MAX_COORDINATORS, MAX_FANOUT, MAX_MILESTONES, AssigneeSpec
