@@ -36,11 +36,10 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from resolute.schema.ids import encode_id
 from sqlalchemy import text
 
 from tests.support import Api, Backend, running_app, unit, user
-from tests.test_cycle import World, snapshot
+from tests.test_cycle import World, missing, snapshot
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -106,11 +105,6 @@ SELECT = {  # every payload field besides errors: all of them must be null (or [
     "assignmentAcknowledge": "assignment { id }", "taskCreate": "task { id }", "progressReportSubmit": "report { id } assignment { id }",
     "extensionRequest": "extension { id }", "extensionDecide": "extension { id }", "assignmentEvaluate": "evaluation { rating } assignment { id }",
 }
-
-
-def missing(type_name: str) -> str:
-    """A well-formed id of the type that names no row."""
-    return encode_id(type_name, 987654)
 
 
 # -- the world -------------------------------------------------------------------------------------
