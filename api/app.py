@@ -15,14 +15,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from resolute.api.access.policy import load_policy
-from resolute.api.accounts.service import authenticate
-from resolute.api.auth.backend import TokenBackend
-from resolute.api.auth.tokens import issue_token
-from resolute.api.db import create_engine, session_factory
-from resolute.api.request_state import RequestStateMiddleware
-from resolute.api.settings import Settings
-from resolute.api.transaction import UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -33,6 +25,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
+
+from resolute.api.access.policy import load_policy
+from resolute.api.accounts.service import authenticate
+from resolute.api.auth.backend import TokenBackend
+from resolute.api.auth.tokens import issue_token
+from resolute.api.db import create_engine, session_factory
+from resolute.api.request_state import RequestStateMiddleware
+from resolute.api.settings import Settings
+from resolute.api.transaction import UnitOfWork
 
 __all__ = ["create_app"]
 

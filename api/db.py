@@ -15,11 +15,12 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from resolute.api.settings import Settings
 from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool, StaticPool
+
+from resolute.api.settings import Settings
 
 __all__ = ["NAMING_CONVENTION", "Base", "RequestDB", "UtcDateTime", "create_engine", "session_factory", "utcnow"]
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from resolute.api.settings import ROOT, Settings
 from sqlalchemy.engine import make_url
+
+from resolute.api.settings import ROOT, Settings
 
 __all__ = ["alembic_config", "downgrade", "ensure_sqlite_dir", "upgrade"]
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import uuid
 
-from resolute.api.db import RequestDB
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from resolute.api.db import RequestDB
 
 __all__ = ["RequestStateMiddleware", "request_id_from"]
 

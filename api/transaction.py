@@ -26,15 +26,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
+from sqlalchemy import inspect, or_, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from resolute.api import clock
 from resolute.api.access.scope import OBJECT_TYPES, Scope
 from resolute.api.audit.chain import Event, append_pending, discard_pending, record
 from resolute.api.errors import ErrorCode, FieldError, ServiceError, fail
 from resolute.api.idempotency.service import claim, complete, fingerprint, reference, replayed
 from resolute.api.settings import Settings
-from sqlalchemy import inspect, or_, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 __all__ = ["AfterCommit", "Outcome", "Tx", "UnitOfWork", "operation"]
 
@@ -57,7 +58,6 @@ class Outcome(Generic[T]):
 
     value: T | None = None
     errors: list[FieldError] = field(default_factory=list)
-    replayed: bool = False
 
     @property
     def ok(self) -> bool:
@@ -98,7 +98,7 @@ class Tx:
         pair); else NOT_FOUND, exactly as for an id that does not exist. The one way a service
         fetches what it writes."""
         verbs = [(act, obj)] + ([or_verb] if or_verb else [])
-        if not any(self._may(model, a, o) for a, o in verbs):
+        if not any(self._allows(o or OBJECT_TYPES[model], a) for a, o in verbs):
             self.require(obj or OBJECT_TYPES[model], act, field=field)
         condition = or_(*(self.scope.visible(model, a, obj=o) for a, o in verbs))
         query = select(model).where(_pk(model) == pk, condition)
@@ -119,14 +119,14 @@ class Tx:
             raise fail(field, ErrorCode.NOT_FOUND, f"no such {_noun(model)}")
         return [found[pk] for pk in pks]
 
-    def _may(self, model: type, act: str, obj: str | None) -> bool:
-        return act == "read" or self.scope.allows(obj or OBJECT_TYPES[model], act)
+    def _allows(self, kind: str, act: str) -> bool:
+        return act == "read" or self.scope.allows(kind, act)
 
     def require(self, kind: str, act: str, *, field: str | None) -> None:
         """FORBIDDEN when no role of the caller may `act` on `kind` anywhere: casbin alone decides
         it, before any row is read, so the answer is the same whatever the ids; where it may, the
         tree decides (NOT_FOUND). Services whose first read is not their verb's call it first."""
-        if act != "read" and not self.scope.allows(kind, act):
+        if not self._allows(kind, act):
             raise fail(field, ErrorCode.FORBIDDEN, f"your roles do not allow '{act}' on {kind.replace('_', ' ')}s")
 
 
@@ -223,7 +223,7 @@ class UnitOfWork:
                 if claimed.replay:
                     value = await replayed(session, self.scope, claimed.result_ref)  # type: ignore[arg-type]
                     await session.commit()  # nothing was written; ends the transaction, keeps what was read
-                    return Outcome(value=value, replayed=True), []
+                    return Outcome(value=value), []
             value = await work(tx)
             if key is not None:
                 await complete(session, user_id=user_id, key=key, result_ref=reference(value))

@@ -22,6 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import select, update  # noqa: E402
+
 from resolute.api.access.policy import load_policy  # noqa: E402
 from resolute.api.accounts.models import User  # noqa: E402
 from resolute.api.auth.passwords import hash_password  # noqa: E402
@@ -29,8 +31,6 @@ from resolute.api.db import create_engine, session_factory  # noqa: E402
 from resolute.api.interchange.importer import import_directory  # noqa: E402
 from resolute.api.migrate import upgrade  # noqa: E402
 from resolute.api.transaction import UnitOfWork  # noqa: E402
-from sqlalchemy import select, update  # noqa: E402
-
 from tests.support import PASSWORD, pg_create_database, pg_drop_database, pg_reachable, pg_url, running_app, settings_for  # noqa: E402
 
 QUERIES = {

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy.engine import Connection
+
 from resolute.api.db import create_engine
 from resolute.api.models import Base
 from resolute.api.settings import Settings
-from sqlalchemy.engine import Connection
 
 config = context.config
 target_metadata = Base.metadata

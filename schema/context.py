@@ -14,6 +14,9 @@ from datetime import date
 from typing import Annotated, TypeVar
 
 import strawberry
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info as _Info
+
 from resolute.api import clock
 from resolute.api.access.scope import Scope
 from resolute.api.db import RequestDB
@@ -21,11 +24,12 @@ from resolute.api.errors import ServiceError
 from resolute.api.settings import Settings
 from resolute.api.transaction import AfterCommit, Outcome, UnitOfWork
 from resolute.schema.loaders import Loaders
-from strawberry.types import Info as _Info
 
-__all__ = ["Context", "IdempotencyKeyArg", "Info", "perform"]
+__all__ = ["Context", "IdempotencyKeyArg", "Info", "perform", "reread"]
 
 T = TypeVar("T")
+R = TypeVar("R")
+W = TypeVar("W")
 
 
 @dataclass
@@ -73,3 +77,10 @@ async def perform(info: Info, idempotency_key: str | None, call: Callable[[UnitO
         return Outcome(errors=exc.errors)
     finally:
         ctx.loaders = Loaders(ctx.db, ctx.scope, today=ctx.today)
+
+
+async def reread(loader: DataLoader[int, R | None], pk: int | None, wrap: Callable[[R], W]) -> W | None:
+    """A changed row as the caller reads it now, through the request's scoped loaders (so with its
+    SQL-computed rules); None if there is none or the caller may not see it."""
+    row = await loader.load(pk) if pk is not None else None
+    return wrap(row) if row is not None else None

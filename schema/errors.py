@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+
 from resolute.api.errors import ErrorCode as ServiceErrorCode
 from resolute.api.errors import FieldError
 

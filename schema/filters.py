@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+
 from resolute.schema.context import Info
 from resolute.schema.ids import decode_id
 

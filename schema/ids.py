@@ -6,9 +6,10 @@ import base64
 import binascii
 
 from graphql import GraphQLError
+
 from resolute.api.errors import ErrorCode, fail
 
-__all__ = ["MAX_ID", "decode_any", "decode_id", "encode_id", "input_id"]
+__all__ = ["MAX_ID", "decode_any", "decode_id", "encode_id", "input_id", "input_ids"]
 
 MAX_ID = 2**31 - 1  # primary keys are 32-bit integers
 
@@ -46,3 +47,9 @@ def input_id(value: str, type_name: str, field: str) -> int:
     if decoded is None or decoded[0] != type_name:
         raise fail(field, ErrorCode.INVALID_ID, f"not a valid {type_name} id")
     return decoded[1]
+
+
+def input_ids(values: list[str], type_name: str, field: str, *, limit: int) -> list[int]:
+    """The ids of a list input; past `limit` only one more is parsed, so that the service (which
+    owns the cap) refuses the list without this layer decoding thousands of ids."""
+    return [input_id(value, type_name, field) for value in values[: limit + 1]]

@@ -13,6 +13,8 @@ from datetime import date
 from functools import partial
 from typing import Any, TypeVar
 
+from strawberry.dataloader import DataLoader
+
 from resolute.api import clock
 from resolute.api.access.scope import Scope
 from resolute.api.accounts import reads as account_reads
@@ -30,7 +32,6 @@ from resolute.api.resolutions.models import KeyResult, Objective, Resolution
 from resolute.api.resolutions.reads import CoverageRow
 from resolute.api.tasks import reads as task_reads
 from resolute.api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task
-from strawberry.dataloader import DataLoader
 
 __all__ = ["Loaders"]
 

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import strawberry
+
 from resolute.schema.ids import decode_any
 
 __all__ = ["Node", "register_node", "resolve_node"]

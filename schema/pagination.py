@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from graphql import GraphQLError
+
 from resolute.api.errors import ErrorCode
 
 __all__ = [

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.tools import merge_types
+
 from resolute.schema.accounts.mutations import AccountsMutation
 from resolute.schema.accounts.queries import AccountsQuery
 from resolute.schema.audit.queries import AuditQuery
@@ -17,8 +20,6 @@ from resolute.schema.resolutions.mutations import ResolutionsMutation
 from resolute.schema.resolutions.queries import ResolutionsQuery
 from resolute.schema.tasks.mutations import TasksMutation
 from resolute.schema.tasks.queries import TasksQuery
-from strawberry.extensions import MaskErrors, MaxAliasesLimiter, QueryDepthLimiter
-from strawberry.tools import merge_types
 
 __all__ = ["schema"]
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+
 from resolute.api.app import create_app as create_api_app
 from resolute.api.settings import Settings
 from resolute.api.transaction import AfterCommit
 from resolute.schema.root import schema
 from resolute.schema.view import GraphQLEndpoint
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.applications import Starlette
 
 __all__ = ["create_app"]
 

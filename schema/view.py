@@ -12,10 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from cross_web import HTTPException
-from resolute.api.access.scope import Scope
-from resolute.api.settings import Settings
-from resolute.api.transaction import AfterCommit
-from resolute.schema.context import Context
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Send
@@ -23,6 +19,11 @@ from starlette.types import Scope as AsgiScope
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.schema import BaseSchema
+
+from resolute.api.access.scope import Scope
+from resolute.api.settings import Settings
+from resolute.api.transaction import AfterCommit
+from resolute.schema.context import Context
 
 __all__ = ["GraphQLEndpoint"]
 

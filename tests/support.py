@@ -25,6 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from sqlalchemy import event, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+from starlette.types import ASGIApp, Receive, Send
+from starlette.types import Scope as AsgiScope
+
 from resolute.api import migrate
 from resolute.api.access.policy import load_policy
 from resolute.api.accounts.models import User
@@ -37,10 +42,6 @@ from resolute.api.org.models import DEFAULT_KINDS
 from resolute.api.settings import Settings
 from resolute.api.transaction import Tx, UnitOfWork
 from resolute.schema.server import create_app
-from sqlalchemy import event, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
-from starlette.types import ASGIApp, Receive, Send
-from starlette.types import Scope as AsgiScope
 
 PG_ADMIN_URL = os.environ.get("RESOLUTE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct horse battery"

@@ -24,13 +24,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select, text
+
 from resolute.api.audit.chain import Event, verify_chain
 from resolute.api.audit.models import AuditEvent
 from resolute.api.db import session_factory
 from resolute.schema.ids import decode_any
 from resolute.schema.server import create_app
-from sqlalchemy import select, text
-
 from tests.support import Api, Backend, unit, user
 
 pytestmark = pytest.mark.committing("the hooks run after a real commit, and read it back from another connection")

@@ -25,13 +25,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from sqlalchemy import delete, text, update
+
 from resolute.api import cli
 from resolute.api.audit.chain import event_hash
 from resolute.api.audit.models import AuditEvent
 from resolute.api.db import session_factory
 from resolute.schema.ids import decode_any, encode_id
-from sqlalchemy import delete, text, update
-
 from tests.support import PASSWORD, Api, Backend, small_tree, small_users, unit, user
 
 # -- queries -------------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from resolute.api.auth.tokens import issue_token
 
+from resolute.api.auth.tokens import issue_token
 from tests.support import PASSWORD, Api, small_tree, small_users
 
 ME = "{ me { user { username } } }"

@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from resolute.schema.ids import encode_id
 from sqlalchemy import text
 
+from resolute.schema.ids import encode_id
 from tests.support import TABLES, Api, StatementCounter, unit, user
 
 TODAY = dt.date.today()

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from resolute.schema.ids import decode_any
 
+from resolute.schema.ids import decode_any
 from tests.support import Api, unit, user
 from tests.test_cycle import snapshot
 

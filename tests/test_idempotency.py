@@ -12,9 +12,9 @@ import json
 from typing import Any
 
 import pytest
-from resolute.schema.ids import decode_any, encode_id
 from sqlalchemy import text
 
+from resolute.schema.ids import decode_any, encode_id
 from tests.support import Api, Backend, small_tree, small_users
 
 UNIT_FIELDS = "id code name kind depth version archived updatedAt parent { code } ancestors { code }"

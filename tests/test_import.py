@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from resolute.api.cli import main
 from resolute.api.settings import ROOT
-
 from tests.support import PASSWORD, Api, Backend, small_tree, small_users
 
 pytestmark = pytest.mark.committing("`resolute import` and `create-admin` run on their own connection, in a thread: they must see the test's data, and the test theirs")

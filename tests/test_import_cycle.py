@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from resolute.api.cli import main
-from resolute.api.settings import ROOT
 from sqlalchemy import text
 
+from resolute.api.cli import main
+from resolute.api.settings import ROOT
 from tests.support import Api, Backend
 
 pytestmark = pytest.mark.committing("`resolute import` runs on its own connection, in a thread: it must see the test's data, and the test its writes")

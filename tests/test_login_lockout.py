@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from resolute.api.accounts.models import User
-from resolute.api.accounts.service import MAX_FAILED_LOGINS
 from sqlalchemy import update
 
+from resolute.api.accounts.models import User
+from resolute.api.accounts.service import MAX_FAILED_LOGINS
 from tests.support import PASSWORD, Api, small_tree, small_users
 
 

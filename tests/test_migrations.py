@@ -8,12 +8,12 @@ from collections.abc import Iterator
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
 from resolute.api import migrate
 from resolute.api.db import create_engine
 from resolute.api.models import Base
 from resolute.api.settings import Settings
-from sqlalchemy import inspect
-
 from tests.support import Backend, pg_create_database, pg_drop_database, pg_url, settings_for
 
 

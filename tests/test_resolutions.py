@@ -21,9 +21,9 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from resolute.schema.ids import encode_id
 from sqlalchemy import text
 
+from resolute.schema.ids import encode_id
 from tests.support import Api, StatementCounter, small_tree, user
 
 # -- queries ---------------------------------------------------------------------------------------

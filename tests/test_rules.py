@@ -23,6 +23,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import Column, ColumnElement, Integer, MetaData, Table, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from resolute.api.access.policy import load_policy
 from resolute.api.access.scope import Scope
 from resolute.api.auth.principal import load_principal
@@ -36,9 +39,6 @@ from resolute.api.tasks import rules
 from resolute.api.tasks.models import ASSIGNMENT_STATUSES, Assignment, Milestone, Task
 from resolute.schema.ids import encode_id
 from resolute.schema.loaders import Loaders
-from sqlalchemy import Column, ColumnElement, Integer, MetaData, Table, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from tests.support import Api, Backend, small_tree, user
 
 # -- the rules, transcribed in plain Python (the oracle) ------------------------------------------

@@ -15,12 +15,12 @@ import casbin
 from casbin.util import key_match
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import insert, select
+
 from resolute.api.accounts.models import Grant, User
 from resolute.api.org.models import Unit
 from resolute.api.settings import ROOT
 from resolute.schema.ids import encode_id
-from sqlalchemy import insert, select
-
 from tests.support import Api, Backend, running_app, unit
 
 ROLES = ["admin", "leader", "manager", "officer", "viewer", "auditor"]

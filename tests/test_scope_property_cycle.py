@@ -35,6 +35,9 @@ from typing import Any
 import casbin
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from resolute.api.accounts.models import Grant, User
 from resolute.api.audit.models import AuditEvent
 from resolute.api.kpis.models import Kpi, KpiCoordinator, KpiUnitTarget, Measurement
@@ -43,9 +46,6 @@ from resolute.api.resolutions.models import Resolution
 from resolute.api.settings import ROOT
 from resolute.api.tasks.models import Assignment, ProgressReport, Task, TaskCoordinator
 from resolute.schema.ids import decode_any, encode_id
-from sqlalchemy import delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from tests.support import Api, Backend, running_app, unit
 
 ROLES = ["admin", "leader", "manager", "officer", "viewer", "auditor"]
@@ -180,17 +180,60 @@ def worlds(draw: st.DrawFn) -> World:
 DAY, DUE = date(2025, 1, 15), date(2030, 1, 1)
 
 
-async def _insert(conn: AsyncConnection, model: type, values: list[dict[str, object]]) -> dict[int, int]:
+async def insert_rows(conn: AsyncConnection, model: type, values: list[dict[str, object]]) -> dict[int, int]:
     """Insert rows one by one; returns row index -> primary key."""
     table = model.__table__  # type: ignore[attr-defined]
     return {i: (await conn.execute(insert(table).values(**value).returning(table.c.id))).scalar_one() for i, value in enumerate(values)}
+
+
+async def insert_workload(conn: AsyncConnection, world: World, uid: dict[int, int]) -> dict[str, dict[int, int]]:
+    """Write the working cycle of the world (resolutions to measurements) under the units `uid`
+    (world index -> unit id); returns, per GraphQL type, world index -> primary key."""
+    pks: dict[str, dict[int, int]] = {}
+    pks["Resolution"] = await insert_rows(conn, Resolution, [
+        {"code": f"R{i}", "title": f"Resolution {i}", "search_title": f"resolution {i}", "kind": "resolution", "status": "in_effect",
+         "issuing_unit_id": uid[u], "issued_on": DAY}
+        for i, u in enumerate(world.resolutions)
+    ])  # fmt: skip
+    pks["Task"] = await insert_rows(conn, Task, [
+        {"code": f"T{i}", "title": f"Task {i}", "search_title": f"task {i}", "resolution_id": pks["Resolution"][r], "lead_unit_id": uid[lead],
+         "start_on": DAY, "due_on": DUE, "status": "in_progress"}
+        for i, (r, lead, _) in enumerate(world.tasks)
+    ])  # fmt: skip
+    for i, (_, _, coordinators) in enumerate(world.tasks):
+        for u in sorted(coordinators):
+            await conn.execute(insert(TaskCoordinator).values(task_id=pks["Task"][i], unit_id=uid[u]))
+    pks["Assignment"] = await insert_rows(conn, Assignment, [
+        {"code": f"A{i}", "task_id": pks["Task"][t], "assigner_unit_id": uid[frm], "assignee_unit_id": uid[to], "raci": "R", "assigned_on": DAY,
+         "original_due_on": DUE, "due_on": DUE, "status": "in_progress", "progress": 10}
+        for i, (t, frm, to) in enumerate(world.assignments)
+    ])  # fmt: skip
+    pks["ProgressReport"] = await insert_rows(conn, ProgressReport, [
+        {"assignment_id": pks["Assignment"][a], "reported_on": date(2025, 2, 1 + i), "progress": 10 + i, "status": "in_progress"}
+        for i, a in enumerate(world.reports)
+    ])  # fmt: skip
+    pks["Kpi"] = await insert_rows(conn, Kpi, [
+        {"code": f"K{i}", "resolution_id": pks["Resolution"][r], "name": f"KPI {i}", "search_name": f"kpi {i}", "unit_of_measure": "%",
+         "direction": "increase", "baseline": Decimal(0), "target": Decimal(100), "yellow_threshold": Decimal(50), "red_threshold": Decimal(20),
+         "kpi_group": "development", "frequency": "yearly", "lead_unit_id": uid[lead]}
+        for i, (r, lead, _, _) in enumerate(world.kpis)
+    ])  # fmt: skip
+    for i, (_, _, targets, coordinators) in enumerate(world.kpis):
+        for u in sorted(targets):
+            await conn.execute(insert(KpiUnitTarget).values(kpi_id=pks["Kpi"][i], unit_id=uid[u], target=Decimal(90)))
+        for u in sorted(coordinators):
+            await conn.execute(insert(KpiCoordinator).values(kpi_id=pks["Kpi"][i], unit_id=uid[u]))
+    pks["Measurement"] = await insert_rows(conn, Measurement, [
+        {"kpi_id": pks["Kpi"][k], "unit_id": uid[u], "period": PERIODS[p], "value": Decimal(42)}
+        for k, u, p in world.measurements
+    ])  # fmt: skip
+    return pks
 
 
 async def _load(api: Api, world: World) -> dict[str, dict[int, int]]:
     """Write the world; returns, per GraphQL type, world index -> primary key."""
     units = [unit(world.code(0), None, "central")] + [unit(world.code(i), world.code(p)) for i, p in enumerate(world.parents) if i]
     await api.seed(units, [], passwords=False)
-    pks: dict[str, dict[int, int]] = {}
     async with api.engine.begin() as conn:
         await conn.execute(delete(AuditEvent))  # the importer's own events: only the workload's are judged
         uid = dict(enumerate((await conn.execute(select(Unit.id).order_by(Unit.code))).scalars()))  # U00, U01, ...
@@ -201,45 +244,9 @@ async def _load(api: Api, world: World) -> dict[str, dict[int, int]]:
             for role, g in grants:
                 await conn.execute(insert(Grant).values(user_id=user_id, role=role, unit_id=uid[g]))
 
-        pks["Resolution"] = await _insert(conn, Resolution, [
-            {"code": f"R{i}", "title": f"Resolution {i}", "search_title": f"resolution {i}", "kind": "resolution", "status": "in_effect",
-             "issuing_unit_id": uid[u], "issued_on": DAY}
-            for i, u in enumerate(world.resolutions)
-        ])  # fmt: skip
-        pks["Task"] = await _insert(conn, Task, [
-            {"code": f"T{i}", "title": f"Task {i}", "search_title": f"task {i}", "resolution_id": pks["Resolution"][r], "lead_unit_id": uid[lead],
-             "start_on": DAY, "due_on": DUE, "status": "in_progress"}
-            for i, (r, lead, _) in enumerate(world.tasks)
-        ])  # fmt: skip
-        for i, (_, _, coordinators) in enumerate(world.tasks):
-            for u in sorted(coordinators):
-                await conn.execute(insert(TaskCoordinator).values(task_id=pks["Task"][i], unit_id=uid[u]))
-        pks["Assignment"] = await _insert(conn, Assignment, [
-            {"code": f"A{i}", "task_id": pks["Task"][t], "assigner_unit_id": uid[frm], "assignee_unit_id": uid[to], "raci": "R", "assigned_on": DAY,
-             "original_due_on": DUE, "due_on": DUE, "status": "in_progress", "progress": 10}
-            for i, (t, frm, to) in enumerate(world.assignments)
-        ])  # fmt: skip
-        pks["ProgressReport"] = await _insert(conn, ProgressReport, [
-            {"assignment_id": pks["Assignment"][a], "reported_on": date(2025, 2, 1 + i), "progress": 10 + i, "status": "in_progress"}
-            for i, a in enumerate(world.reports)
-        ])  # fmt: skip
-        pks["Kpi"] = await _insert(conn, Kpi, [
-            {"code": f"K{i}", "resolution_id": pks["Resolution"][r], "name": f"KPI {i}", "search_name": f"kpi {i}", "unit_of_measure": "%",
-             "direction": "increase", "baseline": Decimal(0), "target": Decimal(100), "yellow_threshold": Decimal(50), "red_threshold": Decimal(20),
-             "kpi_group": "development", "frequency": "yearly", "lead_unit_id": uid[lead]}
-            for i, (r, lead, _, _) in enumerate(world.kpis)
-        ])  # fmt: skip
-        for i, (_, _, targets, coordinators) in enumerate(world.kpis):
-            for u in sorted(targets):
-                await conn.execute(insert(KpiUnitTarget).values(kpi_id=pks["Kpi"][i], unit_id=uid[u], target=Decimal(90)))
-            for u in sorted(coordinators):
-                await conn.execute(insert(KpiCoordinator).values(kpi_id=pks["Kpi"][i], unit_id=uid[u]))
-        pks["Measurement"] = await _insert(conn, Measurement, [
-            {"kpi_id": pks["Kpi"][k], "unit_id": uid[u], "period": PERIODS[p], "value": Decimal(42)}
-            for k, u, p in world.measurements
-        ])  # fmt: skip
+        pks = await insert_workload(conn, world, uid)
         # Audit rows need no valid chain here (that is test_audit's business): any distinct hashes do.
-        pks["AuditEvent"] = await _insert(conn, AuditEvent, [
+        pks["AuditEvent"] = await insert_rows(conn, AuditEvent, [
             {"occurred_at": datetime(2025, 3, 1, 12, i, tzinfo=UTC), "actor_username": "seed", "action": "unitUpdate", "object_type": "unit",
              "object_key": str(uid[u]), "unit_id": uid[u], "prev_hash": f"{i:064x}", "hash": f"{i + 1:064x}"}
             for i, u in enumerate(world.events)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from resolute.api.db import create_engine
 from sqlalchemy import text
 
+from resolute.api.db import create_engine
 from tests.support import Api, Backend, small_tree, small_users
 
 

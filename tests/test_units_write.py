@@ -11,9 +11,9 @@ import asyncio
 from typing import Any
 
 import pytest
-from resolute.schema.ids import encode_id
 from sqlalchemy import event, text
 
+from resolute.schema.ids import encode_id
 from tests.support import Api, Backend, StatementCounter, small_tree, small_users, unit, user
 
 # -- helpers ---------------------------------------------------------------------------------

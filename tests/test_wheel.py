@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 from packaging.version import Version
+
 from resolute.api.settings import ROOT
 
 venv = pytest.importorskip("venv")
@@ -75,6 +76,7 @@ def _expected_files(src: Path) -> set[str]:
 
 def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     from alembic.script import ScriptDirectory
+
     from resolute.schema.export import export_sdl
 
     # 1. Build the wheel from a copy of the working tree, and check the build and the wheel.

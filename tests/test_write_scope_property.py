@@ -41,28 +41,27 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from functools import cache
 from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
 from resolute.api.access.policy import load_policy
 from resolute.api.access.scope import GrantScope, Principal, Scope
 from resolute.api.accounts.models import Grant, User
 from resolute.api.db import create_engine
 from resolute.api.interchange.loader import load_bundle
 from resolute.api.interchange.reader import Bundle
-from resolute.api.kpis.models import Kpi, KpiCoordinator, KpiUnitTarget, Measurement
+from resolute.api.kpis.models import Kpi, Measurement
 from resolute.api.org.models import Unit
 from resolute.api.resolutions.models import KeyResult, Objective, Resolution
 from resolute.api.settings import ROOT
-from resolute.api.tasks.models import Assignment, Extension, Milestone, Task, TaskCoordinator
-from sqlalchemy import exists, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-
+from resolute.api.tasks.models import Assignment, Extension, Milestone, Task
 from tests.support import Backend, unit
-from tests.test_scope_property_cycle import ORACLE, PERIODS, ROLES, World, worlds
+from tests.test_scope_property_cycle import ORACLE, ROLES, World, insert_rows, insert_workload, worlds
 
 POLICY = load_policy(ROOT / "policies")
 
@@ -241,12 +240,6 @@ def oracle(world: WriteWorld, verb: Verb, n: int) -> set[int]:
 
 
 # -- loading: one transaction, rolled back at the end -------------------------------------------------
-async def _insert(conn: AsyncConnection, model: type, values: list[dict[str, Any]]) -> dict[int, int]:
-    """Insert rows one by one (SQLAlchemy core); returns world index -> primary key."""
-    table = model.__table__  # type: ignore[attr-defined]
-    return {i: (await conn.execute(insert(table).values(**value).returning(table.c.id))).scalar_one() for i, value in enumerate(values)}
-
-
 async def _load(conn: AsyncConnection, world: WriteWorld) -> dict[type, dict[int, int]]:
     """Write the world inside the connection's transaction: the tree through the importer (which
     writes the paths), everything else straight into the tables. Returns, per model, index -> pk."""
@@ -261,19 +254,16 @@ async def _load(conn: AsyncConnection, world: WriteWorld) -> dict[type, dict[int
     uid = dict(enumerate((await conn.execute(select(Unit.id).order_by(Unit.code))).scalars()))  # U00, U01, ...
     pks: dict[type, dict[int, int]] = {Unit: uid}
     assert len(uid) == len(w.parents)
-    pks[User] = await _insert(conn, User, [
+    pks[User] = await insert_rows(conn, User, [
         {"username": f"user{n}", "full_name": f"User {n}", "search_name": f"user{n}", "unit_id": uid[own], "active": True, "version": 1}
         for n, (own, _) in enumerate(w.grants)
     ])  # fmt: skip
-    pks[Grant] = await _insert(conn, Grant, [
+    pks[Grant] = await insert_rows(conn, Grant, [
         {"user_id": pks[User][holder], "role": role, "unit_id": uid[g]} for holder, role, g in world.grant_rows
     ])  # fmt: skip
-    pks[Resolution] = await _insert(conn, Resolution, [
-        {"code": f"R{i}", "title": f"Resolution {i}", "search_title": f"resolution {i}", "kind": "resolution", "status": "in_effect",
-         "issuing_unit_id": uid[u], "issued_on": DAY}
-        for i, u in enumerate(w.resolutions)
-    ])  # fmt: skip
-    pks[Objective] = await _insert(conn, Objective, [
+    cycle = await insert_workload(conn, w, uid)  # resolutions, tasks, assignments, KPIs, measurements: as the read test writes them
+    pks.update({Resolution: cycle["Resolution"], Task: cycle["Task"], Assignment: cycle["Assignment"], Kpi: cycle["Kpi"], Measurement: cycle["Measurement"]})
+    pks[Objective] = await insert_rows(conn, Objective, [
         {"code": f"O{i}", "resolution_id": pks[Resolution][r], "title": f"Objective {i}"} for i, r in enumerate(world.objectives)
     ])  # fmt: skip
     positions: dict[int, int] = {}
@@ -281,40 +271,13 @@ async def _load(conn: AsyncConnection, world: WriteWorld) -> dict[type, dict[int
     for i, o in enumerate(world.key_results):
         positions[o] = positions.get(o, 0) + 1
         key_results.append({"objective_id": pks[Objective][o], "position": positions[o], "title": f"Key result {i}"})
-    pks[KeyResult] = await _insert(conn, KeyResult, key_results)
-    pks[Task] = await _insert(conn, Task, [
-        {"code": f"T{i}", "title": f"Task {i}", "search_title": f"task {i}", "resolution_id": pks[Resolution][r], "lead_unit_id": uid[lead],
-         "start_on": DAY, "due_on": DUE, "status": "in_progress"}
-        for i, (r, lead, _) in enumerate(w.tasks)
-    ])  # fmt: skip
-    for i, (_, _, coordinators) in enumerate(w.tasks):
-        for u in sorted(coordinators):
-            await conn.execute(insert(TaskCoordinator).values(task_id=pks[Task][i], unit_id=uid[u]))
-    pks[Milestone] = await _insert(conn, Milestone, [
+    pks[KeyResult] = await insert_rows(conn, KeyResult, key_results)
+    pks[Milestone] = await insert_rows(conn, Milestone, [
         {"task_id": pks[Task][t], "title": f"Milestone {i}", "due_on": DUE} for i, t in enumerate(world.milestones)
     ])  # fmt: skip
-    pks[Assignment] = await _insert(conn, Assignment, [
-        {"code": f"A{i}", "task_id": pks[Task][t], "assigner_unit_id": uid[frm], "assignee_unit_id": uid[to], "raci": "R", "assigned_on": DAY,
-         "original_due_on": DUE, "due_on": DUE, "status": "in_progress", "progress": 10}
-        for i, (t, frm, to) in enumerate(w.assignments)
-    ])  # fmt: skip
-    pks[Extension] = await _insert(conn, Extension, [
+    pks[Extension] = await insert_rows(conn, Extension, [
         {"assignment_id": pks[Assignment][a], "requested_due_on": DUE, "reason": "more time", "status": "pending", "requested_at": ASKED}
         for a in world.extensions
-    ])  # fmt: skip
-    pks[Kpi] = await _insert(conn, Kpi, [
-        {"code": f"K{i}", "resolution_id": pks[Resolution][r], "name": f"KPI {i}", "search_name": f"kpi {i}", "unit_of_measure": "%",
-         "direction": "increase", "baseline": Decimal(0), "target": Decimal(100), "yellow_threshold": Decimal(50), "red_threshold": Decimal(20),
-         "kpi_group": "development", "frequency": "yearly", "lead_unit_id": uid[lead]}
-        for i, (r, lead, _, _) in enumerate(w.kpis)
-    ])  # fmt: skip
-    for i, (_, _, targets, coordinators) in enumerate(w.kpis):
-        for u in sorted(targets):
-            await conn.execute(insert(KpiUnitTarget).values(kpi_id=pks[Kpi][i], unit_id=uid[u], target=Decimal(90)))
-        for u in sorted(coordinators):
-            await conn.execute(insert(KpiCoordinator).values(kpi_id=pks[Kpi][i], unit_id=uid[u]))
-    pks[Measurement] = await _insert(conn, Measurement, [
-        {"kpi_id": pks[Kpi][k], "unit_id": uid[u], "period": PERIODS[p], "value": Decimal(42)} for k, u, p in w.measurements
     ])  # fmt: skip
     return pks
 

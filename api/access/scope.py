@@ -13,6 +13,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
+from sqlalchemy.orm import aliased
+
 from resolute.api.access.policy import Policy
 from resolute.api.accounts.models import Grant, User
 from resolute.api.audit.models import AuditEvent
@@ -21,8 +24,6 @@ from resolute.api.org.models import Unit
 from resolute.api.org.tree import in_subtree, lies_under, minimal_paths, path_ids, units_under
 from resolute.api.resolutions.models import KeyResult, Objective, Resolution
 from resolute.api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task, TaskCoordinator
-from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
-from sqlalchemy.orm import aliased
 
 __all__ = ["ASSIGNEE_SIDE", "ASSIGNER_SIDE", "OBJECT_TYPES", "ROW_FILTERS", "GrantScope", "Principal", "Scope", "path_ids"]
 
@@ -143,9 +144,8 @@ def _grants(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
     """Read: the grants of the users of the scope, and one's own. Revoke: one grant of the caller
     covers both the holder's unit and the grant's unit, and the caller holds the grant's role (or
     admin) over the grant's unit: no one takes away more than it could give."""
-    holder_in = Grant.user_id.in_(select(User.id).where(User.unit_id.in_(scope.unit_ids(obj, act))))
     if act == "read":
-        return or_(holder_in, Grant.user_id == scope.principal.user_id)
+        return or_(Grant.user_id.in_(select(User.id).where(User.unit_id.in_(scope.unit_ids(obj, act)))), Grant.user_id == scope.principal.user_id)
     grant_unit = select(Unit.path).where(Unit.id == Grant.unit_id).scalar_subquery()
     covered = _any(
         and_(Grant.user_id.in_(select(User.id).where(units_under(User.unit_id, g.path))), in_subtree(grant_unit, g.path))

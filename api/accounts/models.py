@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from resolute.api.db import Base, UtcDateTime, utcnow
 from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint, func, true
 from sqlalchemy.orm import Mapped, mapped_column
+
+from resolute.api.db import Base, UtcDateTime, utcnow
 
 __all__ = ["Grant", "User"]
 

@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import ColumnElement, false, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from resolute.api.access.scope import Scope
 from resolute.api.accounts.models import Grant, User
 from resolute.api.org.text import fold, like_escape
 from resolute.api.org.tree import units_under
-from sqlalchemy import ColumnElement, false, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 __all__ = ["UserFilter", "count_users", "grants_by_ids", "grants_by_user_ids", "list_users", "users_by_ids"]
 

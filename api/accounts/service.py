@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import delete, select, update
+
 from resolute.api.accounts.models import Grant, User
 from resolute.api.auth.passwords import hash_password, password_problem, verify_password
 from resolute.api.errors import ErrorCode, FieldError, ServiceError, fail
@@ -17,7 +19,6 @@ from resolute.api.org.models import Unit
 from resolute.api.org.service import validate_name
 from resolute.api.org.text import user_search_name
 from resolute.api.transaction import Tx, operation
-from sqlalchemy import delete, select, update
 
 __all__ = [
     "USERNAME_PATTERN",

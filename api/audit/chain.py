@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from resolute.api.audit.models import AuditEvent
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from resolute.api.audit.models import AuditEvent
 
 __all__ = ["GENESIS", "Broken", "Event", "append_pending", "canonical", "discard_pending", "record", "verify_chain"]
 

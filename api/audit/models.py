@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from resolute.api.db import Base, UtcDateTime
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
+
+from resolute.api.db import Base, UtcDateTime
 
 __all__ = ["AuditEvent"]
 

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import ColumnElement, false, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from resolute.api.access.scope import Scope
 from resolute.api.audit.models import AuditEvent
 from resolute.api.org.tree import units_under
-from sqlalchemy import ColumnElement, false, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 __all__ = ["AuditFilter", "count_events", "events_by_ids", "list_events"]
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 
+from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser
+from starlette.requests import HTTPConnection
+
 from resolute.api.access.scope import Principal
 from resolute.api.auth.principal import load_principal
 from resolute.api.auth.tokens import TokenError, decode_token
 from resolute.api.settings import Settings
-from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser
-from starlette.requests import HTTPConnection
 
 __all__ = ["Anonymous", "Caller", "TokenBackend"]
 

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
 from resolute.api.settings import Settings
 
 __all__ = ["MIN_PASSWORD_LENGTH", "hash_password", "password_problem", "verify_password"]

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from resolute.api.access.scope import GrantScope, Principal
 from resolute.api.accounts.models import Grant, User
 from resolute.api.auth.tokens import TokenClaims
 from resolute.api.org.models import Unit
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 __all__ = ["load_principal"]
 

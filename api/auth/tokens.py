@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 import jwt
+
 from resolute.api.settings import Settings
 
 __all__ = ["TokenClaims", "TokenError", "decode_token", "issue_token"]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import func, select, update
+
 from resolute.api.access.policy import Policy
 from resolute.api.access.scope import Scope
 from resolute.api.accounts.models import User
@@ -24,7 +26,6 @@ from resolute.api.resolutions.models import KeyResult, Objective, Resolution
 from resolute.api.tasks import service as tasks
 from resolute.api.tasks.models import Assignment, Extension
 from resolute.api.transaction import Outcome, Tx, UnitOfWork, operation
-from sqlalchemy import func, select, update
 
 __all__ = ["play", "set_demo_passwords"]
 

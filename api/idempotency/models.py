@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from resolute.api.db import Base, UtcDateTime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
+
+from resolute.api.db import Base, UtcDateTime
 
 __all__ = ["IdempotencyKey"]
 

@@ -16,14 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from resolute.api.access.scope import ROW_FILTERS, Scope
-from resolute.api.errors import ErrorCode, fail
-from resolute.api.idempotency.models import IdempotencyKey
-from resolute.api.org.models import UnitKind
 from sqlalchemy import inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from resolute.api.access.scope import ROW_FILTERS, Scope
+from resolute.api.errors import ErrorCode, fail
+from resolute.api.idempotency.models import IdempotencyKey
+from resolute.api.org.models import UnitKind
 
 __all__ = ["KEY_PATTERN", "Claim", "claim", "complete", "fingerprint", "reference", "replayed"]
 

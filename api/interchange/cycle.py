@@ -21,6 +21,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Table, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from resolute.api.accounts.models import User
 from resolute.api.audit.chain import record
 from resolute.api.interchange.reader import InterchangeError, Problem, read_rows
@@ -32,8 +35,6 @@ from resolute.api.org.text import fold
 from resolute.api.org.tree import lies_under
 from resolute.api.resolutions.models import Objective, Resolution
 from resolute.api.tasks.models import RACI, Assignment, Milestone, ProgressReport, Task, TaskCoordinator
-from sqlalchemy import Table, insert, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 __all__ = ["CYCLE_FILES", "CycleReport", "load_cycle"]
 

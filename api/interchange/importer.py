@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import text
+
 from resolute.api.access.policy import Policy
 from resolute.api.interchange.cycle import load_cycle
 from resolute.api.interchange.loader import load_bundle
 from resolute.api.interchange.reader import read_dir
 from resolute.api.transaction import Tx, operation
-from sqlalchemy import text
 
 __all__ = ["import_directory"]
 

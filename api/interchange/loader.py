@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from resolute.api.access.policy import Policy
 from resolute.api.accounts.models import Grant, User
 from resolute.api.audit.chain import record as record_event
@@ -16,8 +19,6 @@ from resolute.api.interchange.reader import Bundle, InterchangeError, Problem, U
 from resolute.api.org.models import Unit, UnitKind
 from resolute.api.org.text import fold, user_search_name
 from resolute.api.org.tree import ABOVE_ROOT, child_path, lock_tree
-from sqlalchemy import delete, insert, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 __all__ = ["ImportReport", "load_bundle"]
 

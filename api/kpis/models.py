@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from resolute.api.db import Base, UtcDateTime, utcnow
 from sqlalchemy import ForeignKey, Integer, Numeric, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, query_expression
+
+from resolute.api.db import Base, UtcDateTime, utcnow
 
 __all__ = ["DIRECTIONS", "FREQUENCIES", "GROUPS", "Kpi", "KpiCoordinator", "KpiUnitTarget", "Measurement", "MeasurementRevision"]
 

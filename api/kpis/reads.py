@@ -11,15 +11,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import ColumnElement, Select, false, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import with_expression
+
 from resolute.api.access.scope import Scope
 from resolute.api.kpis.models import Kpi, KpiCoordinator, KpiUnitTarget, Measurement, MeasurementRevision
 from resolute.api.kpis.rules import light
 from resolute.api.org.models import Unit
 from resolute.api.org.text import fold, like_escape
 from resolute.api.org.tree import units_under
-from sqlalchemy import ColumnElement, Select, false, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import with_expression
 
 __all__ = [
     "KpiFilter",

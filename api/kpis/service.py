@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from sqlalchemy import delete, func, insert, select, update
+
 from resolute.api.errors import ErrorCode, FieldError, ServiceError, fail
 from resolute.api.kpis.models import DIRECTIONS, FREQUENCIES, GROUPS, Kpi, KpiCoordinator, KpiUnitTarget, Measurement, MeasurementRevision
 from resolute.api.kpis.periods import period_problem
@@ -22,13 +24,13 @@ from resolute.api.org.tree import lies_under
 from resolute.api.resolutions.models import Resolution
 from resolute.api.resolutions.service import check_okr
 from resolute.api.transaction import Tx, operation
-from sqlalchemy import delete, func, insert, select, update
 
-__all__ = ["correct_measurement", "create_kpi", "set_unit_target", "submit_measurement", "threshold_problems", "update_kpi"]
+__all__ = ["MAX_COORDINATORS", "correct_measurement", "create_kpi", "set_unit_target", "submit_measurement", "threshold_problems", "update_kpi"]
 
 # Amounts stay below 10^13 (two decimals): 15 significant digits, exact even where SQLite keeps
 # numbers as doubles; far above any indicator's range.
 LIMIT = Decimal("1e13")
+MAX_COORDINATORS = 50
 KPI_FIELDS = (
     "code", "name", "unit_of_measure", "formula", "data_source", "direction", "baseline", "target", "yellow_threshold",
     "red_threshold", "kpi_group", "frequency", "lead_unit_id", "objective_id", "key_result_id", "version",
@@ -78,6 +80,8 @@ async def _issuer_path(tx: Tx, resolution: Resolution) -> str:
 
 async def _units_under(tx: Tx, unit_ids: list[int], root_path: str, field: str) -> list[Unit]:
     """Units the caller sees that lie at or under `root_path`; NOT_FOUND for any other."""
+    if len(unit_ids) > MAX_COORDINATORS:
+        raise fail(field, ErrorCode.OUT_OF_RANGE, f"at most {MAX_COORDINATORS} units")
     units = await tx.load_many(Unit, list(dict.fromkeys(unit_ids)), field=field)
     if any(not lies_under(u.path, root_path) for u in units):
         raise fail(field, ErrorCode.NOT_FOUND, "no such unit under the resolution's issuer")

@@ -8,6 +8,9 @@ roles, users and grants pass to the target. One transaction, under the exclusive
 
 from __future__ import annotations
 
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from resolute.api.accounts.models import Grant, User
 from resolute.api.errors import ErrorCode, fail
 from resolute.api.kpis.models import Kpi, KpiCoordinator, KpiUnitTarget
@@ -16,8 +19,6 @@ from resolute.api.org.service import now, snapshot
 from resolute.api.org.tree import lies_under, lock_tree, rewrite_subtree
 from resolute.api.tasks.models import Assignment, Task, TaskCoordinator
 from resolute.api.transaction import Tx, operation
-from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 __all__ = ["merge_units"]
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from resolute.api.db import Base, UtcDateTime, utcnow
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
+
+from resolute.api.db import Base, UtcDateTime, utcnow
 
 __all__ = ["DEFAULT_KINDS", "PathString", "Unit", "UnitKind"]
 

@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import ColumnElement, Select, false, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
 from resolute.api.access.scope import Scope
 from resolute.api.org.models import Unit, UnitKind
 from resolute.api.org.text import fold, like_escape
 from resolute.api.org.tree import in_subtree, path_ids, strictly_under
-from sqlalchemy import ColumnElement, Select, false, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 __all__ = [
     "UnitFilter",

@@ -12,13 +12,14 @@ import re
 import uuid
 from datetime import UTC, datetime
 
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from resolute.api.errors import ErrorCode, FieldError, ServiceError, fail
 from resolute.api.org.models import Unit, UnitKind
 from resolute.api.org.text import fold
 from resolute.api.org.tree import child_path, in_subtree, lies_under, lock_tree, rewrite_subtree
 from resolute.api.transaction import Tx, operation
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 __all__ = [
     "CODE_PATTERN",

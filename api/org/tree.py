@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from resolute.api.org.models import Unit
 from sqlalchemy import ColumnElement, Select, and_, func, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from resolute.api.org.models import Unit
 
 __all__ = [
     "ABOVE_ROOT",

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from resolute.api.db import Base, UtcDateTime, utcnow
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
+
+from resolute.api.db import Base, UtcDateTime, utcnow
 
 __all__ = ["MAX_KEY_RESULTS", "RESOLUTION_KINDS", "RESOLUTION_STATUSES", "KeyResult", "Objective", "Resolution"]
 

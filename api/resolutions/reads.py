@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import ColumnElement, and_, case, false, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
 from resolute.api.access.scope import Scope
 from resolute.api.org.models import Unit
 from resolute.api.org.text import fold, like_escape
 from resolute.api.org.tree import strictly_under, units_under
 from resolute.api.resolutions.models import KeyResult, Objective, Resolution
-from sqlalchemy import ColumnElement, and_, case, false, func, literal, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 __all__ = [
     "COVERAGE_STATES",

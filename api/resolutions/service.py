@@ -11,14 +11,15 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from resolute.api.errors import ErrorCode, FieldError, ServiceError, fail
 from resolute.api.org.models import Unit, UnitKind
 from resolute.api.org.text import fold
 from resolute.api.org.tree import lies_under
 from resolute.api.resolutions.models import MAX_KEY_RESULTS, RESOLUTION_KINDS, RESOLUTION_STATUSES, KeyResult, Objective, Resolution
 from resolute.api.transaction import Tx, operation
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 __all__ = [
     "check_okr",

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from resolute.api.db import Base, UtcDateTime, utcnow
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, query_expression
+
+from resolute.api.db import Base, UtcDateTime, utcnow
 
 __all__ = [
     "ASSIGNMENT_STATUSES", "EXTENSION_STATUSES", "RACI", "RATINGS", "TASK_STATUSES",

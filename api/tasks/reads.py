@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import ColumnElement, Select, false, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import with_expression
+
 from resolute.api import clock
 from resolute.api.access.scope import Scope
 from resolute.api.org.models import Unit
@@ -21,9 +25,6 @@ from resolute.api.org.text import fold, like_escape
 from resolute.api.org.tree import units_under
 from resolute.api.tasks import rules
 from resolute.api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task, TaskCoordinator
-from sqlalchemy import ColumnElement, Select, false, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import with_expression
 
 __all__ = [
     "AssignmentFilter",

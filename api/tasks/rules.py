@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from sqlalchemy import ColumnElement, and_, case, null
+
 from resolute.api.sqlcalendar import days_between
 from resolute.api.tasks.models import Assignment, Milestone
-from sqlalchemy import ColumnElement, and_, case, null
 
 __all__ = ["BEHIND_PACE_MARGIN", "behind_pace", "expected_progress", "is_open", "milestone_overdue", "overdue", "timeliness"]
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlalchemy import delete, insert, select, update
+
 from resolute.api.errors import ErrorCode, FieldError, ServiceError, fail
 from resolute.api.kpis.models import Kpi
 from resolute.api.org.models import Unit
@@ -35,7 +37,6 @@ from resolute.api.tasks.models import (
     TaskCoordinator,
 )
 from resolute.api.transaction import Tx, operation
-from sqlalchemy import delete, insert, select, update
 
 __all__ = [
     "MAX_COORDINATORS",

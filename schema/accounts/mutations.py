@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+
 from resolute.api.accounts import service
 from resolute.schema.accounts.types import GrantType, UserType
 from resolute.schema.context import IdempotencyKeyArg, Info, perform

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
+
 from resolute.api.accounts import reads
 from resolute.api.accounts.reads import UserFilter
 from resolute.schema.accounts.types import MeType, UserType

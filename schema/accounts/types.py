@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
+
 from resolute.api.accounts.models import Grant as GrantRow
 from resolute.api.accounts.models import User as UserRow
 from resolute.schema.context import Info

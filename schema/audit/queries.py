@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
+
 from resolute.api.audit import reads
 from resolute.api.audit.reads import AuditFilter
 from resolute.schema.audit.types import AuditEventType

@@ -6,13 +6,14 @@ import json
 from datetime import datetime
 
 import strawberry
+from strawberry.scalars import JSON
+
 from resolute.api.audit.models import AuditEvent as AuditEventRow
 from resolute.schema.accounts.types import UserType
 from resolute.schema.context import Info
 from resolute.schema.ids import encode_id
 from resolute.schema.node import Node, register_node
 from resolute.schema.org.types import UnitType
-from strawberry.scalars import JSON
 
 __all__ = ["AuditEventType"]
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 
 import strawberry
-from resolute.api.errors import ErrorCode, fail
+
 from resolute.api.kpis import service
-from resolute.schema.context import IdempotencyKeyArg, Info, perform
+from resolute.schema.context import IdempotencyKeyArg, Info, perform, reread
 from resolute.schema.errors import UserError, user_errors
-from resolute.schema.ids import input_id
+from resolute.schema.ids import input_id, input_ids
 from resolute.schema.kpis.types import KpiType, MeasurementType
 
 __all__ = ["KpisMutation"]
 
 UNSET = strawberry.UNSET
-MAX_COORDINATORS = 50
 
 
 @strawberry.input
@@ -114,18 +113,6 @@ class MeasurementCorrectPayload:
     errors: list[UserError]
 
 
-def _unit_ids(ids: list[strawberry.ID], field: str) -> list[int]:
-    if len(ids) > MAX_COORDINATORS:
-        raise fail(field, ErrorCode.OUT_OF_RANGE, f"at most {MAX_COORDINATORS} units")
-    return [input_id(i, "Unit", field) for i in ids]
-
-
-async def _measurement(info: Info, row: object) -> MeasurementType | None:
-    """The measurement as the caller reads it now (its light comes from SQL, through the loaders)."""
-    found = await info.context.loaders.measurements_by_id.load(row.id) if row is not None else None  # type: ignore[attr-defined]
-    return MeasurementType.of(found) if found else None
-
-
 KPI_FIELDS = {"name": "name", "unit_of_measure": "unit_of_measure", "formula": "formula", "data_source": "data_source", "direction": "direction",
               "baseline": "baseline", "target": "target", "yellow_threshold": "yellow_threshold", "red_threshold": "red_threshold",
               "group": "kpi_group", "frequency": "frequency"}
@@ -145,7 +132,7 @@ class KpisMutation:
                 "objective_id": input_id(input.objective_id, "Objective", "objectiveId") if input.objective_id else None,
                 "key_result_id": input_id(input.key_result_id, "KeyResult", "keyResultId") if input.key_result_id else None,
             },
-            coordinator_ids=_unit_ids(input.coordinating_unit_ids, "coordinatingUnitIds"),
+            coordinator_ids=input_ids(input.coordinating_unit_ids, "Unit", "coordinatingUnitIds", limit=service.MAX_COORDINATORS),
         ))
         return KpiCreatePayload(kpi=KpiType.of(outcome.value) if outcome.value else None, errors=user_errors(outcome.errors))
 
@@ -158,7 +145,7 @@ class KpisMutation:
             coordinators = input.coordinating_unit_ids
             return service.update_kpi(
                 uow, kpi_id=input_id(input.id, "Kpi", "id"), version=input.version, changes=changes,
-                coordinator_ids=None if coordinators is UNSET or coordinators is None else _unit_ids(coordinators, "coordinatingUnitIds"),
+                coordinator_ids=None if coordinators is UNSET or coordinators is None else input_ids(coordinators, "Unit", "coordinatingUnitIds", limit=service.MAX_COORDINATORS),
             )
 
         outcome = await perform(info, idempotency_key, call)
@@ -177,11 +164,11 @@ class KpisMutation:
             uow, kpi_id=input_id(input.kpi_id, "Kpi", "kpiId"), unit_id=input_id(input.unit_id, "Unit", "unitId"),
             period=input.period, value=input.value, note=input.note,
         ))
-        return MeasurementSubmitPayload(measurement=await _measurement(info, outcome.value), errors=user_errors(outcome.errors))
+        return MeasurementSubmitPayload(measurement=await reread(info.context.loaders.measurements_by_id, outcome.value.id if outcome.value else None, MeasurementType.of), errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Correct a value; the earlier one is kept with who and why (manager, officer of the unit).")
     async def measurement_correct(self, info: Info, input: MeasurementCorrectInput, idempotency_key: IdempotencyKeyArg = None) -> MeasurementCorrectPayload:
         outcome = await perform(info, idempotency_key, lambda uow: service.correct_measurement(
             uow, measurement_id=input_id(input.id, "Measurement", "id"), version=input.version, value=input.value, reason=input.reason, note=input.note,
         ))
-        return MeasurementCorrectPayload(measurement=await _measurement(info, outcome.value), errors=user_errors(outcome.errors))
+        return MeasurementCorrectPayload(measurement=await reread(info.context.loaders.measurements_by_id, outcome.value.id if outcome.value else None, MeasurementType.of), errors=user_errors(outcome.errors))

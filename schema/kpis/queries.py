@@ -7,6 +7,7 @@ from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
+
 from resolute.api.errors import ErrorCode
 from resolute.api.kpis import reads
 from resolute.api.kpis.reads import KpiFilter, MeasurementFilter

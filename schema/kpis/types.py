@@ -11,6 +11,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+
 from resolute.api.kpis.models import Kpi as KpiRow
 from resolute.api.kpis.models import Measurement as MeasurementRow
 from resolute.api.kpis.models import MeasurementRevision as RevisionRow

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import strawberry
+
 from resolute.api.org import merge, service
 from resolute.api.org.models import Unit as UnitRow
 from resolute.api.transaction import Outcome, UnitOfWork

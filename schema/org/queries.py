@@ -6,6 +6,7 @@ from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
+
 from resolute.api.errors import ErrorCode
 from resolute.api.org import reads
 from resolute.api.org.reads import UnitFilter

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
+
 from resolute.api.org.models import Unit as UnitRow
 from resolute.api.org.models import UnitKind as UnitKindRow
 from resolute.api.org.reads import UnitFilter

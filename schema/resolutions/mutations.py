@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import strawberry
+
 from resolute.api.resolutions import service
 from resolute.schema.context import IdempotencyKeyArg, Info, perform
 from resolute.schema.errors import UserError, user_errors

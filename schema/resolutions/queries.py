@@ -7,6 +7,7 @@ from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
+
 from resolute.api.errors import ErrorCode
 from resolute.api.resolutions import reads
 from resolute.api.resolutions.reads import ResolutionFilter

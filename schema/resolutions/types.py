@@ -7,6 +7,7 @@ from enum import Enum
 from typing import Annotated
 
 import strawberry
+
 from resolute.api.resolutions.models import KeyResult as KeyResultRow
 from resolute.api.resolutions.models import Objective as ObjectiveRow
 from resolute.api.resolutions.models import Resolution as ResolutionRow

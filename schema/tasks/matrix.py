@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
+
 from resolute.api.tasks import reads
 from resolute.schema.context import Info
 from resolute.schema.org.types import UnitType

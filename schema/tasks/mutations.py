@@ -10,12 +10,15 @@ from __future__ import annotations
 from datetime import date
 
 import strawberry
-from resolute.api.errors import ErrorCode, fail
+
 from resolute.api.tasks import service
+from resolute.api.tasks.models import Assignment as AssignmentRow
+from resolute.api.tasks.models import Milestone as MilestoneRow
+from resolute.api.tasks.models import Task as TaskRow
 from resolute.api.tasks.service import MAX_COORDINATORS, MAX_FANOUT, MAX_MILESTONES, AssigneeSpec
-from resolute.schema.context import IdempotencyKeyArg, Info, perform
+from resolute.schema.context import IdempotencyKeyArg, Info, perform, reread
 from resolute.schema.errors import UserError, user_errors
-from resolute.schema.ids import input_id
+from resolute.schema.ids import input_id, input_ids
 from resolute.schema.tasks.types import AssignmentType, EvaluationType, ExtensionType, MilestoneType, ProgressReportType, TaskType
 
 __all__ = ["TasksMutation"]
@@ -173,7 +176,7 @@ class ProgressReportSubmitPayload:
 
     @strawberry.field(description="The assignment, now showing this report if it is the latest.")
     async def assignment(self, info: Info) -> AssignmentType | None:
-        return await _assignment(info, self.report.row.assignment_id if self.report else None)
+        return await reread(info.context.loaders.assignments_by_id, self.report.row.assignment_id if self.report else None, _assignment_type)
 
 
 @strawberry.type
@@ -195,27 +198,27 @@ class AssignmentEvaluatePayload:
 
     @strawberry.field
     async def assignment(self, info: Info) -> AssignmentType | None:
-        return await _assignment(info, self.evaluation.row.assignment_id if self.evaluation else None)
+        return await reread(info.context.loaders.assignments_by_id, self.evaluation.row.assignment_id if self.evaluation else None, _assignment_type)
 
 
-def _units(ids: list[strawberry.ID], field: str) -> list[int]:
-    if len(ids) > MAX_COORDINATORS:
-        raise fail(field, ErrorCode.OUT_OF_RANGE, f"at most {MAX_COORDINATORS} units")
-    return [input_id(i, "Unit", field) for i in ids]
+def _pk(row: object) -> int | None:
+    return row.id if row is not None else None  # type: ignore[attr-defined]
+
+
+def _task_type(row: TaskRow) -> TaskType:
+    return TaskType(row=row)
+
+
+def _milestone_type(row: MilestoneRow) -> MilestoneType:
+    return MilestoneType(row=row)
+
+
+def _assignment_type(row: AssignmentRow) -> AssignmentType:
+    return AssignmentType(row=row)
 
 
 def _optional_id(value: strawberry.ID | None, type_name: str, field: str) -> int | None:
     return input_id(value, type_name, field) if value else None
-
-
-async def _task(info: Info, row: object) -> TaskType | None:
-    found = await info.context.loaders.tasks_by_id.load(row.id) if row is not None else None  # type: ignore[attr-defined]
-    return TaskType(row=found) if found else None
-
-
-async def _assignment(info: Info, assignment_id: int | None) -> AssignmentType | None:
-    found = await info.context.loaders.assignments_by_id.load(assignment_id) if assignment_id is not None else None
-    return AssignmentType(row=found) if found else None
 
 
 @strawberry.type
@@ -226,7 +229,7 @@ class TasksMutation:
             uow, resolution_id=input_id(input.resolution_id, "Resolution", "resolutionId"), code=input.code,
             title=input.title, lead_unit_id=input_id(input.lead_unit_id, "Unit", "leadUnitId"), start_on=input.start_on, due_on=input.due_on,
             description=input.description, evaluation_criteria=input.evaluation_criteria,
-            coordinator_ids=_units(input.coordinating_unit_ids, "coordinatingUnitIds"),
+            coordinator_ids=input_ids(input.coordinating_unit_ids, "Unit", "coordinatingUnitIds", limit=MAX_COORDINATORS),
             parent_task_id=_optional_id(input.parent_task_id, "Task", "parentTaskId"),
             from_assignment_id=_optional_id(input.from_assignment_id, "Assignment", "fromAssignmentId"),
             milestones=[(m.title, m.due_on) for m in input.milestones[: MAX_MILESTONES + 1]],
@@ -234,7 +237,7 @@ class TasksMutation:
             key_result_id=_optional_id(input.key_result_id, "KeyResult", "keyResultId"),
             kpi_id=_optional_id(input.kpi_id, "Kpi", "kpiId"),
         ))
-        return TaskCreatePayload(task=await _task(info, outcome.value), errors=user_errors(outcome.errors))
+        return TaskCreatePayload(task=await reread(info.context.loaders.tasks_by_id, _pk(outcome.value), _task_type), errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Edit a task's definition: dates, status, lead and coordinating units (manager, admin).")
     async def task_update(self, info: Info, input: TaskUpdateInput, idempotency_key: IdempotencyKeyArg = None) -> TaskUpdatePayload:
@@ -242,18 +245,18 @@ class TasksMutation:
             changes = {k: getattr(input, k) for k in ("title", "description", "status", "start_on", "due_on", "evaluation_criteria") if getattr(input, k) is not UNSET}
             if input.lead_unit_id is not UNSET and input.lead_unit_id is not None:
                 changes["lead_unit_id"] = input_id(input.lead_unit_id, "Unit", "leadUnitId")
-            coordinators = None if input.coordinating_unit_ids in (UNSET, None) else _units(input.coordinating_unit_ids, "coordinatingUnitIds")  # type: ignore[arg-type]
+            coordinators = None if input.coordinating_unit_ids in (UNSET, None) else input_ids(input.coordinating_unit_ids, "Unit", "coordinatingUnitIds", limit=MAX_COORDINATORS)  # type: ignore[arg-type]
             return service.update_task(uow, task_id=input_id(input.id, "Task", "id"), version=input.version, changes=changes, coordinator_ids=coordinators)
 
         outcome = await perform(info, idempotency_key, call)
-        return TaskUpdatePayload(task=await _task(info, outcome.value), errors=user_errors(outcome.errors))
+        return TaskUpdatePayload(task=await reread(info.context.loaders.tasks_by_id, _pk(outcome.value), _task_type), errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Add a milestone to a task (manager, admin).")
     async def milestone_create(self, info: Info, input: MilestoneCreateInput, idempotency_key: IdempotencyKeyArg = None) -> MilestoneCreatePayload:
         outcome = await perform(info, idempotency_key, lambda uow: service.create_milestone(
             uow, task_id=input_id(input.task_id, "Task", "taskId"), title=input.title, due_on=input.due_on,
         ))
-        return MilestoneCreatePayload(milestone=await _milestone(info, outcome.value), errors=user_errors(outcome.errors))
+        return MilestoneCreatePayload(milestone=await reread(info.context.loaders.milestones_by_id, _pk(outcome.value), _milestone_type), errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Re-plan a milestone, or mark it done.")
     async def milestone_update(self, info: Info, input: MilestoneUpdateInput, idempotency_key: IdempotencyKeyArg = None) -> MilestoneUpdatePayload:
@@ -261,7 +264,7 @@ class TasksMutation:
         outcome = await perform(info, idempotency_key, lambda uow: service.update_milestone(
             uow, milestone_id=input_id(input.id, "Milestone", "id"), version=input.version, changes=changes,
         ))
-        return MilestoneUpdatePayload(milestone=await _milestone(info, outcome.value), errors=user_errors(outcome.errors))
+        return MilestoneUpdatePayload(milestone=await reread(info.context.loaders.milestones_by_id, _pk(outcome.value), _milestone_type), errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Hand a task down to one or many units below the assigner, in one call (leader, manager, admin).")
     async def task_assign(self, info: Info, input: TaskAssignInput, idempotency_key: IdempotencyKeyArg = None) -> TaskAssignPayload:
@@ -280,7 +283,7 @@ class TasksMutation:
     @strawberry.mutation(description="The assignee acknowledges receipt (officer, manager, leader, admin of the assignee).")
     async def assignment_acknowledge(self, info: Info, input: AssignmentAcknowledgeInput, idempotency_key: IdempotencyKeyArg = None) -> AssignmentAcknowledgePayload:
         outcome = await perform(info, idempotency_key, lambda uow: service.acknowledge(uow, assignment_id=input_id(input.id, "Assignment", "id")))
-        return AssignmentAcknowledgePayload(assignment=await _assignment(info, outcome.value.id if outcome.value else None), errors=user_errors(outcome.errors))
+        return AssignmentAcknowledgePayload(assignment=await reread(info.context.loaders.assignments_by_id, _pk(outcome.value), _assignment_type), errors=user_errors(outcome.errors))
 
     @strawberry.mutation(description="Report progress on an assignment (officer, manager of the assignee).")
     async def progress_report_submit(self, info: Info, input: ProgressReportSubmitInput, idempotency_key: IdempotencyKeyArg = None) -> ProgressReportSubmitPayload:
@@ -312,6 +315,3 @@ class TasksMutation:
         return AssignmentEvaluatePayload(evaluation=EvaluationType(row=outcome.value) if outcome.value else None, errors=user_errors(outcome.errors))
 
 
-async def _milestone(info: Info, row: object) -> MilestoneType | None:
-    found = await info.context.loaders.milestones_by_id.load(row.id) if row is not None else None  # type: ignore[attr-defined]
-    return MilestoneType(row=found) if found else None

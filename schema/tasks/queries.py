@@ -7,6 +7,7 @@ from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
+
 from resolute.api.errors import ErrorCode
 from resolute.api.tasks import reads
 from resolute.api.tasks.reads import AssignmentFilter, TaskFilter

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from enum import Enum
 
 import strawberry
+
 from resolute.api.tasks.models import Assignment as AssignmentRow
 from resolute.api.tasks.models import Evaluation as EvaluationRow
 from resolute.api.tasks.models import Extension as ExtensionRow
