@@ -82,6 +82,7 @@ class Loaders:
         self.kpis_by_resolution_id: DataLoader[int, list[Kpi]] = DataLoader(self._grouped_by(kpi_reads.kpis_by_resolution_ids))
         self.coordinators_by_kpi_id: DataLoader[int, list[Unit]] = DataLoader(self._grouped_by(kpi_reads.coordinators_by_kpi_ids))
         self.unit_targets_by_kpi_id: DataLoader[int, list[Any]] = DataLoader(self._grouped_by(kpi_reads.unit_targets_by_kpi_ids))
+        self.latest_by_child_by_kpi_id: DataLoader[tuple[int, int], list[Measurement]] = DataLoader(_grouped(self._latest_by_child, list))
         self.measurements_by_id: DataLoader[int, Measurement | None] = DataLoader(self._by_ids(kpi_reads.measurements_by_ids))
         self.revisions_by_measurement_id: DataLoader[int, list[MeasurementRevision]] = DataLoader(self._grouped_by(kpi_reads.revisions_by_measurement_ids))
         self.tasks_by_id: DataLoader[int, Task | None] = DataLoader(self._by_ids(partial(task_reads.tasks_by_ids, today=self.today)))
@@ -90,7 +91,9 @@ class Loaders:
         self.extensions_by_id: DataLoader[int, Extension | None] = DataLoader(self._by_ids(task_reads.extensions_by_ids))
         self.reports_by_id: DataLoader[int, ProgressReport | None] = DataLoader(self._by_ids(task_reads.reports_by_ids))
         self.milestones_by_task_id: DataLoader[int, list[Milestone]] = DataLoader(self._grouped_by(partial(task_reads.milestones_by_task_ids, today=self.today)))
-        self.assignments_by_task_id: DataLoader[int, list[Assignment]] = DataLoader(self._grouped_by(partial(task_reads.assignments_by_task_ids, today=self.today)))
+        self.assignment_pages_by_task_id: DataLoader[tuple[int, Any], list[Any]] = DataLoader(_grouped(self._assignment_pages, list))
+        self.assignment_count_by_task_id: DataLoader[int, int] = DataLoader(self._counted(task_reads.assignment_counts_by_task_ids))
+        self.latest_report_by_assignment_id: DataLoader[int, ProgressReport | None] = DataLoader(self._by_ids(task_reads.latest_reports_by_assignment_ids))
         self.coordinators_by_task_id: DataLoader[int, list[Unit]] = DataLoader(self._grouped_by(task_reads.coordinators_by_task_ids))
         self.subtasks_by_task_id: DataLoader[int, list[Task]] = DataLoader(self._grouped_by(partial(task_reads.subtasks_by_task_ids, today=self.today)))
         self.subtasks_by_assignment_id: DataLoader[int, list[Task]] = DataLoader(self._grouped_by(partial(task_reads.subtasks_by_assignment_ids, today=self.today)))
@@ -98,6 +101,25 @@ class Loaders:
         self.extensions_by_assignment_id: DataLoader[int, list[Extension]] = DataLoader(self._grouped_by(task_reads.extensions_by_assignment_ids))
         self.evaluations_by_assignment_id: DataLoader[int, list[Evaluation]] = DataLoader(self._grouped_by(task_reads.evaluations_by_assignment_ids))
 
+
+    async def _latest_by_child(self, parent_id: int, ids: list[int]) -> dict[int, list[Measurement]]:
+        async with self._db.use() as session:
+            return await kpi_reads.latest_by_child(session, self._scope, ids, parent_id=parent_id)
+
+    async def _assignment_pages(self, args: tuple[int, Any, str], ids: list[int]) -> dict[int, list[Any]]:
+        first, after, order = args
+        async with self._db.use() as session:
+            return await task_reads.assignment_pages_by_task_ids(session, self._scope, ids, first=first, after=after, order=order, today=self.today)
+
+    def _counted(self, fetch: Callable[[Any, Scope, Sequence[int]], Awaitable[dict[int, int]]]) -> Callable[[Sequence[int]], Awaitable[list[int]]]:
+        """A batch function for a scoped count per parent id: one statement, 0 for none."""
+
+        async def load(ids: Sequence[int]) -> list[int]:
+            async with self._db.use() as session:
+                found = await fetch(session, self._scope, ids)
+            return [found.get(pk, 0) for pk in ids]
+
+        return load
 
     async def _children(self, include_archived: bool, ids: list[int]) -> dict[int, list[Unit]]:
         async with self._db.use() as session:

@@ -10,6 +10,7 @@ import base64
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -25,6 +26,7 @@ __all__ = [
     "NEWEST_FIRST",
     "Connection",
     "Edge",
+    "KeyOrdering",
     "Ordering",
     "PageInfo",
     "build_connection",
@@ -59,7 +61,43 @@ class Ordering:
                 return value
         except (ValueError, TypeError):
             pass
-        raise GraphQLError("'after' is not a cursor of this list", extensions={"code": ErrorCode.INVALID.value, "field": "after"})
+        raise _bad_cursor()
+
+
+def _bad_cursor() -> GraphQLError:
+    return GraphQLError("'after' is not a cursor of this list", extensions={"code": ErrorCode.INVALID.value, "field": "after"})
+
+
+@dataclass(frozen=True)
+class KeyOrdering:
+    """Cursors of an order on several keys (the last one the primary key): a name and each key's kind."""
+
+    name: str
+    kinds: tuple[type, ...]
+
+    def encode(self, key: Sequence[Any]) -> str:
+        values = [value.isoformat() if isinstance(value, date) else value for value in key]
+        return Ordering(self.name, list).encode(values)
+
+    def decode(self, cursor: str | None) -> tuple[Any, ...] | None:
+        """The sort key a cursor stands for; a clean error for a cursor we did not make for this order."""
+        values = Ordering(self.name, list).decode(cursor)
+        if values is None:
+            return None
+        if len(values) != len(self.kinds):
+            raise _bad_cursor()
+        key: list[Any] = []
+        for kind, value in zip(self.kinds, values, strict=True):
+            try:
+                if kind is date and isinstance(value, str):
+                    key.append(date.fromisoformat(value))
+                    continue
+            except ValueError:
+                raise _bad_cursor() from None
+            if type(value) is not kind or (kind is int and not 0 <= value <= 2**63 - 1) or (kind is str and len(value) > 200):
+                raise _bad_cursor()
+            key.append(value)
+        return tuple(key)
 
 
 BY_CODE = Ordering("code", str)

@@ -245,7 +245,7 @@ def expected_view(m: Model, grant_unit: str) -> dict[str, Any]:
 VIEW = """
   resolutions(first: 100) { totalCount nodes { code implements { code } implementedBy { code } objectives { code keyResults { title } } kpis { code } } }
   tasks(first: 100) { totalCount nodes { code resolution { code } parentTask { code } originAssignment { task { code } unit { code } }
-    assignments { unit { code } } milestones { title } subtasks { code } } }
+    assignments(first: 100) { nodes { unit { code } } } milestones { title } subtasks { code } } }
   assignments(first: 100) { totalCount nodes { task { code } unit { code } assignerUnit { code } status progress dueOn originalDueOn acknowledgedAt
     reports { progress status } extensions { status requestedDueOn } evaluation { rating } subtasks { code } } }
   kpis(first: 100) { totalCount nodes { code resolution { code } unitTargets { unit { code } } } }
@@ -276,7 +276,7 @@ async def actual_view(api: Api, m: Model, as_user: str) -> dict[str, Any]:
         t["code"]: {
             "resolution": _code(t["resolution"]), "parent": _code(t["parentTask"]),
             "origin": (t["originAssignment"]["task"]["code"], t["originAssignment"]["unit"]["code"]) if t["originAssignment"] else None,
-            "assignments": sorted(a["unit"]["code"] for a in t["assignments"]),
+            "assignments": sorted(a["unit"]["code"] for a in t["assignments"]["nodes"]),
             "milestones": sorted(x["title"] for x in t["milestones"]), "subtasks": sorted(x["code"] for x in t["subtasks"]),
         }
         for t in data["tasks"]["nodes"]
@@ -532,13 +532,13 @@ async def test_cycle_every_step_each_user_sees_exactly_its_share(api: Api) -> No
     sibling, own = w.asg(SUB, "P01-C02"), w.asg(SUB, "P01-C01")
     c01 = await api.data(
         "query($s: ID!, $o: ID!) { sib: node(id: $s) { id } own: node(id: $o) { id }"
-        " task(code: \"" + SUB + "\") { code parentTask { code } originAssignment { id } assignments { unit { code } } }"
+        " task(code: \"" + SUB + "\") { code parentTask { code } originAssignment { id } assignments { nodes { unit { code } } } }"
         " resolution(code: \"CTr-57/P01\") { code implements { code } }"
         " up: task(code: \"" + T001 + "\") { code } tw: resolution(code: \"57-NQ/TW\") { code }"
         " assignments(first: 10) { totalCount nodes { unit { code } } } }",
         {"s": sibling, "o": own}, as_user="p01.c01.officer")
     assert c01 == {"sib": None, "own": {"id": own},
-                   "task": {"code": SUB, "parentTask": None, "originAssignment": None, "assignments": [{"unit": {"code": "P01-C01"}}]},
+                   "task": {"code": SUB, "parentTask": None, "originAssignment": None, "assignments": {"nodes": [{"unit": {"code": "P01-C01"}}]}},
                    "resolution": {"code": "CTr-57/P01", "implements": None}, "up": None, "tw": None,
                    "assignments": {"totalCount": 1, "nodes": [{"unit": {"code": "P01-C01"}}]}}
     for name, inp, fld in (
@@ -895,7 +895,7 @@ async def test_late_within_extension_and_latest_report_with_a_shifted_clock(api:
 
 # -- 4. statement counts -------------------------------------------------------------------------
 
-COUNTED = ("query($first: Int!) { tasks(first: $first) { nodes { code assignments { unit { code } reports { progress } } kpis { code }"
+COUNTED = ("query($first: Int!) { tasks(first: $first) { nodes { code assignments { nodes { unit { code } reports { progress } } } kpis { code }"
            " milestones { title } } } }")
 
 
@@ -917,8 +917,8 @@ async def test_task_tree_statement_count_does_not_grow_with_n(api: Api, statemen
         for i, t in enumerate(nodes, start=1):  # the nested data is really there (and scoped)
             assert t["milestones"] == [{"title": f"Mốc {i}"}] and t["kpis"] == []
             units = ["P01", "P02"] if as_user == "tw.manager" else ["P01"]
-            assert [a["unit"]["code"] for a in t["assignments"]] == units
-            assert [a["reports"] for a in t["assignments"]] == [[{"progress": i}], []][: len(units)]
+            assert [a["unit"]["code"] for a in t["assignments"]["nodes"]] == units
+            assert [a["reports"] for a in t["assignments"]["nodes"]] == [[{"progress": i}], []][: len(units)]
         return statements.count
 
     small, large = await count(3, "tw.manager"), await count(20, "tw.manager")
@@ -928,7 +928,7 @@ async def test_task_tree_statement_count_does_not_grow_with_n(api: Api, statemen
 
 # -- 5. the chain both ways ----------------------------------------------------------------------
 
-CHAIN = ("query($a: ID!, $t: ID!) { assignment: node(id: $a) { ... on Assignment { unit { code } subtasks { code assignments { unit { code } } } } }"
+CHAIN = ("query($a: ID!, $t: ID!) { assignment: node(id: $a) { ... on Assignment { unit { code } subtasks { code assignments { nodes { unit { code } } } } } }"
          " task: node(id: $t) { ... on Task { code originAssignment { unit { code } task { code } } parentTask { code } subtasks { code } } } }")
 
 
@@ -937,8 +937,8 @@ async def test_assignment_subtask_chain_both_ways(api: Api) -> None:
     await w.task_create("p01.manager", "CTr-57/P01", "CTr-57/P01-T02", "P01-S01", "2026-02-01", "2027-05-31", {}, origin=(T001, "P01"))
     await w.assign("p01.manager", "CTr-57/P01-T02", "P01", ["P01-C02"], due="2027-05-31")
     ids = {"a": w.asg(T001, "P01"), "t": w.task(SUB)}
-    down = {"unit": {"code": "P01"}, "subtasks": [{"code": SUB, "assignments": [{"unit": {"code": "P01-C01"}}, {"unit": {"code": "P01-C02"}}]},
-                                                  {"code": "CTr-57/P01-T02", "assignments": [{"unit": {"code": "P01-C02"}}]}]}
+    down = {"unit": {"code": "P01"}, "subtasks": [{"code": SUB, "assignments": {"nodes": [{"unit": {"code": "P01-C01"}}, {"unit": {"code": "P01-C02"}}]}},
+                                                  {"code": "CTr-57/P01-T02", "assignments": {"nodes": [{"unit": {"code": "P01-C02"}}]}}]}
     up = {"code": SUB, "originAssignment": {"unit": {"code": "P01"}, "task": {"code": T001}}, "parentTask": {"code": T001}, "subtasks": []}
     for who in ("tw.manager", "p01.manager", "p01.officer"):
         assert await api.data(CHAIN, ids, as_user=who) == {"assignment": down, "task": up}, who

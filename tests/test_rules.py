@@ -304,12 +304,12 @@ async def test_every_read_answers_the_rules(seeded: Seeded) -> None:
     listed = await api.data("{ assignments(first: 50) { nodes { " + A_FIELDS + " } } }", as_user="admin")
     assert {a["id"]: a for a in listed["assignments"]["nodes"]} == want
 
-    nested = await api.data("{ tasks(first: 10) { nodes { code overdue assignments { " + A_FIELDS + " task { code overdue } }"
+    nested = await api.data("{ tasks(first: 10) { nodes { code overdue assignments(first: 100) { nodes { " + A_FIELDS + " task { code overdue } } }"
                             " milestones { title overdue task { code overdue } } } } }", as_user="admin")
     tasks = nested["tasks"]["nodes"]
     assert {t["code"]: t["overdue"] for t in tasks} == _want_tasks(s)
-    assert {a["id"]: {k: v for k, v in a.items() if k != "task"} for t in tasks for a in t["assignments"]} == want
-    assert all(a["task"] == {"code": t["code"], "overdue": t["overdue"]} for t in tasks for a in t["assignments"])
+    assert {a["id"]: {k: v for k, v in a.items() if k != "task"} for t in tasks for a in t["assignments"]["nodes"]} == want
+    assert all(a["task"] == {"code": t["code"], "overdue": t["overdue"]} for t in tasks for a in t["assignments"]["nodes"])
     assert {m["title"]: m["overdue"] for t in tasks for m in t["milestones"]} == _want_milestones(s)
 
     by_node = " ".join(f'{n.replace("/", "_").replace("-", "_")}: node(id: "{s.ids[n]}") {{ ... on Assignment {{ {A_FIELDS} }}'
@@ -405,8 +405,8 @@ async def test_loaders_read_for_their_today_even_with_the_rows_already_in_the_se
             want = {n: _assignment_facts(row, today) for n, row in s.assignments.items()}
             rows = await loaders.assignments_by_id.load_many([s.pks[n] for n in s.assignments])
             assert dict(zip(s.assignments, map(_row_facts, rows))) == want, today
-            grouped = await loaders.assignments_by_task_id.load_many([s.pks[t] for t in s.tasks])
-            assert {a.id: _row_facts(a) for rows in grouped for a in rows} == {s.pks[n]: f for n, f in want.items()}, today
+            grouped = await loaders.assignment_pages_by_task_id.load_many([(s.pks[t], (100, None, "due_on")) for t in s.tasks])
+            assert {a.id: _row_facts(a) for rows in grouped for a, _ in rows} == {s.pks[n]: f for n, f in want.items()}, today
             tasks = await loaders.tasks_by_id.load_many([s.pks[t] for t in s.tasks])
             assert {t.code: t.overdue for t in tasks} == {t["code"]: overdue_of(t["status"], t["due_on"], today) for t in s.tasks.values()}, today
             milestones = await loaders.milestones_by_task_id.load_many([s.pks[t] for t in s.tasks])

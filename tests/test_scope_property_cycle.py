@@ -257,7 +257,7 @@ async def _load(api: Api, world: World) -> dict[str, dict[int, int]]:
 # -- what GraphQL answers -----------------------------------------------------------------------
 LISTS = """{
   resolutions(first: 100) { totalCount nodes { id } }
-  tasks(first: 100) { totalCount nodes { id assignments { id reports { id } } } }
+  tasks(first: 100) { totalCount nodes { id assignments(first: 100) { totalCount nodes { id reports { id } } } } }
   assignments(first: 100) { totalCount nodes { id reports { id } } }
   kpis(first: 100) { totalCount nodes { id } }
   measurements(first: 100) { totalCount nodes { id } }
@@ -266,7 +266,7 @@ LISTS = """{
 LIST_TYPES = {
     "resolutions": "Resolution", "tasks": "Task", "assignments": "Assignment", "kpis": "Kpi", "measurements": "Measurement", "auditEvents": "AuditEvent",
 }  # fmt: skip
-NESTED = {"Task": "... on Task { assignments { id reports { id } } }", "Assignment": "... on Assignment { reports { id } }"}
+NESTED = {"Task": "... on Task { assignments(first: 100) { totalCount nodes { id reports { id } } } }", "Assignment": "... on Assignment { reports { id } }"}
 Json = dict[str, Any]
 
 
@@ -307,9 +307,10 @@ class Expected:
 
     def task(self, task: Json, where: str) -> None:
         task_pk = _pk(task["id"], "Task")
-        got, want = _pks(task["assignments"], "Assignment"), {a for a in self.rows["Assignment"] if self.task_of[a] == task_pk}
+        got, want = _pks(task["assignments"]["nodes"], "Assignment"), {a for a in self.rows["Assignment"] if self.task_of[a] == task_pk}
         assert got == want, f"{where}: Task.assignments of task {task_pk} for {self.who}: {_diff(got, want)}"
-        for assignment in task["assignments"]:
+        assert task["assignments"]["totalCount"] == len(want), f"{where}: Task.assignments.totalCount of task {task_pk} for {self.who}"
+        for assignment in task["assignments"]["nodes"]:
             self.assignment(assignment, f"{where} > Task.assignments")
 
     def assignment(self, assignment: Json, where: str) -> None:

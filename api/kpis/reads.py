@@ -28,6 +28,7 @@ __all__ = [
     "coordinators_by_kpi_ids",
     "count_kpis",
     "count_measurements",
+    "latest_by_child",
     "kpi_by_code",
     "kpis_by_ids",
     "kpis_by_resolution_ids",
@@ -171,4 +172,29 @@ async def revisions_by_measurement_ids(session: AsyncSession, scope: Scope, ids:
     grouped: dict[int, list[MeasurementRevision]] = defaultdict(list)
     for row in rows:
         grouped[row.measurement_id].append(row)
+    return grouped
+
+
+async def latest_by_child(session: AsyncSession, scope: Scope, kpi_ids: Sequence[int], *, parent_id: int) -> dict[int, list[Measurement]]:
+    """For each KPI, the latest measurement (latest period) of each direct sub-unit of `parent_id`
+    that has one and that the caller may see, in unit code order: one statement."""
+    children = select(Unit.id).where(Unit.parent_id == parent_id)
+    ranked = (
+        select(
+            Measurement.id,
+            func.row_number().over(partition_by=(Measurement.kpi_id, Measurement.unit_id), order_by=(Measurement.period.desc(), Measurement.id.desc())).label("rank"),
+        )
+        .where(Measurement.kpi_id.in_(set(kpi_ids)), Measurement.unit_id.in_(children), scope.visible(Measurement))
+        .subquery()
+    )
+    query = (
+        _measurements(scope)
+        .join(ranked, ranked.c.id == Measurement.id)
+        .join(Unit, Unit.id == Measurement.unit_id)
+        .where(ranked.c.rank == 1)
+        .order_by(Measurement.kpi_id, Unit.code)
+    )
+    grouped: dict[int, list[Measurement]] = defaultdict(list)
+    for row in await session.scalars(query):
+        grouped[row.kpi_id].append(row)
     return grouped

@@ -19,6 +19,7 @@ from sqlalchemy.orm import with_expression
 
 from resolute.api import clock
 from resolute.api.access.scope import Scope
+from resolute.api.keyset import after_key
 from resolute.api.org.models import Unit
 from resolute.api.org.reads import units_by_ids
 from resolute.api.org.text import fold, like_escape
@@ -27,10 +28,13 @@ from resolute.api.tasks import rules
 from resolute.api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task, TaskCoordinator
 
 __all__ = [
+    "ASSIGNMENT_ORDERS",
     "AssignmentFilter",
     "MatrixPage",
     "TaskFilter",
     "assignments_by_ids",
+    "assignment_counts_by_task_ids",
+    "assignment_pages_by_task_ids",
     "assignments_by_task_ids",
     "coordinators_by_task_ids",
     "count_assignments",
@@ -39,6 +43,7 @@ __all__ = [
     "extensions_by_assignment_ids",
     "extensions_by_ids",
     "list_assignments",
+    "latest_reports_by_assignment_ids",
     "list_tasks",
     "milestones_by_ids",
     "milestones_by_task_ids",
@@ -132,11 +137,24 @@ class AssignmentFilter:
     assignee_under_path: str | None = None  # "to my unit" / "under a unit"
     assignee_unit_id: int | None = None
     assigner_unit_id: int | None = None  # "assigned by my unit"
-    status: str | None = None
+    statuses: tuple[str, ...] | None = None  # any of these
     overdue: bool | None = None
     updated_since: datetime | None = None
     today: date | None = None
     matches_nothing: bool = False
+
+
+def _assignee_code() -> ColumnElement[str]:
+    return select(Unit.code).where(Unit.id == Assignment.assignee_unit_id).correlate(Assignment).scalar_subquery()
+
+
+# The orders a list of assignments may take: each a tuple of sort keys ending with the primary key.
+ASSIGNMENT_ORDERS: dict[str, Any] = {
+    "id": lambda: (Assignment.id,),
+    "due_on": lambda: (Assignment.due_on, Assignment.id),
+    "progress": lambda: (Assignment.progress, Assignment.id),
+    "assignee_code": lambda: (_assignee_code(), Assignment.id),
+}
 
 
 def _assignment_conditions(scope: Scope, flt: AssignmentFilter, today: date) -> list[ColumnElement[bool]]:
@@ -151,8 +169,8 @@ def _assignment_conditions(scope: Scope, flt: AssignmentFilter, today: date) -> 
         conds.append(Assignment.assignee_unit_id == flt.assignee_unit_id)
     if flt.assigner_unit_id is not None:
         conds.append(Assignment.assigner_unit_id == flt.assigner_unit_id)
-    if flt.status:
-        conds.append(Assignment.status == flt.status)
+    if flt.statuses is not None:
+        conds.append(Assignment.status.in_(flt.statuses) if flt.statuses else false())
     if flt.overdue is not None:
         late = rules.overdue(Assignment, today)
         conds.append(late if flt.overdue else ~late)
@@ -161,13 +179,17 @@ def _assignment_conditions(scope: Scope, flt: AssignmentFilter, today: date) -> 
     return conds
 
 
-async def list_assignments(session: AsyncSession, scope: Scope, flt: AssignmentFilter, *, first: int, after: int | None) -> list[Assignment]:
-    """A page of assignments, oldest first; the filter's `today` (default: the real one) dates overdue and pace."""
+async def list_assignments(
+    session: AsyncSession, scope: Scope, flt: AssignmentFilter, *, first: int, after: Sequence[Any] | None, order: str = "id"
+) -> list[tuple[Assignment, tuple[Any, ...]]]:
+    """A page of assignments in one of ASSIGNMENT_ORDERS, each with its sort key (for its cursor);
+    `after` is the key of the last row seen; the filter's `today` (default: the real one) dates overdue and pace."""
     today = flt.today or clock.today()
-    query = _assignments(today).where(*_assignment_conditions(scope, flt, today)).order_by(Assignment.id).limit(first + 1)
+    keys = ASSIGNMENT_ORDERS[order]()
+    query = _assignments(today).add_columns(*keys).where(*_assignment_conditions(scope, flt, today)).order_by(*keys).limit(first + 1)
     if after is not None:
-        query = query.where(Assignment.id > after)
-    return list(await session.scalars(query))
+        query = query.where(after_key(keys, after))
+    return [(row[0], tuple(row[1:])) for row in (await session.execute(query)).all()]
 
 
 async def count_assignments(session: AsyncSession, scope: Scope, flt: AssignmentFilter) -> int:
@@ -218,6 +240,38 @@ async def milestones_by_task_ids(session: AsyncSession, scope: Scope, ids: Seque
 
 async def assignments_by_task_ids(session: AsyncSession, scope: Scope, ids: Sequence[int], *, today: date) -> dict[int, list[Assignment]]:
     return await _grouped(session, scope, _assignments(today), Assignment, Assignment.task_id, ids, Assignment.id)
+
+
+async def assignment_pages_by_task_ids(
+    session: AsyncSession, scope: Scope, ids: Sequence[int], *, first: int, after: Sequence[Any] | None, order: str, today: date
+) -> dict[int, list[tuple[Assignment, tuple[Any, ...]]]]:
+    """For each task, up to first+1 of its visible assignments in `order` after `after`: one statement."""
+    keys = ASSIGNMENT_ORDERS[order]()
+    ranked = select(
+        Assignment.id, *[key.label(f"k{i}") for i, key in enumerate(keys)], func.row_number().over(partition_by=Assignment.task_id, order_by=keys).label("rank")
+    ).where(Assignment.task_id.in_(set(ids)), scope.visible(Assignment), *([after_key(keys, after)] if after is not None else [])).subquery()
+    sort = [ranked.c[f"k{i}"] for i in range(len(keys))]
+    query = _assignments(today).add_columns(*sort).join(ranked, ranked.c.id == Assignment.id).where(ranked.c.rank <= first + 1)
+    grouped: dict[int, list[tuple[Assignment, tuple[Any, ...]]]] = defaultdict(list)
+    for row in (await session.execute(query.order_by(Assignment.task_id, ranked.c.rank))).all():
+        grouped[row[0].task_id].append((row[0], tuple(row[1:])))
+    return grouped
+
+
+async def assignment_counts_by_task_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, int]:
+    """How many assignments of each task the caller may see."""
+    query = select(Assignment.task_id, func.count()).where(Assignment.task_id.in_(set(ids)), scope.visible(Assignment)).group_by(Assignment.task_id)
+    return {task_id: int(n) for task_id, n in (await session.execute(query)).all()}
+
+
+async def latest_reports_by_assignment_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, ProgressReport]:
+    """Each visible assignment's latest report (latest date, then latest entered): one statement."""
+    ranked = select(
+        ProgressReport.id,
+        func.row_number().over(partition_by=ProgressReport.assignment_id, order_by=(ProgressReport.reported_on.desc(), ProgressReport.id.desc())).label("rank"),
+    ).where(ProgressReport.assignment_id.in_(set(ids)), scope.visible(ProgressReport)).subquery()
+    rows = await session.scalars(select(ProgressReport).join(ranked, ranked.c.id == ProgressReport.id).where(ranked.c.rank == 1))
+    return {row.assignment_id: row for row in rows}
 
 
 async def reports_by_assignment_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, list[ProgressReport]]:

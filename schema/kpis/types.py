@@ -17,7 +17,7 @@ from resolute.api.kpis.models import Measurement as MeasurementRow
 from resolute.api.kpis.models import MeasurementRevision as RevisionRow
 from resolute.schema.accounts.types import UserType
 from resolute.schema.context import Info
-from resolute.schema.ids import encode_id
+from resolute.schema.ids import decode_id, encode_id
 from resolute.schema.node import Node, register_node
 from resolute.schema.org.types import UnitType
 
@@ -195,6 +195,19 @@ class KpiType(Node):
     @strawberry.field(description="The coordinating units you may see.")
     async def coordinating_units(self, info: Info) -> list[UnitType]:
         return [UnitType.of(row) for row in await info.context.loaders.coordinators_by_kpi_id.load(self.row.id)]
+
+    @strawberry.field(
+        description="The latest value (latest period) of each direct sub-unit of `unit` (default: your own unit) that has one, in unit code order, with its light."
+    )
+    async def latest_by_child(self, info: Info, unit: strawberry.ID | None = None) -> list[MeasurementType]:
+        if unit is None:
+            parent_id = info.context.scope.principal.unit_id
+        else:
+            parent = await info.context.loaders.units_by_id.load(decode_id(unit, "Unit", "unit"))
+            if parent is None:  # unknown or out of scope: nothing below it to show
+                return []
+            parent_id = parent.id
+        return [MeasurementType.of(row) for row in await info.context.loaders.latest_by_child_by_kpi_id.load((self.row.id, parent_id))]
 
     @strawberry.field(description="Per-unit targets, for the units you may see.")
     async def unit_targets(self, info: Info) -> list[UnitTarget]:

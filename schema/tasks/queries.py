@@ -14,13 +14,13 @@ from resolute.api.tasks.reads import AssignmentFilter, TaskFilter
 from resolute.schema.context import Info
 from resolute.schema.filters import unit_path
 from resolute.schema.ids import decode_id
-from resolute.schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, Ordering, build_connection, check_first
+from resolute.schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, build_connection, check_first
 from resolute.schema.tasks.matrix import MatrixAfter, MatrixFirst, StatusMatrix, status_matrix
-from resolute.schema.tasks.types import AssignmentType, TaskType
+from resolute.schema.tasks.types import ASSIGNMENT_CURSORS, AssignmentOrder, AssignmentType, TaskType
 
 __all__ = ["TasksQuery"]
 
-BY_ID = Ordering("assignment-id", int)
+MAX_STATUSES = 10
 
 
 @strawberry.input(description="Narrow a list of tasks. Every condition must hold.")
@@ -43,10 +43,9 @@ class AssignmentFilterInput:
     assigned_by_my_unit: bool = strawberry.field(default=False, description="Only those your own unit assigned.")
     assignee_under: strawberry.ID | None = strawberry.field(default=None, description="Only those assigned to this unit or a unit below it.")
     assigned_by: strawberry.ID | None = strawberry.field(default=None, description="Only those this unit assigned.")
-    status: str | None = None
+    status: list[str] | None = strawberry.field(default=None, description="Any of these statuses (one status alone is accepted too).")
     overdue: bool | None = None
     updated_since: datetime | None = None
-
 
 
 @strawberry.type
@@ -104,17 +103,21 @@ class TasksQuery:
             after=after,
         )
 
-    @strawberry.field(description="The assignments you may see (assignee or assigner side), oldest first.")
+    @strawberry.field(description="The assignments you may see (assignee or assigner side), oldest first unless `orderBy` says otherwise.")
     async def assignments(
         self,
         info: Info,
         first: Annotated[int, strawberry.argument(description=FIRST_DESCRIPTION)] = 20,
         after: Annotated[str | None, strawberry.argument(description=AFTER_DESCRIPTION)] = None,
         filter: AssignmentFilterInput | None = None,
+        order_by: AssignmentOrder = AssignmentOrder.ID,
     ) -> Connection[AssignmentType]:
         check_first(first)
-        cursor = BY_ID.decode(after)
+        cursors = ASSIGNMENT_CURSORS[order_by]
+        cursor = cursors.decode(after)
         given = filter or AssignmentFilterInput()
+        if given.status is not None and len(given.status) > MAX_STATUSES:
+            raise GraphQLError(f"at most {MAX_STATUSES} statuses", extensions={"code": ErrorCode.OUT_OF_RANGE.value, "field": "filter.status"})
         under_path, nothing = await unit_path(info, given.assignee_under, "filter.assigneeUnder")
         own_unit = info.context.scope.principal.unit_id
         assigner_id = decode_id(given.assigned_by, "Unit", "filter.assignedBy") if given.assigned_by else None
@@ -123,15 +126,15 @@ class TasksQuery:
             resolution_id=decode_id(given.resolution, "Resolution", "filter.resolution") if given.resolution else None,
             assignee_under_path=under_path, assignee_unit_id=own_unit if given.to_my_unit else None,
             assigner_unit_id=own_unit if given.assigned_by_my_unit else assigner_id,
-            status=given.status, overdue=given.overdue, updated_since=given.updated_since, matches_nothing=nothing,
-            today=info.context.today,
+            statuses=tuple(given.status) if given.status is not None else None, overdue=given.overdue, updated_since=given.updated_since,
+            matches_nothing=nothing, today=info.context.today,
         )
         ctx = info.context
         async with ctx.db.use() as session:
-            rows = await reads.list_assignments(session, ctx.scope, flt, first=first, after=cursor)
+            rows = await reads.list_assignments(session, ctx.scope, flt, first=first, after=cursor, order=order_by.value)
 
         async def count() -> int:
             async with ctx.db.use() as session:
                 return await reads.count_assignments(session, ctx.scope, flt)
 
-        return build_connection(rows, first=first, after=after, ordering=BY_ID, key=lambda row: row.id, wrap=lambda row: AssignmentType(row=row), count=count)
+        return build_connection(rows, first=first, after=after, ordering=cursors, key=lambda pair: pair[1], wrap=lambda pair: AssignmentType(row=pair[0]), count=count)

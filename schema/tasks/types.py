@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
@@ -24,9 +25,27 @@ from resolute.schema.ids import encode_id
 from resolute.schema.kpis.types import KpiType
 from resolute.schema.node import Node, register_node
 from resolute.schema.org.types import UnitType
+from resolute.schema.pagination import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, KeyOrdering, build_connection, check_first
 from resolute.schema.resolutions.types import ResolutionType
 
-__all__ = ["AssignmentType", "EvaluationType", "ExtensionType", "MilestoneType", "ProgressReportType", "TaskType"]
+__all__ = ["ASSIGNMENT_CURSORS", "AssignmentOrder", "AssignmentType", "EvaluationType", "ExtensionType", "MilestoneType", "ProgressReportType", "TaskType"]
+
+
+@strawberry.enum(description="How a list of assignments is ordered; ties go to the oldest assignment.")
+class AssignmentOrder(Enum):
+    ID = strawberry.enum_value("id", description="Oldest first.")
+    DUE_ON = strawberry.enum_value("due_on", description="Earliest due date first.")
+    PROGRESS = strawberry.enum_value("progress", description="Least progress first.")
+    ASSIGNEE_CODE = strawberry.enum_value("assignee_code", description="By the assignee unit's code.")
+
+
+# The cursor of each order: named after it, so that a cursor of one order is refused by another.
+ASSIGNMENT_CURSORS = {
+    AssignmentOrder.ID: KeyOrdering("assignments", (int,)),
+    AssignmentOrder.DUE_ON: KeyOrdering("assignments-due-on", (date, int)),
+    AssignmentOrder.PROGRESS: KeyOrdering("assignments-progress", (int, int)),
+    AssignmentOrder.ASSIGNEE_CODE: KeyOrdering("assignments-assignee-code", (str, int)),
+}
 
 
 @strawberry.enum(description="How a completed assignment met its deadline.")
@@ -279,6 +298,11 @@ class AssignmentType(Node):
     async def assigner_unit(self, info: Info) -> UnitType | None:
         return await _unit(info, self.row.assigner_unit_id)
 
+    @strawberry.field(description="The latest report (latest date, then latest entered); null before the first.")
+    async def latest_report(self, info: Info) -> ProgressReportType | None:
+        row = await info.context.loaders.latest_report_by_assignment_id.load(self.row.id)
+        return ProgressReportType(row=row) if row else None
+
     @strawberry.field(description="Oldest first; the assignment shows the latest.")
     async def reports(self, info: Info) -> list[ProgressReportType]:
         return [ProgressReportType(row=row) for row in await info.context.loaders.reports_by_assignment_id.load(self.row.id)]
@@ -367,8 +391,22 @@ class TaskType(Node):
         return [MilestoneType(row=row) for row in await info.context.loaders.milestones_by_task_id.load(self.row.id)]
 
     @strawberry.field(description="The assignments of this task you may see (never a sibling assignee's).")
-    async def assignments(self, info: Info) -> list[AssignmentType]:
-        return [AssignmentType(row=row) for row in await info.context.loaders.assignments_by_task_id.load(self.row.id)]
+    async def assignments(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description=FIRST_DESCRIPTION)] = 20,
+        after: Annotated[str | None, strawberry.argument(description=AFTER_DESCRIPTION)] = None,
+        order_by: AssignmentOrder = AssignmentOrder.ID,
+    ) -> Connection[AssignmentType]:
+        check_first(first)
+        cursors = ASSIGNMENT_CURSORS[order_by]
+        loaders = info.context.loaders
+        rows = await loaders.assignment_pages_by_task_id.load((self.row.id, (first, cursors.decode(after), order_by.value)))
+
+        async def count() -> int:
+            return await loaders.assignment_count_by_task_id.load(self.row.id)
+
+        return build_connection(rows, first=first, after=after, ordering=cursors, key=lambda pair: pair[1], wrap=lambda pair: AssignmentType(row=pair[0]), count=count)
 
     @strawberry.field(description="The KPI this task contributes to, if any (and if you may see it).")
     async def kpis(self, info: Info) -> list[KpiType]:
