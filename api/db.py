@@ -134,6 +134,11 @@ class RequestDB:
                 await self._session.rollback()
                 raise
 
+    @property
+    def dialect(self) -> str:
+        """The database's dialect name ("sqlite", "postgresql"), from what the sessions are bound to."""
+        return str(self._factory.kw["bind"].dialect.name)
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()

@@ -53,6 +53,8 @@ class Settings:
 
     policy_dir: Path = field(default_factory=lambda: Path(_env("POLICY_DIR", str(ROOT / "policies"))))
     graphiql: bool = field(default_factory=lambda: _bool(_env("GRAPHIQL", "true")))
+    # Answer covered queries with one SQL statement per root field (PostgreSQL only); off: strawberry resolves every field.
+    compiled_reads: bool = field(default_factory=lambda: _bool(_env("COMPILED_READS", "true")))
     cors_origins: tuple[str, ...] = field(default_factory=lambda: tuple(o.strip() for o in _env("CORS_ORIGINS", "").split(",") if o.strip()))
     redis_url: str = field(default_factory=lambda: _env("REDIS_URL", ""))
     host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1"))

@@ -45,6 +45,11 @@ class Context:
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.db, self.scope, today=self.today)
 
+    @property
+    def compiled_reads(self) -> bool:
+        """Whether covered queries are answered by the compiled read path (schema.compiled)."""
+        return self.settings.compiled_reads and self.db.dialect == "postgresql"
+
     def unit_of_work(self, idempotency_key: str | None = None) -> UnitOfWork:
         """The caller's unit of work for one mutation, on the request's own session."""
         return UnitOfWork(

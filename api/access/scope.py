@@ -25,7 +25,7 @@ from resolute.api.org.tree import in_subtree, lies_under, minimal_paths, path_id
 from resolute.api.resolutions.models import KeyResult, Objective, Resolution
 from resolute.api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task, TaskCoordinator
 
-__all__ = ["ASSIGNEE_SIDE", "ASSIGNER_SIDE", "OBJECT_TYPES", "ROW_FILTERS", "GrantScope", "Principal", "Scope", "path_ids"]
+__all__ = ["ASSIGNEE_SIDE", "ASSIGNER_SIDE", "OBJECT_TYPES", "ROW_FILTERS", "WHOLE_TREE_READS", "GrantScope", "Principal", "Scope", "path_ids"]
 
 
 @dataclass(frozen=True)
@@ -84,17 +84,24 @@ class Scope:
         """The ids of the units where `act` on `obj` is allowed, as a subquery."""
         return select(Unit.id).where(self.within(Unit.path, obj, act))
 
+    def covers_whole_tree(self, obj: str, act: str) -> bool:
+        """Whether a grant allowing `act` on `obj` sits at the root (the tree has one root, path "/<id>/")."""
+        return any(len(path_ids(p)) == 1 for p in self.paths(obj, act))
+
     def visible(self, model: type, act: str = "read", *, obj: str | None = None) -> ColumnElement[bool]:
         """The rows of `model` on which the caller may `act`: the one registry every query goes through.
 
         `obj` names the kind of object the verb is about when it differs from the row's own, e.g.
         the assignments on which the caller may submit a progress report:
-        `visible(Assignment, "submit", obj="progress_report")`.
+        `visible(Assignment, "submit", obj="progress_report")`. Reading with a grant at the root
+        applies no filter at all: every row lies under the root, and the planner need not prove it.
         """
         try:
             registered, build = ROW_FILTERS[model]
         except KeyError:  # pragma: no cover - a new model must be registered
             raise LookupError(f"no row filter registered for {model.__name__}") from None
+        if act == "read" and model in WHOLE_TREE_READS and self.covers_whole_tree(obj or registered, act):
+            return true()
         return build(self, obj or registered, act)
 
     # -- checks on already loaded paths (for writes that name several units) ---------------
@@ -273,3 +280,7 @@ ROW_FILTERS: dict[type, tuple[str, Callable[[Scope, str, str], ColumnElement[boo
     Evaluation: ("evaluation", _of_assignment(Evaluation.assignment_id)),
 }
 OBJECT_TYPES = {model: obj for model, (obj, _) in ROW_FILTERS.items()}
+
+# The models whose every row hangs under some unit by a non-null reference, so that reading from
+# the root sees them all (an audit event may name no unit: it keeps its filter).
+WHOLE_TREE_READS = frozenset(ROW_FILTERS) - {AuditEvent}

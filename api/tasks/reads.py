@@ -32,9 +32,10 @@ __all__ = [
     "AssignmentFilter",
     "MatrixPage",
     "TaskFilter",
-    "assignments_by_ids",
+    "assignment_conditions",
     "assignment_counts_by_task_ids",
     "assignment_pages_by_task_ids",
+    "assignments_by_ids",
     "assignments_by_task_ids",
     "coordinators_by_task_ids",
     "count_assignments",
@@ -42,8 +43,8 @@ __all__ = [
     "evaluations_by_assignment_ids",
     "extensions_by_assignment_ids",
     "extensions_by_ids",
-    "list_assignments",
     "latest_reports_by_assignment_ids",
+    "list_assignments",
     "list_tasks",
     "milestones_by_ids",
     "milestones_by_task_ids",
@@ -157,7 +158,7 @@ ASSIGNMENT_ORDERS: dict[str, Any] = {
 }
 
 
-def _assignment_conditions(scope: Scope, flt: AssignmentFilter, today: date) -> list[ColumnElement[bool]]:
+def assignment_conditions(scope: Scope, flt: AssignmentFilter, today: date) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = [scope.visible(Assignment)] + ([false()] if flt.matches_nothing else [])
     if flt.task_id is not None:
         conds.append(Assignment.task_id == flt.task_id)
@@ -186,14 +187,14 @@ async def list_assignments(
     `after` is the key of the last row seen; the filter's `today` (default: the real one) dates overdue and pace."""
     today = flt.today or clock.today()
     keys = ASSIGNMENT_ORDERS[order]()
-    query = _assignments(today).add_columns(*keys).where(*_assignment_conditions(scope, flt, today)).order_by(*keys).limit(first + 1)
+    query = _assignments(today).add_columns(*keys).where(*assignment_conditions(scope, flt, today)).order_by(*keys).limit(first + 1)
     if after is not None:
         query = query.where(after_key(keys, after))
     return [(row[0], tuple(row[1:])) for row in (await session.execute(query)).all()]
 
 
 async def count_assignments(session: AsyncSession, scope: Scope, flt: AssignmentFilter) -> int:
-    conds = _assignment_conditions(scope, flt, flt.today or clock.today())
+    conds = assignment_conditions(scope, flt, flt.today or clock.today())
     return int(await session.scalar(select(func.count()).select_from(Assignment).where(*conds)) or 0)
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 from graphql import GraphQLError
 
+from resolute.api.access.scope import Scope
 from resolute.api.errors import ErrorCode
 from resolute.api.tasks import reads
 from resolute.api.tasks.reads import AssignmentFilter, TaskFilter
@@ -18,7 +19,7 @@ from resolute.schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIP
 from resolute.schema.tasks.matrix import MatrixAfter, MatrixFirst, StatusMatrix, status_matrix
 from resolute.schema.tasks.types import ASSIGNMENT_CURSORS, AssignmentOrder, AssignmentType, TaskType
 
-__all__ = ["TasksQuery"]
+__all__ = ["AssignmentFilterInput", "TasksQuery", "assignment_filter"]
 
 MAX_STATUSES = 10
 
@@ -46,6 +47,22 @@ class AssignmentFilterInput:
     status: list[str] | None = strawberry.field(default=None, description="Any of these statuses (one status alone is accepted too).")
     overdue: bool | None = None
     updated_since: datetime | None = None
+
+
+def assignment_filter(given: AssignmentFilterInput, scope: Scope, today: date, *, under_path: str | None, matches_nothing: bool) -> AssignmentFilter:
+    """The read-side filter of an `assignments` list (shared with the compiled read path); bad ids raise typed errors."""
+    if given.status is not None and len(given.status) > MAX_STATUSES:
+        raise GraphQLError(f"at most {MAX_STATUSES} statuses", extensions={"code": ErrorCode.OUT_OF_RANGE.value, "field": "filter.status"})
+    own_unit = scope.principal.unit_id
+    assigner_id = decode_id(given.assigned_by, "Unit", "filter.assignedBy") if given.assigned_by else None
+    return AssignmentFilter(
+        task_id=decode_id(given.task, "Task", "filter.task") if given.task else None,
+        resolution_id=decode_id(given.resolution, "Resolution", "filter.resolution") if given.resolution else None,
+        assignee_under_path=under_path, assignee_unit_id=own_unit if given.to_my_unit else None,
+        assigner_unit_id=own_unit if given.assigned_by_my_unit else assigner_id,
+        statuses=tuple(given.status) if given.status is not None else None, overdue=given.overdue, updated_since=given.updated_since,
+        matches_nothing=matches_nothing, today=today,
+    )
 
 
 @strawberry.type
@@ -116,19 +133,8 @@ class TasksQuery:
         cursors = ASSIGNMENT_CURSORS[order_by]
         cursor = cursors.decode(after)
         given = filter or AssignmentFilterInput()
-        if given.status is not None and len(given.status) > MAX_STATUSES:
-            raise GraphQLError(f"at most {MAX_STATUSES} statuses", extensions={"code": ErrorCode.OUT_OF_RANGE.value, "field": "filter.status"})
         under_path, nothing = await unit_path(info, given.assignee_under, "filter.assigneeUnder")
-        own_unit = info.context.scope.principal.unit_id
-        assigner_id = decode_id(given.assigned_by, "Unit", "filter.assignedBy") if given.assigned_by else None
-        flt = AssignmentFilter(
-            task_id=decode_id(given.task, "Task", "filter.task") if given.task else None,
-            resolution_id=decode_id(given.resolution, "Resolution", "filter.resolution") if given.resolution else None,
-            assignee_under_path=under_path, assignee_unit_id=own_unit if given.to_my_unit else None,
-            assigner_unit_id=own_unit if given.assigned_by_my_unit else assigner_id,
-            statuses=tuple(given.status) if given.status is not None else None, overdue=given.overdue, updated_since=given.updated_since,
-            matches_nothing=nothing, today=info.context.today,
-        )
+        flt = assignment_filter(given, info.context.scope, info.context.today, under_path=under_path, matches_nothing=nothing)
         ctx = info.context
         async with ctx.db.use() as session:
             rows = await reads.list_assignments(session, ctx.scope, flt, first=first, after=cursor, order=order_by.value)

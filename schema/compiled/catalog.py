@@ -1,0 +1,240 @@
+"""What each covered GraphQL field means in SQL, type by type, and the covered root fields.
+
+A field is covered only where its SQL answers exactly what its strawberry resolver answers (the
+differential tests run both); anything else makes the whole operation fall back to the
+executor. Scope: every row source applies `Scope.visible` of its model, except a child whose
+visibility is by definition its parent's (a task's milestones, an assignment's reports): the
+parent row was already filtered, so the child is reached through its foreign key alone.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from graphql import GraphQLError
+from sqlalchemy import ColumnElement, and_, exists, select
+
+from resolute.api.kpis import rules as kpi_rules
+from resolute.api.kpis.models import Kpi, Measurement
+from resolute.api.org.models import Unit
+from resolute.api.resolutions.models import Resolution
+from resolute.api.tasks import reads as task_reads
+from resolute.api.tasks import rules
+from resolute.api.tasks.models import Assignment, Milestone, ProgressReport, Task, TaskCoordinator
+from resolute.schema.compiled.builder import Compiler, FieldHandler, Level, Page, as_bool, decimal_text, global_id, upper_enum
+from resolute.schema.compiled.plan import Field, NotCovered
+from resolute.schema.ids import decode_id
+from resolute.schema.tasks.queries import AssignmentFilterInput, assignment_filter
+from resolute.schema.tasks.types import ASSIGNMENT_CURSORS
+
+__all__ = ["ROOTS", "TYPES"]
+
+
+# -- field kinds --------------------------------------------------------------------------------
+
+
+def column(name: str) -> FieldHandler:
+    return lambda compiler, level, field: level.c[name]
+
+
+def decimal(name: str) -> FieldHandler:
+    return lambda compiler, level, field: decimal_text(level.c[name])
+
+
+def node_id(type_name: str) -> FieldHandler:
+    return lambda compiler, level, field: global_id(type_name, level.c.id)
+
+
+def unit_by(fk: str) -> FieldHandler:
+    """A unit named by a foreign key, null where the caller may not see it."""
+    return lambda compiler, level, field: compiler.to_one(Unit, field, lambda unit: unit.c.id == level.c[fk])
+
+
+def _arg_id(field: Field, name: str, type_name: str) -> int | None:
+    value = field.args.get(name)
+    if value is None:
+        return None
+    try:
+        return decode_id(value, type_name, name)
+    except GraphQLError:
+        raise NotCovered(f"bad id in {name}") from None
+
+
+# -- types --------------------------------------------------------------------------------------
+
+UNIT: dict[str, FieldHandler] = {"id": node_id("Unit"), "code": column("code"), "name": column("name"), "kind": column("kind")}
+
+RESOLUTION: dict[str, FieldHandler] = {
+    "id": node_id("Resolution"),
+    **{name: column(col) for name, col in {"code": "code", "title": "title", "kind": "kind", "status": "status", "issuedOn": "issued_on",
+                                           "summary": "summary", "documentUrl": "document_url", "programmeDueOn": "programme_due_on",
+                                           "version": "version"}.items()},
+    "issuingUnit": unit_by("issuing_unit_id"),
+    "kpis": lambda compiler, level, field: compiler.list_of(
+        Kpi, field, lambda kpi: [kpi.c.resolution_id == level.c.id, kpi.visible(compiler.scope)], lambda kpi: [kpi.c.code]
+    ),
+}
+
+
+def _latest_by_child(compiler: Compiler, level: Level, field: Field) -> ColumnElement[Any]:
+    """Kpi.latestByChild: per direct sub-unit of `unit` (default: the caller's), its latest measurement."""
+    parent_id = _arg_id(field, "unit", "Unit")
+    parent_visible: list[ColumnElement[bool]] = []
+    if parent_id is None:
+        parent_id = compiler.scope.principal.unit_id
+    else:
+        parent = compiler.level(Unit)
+        parent_visible.append(exists(select(parent.c.id).select_from(parent.table).where(parent.c.id == parent_id, parent.visible(compiler.scope))))
+    newer = compiler.level(Measurement)
+
+    def where(m: Level) -> list[ColumnElement[bool]]:
+        latest = ~exists(select(newer.c.id).select_from(newer.table).where(
+            newer.c.kpi_id == m.c.kpi_id, newer.c.unit_id == m.c.unit_id, newer.c.period > m.c.period))
+        return [m.c.kpi_id == level.c.id, latest, m.visible(compiler.scope), *parent_visible]
+
+    child = compiler.level(Unit)
+    return compiler.list_of(
+        Measurement, field, where, lambda m: [child.c.code],
+        joins=lambda m: (child, and_(child.c.id == m.c.unit_id, child.c.parent_id == parent_id)),
+    )
+
+
+KPI: dict[str, FieldHandler] = {
+    "id": node_id("Kpi"),
+    **{name: column(col) for name, col in {"code": "code", "name": "name", "unitOfMeasure": "unit_of_measure", "formula": "formula",
+                                           "dataSource": "data_source", "direction": "direction", "group": "kpi_group",
+                                           "frequency": "frequency", "version": "version"}.items()},
+    **{name: decimal(col) for name, col in {"baseline": "baseline", "target": "target", "yellowThreshold": "yellow_threshold",
+                                            "redThreshold": "red_threshold"}.items()},
+    "leadUnit": unit_by("lead_unit_id"),
+    "latestByChild": _latest_by_child,
+}
+
+
+def _light(compiler: Compiler, level: Level, field: Field) -> ColumnElement[Any]:
+    """Measurement.light: against the KPI's thresholds, null where the caller may not see the KPI."""
+    kpi = compiler.level(Kpi)
+    colour = upper_enum(kpi_rules.light(kpi.c, level.c.value))
+    return select(colour).select_from(kpi.table).where(kpi.c.id == level.c.kpi_id, kpi.visible(compiler.scope)).scalar_subquery()
+
+
+MEASUREMENT: dict[str, FieldHandler] = {
+    "id": node_id("Measurement"), "period": column("period"), "value": decimal("value"), "note": column("note"), "version": column("version"),
+    "unit": unit_by("unit_id"), "light": _light,
+}
+
+MILESTONE: dict[str, FieldHandler] = {
+    "id": node_id("Milestone"), "title": column("title"), "dueOn": column("due_on"), "doneOn": column("done_on"), "version": column("version"),
+    "overdue": lambda compiler, level, field: as_bool(rules.milestone_overdue(compiler.today, level.c)),
+}
+
+REPORT: dict[str, FieldHandler] = {
+    "id": node_id("ProgressReport"), "reportedOn": column("reported_on"), "progress": column("progress"), "status": column("status"), "note": column("note"),
+}
+
+
+def _assignment_page(compiler: Compiler, field: Field, extra: Any) -> Page:
+    order = field.args["orderBy"]
+    try:
+        after = ASSIGNMENT_CURSORS[order].decode(field.args.get("after"))
+    except GraphQLError:
+        raise NotCovered("bad cursor") from None
+    keys = task_reads.ASSIGNMENT_ORDERS[order.value]
+    return Page(where=extra, keys=lambda level: [level.adapt(k) for k in keys()], cursor_name=ASSIGNMENT_CURSORS[order].name,
+                first=field.args["first"], after=after)
+
+
+def _task_assignments(compiler: Compiler, level: Level, field: Field) -> ColumnElement[Any]:
+    page = _assignment_page(compiler, field, lambda a: [a.c.task_id == level.c.id, a.visible(compiler.scope)])
+    return compiler.connection(Assignment, field, page, "AssignmentEdge", "Assignment")
+
+
+def _coordinating_units(compiler: Compiler, level: Level, field: Field) -> ColumnElement[Any]:
+    """Task.coordinatingUnits: those the caller may see, in code order."""
+    link = compiler.level(TaskCoordinator)
+    return compiler.list_of(
+        Unit, field, lambda unit: [unit.visible(compiler.scope)], lambda unit: [unit.c.code],
+        joins=lambda unit: (link, and_(link.c.unit_id == unit.c.id, link.c.task_id == level.c.id)),
+    )
+
+
+TASK: dict[str, FieldHandler] = {
+    "id": node_id("Task"),
+    **{name: column(col) for name, col in {"code": "code", "title": "title", "description": "description", "status": "status", "startOn": "start_on",
+                                           "dueOn": "due_on", "completedOn": "completed_on", "evaluationCriteria": "evaluation_criteria",
+                                           "version": "version"}.items()},
+    "overdue": lambda compiler, level, field: as_bool(rules.overdue(level.c, compiler.today)),
+    "resolution": lambda compiler, level, field: compiler.to_one(Resolution, field, lambda r: r.c.id == level.c.resolution_id),
+    "leadUnit": unit_by("lead_unit_id"),
+    "coordinatingUnits": _coordinating_units,
+    "milestones": lambda compiler, level, field: compiler.list_of(
+        Milestone, field, lambda m: [m.c.task_id == level.c.id], lambda m: [m.c.due_on, m.c.id]  # visible with its task
+    ),
+    "assignments": _task_assignments,
+}
+
+_TIMELINESS = {"on_time": "ON_TIME", "within_extension": "WITHIN_EXTENSION", "late": "LATE"}
+
+ASSIGNMENT: dict[str, FieldHandler] = {
+    "id": node_id("Assignment"),
+    **{name: column(col) for name, col in {"code": "code", "raci": "raci", "assignedOn": "assigned_on", "originalDueOn": "original_due_on",
+                                           "dueOn": "due_on", "instructions": "instructions", "status": "status", "progress": "progress",
+                                           "completedOn": "completed_on", "version": "version"}.items()},
+    "overdue": lambda compiler, level, field: as_bool(rules.overdue(level.c, compiler.today)),
+    "timeliness": lambda compiler, level, field: upper_enum(rules.timeliness(level.c)),
+    "expectedProgress": lambda compiler, level, field: rules.expected_progress(compiler.today, level.c),
+    "behindPace": lambda compiler, level, field: as_bool(rules.behind_pace(compiler.today, model=level.c)),
+    "task": lambda compiler, level, field: compiler.to_one(Task, field, lambda t: t.c.id == level.c.task_id),
+    "unit": unit_by("assignee_unit_id"),
+    "assignerUnit": unit_by("assigner_unit_id"),
+    "latestReport": lambda compiler, level, field: compiler.to_one(  # visible with its assignment
+        ProgressReport, field, lambda r: r.c.assignment_id == level.c.id, scoped=False, order=lambda r: [r.c.reported_on.desc(), r.c.id.desc()]
+    ),
+    "reports": lambda compiler, level, field: compiler.list_of(
+        ProgressReport, field, lambda r: [r.c.assignment_id == level.c.id], lambda r: [r.c.reported_on, r.c.id]  # visible with its assignment
+    ),
+}
+
+TYPES: dict[str, dict[str, FieldHandler]] = {
+    "Unit": UNIT, "Resolution": RESOLUTION, "Kpi": KPI, "Measurement": MEASUREMENT, "Milestone": MILESTONE, "ProgressReport": REPORT,
+    "Task": TASK, "Assignment": ASSIGNMENT,
+}
+
+
+# -- root fields ----------------------------------------------------------------------------------
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+def _one_by_id_or_code(model: Any, type_name: str) -> Any:
+    """task(id | code), resolution(id | code): exactly one of them, else the executor answers the error."""
+
+    def compile_root(compiler: Compiler, field: Field) -> ColumnElement[Any]:
+        given_id, code = field.args.get("id"), field.args.get("code")
+        if (given_id is None) == (code is None):
+            raise NotCovered("give exactly one of id and code")
+        row = compiler.level(model)
+        match = row.c.id == _arg_id(field, "id", type_name) if given_id is not None else row.c.code == code
+        return select(compiler.object(row, type_name, field.fields)).select_from(row.table).where(match, row.visible(compiler.scope)).scalar_subquery()
+
+    return compile_root
+
+
+def _assignments(compiler: Compiler, field: Field) -> ColumnElement[Any]:
+    given = field.args.get("filter") or {}
+    if given.get("assigneeUnder") is not None:  # needs the unit's path first: the executor does it
+        raise NotCovered("assigneeUnder")
+    try:
+        flt = assignment_filter(AssignmentFilterInput(**{_snake(k): v for k, v in given.items()}), compiler.scope, compiler.today,
+                                under_path=None, matches_nothing=False)
+    except GraphQLError:
+        raise NotCovered("bad filter") from None
+    conditions = task_reads.assignment_conditions(compiler.scope, flt, compiler.today)
+    page = _assignment_page(compiler, field, lambda a: [a.adapt(c) for c in conditions])
+    return compiler.connection(Assignment, field, page, "AssignmentEdge", "Assignment")
+
+
+ROOTS = {"task": _one_by_id_or_code(Task, "Task"), "resolution": _one_by_id_or_code(Resolution, "Resolution"), "assignments": _assignments}

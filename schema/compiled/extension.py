@@ -1,0 +1,123 @@
+"""The hook: a query the compiler covers is answered by SQL, and graphql-core's execution is skipped.
+
+strawberry still parses and validates the document (and caches both); at execution, this
+extension plans the selection, compiles each root field to one statement, runs them on the
+request's session and hands strawberry the finished data. Anything not covered (a mutation,
+an introspection field, an interface fragment, a field the catalog does not know, an argument
+the resolver would refuse) is left to the executor, which answers exactly as before.
+
+Compiled statements are kept as SQL text and parameters, keyed by everything they depend on:
+the document, the operation, the variables, the caller's principal (its grants decide the
+scope filters) and the day (the rules date overdue and pace). A revocation changes the
+principal, so it can never be answered from an older entry.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import ExecutionResult
+from sqlalchemy import Text, cast, select
+from sqlalchemy.engine import Dialect
+from strawberry.extensions import SchemaExtension
+
+from resolute.schema.compiled.builder import Compiler
+from resolute.schema.compiled.catalog import ROOTS, TYPES
+from resolute.schema.compiled.plan import Field, NotCovered, plan_query
+
+__all__ = ["CompiledReads", "Prepared", "compile_operation"]
+
+log = logging.getLogger("resolute.compiled")
+
+MAX_PREPARED = 2000
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One root field's answer: SQL text and its positional parameters (no SQL for `__typename`)."""
+
+    key: str
+    sql: str | None
+    params: tuple[Any, ...] = ()
+
+
+def compile_operation(context: Any, fields: tuple[Field, ...], dialect: Dialect) -> tuple[Prepared, ...]:
+    """One statement per root field, rendered for `dialect`; NotCovered if any field is not covered."""
+    prepared: list[Prepared] = []
+    for number, field in enumerate(fields):
+        if field.name == "__typename":
+            prepared.append(Prepared(field.key, None))
+            continue
+        root = ROOTS.get(field.name)
+        if root is None:
+            raise NotCovered(f"Query.{field.name}")
+        compiler = Compiler(scope=context.scope, today=context.today, types=TYPES, prefix=f"r{number}_")
+        compiled = select(cast(root(compiler, field), Text)).compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+        values = compiled.construct_params()
+        processors = compiled._bind_processors
+        params = tuple(processors[name](values[name]) if name in processors else values[name] for name in compiled.positiontup or ())
+        prepared.append(Prepared(field.key, str(compiled), params))
+    return tuple(prepared)
+
+
+class _LRU(OrderedDict[Hashable, Any]):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def get_fresh(self, key: Hashable) -> Any:
+        value = self.get(key)
+        if value is not None:
+            self.move_to_end(key)
+        return value
+
+    def put(self, key: Hashable, value: Any) -> None:
+        self[key] = value
+        if len(self) > self.size:
+            self.popitem(last=False)
+
+
+_NOT_COVERED = object()
+_prepared = _LRU(MAX_PREPARED)
+
+
+class CompiledReads(SchemaExtension):
+    async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
+        execution = self.execution_context
+        context = execution.context
+        if execution.graphql_document is not None and getattr(context, "compiled_reads", False):
+            data = await self._answer(execution, context)
+            if data is not None:
+                execution.result = ExecutionResult(data=data, errors=None)
+        yield
+
+    async def _answer(self, execution: Any, context: Any) -> dict[str, Any] | None:
+        key = (execution.query, execution.operation_name, json.dumps(execution.variables, sort_keys=True, default=str),
+               context.scope.principal, context.today)
+        prepared = _prepared.get_fresh(key)
+        if prepared is _NOT_COVERED:
+            return None
+        async with context.db.use() as session:
+            connection = await session.connection()
+            if prepared is None:
+                try:
+                    fields = plan_query(execution.schema._schema, execution.graphql_document, execution.operation_name, execution.variables)
+                    prepared = compile_operation(context, fields, connection.dialect)
+                except NotCovered as reason:
+                    log.debug("executor: %s", reason)
+                    _prepared.put(key, _NOT_COVERED)
+                    return None
+                _prepared.put(key, prepared)
+            data: dict[str, Any] = {}
+            for part in prepared:
+                if part.sql is None:
+                    data[part.key] = "Query"
+                    continue
+                text = (await connection.exec_driver_sql(part.sql, part.params)).scalar()
+                data[part.key] = json.loads(text) if text is not None else None
+        return data

@@ -1,0 +1,190 @@
+"""Property: the compiled read path answers byte for byte what strawberry's executor answers.
+
+Random worlds (trees, grants, tasks, assignments, reports, KPIs, measurements: the scope
+property test's generator), with random dates, statuses, progress and values on top, are read by
+every user through two apps over the same data: one with compiled reads on, one with them off.
+Each covered operation (lists in every order with their cursors and counts, a task's page, the
+KPI board), with aliases, fragments, `@include`/`@skip` and `__typename`, must give the same
+bytes. On PostgreSQL a covered operation costs one statement per root field (tested exactly); on
+SQLite the executor answers (compiled reads are PostgreSQL only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import insert, update
+
+from resolute.api.db import session_factory
+from resolute.api.kpis.models import Measurement
+from resolute.api.tasks.models import Assignment, Milestone, ProgressReport, Task
+from resolute.schema.server import create_app
+from tests.support import Api, Backend, OneRequestAtATime, StatementCounter, running_app
+from tests.test_scope_property_cycle import World, _load, worlds
+
+TODAY = date.today()
+STATUSES = ("not_started", "in_progress", "completed", "cancelled")
+
+LIST = """query List($first: Int!, $after: String, $order: AssignmentOrder!, $statuses: [String!], $withTask: Boolean!) {
+  __typename
+  assignments(first: $first, after: $after, orderBy: $order, filter: {status: $statuses}) {
+    __typename totalCount
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { id } }
+    nodes { ...Row task @include(if: $withTask) { code overdue resolution { code title } leadUnit { code name } } }
+  }
+}
+fragment Row on Assignment {
+  id code status progress dueOn completedOn overdue timeliness expectedProgress behindPace raci assignedOn originalDueOn
+  latest: latestReport { reportedOn progress status note } reports { id reportedOn }
+  unit { code } assignerUnit { ... on Unit { code kind } }
+}"""
+
+TASK = """query Task($code: String!, $order: AssignmentOrder!, $skipMilestones: Boolean!) {
+  task(code: $code) {
+    id code title status overdue startOn dueOn description completedOn evaluationCriteria version
+    resolution { id code kind status issuedOn issuingUnit { code } }
+    lead: leadUnit { code name }
+    milestones @skip(if: $skipMilestones) { id title dueOn doneOn overdue }
+    coordinatingUnits { code name }
+    assignments(first: 3, orderBy: $order) { totalCount pageInfo { hasNextPage endCursor } nodes { code unit { code name } latestReport { reportedOn progress } } }
+    again: assignments(first: 50, orderBy: ID) { totalCount nodes { id } }
+  }
+  byId: task(code: $code) { __typename id }
+}"""
+
+KPIS = """query Kpis($code: String!) {
+  resolution(code: $code) {
+    code title
+    kpis { code name direction baseline target yellowThreshold redThreshold group frequency leadUnit { code }
+      latestByChild { id period value note light unit { code name } }
+    }
+  }
+}"""
+
+
+def _vary(seed: int, world: World) -> dict[str, Any]:
+    """Random dates, statuses, progress, report days (ties included) and values, from one seed."""
+    rnd = random.Random(seed)
+    return {
+        "assignments": [
+            (rnd.choice(STATUSES), rnd.randrange(0, 101), TODAY + timedelta(days=rnd.randrange(-60, 60)), rnd.randrange(-20, 5))
+            for _ in world.assignments
+        ],
+        "reports": [TODAY - timedelta(days=rnd.randrange(0, 4)) for _ in world.reports],
+        "measurements": [Decimal(rnd.randrange(0, 10000)) / 100 for _ in world.measurements],
+        "milestones": [(TODAY + timedelta(days=rnd.randrange(-30, 30)), rnd.random() < 0.5) for _ in world.tasks],
+    }
+
+
+async def _apply(api: Api, world: World, pks: dict[str, dict[int, int]], variation: dict[str, Any]) -> None:
+    async with api.engine.begin() as conn:
+        for i, (status, progress, due, completed_shift) in enumerate(variation["assignments"]):
+            completed = due + timedelta(days=completed_shift) if status == "completed" else None
+            await conn.execute(update(Assignment).where(Assignment.id == pks["Assignment"][i]).values(
+                status=status, progress=progress, due_on=due, original_due_on=due - timedelta(days=completed_shift % 3),
+                completed_on=completed, assigned_on=TODAY - timedelta(days=90)))
+        for i, day in enumerate(variation["reports"]):
+            await conn.execute(update(ProgressReport).where(ProgressReport.id == pks["ProgressReport"][i]).values(reported_on=day))
+        for i, value in enumerate(variation["measurements"]):
+            await conn.execute(update(Measurement).where(Measurement.id == pks["Measurement"][i]).values(value=value))
+        for i, (due, done) in enumerate(variation["milestones"]):
+            await conn.execute(insert(Milestone).values(task_id=pks["Task"][i], title=f"Mốc {i}", due_on=due, done_on=due if done else None))
+        await conn.execute(update(Task).values(due_on=TODAY + timedelta(days=3)).where(Task.id == pks["Task"][0]))
+
+
+@asynccontextmanager
+async def executor_twin(api: Api) -> AsyncIterator[httpx.AsyncClient]:
+    """A second app over the same connection and data, with compiled reads off."""
+    app = create_app(api.settings.replace(compiled_reads=False), sessions=session_factory(api.engine))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=OneRequestAtATime(app, api.engine)), base_url="http://resolute.test"
+    ) as client:
+        yield client
+
+
+async def _both(api: Api, twin: httpx.AsyncClient, user: str, query: str, variables: dict[str, Any]) -> bytes:
+    """The response bytes of both apps, asserted equal (and free of errors)."""
+    headers = {"Authorization": f"Bearer {await api.token_for(user)}"}
+    body = {"query": query, "variables": variables}
+    compiled = await api.client.post("/graphql", json=body, headers=headers)
+    executed = await twin.post("/graphql", json=body, headers=headers)
+    assert compiled.status_code == executed.status_code == 200
+    assert compiled.content == executed.content, f"{user} {json.dumps(variables)}\ncompiled: {compiled.text[:2000]}\nexecutor: {executed.text[:2000]}"
+    assert "errors" not in compiled.json(), compiled.text[:2000]
+    return compiled.content
+
+
+async def _compare(api: Api, world: World, seed: int) -> None:
+    pks = await _load(api, world)
+    await _apply(api, world, pks, _vary(seed, world))
+    rnd = random.Random(seed)
+    async with executor_twin(api) as twin:
+        for n in range(len(world.grants)):
+            user = f"user{n}"
+            for order in ("ID", "DUE_ON", "PROGRESS", "ASSIGNEE_CODE"):
+                statuses = rnd.choice([None, ["in_progress"], ["not_started", "in_progress"], []])
+                variables = {"first": rnd.randrange(0, 4), "after": None, "order": order, "statuses": statuses, "withTask": rnd.random() < 0.7}
+                for _ in range(3):  # walk a few pages: the cursors each path writes are the other's too
+                    page = json.loads(await _both(api, twin, user, LIST, variables))["data"]["assignments"]
+                    if not page["pageInfo"]["hasNextPage"] or not page["pageInfo"]["endCursor"]:
+                        break
+                    variables = {**variables, "after": page["pageInfo"]["endCursor"]}
+            for t in range(len(world.tasks)):
+                await _both(api, twin, user, TASK, {"code": f"T{t}", "order": rnd.choice(["DUE_ON", "ASSIGNEE_CODE"]), "skipMilestones": rnd.random() < 0.3})
+            for r in range(len(world.resolutions)):
+                await _both(api, twin, user, KPIS, {"code": f"R{r}"})
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(world=worlds(), seed=st.integers(min_value=0, max_value=2**32))
+def test_compiled_reads_answer_what_the_executor_answers(backend: Backend, world: World, seed: int) -> None:
+    async def run() -> None:
+        await backend.reset()
+        async with AsyncExitStack() as stack:
+            api = await stack.enter_async_context(running_app(backend.settings))
+            await _compare(api, world, seed)
+
+    asyncio.run(run())
+
+
+# -- what a covered operation costs ---------------------------------------------------------------
+
+
+async def _statements(api: Api, counter: StatementCounter, user: str, query: str, variables: dict[str, Any] | None = None) -> int:
+    await api.token_for(user)
+    counter.reset()
+    await api.data(query, variables, as_user=user)
+    return counter.count
+
+
+async def test_one_statement_per_root_field(api: Api, statements: StatementCounter, backend: Backend) -> None:
+    """Whatever the rows and the depth of the selection: on PostgreSQL, one statement per root field
+    beyond authentication; on SQLite the executor's batched statements."""
+    world = World(
+        parents=(0, 0, 1, 1, 0), grants=((0, (("admin", 0),)), (1, (("manager", 1),))), resolutions=(0, 1),
+        tasks=((0, 0, frozenset({1, 4})), (1, 1, frozenset())), assignments=((0, 0, 1), (0, 0, 4), (0, 1, 2), (1, 1, 3)),
+        reports=(0, 0, 1, 2, 3), kpis=((0, 0, frozenset({1}), frozenset()), (1, 1, frozenset(), frozenset())),
+        measurements=((0, 1, 0), (0, 1, 1), (0, 4, 0), (1, 2, 0)), events=(),
+    )
+    pks = await _load(api, world)
+    await _apply(api, world, pks, _vary(7, world))
+    for user in ("user0", "user1"):
+        base = await _statements(api, statements, user, "{ __typename }")  # authentication alone
+        one = await _statements(api, statements, user, LIST, {"first": 2, "order": "DUE_ON", "withTask": True})
+        two = await _statements(api, statements, user, TASK, {"code": "T0", "order": "ASSIGNEE_CODE", "skipMilestones": False})
+        three = await _statements(api, statements, user, KPIS, {"code": "R0"})
+        if backend.name == "postgresql":
+            assert (one - base, two - base, three - base) == (1, 2, 1), statements.statements
+        else:  # the executor: one statement per list level, batched (connection rows, count, then each relation)
+            assert one - base > 1 and two - base > 2 and three - base > 1
