@@ -29,3 +29,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis build dist
+
+# Resolute side by side with PostGraphile (shared/peer) on PostgreSQL: see bench/README.md.
+.PHONY: bench-peer
+bench-peer: $(STAMP)
+	$(BIN)/python bench/compare.py --scale medium
