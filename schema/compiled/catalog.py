@@ -13,7 +13,8 @@ import re
 from typing import Any
 
 from graphql import GraphQLError
-from sqlalchemy import ColumnElement, and_, exists, select
+from sqlalchemy import ColumnElement, and_, exists, func, select, true
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from resolute.api.kpis import rules as kpi_rules
 from resolute.api.kpis.models import Kpi, Measurement
@@ -22,7 +23,7 @@ from resolute.api.resolutions.models import Resolution
 from resolute.api.tasks import reads as task_reads
 from resolute.api.tasks import rules
 from resolute.api.tasks.models import Assignment, Milestone, ProgressReport, Task, TaskCoordinator
-from resolute.schema.compiled.builder import Compiler, FieldHandler, Level, Page, as_bool, decimal_text, global_id, upper_enum
+from resolute.schema.compiled.builder import EMPTY_ARRAY, Compiler, FieldHandler, Level, Page, as_bool, decimal_text, global_id, upper_enum
 from resolute.schema.compiled.plan import Field, NotCovered
 from resolute.schema.ids import decode_id
 from resolute.schema.tasks.queries import AssignmentFilterInput, assignment_filter
@@ -78,26 +79,37 @@ RESOLUTION: dict[str, FieldHandler] = {
 
 
 def _latest_by_child(compiler: Compiler, level: Level, field: Field) -> ColumnElement[Any]:
-    """Kpi.latestByChild: per direct sub-unit of `unit` (default: the caller's), its latest measurement."""
+    """Kpi.latestByChild: per direct sub-unit of `unit` (default: the caller's), its latest measurement.
+
+    Driven from the sub-units: for each, one backward step on the (kpi, unit, period) index, so the
+    cost follows the number of children, not the KPI's history.
+    """
     parent_id = _arg_id(field, "unit", "Unit")
-    parent_visible: list[ColumnElement[bool]] = []
+    conditions: list[ColumnElement[bool]] = []
     if parent_id is None:
         parent_id = compiler.scope.principal.unit_id
     else:
         parent = compiler.level(Unit)
-        parent_visible.append(exists(select(parent.c.id).select_from(parent.table).where(parent.c.id == parent_id, parent.visible(compiler.scope))))
-    newer = compiler.level(Measurement)
-
-    def where(m: Level) -> list[ColumnElement[bool]]:
-        latest = ~exists(select(newer.c.id).select_from(newer.table).where(
-            newer.c.kpi_id == m.c.kpi_id, newer.c.unit_id == m.c.unit_id, newer.c.period > m.c.period))
-        return [m.c.kpi_id == level.c.id, latest, m.visible(compiler.scope), *parent_visible]
-
+        conditions.append(exists(select(parent.c.id).select_from(parent.table).where(parent.c.id == parent_id, parent.visible(compiler.scope))))
     child = compiler.level(Unit)
-    return compiler.list_of(
-        Measurement, field, where, lambda m: [child.c.code],
-        joins=lambda m: (child, and_(child.c.id == m.c.unit_id, child.c.parent_id == parent_id)),
+    history = compiler.level(Measurement)
+    latest = (
+        select(history.table)
+        .where(history.c.kpi_id == level.c.id, history.c.unit_id == child.c.id)
+        .order_by(history.c.period.desc())
+        .limit(1)
+        .correlate_except(history.table)
+        .lateral(f"{history.table.name}l")
     )
+    measurement = Level(Measurement, latest)
+    listed = func.json_agg(aggregate_order_by(compiler.object(measurement, field.type_name, field.fields), child.c.code))
+    query = (
+        select(listed)
+        .select_from(child.table.join(latest, true()))
+        .where(child.c.parent_id == parent_id, measurement.visible(compiler.scope), *conditions)
+        .correlate_except(child.table, latest)
+    )
+    return func.coalesce(query.scalar_subquery(), EMPTY_ARRAY)
 
 
 KPI: dict[str, FieldHandler] = {
