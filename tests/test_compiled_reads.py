@@ -73,6 +73,15 @@ KPIS = """query Kpis($code: String!) {
 }"""
 
 
+UNITS = """query Units($first: Int!, $after: String, $kind: String, $search: String, $code: String!) {
+  units(first: $first, after: $after, filter: {kind: $kind, search: $search}) {
+    totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor }
+    nodes { id code name kind depth archived version parent { code } children { code depth } }
+  }
+  one: unit(code: $code) { __typename code parent { code parent { code } } children(includeArchived: true) { code archived } }
+}"""
+
+
 def _vary(seed: int, world: World) -> dict[str, Any]:
     """Random dates, statuses, progress, report days (ties included) and values, from one seed."""
     rnd = random.Random(seed)
@@ -144,6 +153,13 @@ async def _compare(api: Api, world: World, seed: int) -> None:
                 await _both(api, twin, user, TASK, {"code": f"T{t}", "order": rnd.choice(["DUE_ON", "ASSIGNEE_CODE"]), "skipMilestones": rnd.random() < 0.3})
             for r in range(len(world.resolutions)):
                 await _both(api, twin, user, KPIS, {"code": f"R{r}"})
+            variables = {"first": rnd.randrange(0, 5), "after": None, "kind": rnd.choice([None, "department"]),
+                         "search": rnd.choice([None, "", "u0", "vị u1"]), "code": world.code(rnd.randrange(len(world.parents)))}
+            for _ in range(3):
+                page = json.loads(await _both(api, twin, user, UNITS, variables))["data"]["units"]
+                if not page["pageInfo"]["hasNextPage"]:
+                    break
+                variables = {**variables, "after": page["pageInfo"]["endCursor"]}
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

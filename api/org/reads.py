@@ -30,6 +30,7 @@ __all__ = [
     "list_kinds",
     "list_units",
     "unit_by_code",
+    "unit_conditions",
     "units_by_ids",
 ]
 
@@ -44,7 +45,7 @@ class UnitFilter:
     matches_nothing: bool = False  # e.g. `under` names a unit the caller cannot see
 
 
-def _conditions(unit: type[Unit] | object, flt: UnitFilter) -> list[ColumnElement[bool]]:
+def unit_conditions(unit: type[Unit] | object, flt: UnitFilter) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = [false()] if flt.matches_nothing else []
     if not flt.include_archived:
         conds.append(unit.archived_at.is_(None))  # type: ignore[attr-defined]
@@ -92,7 +93,7 @@ async def ancestors_of(session: AsyncSession, scope: Scope, paths: Sequence[str]
 
 
 def _listing(scope: Scope, flt: UnitFilter) -> Select[tuple[Unit]]:
-    return select(Unit).where(scope.visible(Unit), *_conditions(Unit, flt))
+    return select(Unit).where(scope.visible(Unit), *unit_conditions(Unit, flt))
 
 
 async def list_units(session: AsyncSession, scope: Scope, flt: UnitFilter, *, first: int, after: str | None) -> list[Unit]:
@@ -104,7 +105,7 @@ async def list_units(session: AsyncSession, scope: Scope, flt: UnitFilter, *, fi
 
 
 async def count_units(session: AsyncSession, scope: Scope, flt: UnitFilter) -> int:
-    query = select(func.count()).select_from(Unit).where(scope.visible(Unit), *_conditions(Unit, flt))
+    query = select(func.count()).select_from(Unit).where(scope.visible(Unit), *unit_conditions(Unit, flt))
     return int(await session.scalar(query) or 0)
 
 
@@ -120,7 +121,7 @@ async def descendants_pages(
             func.row_number().over(partition_by=anchor.id, order_by=Unit.code).label("rank"),
         )
         .join(Unit, strictly_under(Unit.path, anchor.path))
-        .where(anchor.id.in_(set(anchor_ids)), scope.visible(Unit), *_conditions(Unit, flt))
+        .where(anchor.id.in_(set(anchor_ids)), scope.visible(Unit), *unit_conditions(Unit, flt))
     )
     if after is not None:
         ranked = ranked.where(Unit.code > after)
@@ -142,7 +143,7 @@ async def count_descendants(session: AsyncSession, scope: Scope, anchor_ids: Seq
     query = (
         select(anchor.id, func.count(Unit.id))
         .join(Unit, strictly_under(Unit.path, anchor.path))
-        .where(anchor.id.in_(set(anchor_ids)), scope.visible(Unit), *_conditions(Unit, flt))
+        .where(anchor.id.in_(set(anchor_ids)), scope.visible(Unit), *unit_conditions(Unit, flt))
         .group_by(anchor.id)
     )
     return {anchor_id: int(n) for anchor_id, n in (await session.execute(query)).all()}

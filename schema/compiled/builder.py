@@ -61,6 +61,7 @@ class Page:
     cursor_name: str
     first: int
     after: tuple[Any, ...] | None
+    composite: bool = True  # a KeyOrdering cursor ([name, [k1, k2]]), else an Ordering one ([name, k])
 
 
 @dataclass
@@ -138,7 +139,7 @@ class Compiler:
             for i, selected in enumerate(node_fields):
                 columns.append(self.object(rows, node_type, selected.fields).label(f"n{i}"))
         if wanted & {"cursor", "startCursor", "endCursor"}:
-            columns.append(_cursor(page.cursor_name, keys).label("cursor"))
+            columns.append(_cursor(page.cursor_name, keys, composite=page.composite).label("cursor"))
         listed = select(*columns).select_from(rows.table).where(*where).order_by(*keys).limit(page.first + 1).correlate_except(rows.table).lateral(f"{rows.table.name}p")
         in_page = listed.c.rn <= page.first
         node_index = 0
@@ -218,8 +219,12 @@ def global_id(type_name: str, pk: Any) -> ColumnElement[str]:
     return base64url(literal(f"{type_name}:", Text) + cast(pk, Text))
 
 
-def _cursor(name: str, keys: Sequence[Any]) -> ColumnElement[str]:
-    """schema.pagination.KeyOrdering.encode in SQL: base64url of json.dumps([name, [k1, k2, ...]])."""
+def _cursor(name: str, keys: Sequence[Any], *, composite: bool) -> ColumnElement[str]:
+    """schema.pagination's cursors in SQL: base64url of json.dumps([name, [k1, k2, ...]]) (KeyOrdering),
+    or of json.dumps([name, k]) (Ordering, one key)."""
+    if not composite:
+        (key,) = keys
+        return base64url(literal(f"[{json.dumps(name)}, ", Text) + cast(func.to_json(key), Text) + literal("]", Text))
     text: Any = literal(json.dumps(name) + ", [", Text)
     for i, key in enumerate(keys):
         text = text + (literal(", ", Text) if i else literal("", Text)) + cast(func.to_json(key), Text)

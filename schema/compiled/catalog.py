@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from resolute.api.kpis import rules as kpi_rules
 from resolute.api.kpis.models import Kpi, Measurement
 from resolute.api.org.models import Unit
+from resolute.api.org.reads import UnitFilter, unit_conditions
 from resolute.api.resolutions.models import Resolution
 from resolute.api.tasks import reads as task_reads
 from resolute.api.tasks import rules
@@ -26,6 +27,7 @@ from resolute.api.tasks.models import Assignment, Milestone, ProgressReport, Tas
 from resolute.schema.compiled.builder import EMPTY_ARRAY, Compiler, FieldHandler, Level, Page, as_bool, decimal_text, global_id, upper_enum
 from resolute.schema.compiled.plan import Field, NotCovered
 from resolute.schema.ids import decode_id
+from resolute.schema.pagination import BY_CODE
 from resolute.schema.tasks.queries import AssignmentFilterInput, assignment_filter
 from resolute.schema.tasks.types import ASSIGNMENT_CURSORS
 
@@ -64,7 +66,23 @@ def _arg_id(field: Field, name: str, type_name: str) -> int | None:
 
 # -- types --------------------------------------------------------------------------------------
 
-UNIT: dict[str, FieldHandler] = {"id": node_id("Unit"), "code": column("code"), "name": column("name"), "kind": column("kind")}
+def _children(compiler: Compiler, level: Level, field: Field) -> ColumnElement[Any]:
+    """Unit.children: the direct sub-units the caller may see, in code order (archived ones on request)."""
+    archived = field.args.get("includeArchived", False)
+    return compiler.list_of(
+        Unit, field,
+        lambda unit: [unit.c.parent_id == level.c.id, unit.visible(compiler.scope), *([] if archived else [unit.c.archived_at.is_(None)])],
+        lambda unit: [unit.c.code],
+    )
+
+
+UNIT: dict[str, FieldHandler] = {
+    "id": node_id("Unit"), "code": column("code"), "name": column("name"), "kind": column("kind"), "depth": column("depth"),
+    "version": column("version"),
+    "archived": lambda compiler, level, field: level.c.archived_at.is_not(None),
+    "parent": unit_by("parent_id"),
+    "children": _children,
+}
 
 RESOLUTION: dict[str, FieldHandler] = {
     "id": node_id("Resolution"),
@@ -235,6 +253,26 @@ def _one_by_id_or_code(model: Any, type_name: str) -> Any:
     return compile_root
 
 
+def _units(compiler: Compiler, field: Field) -> ColumnElement[Any]:
+    """Query.units: the units the caller may see, in code order."""
+    given = field.args.get("filter") or {}
+    if given.get("under") is not None:  # needs the unit's path first: the executor does it
+        raise NotCovered("under")
+    search = given.get("search")
+    flt = UnitFilter(kind=given.get("kind"), search=search[:100] if search else None, include_archived=given.get("includeArchived", False),
+                     updated_since=given.get("updatedSince"))
+    try:
+        after = BY_CODE.decode(field.args.get("after"))
+    except GraphQLError:
+        raise NotCovered("bad cursor") from None
+    page = Page(
+        where=lambda unit: [unit.visible(compiler.scope), *(unit.adapt(c) for c in unit_conditions(Unit, flt))],
+        keys=lambda unit: [unit.c.code], cursor_name=BY_CODE.name, first=field.args["first"],
+        after=(after,) if after is not None else None, composite=False,
+    )
+    return compiler.connection(Unit, field, page, "UnitEdge", "Unit")
+
+
 def _assignments(compiler: Compiler, field: Field) -> ColumnElement[Any]:
     given = field.args.get("filter") or {}
     if given.get("assigneeUnder") is not None:  # needs the unit's path first: the executor does it
@@ -249,4 +287,7 @@ def _assignments(compiler: Compiler, field: Field) -> ColumnElement[Any]:
     return compiler.connection(Assignment, field, page, "AssignmentEdge", "Assignment")
 
 
-ROOTS = {"task": _one_by_id_or_code(Task, "Task"), "resolution": _one_by_id_or_code(Resolution, "Resolution"), "assignments": _assignments}
+ROOTS = {
+    "unit": _one_by_id_or_code(Unit, "Unit"), "units": _units,
+    "task": _one_by_id_or_code(Task, "Task"), "resolution": _one_by_id_or_code(Resolution, "Resolution"), "assignments": _assignments,
+}
