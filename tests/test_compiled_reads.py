@@ -30,7 +30,7 @@ from resolute.api.kpis.models import Measurement
 from resolute.api.tasks.models import Assignment, Milestone, ProgressReport, Task
 from resolute.schema.server import create_app
 from tests.support import Api, Backend, OneRequestAtATime, StatementCounter, running_app
-from tests.test_scope_property_cycle import World, _load, worlds
+from tests.test_scope_property_cycle import PERIODS, World, _load, worlds
 
 TODAY = date.today()
 STATUSES = ("not_started", "in_progress", "completed", "cancelled")
@@ -79,6 +79,18 @@ UNITS = """query Units($first: Int!, $after: String, $kind: String, $search: Str
     nodes { id code name kind depth archived version parent { code } children { code depth } }
   }
   one: unit(code: $code) { __typename code parent { code parent { code } } children(includeArchived: true) { code archived } }
+}"""
+
+
+LISTS = """query Lists($first: Int!, $search: String, $overdue: Boolean, $from: String, $tasksAfter: String, $mAfter: String) {
+  tasks(first: $first, after: $tasksAfter, filter: {search: $search, overdue: $overdue}) {
+    totalCount pageInfo { hasNextPage endCursor } nodes { code title overdue status dueOn resolution { code } }
+  }
+  kpis(first: $first) { totalCount edges { cursor node { code resolution { code } leadUnit { code } } } }
+  measurements(first: $first, after: $mAfter, filter: {periodFrom: $from}) {
+    totalCount pageInfo { endCursor hasNextPage } nodes { id period value light kpi { code direction } unit { code } }
+  }
+  k: kpi(code: "K0") { code name target }
 }"""
 
 
@@ -153,6 +165,13 @@ async def _compare(api: Api, world: World, seed: int) -> None:
                 await _both(api, twin, user, TASK, {"code": f"T{t}", "order": rnd.choice(["DUE_ON", "ASSIGNEE_CODE"]), "skipMilestones": rnd.random() < 0.3})
             for r in range(len(world.resolutions)):
                 await _both(api, twin, user, KPIS, {"code": f"R{r}"})
+            variables = {"first": rnd.randrange(0, 5), "search": rnd.choice([None, "task", "1"]), "overdue": rnd.choice([None, True, False]),
+                         "from": rnd.choice([None, PERIODS[1]]), "tasksAfter": None, "mAfter": None}
+            for _ in range(3):
+                lists = json.loads(await _both(api, twin, user, LISTS, variables))["data"]
+                if not lists["tasks"]["pageInfo"]["hasNextPage"] and not lists["measurements"]["pageInfo"]["hasNextPage"]:
+                    break
+                variables = {**variables, "tasksAfter": lists["tasks"]["pageInfo"]["endCursor"], "mAfter": lists["measurements"]["pageInfo"]["endCursor"]}
             variables = {"first": rnd.randrange(0, 5), "after": None, "kind": rnd.choice([None, "department"]),
                          "search": rnd.choice([None, "", "u0", "vị u1"]), "code": world.code(rnd.randrange(len(world.parents)))}
             for _ in range(3):
@@ -200,7 +219,9 @@ async def test_one_statement_per_root_field(api: Api, statements: StatementCount
         one = await _statements(api, statements, user, LIST, {"first": 2, "order": "DUE_ON", "withTask": True})
         two = await _statements(api, statements, user, TASK, {"code": "T0", "order": "ASSIGNEE_CODE", "skipMilestones": False})
         three = await _statements(api, statements, user, KPIS, {"code": "R0"})
+        four = await _statements(api, statements, user, LISTS, {"first": 3})
+        five = await _statements(api, statements, user, UNITS, {"first": 3, "code": "U01"})
         if backend.name == "postgresql":
-            assert (one - base, two - base, three - base) == (1, 2, 1), statements.statements
+            assert (one - base, two - base, three - base, four - base, five - base) == (1, 2, 1, 4, 2), statements.statements
         else:  # the executor: one statement per list level, batched (connection rows, count, then each relation)
-            assert one - base > 1 and two - base > 2 and three - base > 1
+            assert one - base > 1 and two - base > 2 and three - base > 1 and four - base > 4 and five - base > 2

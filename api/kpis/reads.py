@@ -28,12 +28,14 @@ __all__ = [
     "coordinators_by_kpi_ids",
     "count_kpis",
     "count_measurements",
-    "latest_by_child",
     "kpi_by_code",
+    "kpi_conditions",
     "kpis_by_ids",
     "kpis_by_resolution_ids",
+    "latest_by_child",
     "list_kpis",
     "list_measurements",
+    "measurement_conditions",
     "measurements_by_ids",
     "revisions_by_measurement_ids",
     "unit_targets_by_kpi_ids",
@@ -61,7 +63,7 @@ class MeasurementFilter:
     matches_nothing: bool = False
 
 
-def _kpi_conditions(scope: Scope, flt: KpiFilter) -> list[ColumnElement[bool]]:
+def kpi_conditions(scope: Scope, flt: KpiFilter) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = [scope.visible(Kpi)] + ([false()] if flt.matches_nothing else [])
     if flt.resolution_id is not None:
         conds.append(Kpi.resolution_id == flt.resolution_id)
@@ -78,7 +80,7 @@ def _kpi_conditions(scope: Scope, flt: KpiFilter) -> list[ColumnElement[bool]]:
     return conds
 
 
-def _measurement_conditions(scope: Scope, flt: MeasurementFilter) -> list[ColumnElement[bool]]:
+def measurement_conditions(scope: Scope, flt: MeasurementFilter) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = [scope.visible(Measurement)] + ([false()] if flt.matches_nothing else [])
     if flt.kpi_id is not None:
         conds.append(Measurement.kpi_id == flt.kpi_id)
@@ -109,14 +111,14 @@ async def kpis_by_resolution_ids(session: AsyncSession, scope: Scope, ids: Seque
 
 
 async def list_kpis(session: AsyncSession, scope: Scope, flt: KpiFilter, *, first: int, after: str | None) -> list[Kpi]:
-    query = select(Kpi).where(*_kpi_conditions(scope, flt)).order_by(Kpi.code).limit(first + 1)
+    query = select(Kpi).where(*kpi_conditions(scope, flt)).order_by(Kpi.code).limit(first + 1)
     if after is not None:
         query = query.where(Kpi.code > after)
     return list(await session.scalars(query))
 
 
 async def count_kpis(session: AsyncSession, scope: Scope, flt: KpiFilter) -> int:
-    return int(await session.scalar(select(func.count()).select_from(Kpi).where(*_kpi_conditions(scope, flt))) or 0)
+    return int(await session.scalar(select(func.count()).select_from(Kpi).where(*kpi_conditions(scope, flt))) or 0)
 
 
 async def coordinators_by_kpi_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, list[Unit]]:
@@ -156,14 +158,14 @@ async def measurements_by_ids(session: AsyncSession, scope: Scope, ids: Sequence
 
 
 async def list_measurements(session: AsyncSession, scope: Scope, flt: MeasurementFilter, *, first: int, after: int | None) -> list[Measurement]:
-    query = _measurements(scope).where(*_measurement_conditions(scope, flt)).order_by(Measurement.id).limit(first + 1)
+    query = _measurements(scope).where(*measurement_conditions(scope, flt)).order_by(Measurement.id).limit(first + 1)
     if after is not None:
         query = query.where(Measurement.id > after)
     return list(await session.scalars(query))
 
 
 async def count_measurements(session: AsyncSession, scope: Scope, flt: MeasurementFilter) -> int:
-    return int(await session.scalar(select(func.count()).select_from(Measurement).where(*_measurement_conditions(scope, flt))) or 0)
+    return int(await session.scalar(select(func.count()).select_from(Measurement).where(*measurement_conditions(scope, flt))) or 0)
 
 
 async def revisions_by_measurement_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, list[MeasurementRevision]]:

@@ -54,6 +54,7 @@ __all__ = [
     "subtasks_by_assignment_ids",
     "subtasks_by_task_ids",
     "task_by_code",
+    "task_conditions",
     "tasks_by_ids",
 ]
 
@@ -95,7 +96,7 @@ class TaskFilter:
     matches_nothing: bool = False
 
 
-def _task_conditions(scope: Scope, flt: TaskFilter, today: date) -> list[ColumnElement[bool]]:
+def task_conditions(scope: Scope, flt: TaskFilter, today: date) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = [scope.visible(Task)] + ([false()] if flt.matches_nothing else [])
     if flt.resolution_id is not None:
         conds.append(Task.resolution_id == flt.resolution_id)
@@ -120,14 +121,14 @@ def _task_conditions(scope: Scope, flt: TaskFilter, today: date) -> list[ColumnE
 async def list_tasks(session: AsyncSession, scope: Scope, flt: TaskFilter, *, first: int, after: str | None) -> list[Task]:
     """A page of tasks in code order; the filter's `today` (default: the real one) dates overdue."""
     today = flt.today or clock.today()
-    query = _tasks(today).where(*_task_conditions(scope, flt, today)).order_by(Task.code).limit(first + 1)
+    query = _tasks(today).where(*task_conditions(scope, flt, today)).order_by(Task.code).limit(first + 1)
     if after is not None:
         query = query.where(Task.code > after)
     return list(await session.scalars(query))
 
 
 async def count_tasks(session: AsyncSession, scope: Scope, flt: TaskFilter) -> int:
-    conds = _task_conditions(scope, flt, flt.today or clock.today())
+    conds = task_conditions(scope, flt, flt.today or clock.today())
     return int(await session.scalar(select(func.count()).select_from(Task).where(*conds)) or 0)
 
 

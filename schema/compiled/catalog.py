@@ -10,24 +10,29 @@ parent row was already filtered, so the child is reached through its foreign key
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from graphql import GraphQLError
 from sqlalchemy import ColumnElement, and_, exists, func, select, true
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
+from resolute.api.kpis import reads as kpi_reads
 from resolute.api.kpis import rules as kpi_rules
 from resolute.api.kpis.models import Kpi, Measurement
+from resolute.api.kpis.reads import KpiFilter, MeasurementFilter
 from resolute.api.org.models import Unit
 from resolute.api.org.reads import UnitFilter, unit_conditions
 from resolute.api.resolutions.models import Resolution
 from resolute.api.tasks import reads as task_reads
 from resolute.api.tasks import rules
 from resolute.api.tasks.models import Assignment, Milestone, ProgressReport, Task, TaskCoordinator
+from resolute.api.tasks.reads import TaskFilter
 from resolute.schema.compiled.builder import EMPTY_ARRAY, Compiler, FieldHandler, Level, Page, as_bool, decimal_text, global_id, upper_enum
 from resolute.schema.compiled.plan import Field, NotCovered
 from resolute.schema.ids import decode_id
-from resolute.schema.pagination import BY_CODE
+from resolute.schema.kpis.queries import BY_ID as MEASUREMENT_CURSORS
+from resolute.schema.pagination import BY_CODE, Ordering
 from resolute.schema.tasks.queries import AssignmentFilterInput, assignment_filter
 from resolute.schema.tasks.types import ASSIGNMENT_CURSORS
 
@@ -139,6 +144,7 @@ KPI: dict[str, FieldHandler] = {
                                             "redThreshold": "red_threshold"}.items()},
     "leadUnit": unit_by("lead_unit_id"),
     "latestByChild": _latest_by_child,
+    "resolution": lambda compiler, level, field: compiler.to_one(Resolution, field, lambda r: r.c.id == level.c.resolution_id),
 }
 
 
@@ -152,6 +158,7 @@ def _light(compiler: Compiler, level: Level, field: Field) -> ColumnElement[Any]
 MEASUREMENT: dict[str, FieldHandler] = {
     "id": node_id("Measurement"), "period": column("period"), "value": decimal("value"), "note": column("note"), "version": column("version"),
     "unit": unit_by("unit_id"), "light": _light,
+    "kpi": lambda compiler, level, field: compiler.to_one(Kpi, field, lambda k: k.c.id == level.c.kpi_id),
 }
 
 MILESTONE: dict[str, FieldHandler] = {
@@ -273,6 +280,69 @@ def _units(compiler: Compiler, field: Field) -> ColumnElement[Any]:
     return compiler.connection(Unit, field, page, "UnitEdge", "Unit")
 
 
+def _listing(model: Any, type_name: str, conditions: list[ColumnElement[bool]], ordering: Ordering, key: str) -> Any:
+    """A root list in one key's order (code, id), filtered by the read module's own conditions (scope included)."""
+
+    def compile_root(compiler: Compiler, field: Field) -> ColumnElement[Any]:
+        try:
+            after = ordering.decode(field.args.get("after"))
+        except GraphQLError:
+            raise NotCovered("bad cursor") from None
+        page = Page(where=lambda row: [row.adapt(c) for c in conditions], keys=lambda row: [row.c[key]], cursor_name=ordering.name,
+                    first=field.args["first"], after=(after,) if after is not None else None, composite=False)
+        return compiler.connection(model, field, page, f"{type_name}Edge", type_name)
+
+    return compile_root
+
+
+def _filter_args(field: Field, refused: Sequence[str]) -> dict[str, Any]:
+    """The `filter` argument, with no filter the executor must look up first (a unit's path)."""
+    given = field.args.get("filter") or {}
+    if any(given.get(name) is not None for name in refused):
+        raise NotCovered(f"filter needs a lookup: {refused}")
+    return given
+
+
+def _search(given: dict[str, Any]) -> str | None:
+    search = given.get("search")
+    return search[:100] if search else None
+
+
+def _tasks(compiler: Compiler, field: Field) -> ColumnElement[Any]:
+    """Query.tasks: led, handed down or coordinated in scope, in code order."""
+    given = _filter_args(field, ["leadUnder"])
+    flt = TaskFilter(resolution_id=_arg_id_in(given, "resolution", "Resolution"), status=given.get("status"), due_from=given.get("dueFrom"),
+                     due_to=given.get("dueTo"), overdue=given.get("overdue"), search=_search(given), updated_since=given.get("updatedSince"),
+                     today=compiler.today)
+    return _listing(Task, "Task", task_reads.task_conditions(compiler.scope, flt, compiler.today), BY_CODE, "code")(compiler, field)
+
+
+def _kpis(compiler: Compiler, field: Field) -> ColumnElement[Any]:
+    """Query.kpis: in code order."""
+    given = _filter_args(field, ["leadUnder"])
+    flt = KpiFilter(resolution_id=_arg_id_in(given, "resolution", "Resolution"), group=given.get("group"), frequency=given.get("frequency"),
+                    search=_search(given), updated_since=given.get("updatedSince"))
+    return _listing(Kpi, "Kpi", kpi_reads.kpi_conditions(compiler.scope, flt), BY_CODE, "code")(compiler, field)
+
+
+def _measurements(compiler: Compiler, field: Field) -> ColumnElement[Any]:
+    """Query.measurements: oldest first."""
+    given = _filter_args(field, ["under"])
+    flt = MeasurementFilter(kpi_id=_arg_id_in(given, "kpi", "Kpi"), period_from=given.get("periodFrom"), period_to=given.get("periodTo"),
+                            updated_since=given.get("updatedSince"))
+    return _listing(Measurement, "Measurement", kpi_reads.measurement_conditions(compiler.scope, flt), MEASUREMENT_CURSORS, "id")(compiler, field)
+
+
+def _arg_id_in(given: dict[str, Any], name: str, type_name: str) -> int | None:
+    value = given.get(name)
+    if not value:
+        return None
+    try:
+        return decode_id(value, type_name, f"filter.{name}")
+    except GraphQLError:
+        raise NotCovered(f"bad id in filter.{name}") from None
+
+
 def _assignments(compiler: Compiler, field: Field) -> ColumnElement[Any]:
     given = field.args.get("filter") or {}
     if given.get("assigneeUnder") is not None:  # needs the unit's path first: the executor does it
@@ -289,5 +359,6 @@ def _assignments(compiler: Compiler, field: Field) -> ColumnElement[Any]:
 
 ROOTS = {
     "unit": _one_by_id_or_code(Unit, "Unit"), "units": _units,
-    "task": _one_by_id_or_code(Task, "Task"), "resolution": _one_by_id_or_code(Resolution, "Resolution"), "assignments": _assignments,
+    "task": _one_by_id_or_code(Task, "Task"), "tasks": _tasks, "resolution": _one_by_id_or_code(Resolution, "Resolution"),
+    "assignments": _assignments, "kpi": _one_by_id_or_code(Kpi, "Kpi"), "kpis": _kpis, "measurements": _measurements,
 }
