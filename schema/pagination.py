@@ -57,11 +57,24 @@ class Ordering:
             return None
         try:
             name, value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-            if name == self.name and type(value) is self.type and (self.type is not int or 0 <= value <= 2**63 - 1) and (self.type is not str or len(value) <= 200):
+            if name == self.name and type(value) is self.type and _fits(value):
                 return value
         except (ValueError, TypeError):
             pass
         raise _bad_cursor()
+
+
+MAX_KEY = 2**31 - 1  # keys are 32-bit integers (ids, progress) or codes
+
+
+def _fits(value: Any) -> bool:
+    """Whether a decoded key can be compared with its column at all: a 32-bit integer, or a short
+    text without NUL (PostgreSQL text cannot hold it). Anything else is a cursor we never wrote."""
+    if isinstance(value, int):
+        return 0 <= value <= MAX_KEY
+    if isinstance(value, str):
+        return len(value) <= 200 and "\x00" not in value
+    return True
 
 
 def _bad_cursor() -> GraphQLError:
@@ -94,7 +107,7 @@ class KeyOrdering:
                     continue
             except ValueError:
                 raise _bad_cursor() from None
-            if type(value) is not kind or (kind is int and not 0 <= value <= 2**63 - 1) or (kind is str and len(value) > 200):
+            if type(value) is not kind or not _fits(value):
                 raise _bad_cursor()
             key.append(value)
         return tuple(key)

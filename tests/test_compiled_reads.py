@@ -21,13 +21,15 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import insert, update
+from sqlalchemy import insert, literal, update
 
 from resolute.api.db import session_factory
 from resolute.api.kpis.models import Measurement
 from resolute.api.tasks.models import Assignment, Milestone, ProgressReport, Task
+from resolute.schema.compiled import catalog
 from resolute.schema.server import create_app
 from tests.support import Api, Backend, OneRequestAtATime, StatementCounter, running_app
 from tests.test_scope_property_cycle import PERIODS, World, _load, worlds
@@ -225,3 +227,18 @@ async def test_one_statement_per_root_field(api: Api, statements: StatementCount
             assert (one - base, two - base, three - base, four - base, five - base) == (1, 2, 1, 4, 2), statements.statements
         else:  # the executor: one statement per list level, batched (connection rows, count, then each relation)
             assert one - base > 1 and two - base > 2 and three - base > 1 and four - base > 4 and five - base > 2
+
+
+async def test_a_failing_compiled_statement_is_answered_by_the_executor(api: Api, backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever makes a compiled statement fail, the client gets the executor's answer: never the
+    database's message, SQL or parameters (here the statement divides by zero)."""
+    if backend.name != "postgresql":
+        pytest.skip("compiled reads run on PostgreSQL only")
+    world = World(parents=(0, 0), grants=((0, (("admin", 0),)),), resolutions=(0,), tasks=((0, 0, frozenset()),), assignments=((0, 0, 1),),
+                  reports=(0,), kpis=(), measurements=(), events=())
+    await _load(api, world)
+    query = "{ units(first: 5) { totalCount nodes { code } } }"
+    expected = await api.data(query, as_user="user0")
+    monkeypatch.setitem(catalog.ROOTS, "units", lambda compiler, field: literal(1) / literal(0))
+    body = await api.gql(query + " ", as_user="user0")  # another text: not answered from the prepared statements
+    assert not body.get("errors") and body["data"] == expected
