@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, query_expression
 
 from resolute.api.db import Base, UtcDateTime, utcnow
@@ -110,7 +110,11 @@ class Assignment(Base):
 
 class ProgressReport(Base):
     __tablename__ = "progress_reports"
-    __table_args__ = (CheckConstraint("progress BETWEEN 0 AND 100", name="progress_percent"),)
+    __table_args__ = (
+        CheckConstraint("progress BETWEEN 0 AND 100", name="progress_percent"),
+        # an assignment's latest report (latestReport, the cycle's lists): one backward step on this index
+        Index("ix_progress_reports_latest", "assignment_id", "reported_on", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
