@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Annotated, TypeVar
 
 import strawberry
@@ -40,10 +41,11 @@ class Context:
     request_id: str
     after_commit: Sequence[AfterCommit] = ()
     today: date = field(default_factory=lambda: clock.today())
-    loaders: Loaders = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.loaders = Loaders(self.db, self.scope, today=self.today)
+    @cached_property
+    def loaders(self) -> Loaders:
+        """Made on first use: a query the compiled read path answers never needs them."""
+        return Loaders(self.db, self.scope, today=self.today)
 
     @property
     def compiled_reads(self) -> bool:
@@ -81,7 +83,7 @@ async def perform(info: Info, idempotency_key: str | None, call: Callable[[UnitO
     except ServiceError as exc:  # refused while parsing the input
         return Outcome(errors=exc.errors)
     finally:
-        ctx.loaders = Loaders(ctx.db, ctx.scope, today=ctx.today)
+        ctx.loaders = Loaders(ctx.db, ctx.scope, today=ctx.today)  # type: ignore[misc]  # replaces the cached one
 
 
 async def reread(loader: DataLoader[int, R | None], pk: int | None, wrap: Callable[[R], W]) -> W | None:
