@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import importlib
+import importlib.util
 import os
 import sys
 import tempfile
@@ -46,13 +47,29 @@ def _operate(settings: Settings, call: Callable[[UnitOfWork], Awaitable[Outcome[
     return outcome.value  # type: ignore[return-value]
 
 
+def _server_implementations() -> dict[str, str]:
+    """uvloop's event loop and httptools' HTTP parser where they are installed (both are dependencies,
+    but uvloop has no Windows build); else uvicorn's own choice (asyncio, h11)."""
+    return {
+        "loop": "uvloop" if importlib.util.find_spec("uvloop") else "auto",
+        "http": "httptools" if importlib.util.find_spec("httptools") else "auto",
+    }
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     if args.migrate:
         cmd_migrate(argparse.Namespace(revision="head", downgrade=None), settings)
-    print(f"Resolute on http://{args.host}:{args.port}/graphql (GraphiQL in a browser; POST /auth/token for a token)")
-    uvicorn.run("resolute.schema.server:create_app", factory=True, host=args.host, port=args.port, workers=args.workers, log_level="info")
+    fast = _server_implementations()
+    print(
+        f"Resolute on http://{args.host}:{args.port}/graphql (GraphiQL in a browser; POST /auth/token for a token);"
+        f" {args.workers} worker(s), loop {fast['loop']}, http {fast['http']}"
+    )
+    # By import string, so that each worker process builds its own app (and its own engine and pool).
+    uvicorn.run(
+        "resolute.schema.server:create_app", factory=True, host=args.host, port=args.port, workers=args.workers, log_level="info", **fast
+    )
     return 0
 
 

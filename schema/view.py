@@ -2,8 +2,8 @@
 
 Who the caller is was settled by the authentication middleware (resolute.api.auth.backend) on
 the request's own session (resolute.api.request_state); this view only refuses anonymous callers,
-builds the per-request context from that state, and turns strawberry's refusals of malformed
-requests into 4xx answers.
+builds the per-request context from that state, turns strawberry's refusals of malformed
+requests into 4xx answers, and encodes the answers with orjson.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -21,6 +22,7 @@ from strawberry.asgi import GraphQL
 from strawberry.schema import BaseSchema
 
 from resolute.api.access.scope import Scope
+from resolute.api.auth.principal import Account
 from resolute.api.settings import Settings
 from resolute.api.transaction import AfterCommit
 from resolute.schema.context import Context
@@ -72,14 +74,25 @@ class GraphQLEndpoint(GraphQL):
             response = _bad_request(exc.reason, exc.status_code)
         await response(scope, receive, send)
 
+    def encode_json(self, data: object) -> bytes:
+        """UTF-8 JSON bytes, several times faster than the standard library's (which would also
+        escape every Vietnamese letter as \\uXXXX); the values are JSON's own types by now."""
+        return orjson.dumps(data)
+
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Any:
-        return Context(
+        account: Account = request.user.account
+        context = Context(
             settings=self.settings,
             db=request.state.db,
-            scope=Scope(request.user.principal, request.app.state.policy),
+            scope=Scope(account.principal, request.app.state.policy),
             request_id=request.state.request_id,
             after_commit=self.after_commit,
         )
+        # The caller's own account and grants, as the authentication just read them on this session:
+        # the scope always lets a caller read both, so `me { user grants }` need not read them again.
+        context.loaders.users_by_id.prime(account.user.id, account.user)
+        context.loaders.grants_by_user_id.prime(account.user.id, list(account.grants))
+        return context
 
 
 def _has_nul(body: bytes) -> bool:

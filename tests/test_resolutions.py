@@ -889,9 +889,9 @@ async def test_statement_count_does_not_grow_with_the_page(tree: Api, statements
     large = await counted(30)
     assert small == large, statements.statements
     selects = [s for s in statements.statements if s.lstrip().upper().startswith("SELECT")]
-    # caller, grants, page, and one batch per loader (8): objectives, keyResults, implementedBy, implements,
-    # issuingUnit, coverageSummary, coverage, the coverage's programmes
-    assert len(selects) == 11, selects
+    # the caller (user and grants), page, and one batch per loader (8): objectives, keyResults, implementedBy,
+    # implements, issuingUnit, coverageSummary, coverage, the coverage's programmes
+    assert len(selects) == 10, selects
 
 
 # -- 9. idempotency ----------------------------------------------------------------------------------

@@ -47,15 +47,16 @@ async def test_acceptance_query_same_count_for_10_and_100(wide: Api, statements:
     large = await _count(wide, statements, ACCEPTANCE_QUERY, 100, "admin")
     assert small == large, statements.statements
     selects = [s for s in statements.statements if s.lstrip().upper().startswith("SELECT")]
-    assert len(selects) == 6, selects  # user, grants, units, parents, children, ancestors
+    assert len(selects) == 5, selects  # the caller (user and grants), units, parents, children, ancestors
 
 
 async def test_nested_connections_do_not_grow_with_n(wide: Api, statements: StatementCounter) -> None:
     small = await _count(wide, statements, TREE_QUERY, 10, "admin")
     large = await _count(wide, statements, TREE_QUERY, 100, "admin")
-    # user, grants, page, count, then one batch each: parents, children, ancestors, descendants, their counts.
-    # N=10 needs one batch more: a descendant's parent that is not yet in the loader's cache (at N=100 they all are).
-    assert (small, large) == (10, 9), statements.statements
+    # the caller (user and grants), page, count, then one batch each: parents, children, ancestors, descendants,
+    # their counts. N=10 needs one batch more: a descendant's parent that is not yet in the loader's cache (at
+    # N=100 they all are).
+    assert (small, large) == (9, 8), statements.statements
 
 
 async def test_scoped_caller_same_shape_same_count(wide: Api, statements: StatementCounter) -> None:
@@ -71,4 +72,4 @@ async def test_scoped_caller_same_shape_same_count(wide: Api, statements: Statem
 async def test_users_query_statements_do_not_grow_with_n(wide: Api, statements: StatementCounter) -> None:
     small = await _count(wide, statements, USERS_QUERY, 10, "admin")
     large = await _count(wide, statements, USERS_QUERY, 100, "admin")
-    assert small == large == 6, statements.statements  # user, grants, page, then one batch each: units, grants, the grants' units
+    assert small == large == 5, statements.statements  # the caller, page, then one batch each: units, grants, the grants' units

@@ -1,8 +1,8 @@
 """Authentication as a Starlette backend: bearer token -> principal, for every route alike.
 
-The principal is read fresh from the database on every request, on the request's own session
-(api.request_state), so a deactivation, a revocation or a password change takes effect on the
-very next request. A missing or refused token leaves the caller anonymous, with the reason kept
+The principal is read fresh from the database on every request (one statement), on the
+request's own session (api.request_state), so a deactivation, a revocation or a password change
+takes effect on the very next request. A missing or refused token leaves the caller anonymous, with the reason kept
 for the routes that require a caller (they answer 401); routes that do not (health, login) go on.
 """
 
@@ -14,7 +14,7 @@ from starlette.authentication import AuthCredentials, AuthenticationBackend, Bas
 from starlette.requests import HTTPConnection
 
 from resolute.api.access.scope import Principal
-from resolute.api.auth.principal import load_principal
+from resolute.api.auth.principal import Account, load_account
 from resolute.api.auth.tokens import TokenError, decode_token
 from resolute.api.settings import Settings
 
@@ -27,10 +27,11 @@ REFUSED = "invalid or expired token"
 
 
 class Caller(BaseUser):
-    """An authenticated caller: its principal (user, unit, grants)."""
+    """An authenticated caller: its principal (user, unit, grants), and the account it was read from."""
 
-    def __init__(self, principal: Principal) -> None:
-        self.principal = principal
+    def __init__(self, account: Account) -> None:
+        self.account = account
+        self.principal: Principal = account.principal
 
     @property
     def is_authenticated(self) -> bool:
@@ -70,7 +71,7 @@ class TokenBackend(AuthenticationBackend):
             log.info("refused token: %s", exc)
             return AuthCredentials(), Anonymous(REFUSED)
         async with conn.state.db.use() as session:
-            principal = await load_principal(session, claims)
-        if principal is None:
+            account = await load_account(session, claims)
+        if account is None:
             return AuthCredentials(), Anonymous(REFUSED)
-        return AuthCredentials(["authenticated"]), Caller(principal)
+        return AuthCredentials(["authenticated"]), Caller(account)
