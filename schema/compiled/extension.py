@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Hashable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from graphql import ExecutionResult
 from sqlalchemy import Text, cast, select
 from sqlalchemy.engine import Dialect
@@ -120,8 +121,8 @@ class CompiledReads(SchemaExtension):
                         data[part.key] = "Query"
                         continue
                     text = (await connection.exec_driver_sql(part.sql, part.params)).scalar()
-                    data[part.key] = json.loads(text) if text is not None else None
-            except Exception:  # noqa: BLE001 - whatever failed, the executor answers (and masks) it as it would have
+                    data[part.key] = orjson.loads(text) if text is not None else None
+            except Exception:
                 log.warning("compiled read failed; the executor answers instead", exc_info=True)
                 await session.rollback()
                 return None
