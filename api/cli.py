@@ -89,9 +89,12 @@ def _import(settings: Settings, directory: Path) -> int:
     from resolute.api.interchange.importer import import_directory
     from resolute.api.interchange.reader import InterchangeError
 
+    def progress(line: str) -> None:  # one line per phase, as it ends: a national import takes a while
+        print(line, file=sys.stderr, flush=True)
+
     started = time.perf_counter()
     try:
-        lines = _operate(settings, lambda uow: import_directory(uow, directory=directory, policy=load_policy(settings.policy_dir)))
+        lines = _operate(settings, lambda uow: import_directory(uow, directory=directory, policy=load_policy(settings.policy_dir), progress=progress))
     except InterchangeError as exc:
         print(f"import refused, nothing written ({len(exc.problems)} problem(s)):", file=sys.stderr)
         for problem in exc.problems[:200]:

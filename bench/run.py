@@ -1,9 +1,10 @@
 """Benchmark: import the national data set and time scoped GraphQL queries over it.
 
-    .venv/bin/python bench/run.py [--scale national] [--backend sqlite|postgresql|both] [--repeat 20]
+    .venv/bin/python bench/run.py [--scale national] [--backend sqlite|postgresql|both] [--repeat 20] [--import-only]
 
 Generates the data set (the vendored generator, seed 1) into bench/data/ (git-ignored),
-imports it twice into a fresh database (the second import must change nothing), then runs
+imports it twice into a fresh database (the second import must change nothing; the importer's
+progress lines go to stderr), then runs
 each query --repeat times in-process over HTTP (httpx ASGI transport) and prints the median
 and 95th percentile. Figures go into bench/README.md by hand, with the date and machine.
 """
@@ -55,15 +56,20 @@ def dataset(scale: str) -> Path:
     return out
 
 
+def progress(line: str) -> None:
+    print(f"  {line}", file=sys.stderr, flush=True)
+
+
 async def import_twice(url: str, directory: Path) -> tuple[float, float]:
     settings = settings_for(url)
     engine = create_engine(settings)
     timings = []
     try:
-        for _ in range(2):
+        for attempt in ("first", "again"):
+            print(f"import ({attempt}):", file=sys.stderr)
             started = time.perf_counter()
             outcome = await import_directory(UnitOfWork(sessions=session_factory(engine), settings=settings, actor_label="bench"),
-                                             directory=directory, policy=load_policy(settings.policy_dir))
+                                             directory=directory, policy=load_policy(settings.policy_dir), progress=progress)
             lines = outcome.value
             timings.append(time.perf_counter() - started)
         assert all(" 0 created, 0 updated" in line for line in lines if not line.startswith("grants")), f"the second import changed something: {lines}"
@@ -90,7 +96,7 @@ async def time_queries(url: str, repeat: int) -> dict[str, tuple[float, float]]:
     return results
 
 
-async def bench(backend: str, directory: Path, repeat: int) -> None:
+async def bench(backend: str, directory: Path, repeat: int, import_only: bool) -> None:
     if backend == "postgresql":
         if not await pg_reachable():
             print("PostgreSQL not reachable: skipped")
@@ -104,7 +110,10 @@ async def bench(backend: str, directory: Path, repeat: int) -> None:
     try:
         await asyncio.to_thread(upgrade, settings_for(url))
         first, second = await import_twice(url, directory)
-        print(f"\n## {backend}\n\nimport: {first:.1f} s (first), {second:.1f} s (again, nothing changed)\n")
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"\n## {backend}\n\nimport: {first:.1f} s (first), {second:.1f} s (again, nothing changed); peak RSS of the process so far {peak:.0f} MB\n")
+        if import_only:
+            return
         print("| query | median ms | p95 ms |\n|---|---:|---:|")
         for label, (median, p95) in (await time_queries(url, repeat)).items():
             print(f"| {label} | {median:.1f} | {p95:.1f} |")
@@ -118,10 +127,11 @@ def main() -> None:
     parser.add_argument("--scale", default="national", choices=("small", "medium", "national"))
     parser.add_argument("--backend", default="both", choices=("sqlite", "postgresql", "both"))
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--import-only", action="store_true", help="time the two imports, not the queries")
     args = parser.parse_args()
     directory = dataset(args.scale)
     for backend in ("sqlite", "postgresql") if args.backend == "both" else (args.backend,):
-        asyncio.run(bench(backend, directory, args.repeat))
+        asyncio.run(bench(backend, directory, args.repeat, args.import_only))
     print(f"\npeak RSS of the benchmark process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

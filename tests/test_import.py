@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,7 @@ USERS = """{ users(first: 100, filter: {includeInactive: true}) { totalCount nod
     id username fullName active hasPassword version updatedAt unit { code } grants { id role unit { code } } } } }"""
 UNIT_HEADER = "code,parent_code,name,kind\n"
 USER_HEADER = "username,unit_code,role,full_name\n"
+PROGRESS = re.compile(r"^[^ ].*, \d+\.\d s \(at \d+\.\d s\)$")  # "assignments.csv: 2,691 rows read, checked and staged, 0.1 s (at 0.3 s)"
 CYCLE_COUNTS = [  # report lines are sorted by table name
     ("assignments", 2691), ("kpi_unit_targets", 270), ("kpis", 123), ("measurements", 1330), ("milestones", 1670), ("objectives", 78),
     ("progress_reports", 3775), ("resolutions", 28), ("task_coordinators", 1573), ("tasks", 827),
@@ -66,6 +68,11 @@ async def state(api: Api, as_user: str = "admin") -> tuple[dict[str, Any], dict[
     return (await api.data(UNITS, as_user=as_user))["units"], (await api.data(USERS, as_user=as_user))["users"]
 
 
+def refusal(err: str) -> str:
+    """stderr without the progress lines the import prints as it goes (one per phase, each ending in its times)."""
+    return "".join(line for line in err.splitlines(keepends=True) if not PROGRESS.match(line.rstrip("\n")))
+
+
 def write(directory: Path, name: str, content: str | bytes) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / name).write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
@@ -95,6 +102,10 @@ async def test_import_the_small_dataset_then_again_changes_nothing(
     # the working cycle too (seed 1, small scale: FORMAT.md's row counts; KPI duties derived from measurements)
     assert lines[3:-1] == [f"{table}: {n} created, 0 updated" for table, n in CYCLE_COUNTS]
     assert lines[-1].startswith(f"imported {dataset} in ")
+    progress = err.splitlines()  # one line per phase on stderr, as it ends, with its counts and times
+    assert progress and all(PROGRESS.match(line) for line in progress), err
+    assert any(line.startswith("assignments.csv: 2,691 rows read") for line in progress), err
+    assert any(line.startswith("progress_reports: 3,775 created,") for line in progress), err
 
     monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
     assert (await cli("create-admin", "--username", "root", "--password-stdin")) == 0
@@ -235,9 +246,9 @@ async def test_refused_import_names_the_lines_and_writes_nothing(
     assert (await cli("import", str(tmp_path / "in"))) == 1
     out, err = capsys.readouterr()
     assert out == ""
-    assert err.startswith("import refused, nothing written ("), err
+    assert refusal(err).startswith("import refused, nothing written ("), err
     for fragment in expected:
-        assert fragment in err, (fragment, err)
+        assert fragment in refusal(err), (fragment, err)
     assert await state(api) == before
 
 
@@ -247,7 +258,7 @@ async def test_every_problem_is_reported_at_once(api: Api, cli_env: None, tmp_pa
     write(tmp_path, "units.csv", UNIT_HEADER + "P03,TW,Tỉnh Mới,planet\nP04,TW,Tỉnh B,province\nP05,PX,Tỉnh C,province\n")
     write(tmp_path, "users.csv", USER_HEADER + "p09.x,P09,viewer,X\n")
     assert (await cli("import", str(tmp_path))) == 1
-    err = capsys.readouterr().err
+    err = refusal(capsys.readouterr().err)
     assert err.splitlines() == [
         "import refused, nothing written (3 problem(s)):",
         "  units.csv:2: unknown kind 'planet' (known: agency, cell, central, commune, department, ministry, province)",

@@ -1,4 +1,5 @@
-"""Importing the working cycle: bad lines are named file:line and nothing is written; a good import is idempotent."""
+"""Importing the working cycle: bad lines are named file:line and nothing is written; a good import is idempotent,
+and a re-import of files with a few changed rows changes exactly those rows."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import csv
 import shutil
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -62,6 +65,10 @@ CASES = [
     ("kpis.csv", 2, "target", "-5", "thresholds: an increasing KPI has a target above its baseline"),
     ("tasks.csv", 6, "due_on", "2020-01-01", "due_on before start_on"),
     ("progress_reports.csv", 2, "reporter_username", "ghost", "unknown reporter 'ghost'"),
+    ("progress_reports.csv", 3, "assignment_code", "AS9999999", "unknown assignment 'AS9999999'"),  # looked up in SQL, among staged and stored rows
+    ("progress_reports.csv", 4, "assignment_code", "", "empty assignment"),
+    ("measurements.csv", 2, "value", "12,5", "value '12,5' is not a number"),
+    ("assignments.csv", 2, "raci", "X", "raci 'X' is not one of R, A, C, I"),
     ("resolutions.csv", 3, "issuing_unit_code", "P99", "unknown issuing unit 'P99'"),
     ("milestones.csv", 2, "due_on", "someday", "is not a date"),
 ]
@@ -105,3 +112,122 @@ async def test_the_cycle_imports_once_and_reads_through_graphql(api: Api, env: N
     assert task["parentTask"]["code"].startswith("57-NQ/TW-T") and task["originAssignment"]["unit"]["code"] == "P01"
     coverage = await api.data('{ resolution(code: "57-NQ/TW") { coverageSummary { expected onTime pending missing } } }', as_user="admin")
     assert coverage["resolution"]["coverageSummary"]["expected"] == 3  # the three provinces of the small scale, each with its programme
+
+
+async def snapshot(api: Api) -> dict[str, dict[Any, tuple[Any, ...]]]:
+    """Every row of every table an import writes, by primary key, as the database returns it."""
+    keys = {"task_coordinators": "task_id, unit_id", "kpi_unit_targets": "kpi_id, unit_id"}
+    tables = {}
+    async with api.engine.connect() as conn:
+        for table in (*TABLES, "grants", "measurement_revisions"):
+            key = keys.get(table, "id")
+            result = await conn.execute(text(f"SELECT {key}, * FROM {table}"))
+            width = len(key.split(","))
+            tables[table] = {row[:width] if width > 1 else row[0]: tuple(row[width:]) for row in result.all()}
+    return tables
+
+
+def append(directory: Path, name: str, row: dict[str, str]) -> None:
+    with (directory / name).open("a", encoding="utf-8", newline="") as handle:
+        csv.DictWriter(handle, fieldnames=list(row), lineterminator="\n").writerow(row)
+
+
+async def test_a_reimport_changes_exactly_the_changed_rows(api: Api, env: None, small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One assignment's progress, one new report of it, one measurement value: those rows change, nothing else does."""
+    directory = tmp_path / "data"
+    shutil.copytree(small, directory)
+    assert await asyncio.to_thread(main, ["import", str(directory)]) == 0
+    before = await snapshot(api)
+
+    with (directory / "progress_reports.csv").open(encoding="utf-8", newline="") as handle:
+        reports = list(csv.DictReader(handle))
+    with (directory / "assignments.csv").open(encoding="utf-8", newline="") as handle:
+        assignments = list(csv.DictReader(handle))
+    last_report = {r["assignment_code"]: r for r in reports}  # rows are in date order within an assignment
+    row, chosen = next(
+        (i, a) for i, a in enumerate(assignments, 1)
+        if a["status"] == "in_progress" and int(a["progress"]) <= 90 and a["code"] in last_report and last_report[a["code"]]["reported_on"] < "2025-09-30"
+    )
+    progress = str(int(chosen["progress"]) + 5)
+    day = (date.fromisoformat(last_report[chosen["code"]]["reported_on"]) + timedelta(days=1)).isoformat()
+    spoil(directory, "assignments.csv", row, "progress", progress)
+    append(directory, "progress_reports.csv", {**last_report[chosen["code"]], "reported_on": day, "progress": progress, "note": "Báo cáo bổ sung"})
+    with (directory / "measurements.csv").open(encoding="utf-8", newline="") as handle:
+        measurement = next(csv.DictReader(handle))
+    value = f"{float(measurement['value']) + 1.25:.2f}"
+    spoil(directory, "measurements.csv", 1, "value", value)
+
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, ["import", str(directory)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    changed = {"assignments: 0 created, 1 updated", "progress_reports: 1 created, 0 updated", "measurements: 0 created, 1 updated"}
+    assert changed <= set(lines), lines
+    assert all(line in changed or line.endswith((" 0 created, 0 updated", "0 updated, 0 unchanged", " unchanged")) or line.startswith(("grants: 0 created", "imported ")) for line in lines), lines
+    after = await snapshot(api)
+
+    def differing(table: str) -> tuple[set[Any], set[Any], set[Any]]:
+        old, new = before[table], after[table]
+        return set(new) - set(old), set(old) - set(new), {k for k in set(old) & set(new) if old[k] != new[k]}
+
+    untouched = {t for t in after if t not in ("assignments", "progress_reports", "measurements", "measurement_revisions", "audit_events")}
+    assert {t: differing(t) for t in untouched} == {t: (set(), set(), set()) for t in untouched}
+    async with api.engine.connect() as conn:
+        assignment_id = (await conn.execute(text("SELECT id FROM assignments WHERE code = :c"), {"c": chosen["code"]})).scalar_one()
+        measurement_id = (await conn.execute(text(
+            "SELECT m.id FROM measurements m JOIN kpis k ON k.id = m.kpi_id JOIN units u ON u.id = m.unit_id WHERE k.code = :k AND u.code = :u AND m.period = :p"
+        ), {"k": measurement["kpi_code"], "u": measurement["unit_code"], "p": measurement["period"]})).scalar_one()
+        columns = {t: list((await conn.execute(text(f"SELECT * FROM {t} LIMIT 0"))).keys()) for t in ("assignments", "progress_reports", "measurements", "measurement_revisions")}
+
+    def field(table: str, row: tuple[Any, ...], name: str) -> Any:
+        return row[columns[table].index(name)]
+
+    def without(table: str, row: tuple[Any, ...], *names: str) -> tuple[Any, ...]:
+        return tuple(v for c, v in zip(columns[table], row, strict=True) if c not in names)
+
+    assert differing("assignments") == (set(), set(), {assignment_id})
+    old, new = before["assignments"][assignment_id], after["assignments"][assignment_id]
+    assert (field("assignments", new, "progress"), field("assignments", new, "version")) == (int(progress), field("assignments", old, "version") + 1)
+    assert without("assignments", old, "progress", "version", "updated_at") == without("assignments", new, "progress", "version", "updated_at")
+
+    added, removed, rewritten = differing("progress_reports")
+    assert (len(added), removed, rewritten) == (1, set(), set())
+    report = after["progress_reports"][added.pop()]
+    assert (field("progress_reports", report, "assignment_id"), str(field("progress_reports", report, "reported_on")), field("progress_reports", report, "progress"),
+            field("progress_reports", report, "note")) == (assignment_id, day, int(progress), "Báo cáo bổ sung")
+
+    assert differing("measurements") == (set(), set(), {measurement_id})
+    old, new = before["measurements"][measurement_id], after["measurements"][measurement_id]
+    assert (f"{float(field('measurements', new, 'value')):.2f}", field("measurements", new, "version")) == (value, field("measurements", old, "version") + 1)
+    assert without("measurements", old, "value", "version", "updated_at") == without("measurements", new, "value", "version", "updated_at")
+    added, removed, rewritten = differing("measurement_revisions")  # the value it replaced stays in the history
+    assert (len(added), removed, rewritten) == (1, set(), set())
+    revision = after["measurement_revisions"][added.pop()]
+    assert (field("measurement_revisions", revision, "measurement_id"), f"{float(field('measurement_revisions', revision, 'value')):.2f}") == (measurement_id, measurement["value"])
+
+    added, removed, rewritten = differing("audit_events")  # one event says what the import did
+    assert (len(added), removed, rewritten) == (1, set(), set())
+
+    assert await asyncio.to_thread(main, ["import", str(directory)]) == 0  # and the same files once more change nothing
+    assert await snapshot(api) == after
+
+
+async def test_within_a_file_the_first_row_of_a_key_wins(api: Api, env: None, small: Path, tmp_path: Path) -> None:
+    """A key repeated in a big file (assignment code; report's assignment and date; measurement's KPI, unit and period): the first row is imported."""
+    directory = tmp_path / "data"
+    shutil.copytree(small, directory)
+    firsts = {}
+    for name, column, value in (("assignments.csv", "progress", "55"), ("progress_reports.csv", "note", "bản trùng"), ("measurements.csv", "value", "1.00")):
+        with (directory / name).open(encoding="utf-8", newline="") as handle:
+            firsts[name] = next(csv.DictReader(handle))
+        append(directory, name, {**firsts[name], column: value})
+    assert await asyncio.to_thread(main, ["import", str(directory)]) == 0
+    assert {t: n for t, n in (await counts(api)).items() if t in ("assignments", "progress_reports", "measurements")} == {
+        "assignments": 2691, "progress_reports": 3775, "measurements": 1330,
+    }
+    async with api.engine.connect() as conn:
+        progress = (await conn.execute(text("SELECT progress FROM assignments WHERE code = :c"), {"c": firsts["assignments.csv"]["code"]})).scalar_one()
+        notes = (await conn.execute(text("SELECT count(*) FROM progress_reports WHERE note = 'bản trùng'"))).scalar_one()
+        value = (await conn.execute(text(
+            "SELECT m.value FROM measurements m JOIN kpis k ON k.id = m.kpi_id JOIN units u ON u.id = m.unit_id WHERE k.code = :k AND u.code = :u AND m.period = :p"
+        ), {"k": firsts["measurements.csv"]["kpi_code"], "u": firsts["measurements.csv"]["unit_code"], "p": firsts["measurements.csv"]["period"]})).scalar_one()
+    assert (progress, notes, f"{float(value):.2f}") == (int(firsts["assignments.csv"]["progress"]), 0, firsts["measurements.csv"]["value"])

@@ -1,10 +1,11 @@
 """Importing the working cycle of the interchange format: resolutions to measurements.
 
-Every reference is checked against the files and the database before anything is written; a
-problem anywhere is reported as file:line: reason and nothing is written. Rows are matched by
-their natural keys (codes; a report by assignment and date; a measurement by KPI, unit and
-period), so importing the same files again changes nothing. Writing is bulk: COPY on
-PostgreSQL, executemany on SQLite.
+Every reference is checked against the files and the database before anything is kept; a
+problem anywhere is reported as file:line: reason, and the unit of work rolls everything back.
+Rows are matched by their natural keys (codes; a report by assignment and date; a measurement by
+KPI, unit and period), so importing the same files again changes nothing. The small files are
+compared in Python; the big ones (assignments, progress reports, measurements) are streamed
+into staging tables and compared in SQL (bulk.py), so memory does not grow with them.
 
 The format's "overdue" status is not stored (overdue is derived from dates): such rows are kept
 as in progress (or not started at 0 %). A unit that reports a KPI it neither issued nor leads
@@ -13,11 +14,9 @@ gets a per-unit target row (without a value) so that it may read the KPI it must
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,101 +25,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolute.api.accounts.models import User
 from resolute.api.audit.chain import record
-from resolute.api.interchange.reader import InterchangeError, Problem, read_rows
-from resolute.api.kpis.models import DIRECTIONS, FREQUENCIES, GROUPS, Kpi, KpiUnitTarget, Measurement, MeasurementRevision
-from resolute.api.kpis.periods import period_start
+from resolute.api.interchange.bulk import STREAMED, Known, merge, stage_files, unknown_assignments
+from resolute.api.interchange.checks import CYCLE_FILES, PROBLEMS_KEPT, Checker, CycleReport
+from resolute.api.interchange.progress import Progress
+from resolute.api.interchange.reader import InterchangeError, read_rows
+from resolute.api.kpis.models import DIRECTIONS, FREQUENCIES, GROUPS, Kpi
 from resolute.api.kpis.service import threshold_problems
 from resolute.api.org.models import Unit
 from resolute.api.org.text import fold
-from resolute.api.org.tree import lies_under
 from resolute.api.resolutions.models import Objective, Resolution
-from resolute.api.tasks.models import RACI, Assignment, Milestone, ProgressReport, Task, TaskCoordinator
+from resolute.api.tasks.models import Assignment, Milestone, Task, TaskCoordinator
 
 __all__ = ["CYCLE_FILES", "CycleReport", "load_cycle"]
-
-CYCLE_FILES: dict[str, tuple[str, ...]] = {
-    "resolutions.csv": ("code", "title", "issuing_unit_code", "issued_on", "implements_code"),
-    "objectives.csv": ("code", "resolution_code", "title"),
-    "kpis.csv": ("code", "resolution_code", "objective_code", "name", "unit_of_measure", "direction", "baseline", "target", "yellow_threshold", "red_threshold", "kpi_group", "frequency", "lead_unit_code"),
-    "tasks.csv": ("code", "resolution_code", "parent_task_code", "title", "lead_unit_code", "start_on", "due_on", "kpi_code"),
-    "task_coordinators.csv": ("task_code", "unit_code"),
-    "milestones.csv": ("task_code", "title", "due_on", "done_on"),
-    "assignments.csv": ("code", "task_code", "assignee_unit_code", "assigner_unit_code", "raci", "assigned_on", "due_on", "status", "progress", "completed_on"),
-    "progress_reports.csv": ("assignment_code", "reported_on", "progress", "status", "note", "reporter_username"),
-    "measurements.csv": ("kpi_code", "unit_code", "period", "value"),
-}
-FORMAT_STATUSES = ("not_started", "in_progress", "completed", "overdue", "cancelled")
-
-
-@dataclass
-class CycleReport:
-    created: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    updated: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-
-    def lines(self) -> list[str]:
-        tables = sorted(set(self.created) | set(self.updated))
-        return [f"{t}: {self.created.get(t, 0)} created, {self.updated.get(t, 0)} updated" for t in tables]
-
-    def changed(self) -> bool:
-        return any(self.created.values()) or any(self.updated.values())
-
-
-class _Checker:
-    """Collects file:line problems while converting fields."""
-
-    def __init__(self) -> None:
-        self.problems: list[Problem] = []
-
-    def add(self, file: str, line: int, reason: str) -> None:
-        self.problems.append(Problem(file, line, reason))
-
-    def date(self, file: str, line: int, value: str, name: str, *, optional: bool = False) -> date | None:
-        if not value and optional:
-            return None
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            self.add(file, line, f"{name} '{value}' is not a date (YYYY-MM-DD)")
-            return None
-
-    def decimal(self, file: str, line: int, value: str, name: str) -> Decimal | None:
-        try:
-            amount = Decimal(value)
-            if amount.is_finite() and abs(amount) < Decimal("1e13"):
-                return amount
-        except (InvalidOperation, ValueError):
-            pass
-        self.add(file, line, f"{name} '{value}' is not a number")
-        return None
-
-    def percent(self, file: str, line: int, value: str, name: str) -> int | None:
-        if value.isdigit() and 0 <= int(value) <= 100:
-            return int(value)
-        self.add(file, line, f"{name} '{value}' is not a whole percentage 0-100")
-        return None
-
-    def choice(self, file: str, line: int, value: str, name: str, allowed: Iterable[str]) -> str | None:
-        if value in allowed:
-            return value
-        self.add(file, line, f"{name} '{value}' is not one of {', '.join(allowed)}")
-        return None
-
-    def ref(self, file: str, line: int, value: str, name: str, known: dict[str, int] | set[str], *, optional: bool = False) -> Any:
-        if not value:
-            if not optional:
-                self.add(file, line, f"empty {name}")
-            return None
-        if value not in known:
-            self.add(file, line, f"unknown {name} '{value}'")
-            return None
-        return known[value] if isinstance(known, dict) else value
-
-
-def _stored_status(status: str, progress: int) -> str:
-    """The format's 'overdue' is derived at read time here, never stored."""
-    if status == "overdue":
-        return "in_progress" if progress > 0 else "not_started"
-    return status
 
 
 async def _codes(session: AsyncSession, model: Any, key: Any = None) -> dict[str, int]:
@@ -147,14 +63,15 @@ async def _bulk_update(session: AsyncSession, model: Any, rows: list[dict[str, A
         await session.execute(update(model), rows[start : start + 20_000])
 
 
-async def load_cycle(session: AsyncSession, directory: Path, *, today: date | None = None) -> CycleReport:
+async def load_cycle(session: AsyncSession, directory: Path, *, today: date | None = None, progress: Progress | None = None) -> CycleReport:
     """Check and load the cycle files present in `directory` (units and users already loaded)."""
     present = {name: directory / name for name in CYCLE_FILES if (directory / name).exists()}
     report = CycleReport()
     if not present:
         return report
-    check = _Checker()
-    rows = {name: read_rows(path, CYCLE_FILES[name], check.problems) for name, path in present.items()}
+    progress = progress or Progress()
+    check = Checker()
+    rows = {name: read_rows(path, CYCLE_FILES[name], check) for name, path in present.items() if name not in STREAMED}
     if check.problems:
         raise InterchangeError(check.problems)
     now = datetime.now(UTC)
@@ -164,7 +81,7 @@ async def load_cycle(session: AsyncSession, directory: Path, *, today: date | No
     users = await _codes(session, User, User.username)
 
     # -- resolutions ------------------------------------------------------------------------
-    stored_res = {r.code: r for r in (await session.execute(select(Resolution.id, Resolution.code, Resolution.title, Resolution.issuing_unit_id, Resolution.issued_on, Resolution.implements_id))).all()}
+    stored_res = {r.code: r for r in (await session.execute(select(Resolution.id, Resolution.code, Resolution.title, Resolution.issuing_unit_id, Resolution.issued_on, Resolution.implements_id, Resolution.version))).all()}
     res_codes: set[str] = set(stored_res) | {r["code"] for _, r in rows.get("resolutions.csv", [])}
     wanted_res: list[dict[str, Any]] = []
     for line, r in rows.get("resolutions.csv", []):
@@ -182,7 +99,6 @@ async def load_cycle(session: AsyncSession, directory: Path, *, today: date | No
     obj_codes = set(await _codes(session, Objective)) | {r["code"] for _, r in rows.get("objectives.csv", [])}
     kpi_codes = set(await _codes(session, Kpi)) | {r["code"] for _, r in rows.get("kpis.csv", [])}
     task_codes = set(await _codes(session, Task)) | {r["code"] for _, r in rows.get("tasks.csv", [])}
-    asg_codes = set(await _codes(session, Assignment)) | {r["code"] for _, r in rows.get("assignments.csv", [])}
     for line, r in rows.get("objectives.csv", []):
         check.ref("objectives.csv", line, r["resolution_code"], "resolution", res_codes)
     kpi_freq: dict[str, str] = {c: fr for c, fr in (await session.execute(select(Kpi.code, Kpi.frequency))).all()}
@@ -215,47 +131,24 @@ async def load_cycle(session: AsyncSession, directory: Path, *, today: date | No
         check.ref("milestones.csv", line, r["task_code"], "task", task_codes)
         check.date("milestones.csv", line, r["due_on"], "due_on")
         check.date("milestones.csv", line, r["done_on"], "done_on", optional=True)
-    for line, r in rows.get("assignments.csv", []):
-        f = "assignments.csv"
-        check.ref(f, line, r["task_code"], "task", task_codes)
-        assignee = check.ref(f, line, r["assignee_unit_code"], "assignee unit", units)
-        assigner = check.ref(f, line, r["assigner_unit_code"], "assigner unit", units)
-        if assignee and assigner:
-            a_path, b_path = unit_paths[assignee], unit_paths[assigner]
-            if not lies_under(a_path, b_path, strictly=True):
-                check.add(f, line, "the assignee does not lie strictly below the assigner")
-        check.choice(f, line, r["raci"], "raci", RACI)
-        check.choice(f, line, r["status"], "status", FORMAT_STATUSES)
-        check.percent(f, line, r["progress"], "progress")
-        check.date(f, line, r["assigned_on"], "assigned_on")
-        check.date(f, line, r["due_on"], "due_on")
-        check.date(f, line, r["completed_on"], "completed_on", optional=True)
-    for line, r in rows.get("progress_reports.csv", []):
-        f = "progress_reports.csv"
-        check.ref(f, line, r["assignment_code"], "assignment", asg_codes)
-        check.ref(f, line, r["reporter_username"], "reporter", users, optional=True)
-        check.percent(f, line, r["progress"], "progress")
-        check.choice(f, line, r["status"], "status", FORMAT_STATUSES)
-        if (day := check.date(f, line, r["reported_on"], "reported_on")) and day > today:
-            check.add(f, line, "reported_on lies in the future")
-    for line, r in rows.get("measurements.csv", []):
-        f = "measurements.csv"
-        check.ref(f, line, r["unit_code"], "unit", units)
-        check.decimal(f, line, r["value"], "value")
-        if check.ref(f, line, r["kpi_code"], "KPI", kpi_codes):
-            frequency = kpi_freq.get(r["kpi_code"])
-            start = period_start(frequency, r["period"]) if frequency else None
-            if frequency and start is None:
-                check.add(f, line, f"period '{r['period']}' does not fit a {frequency} KPI")
-            elif start and start > today:
-                check.add(f, line, f"period '{r['period']}' lies in the future")
-    if check.problems:
-        raise InterchangeError(sorted(check.problems, key=lambda p: (p.file, p.line))[:10_000])
+    small = sum(len(r) for r in rows.values())
+    progress(f"cycle, small files: {small:,} rows read and checked")
 
-    await _write(session, rows, wanted_res, stored_res, units, users, report, now)
+    known = Known(units=units, unit_paths=unit_paths, users=users, task_codes=task_codes, kpi_codes=kpi_codes, kpi_freq=kpi_freq, today=today)
+    staged = await stage_files(session, {n: p for n, p in present.items() if n in STREAMED}, check, known, progress)
+    check.problems[:0] = await unknown_assignments(session, staged)  # first: within a line, the assignment is checked first
+    if check.problems:
+        raise InterchangeError(sorted(check.problems, key=lambda p: (p.file, p.line))[:PROBLEMS_KEPT])
+
+    await _write(session, rows, wanted_res, stored_res, units, report, now, today)
+    progress(f"cycle, small files: {sum(report.created.values()):,} rows created, {sum(report.updated.values()):,} updated")
+    await merge(session, staged, report, now, progress)
+    await _link_origins(session, rows.get("tasks.csv", []))
+    await staged.drop()
     if report.changed() and session.bind.dialect.name == "postgresql":
-        tables = ", ".join(("resolutions", "objectives", "kpis", "kpi_unit_targets", "tasks", "task_coordinators", "milestones", "assignments", "progress_reports", "measurements"))
+        tables = "resolutions, objectives, kpis, kpi_unit_targets, tasks, task_coordinators, milestones, assignments, progress_reports, measurements"
         await session.execute(text(f"ANALYZE {tables}"))  # fresh statistics after a bulk load, or the planner guesses
+        progress("ANALYZE")
     if report.changed():
         root_id = await session.scalar(select(Unit.id).where(Unit.parent_id.is_(None)))
         record(session, action="import", object_type="import", object_key="cycle", unit_id=root_id,
@@ -269,10 +162,11 @@ async def _write(
     wanted_res: list[dict[str, Any]],
     stored_res: dict[str, Any],
     units: dict[str, int],
-    users: dict[str, int],
     report: CycleReport,
     now: datetime,
+    today: date,
 ) -> None:
+    """The small files: few enough rows to compare in Python with what is stored."""
     stamp = {"created_at": now, "updated_at": now, "version": 1}
 
     # resolutions: insert, then link `implements` once every code has an id
@@ -293,7 +187,7 @@ async def _write(
                 changes.append({"id": res[w["code"]], "implements_id": implements_id})
         elif (old.title, old.issuing_unit_id, old.issued_on, old.implements_id) != (w["title"], w["issuing_unit_id"], w["issued_on"], implements_id):
             changes.append({"id": old.id, "title": w["title"], "search_title": fold(f"{w['code']} {w['title']}"), "issuing_unit_id": w["issuing_unit_id"],
-                            "issued_on": w["issued_on"], "implements_id": implements_id, "updated_at": now})
+                            "issued_on": w["issued_on"], "implements_id": implements_id, "updated_at": now, "version": old.version + 1})
             report.updated["resolutions"] += 1
     await _bulk_update(session, Resolution, changes)
     implemented = {w["implements"] for w in wanted_res if w["implements"]}
@@ -315,7 +209,6 @@ async def _write(
                   },
                   extra=lambda r: {"search_name": fold(f"{r['code']} {r['name']}"), "key_result_id": None, "formula": None, "data_source": None, **stamp})
     kpis = await _codes(session, Kpi)
-    today = date.today()
     await _upsert(session, Task, rows.get("tasks.csv", []), report, "tasks",
                   key=lambda r: r["code"],
                   values=lambda r: {
@@ -341,38 +234,19 @@ async def _write(
                                     "done_on": date.fromisoformat(r["done_on"]) if r["done_on"] else None},
                   extra=lambda r: stamp)
 
-    def assignment(r: dict[str, str]) -> dict[str, Any]:
-        progress = int(r["progress"])
-        return {
-            "code": r["code"], "task_id": tasks[r["task_code"]], "assignee_unit_id": units[r["assignee_unit_code"]], "assigner_unit_id": units[r["assigner_unit_code"]],
-            "raci": r["raci"], "assigned_on": date.fromisoformat(r["assigned_on"]), "due_on": date.fromisoformat(r["due_on"]),
-            "status": _stored_status(r["status"], progress), "progress": progress, "completed_on": date.fromisoformat(r["completed_on"]) if r["completed_on"] else None,
-        }
 
-    await _upsert(session, Assignment, rows.get("assignments.csv", []), report, "assignments", key=lambda r: r["code"], values=assignment,
-                  extra=lambda r: {"original_due_on": date.fromisoformat(r["due_on"]), "instructions": None, "acknowledged_at": None, "acknowledged_by_id": None, **stamp})
-    assignments = await _codes(session, Assignment)
-    # assignment -> subtasks: a programme task decomposes the assignment of its parent task to the programme's issuer
-    if parents:
-        by_task_unit = dict(((t, u), a) for a, t, u in (await session.execute(select(Assignment.id, Assignment.task_id, Assignment.assignee_unit_id).where(Assignment.task_id.in_(set(parents.values()))))).all())
-        issuers = dict((await session.execute(select(Task.id, Resolution.issuing_unit_id).join(Resolution, Resolution.id == Task.resolution_id).where(Task.id.in_(list(parents))))).all())
-        origins = dict((await session.execute(select(Task.id, Task.origin_assignment_id).where(Task.id.in_(list(parents))))).all())
-        links = [{"id": t, "origin_assignment_id": by_task_unit[(p, issuers[t])]} for t, p in parents.items() if (p, issuers[t]) in by_task_unit and origins.get(t) != by_task_unit[(p, issuers[t])]]
-        await _bulk_update(session, Task, links)
-
-    have_reports = set((await session.execute(select(ProgressReport.assignment_id, ProgressReport.reported_on))).all())
-    new_reports = []
-    for _, r in rows.get("progress_reports.csv", []):
-        key = (assignments[r["assignment_code"]], date.fromisoformat(r["reported_on"]))
-        if key not in have_reports:
-            have_reports.add(key)
-            progress = int(r["progress"])
-            new_reports.append({"assignment_id": key[0], "reported_on": key[1], "progress": progress, "status": _stored_status(r["status"], progress),
-                                "note": r["note"] or None, "evidence": None, "reporter_id": users.get(r["reporter_username"]) if r["reporter_username"] else None, "created_at": now})
-    await _bulk_insert(session, ProgressReport.__table__, new_reports)
-    report.created["progress_reports"] += len(new_reports)
-
-    await _measurements(session, rows.get("measurements.csv", []), kpis, units, report, now)
+async def _link_origins(session: AsyncSession, task_rows: list[tuple[int, dict[str, str]]]) -> None:
+    """A programme task decomposes the assignment of its parent task to the programme's issuer."""
+    codes = {r["code"]: r["parent_task_code"] for _, r in task_rows if r["parent_task_code"]}
+    if not codes:
+        return
+    tasks = await _codes(session, Task)
+    parents = {tasks[code]: tasks[parent] for code, parent in codes.items()}
+    by_task_unit = {(t, u): a for a, t, u in (await session.execute(select(Assignment.id, Assignment.task_id, Assignment.assignee_unit_id).where(Assignment.task_id.in_(set(parents.values()))))).all()}
+    issuers = dict((await session.execute(select(Task.id, Resolution.issuing_unit_id).join(Resolution, Resolution.id == Task.resolution_id).where(Task.id.in_(list(parents))))).all())
+    origins = dict((await session.execute(select(Task.id, Task.origin_assignment_id).where(Task.id.in_(list(parents))))).all())
+    links = [{"id": t, "origin_assignment_id": by_task_unit[(p, issuers[t])]} for t, p in parents.items() if (p, issuers[t]) in by_task_unit and origins.get(t) != by_task_unit[(p, issuers[t])]]
+    await _bulk_update(session, Task, links)
 
 
 async def _upsert(
@@ -392,7 +266,7 @@ async def _upsert(
         return
     fields = list(values(rows[0][1]))
     stored_key = stored_key or (lambda row: row.code)
-    stored = {stored_key(row): row for row in (await session.execute(select(model.id, *[getattr(model, f) for f in fields]))).all()}
+    stored = {stored_key(row): row for row in (await session.execute(select(model.id, model.version, *[getattr(model, f) for f in fields]))).all()}
     inserts, updates, seen = [], [], set()
     for _, r in rows:
         k = key(r)
@@ -404,37 +278,8 @@ async def _upsert(
         if old is None:
             inserts.append({**wanted, **extra(r)})
         elif any(getattr(old, f) != v for f, v in wanted.items()):
-            updates.append({"id": old.id, **wanted, "updated_at": datetime.now(UTC)})
+            updates.append({"id": old.id, **wanted, "updated_at": datetime.now(UTC), "version": old.version + 1})  # as an edit through the API
     await _bulk_insert(session, model.__table__, inserts)
     await _bulk_update(session, model, updates)
     report.created[name] += len(inserts)
     report.updated[name] += len(updates)
-
-
-async def _measurements(session: AsyncSession, rows: list[tuple[int, dict[str, str]]], kpis: dict[str, int], units: dict[str, int], report: CycleReport, now: datetime) -> None:
-    if not rows:
-        return
-    stored = {(k, u, p): (i, v) for i, k, u, p, v in (await session.execute(select(Measurement.id, Measurement.kpi_id, Measurement.unit_id, Measurement.period, Measurement.value))).all()}
-    inserts, updates, revisions = [], [], []
-    for _, r in rows:
-        key = (kpis[r["kpi_code"]], units[r["unit_code"]], r["period"])
-        value = Decimal(r["value"]).quantize(Decimal("0.01"))
-        old = stored.get(key)
-        if old is None:
-            stored[key] = (0, value)
-            inserts.append({"kpi_id": key[0], "unit_id": key[1], "period": key[2], "value": value, "note": None, "reported_by_id": None, "created_at": now, "updated_at": now, "version": 1})
-        elif old[1] != value:
-            revisions.append({"measurement_id": old[0], "value": old[1], "note": None, "replaced_by_id": None, "replaced_at": now, "reason": "corrected by an import"})
-            updates.append({"id": old[0], "value": value, "updated_at": now})
-    await _bulk_insert(session, Measurement.__table__, inserts)
-    await _bulk_insert(session, MeasurementRevision.__table__, revisions)
-    await _bulk_update(session, Measurement, updates)
-    report.created["measurements"] += len(inserts)
-    report.updated["measurements"] += len(updates)
-    # a unit reporting a KPI it neither issued nor leads must be able to read it: give it a duty row
-    owners = {k: (lead, issuer) for k, lead, issuer in (await session.execute(select(Kpi.id, Kpi.lead_unit_id, Resolution.issuing_unit_id).join(Resolution, Resolution.id == Kpi.resolution_id))).all()}
-    duties = {(k, u) for k, u, _ in stored if u not in owners.get(k, ())}
-    have = set((await session.execute(select(KpiUnitTarget.kpi_id, KpiUnitTarget.unit_id))).all())
-    await _bulk_insert(session, KpiUnitTarget.__table__, [{"kpi_id": k, "unit_id": u, "target": None} for k, u in sorted(duties - have)])
-    report.created["kpi_unit_targets"] += len(duties - have)
-

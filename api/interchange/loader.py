@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolute.api.access.policy import Policy
 from resolute.api.accounts.models import Grant, User
 from resolute.api.audit.chain import record as record_event
 from resolute.api.interchange.reader import Bundle, InterchangeError, Problem, UnitRecord
+from resolute.api.interchange.staging import copy_rows
 from resolute.api.org.models import Unit, UnitKind
 from resolute.api.org.text import fold, user_search_name
 from resolute.api.org.tree import ABOVE_ROOT, child_path, lock_tree
@@ -47,7 +49,7 @@ class ImportReport:
         ]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Stored:
     id: int
     code: str
@@ -56,6 +58,7 @@ class _Stored:
     kind: str
     path: str
     depth: int
+    version: int
 
 
 def _parents(units: list[UnitRecord], stored: dict[str, _Stored], by_id: dict[int, str]) -> tuple[dict[str, str | None], list[Problem]]:
@@ -120,8 +123,9 @@ async def load_bundle(session: AsyncSession, bundle: Bundle, policy: Policy) -> 
     report = ImportReport(notices=list(bundle.notices))
     await lock_tree(session, exclusive=True)
     kinds = set(await session.scalars(select(UnitKind.code)))
-    stored_rows = (await session.execute(select(Unit.id, Unit.code, Unit.parent_id, Unit.name, Unit.kind, Unit.path, Unit.depth))).all()
+    stored_rows = (await session.execute(select(Unit.id, Unit.code, Unit.parent_id, Unit.name, Unit.kind, Unit.path, Unit.depth, Unit.version))).all()
     stored = {r.code: _Stored(*r) for r in stored_rows}
+    del stored_rows
     by_id = {s.id: s.code for s in stored.values()}
 
     problems = [Problem("units.csv", u.line, f"unknown kind '{u.kind}' (known: {', '.join(sorted(kinds))})") for u in bundle.units if u.kind not in kinds]
@@ -140,6 +144,7 @@ async def load_bundle(session: AsyncSession, bundle: Bundle, policy: Policy) -> 
 
     now = datetime.now(UTC)
     await _write_units(session, bundle.units, stored, parents, report, now)
+    del stored, by_id, parents, unit_codes  # at 200,000 units and as many users, memory counts
     await _write_users(session, bundle, report, now)
     if any((report.units_created, report.units_updated, report.users_created, report.users_updated, report.grants_created, report.grants_removed)):
         root_id = await session.scalar(select(Unit.id).where(Unit.parent_id.is_(None)))
@@ -159,16 +164,18 @@ async def _write_units(
             ids[record.code] = next_id
             next_id += 1
     placed = _paths(parents, ids)
-    inserts, updates = [], []
+    folded = _Folder()
+    inserts: list[tuple[Any, ...]] = []
+    updates: list[dict[str, Any]] = []
     for record in units:
         path, depth = placed[record.code]
         parent_id = ids[record.parent_code] if record.parent_code else None
-        values = {"code": record.code, "name": record.name, "kind": record.kind, "parent_id": parent_id, "path": path, "depth": depth}
         old = stored.get(record.code)
         if old is None:
-            inserts.append({"id": ids[record.code], "search_name": fold(record.name), "version": 1, "created_at": now, "updated_at": now, **values})
+            inserts.append((ids[record.code], record.code, record.name, folded(record.name), record.kind, parent_id, path, depth, 1, now, now))
         elif (old.name, old.kind, old.parent_id, old.path, old.depth) != (record.name, record.kind, parent_id, path, depth):
-            updates.append({"id": old.id, "search_name": fold(record.name), "updated_at": now, **values})
+            updates.append({"id": old.id, "search_name": folded(record.name), "updated_at": now, "version": old.version + 1,
+                            "code": record.code, "name": record.name, "kind": record.kind, "parent_id": parent_id, "path": path, "depth": depth})
         else:
             report.units_unchanged += 1
     # Units not in the files whose path changed because an ancestor moved.
@@ -176,46 +183,68 @@ async def _write_units(
     for code, old in stored.items():
         if code not in in_file and placed[code] != (old.path, old.depth):
             path, depth = placed[code]
-            updates.append({"id": old.id, "path": path, "depth": depth, "updated_at": now})
+            updates.append({"id": old.id, "path": path, "depth": depth, "updated_at": now, "version": old.version + 1})
     if inserts:
-        await session.execute(insert(Unit), inserts)
+        inserts.sort(key=lambda row: row[7])  # parents before children, whatever the order of the file: each chunk's references resolve
+        columns = ("id", "code", "name", "search_name", "kind", "parent_id", "path", "depth", "version", "created_at", "updated_at")
+        await copy_rows(session, Unit.__table__, columns, inserts)
         if session.bind.dialect.name == "postgresql":
             await session.execute(text("SELECT setval(pg_get_serial_sequence('units', 'id'), (SELECT max(id) FROM units))"))
-    if updates:
+    if updates:  # by primary key, in batches (an IN list of every moved unit would outgrow SQLite's bound parameters)
         await session.execute(update(Unit), updates)
-        await session.execute(update(Unit).where(Unit.id.in_([u["id"] for u in updates])).values(version=Unit.version + 1))
     report.units_created, report.units_updated = len(inserts), len(updates)
+
+
+class _Folder(dict[str, str]):
+    """fold() of each distinct name once: an import repeats the same names (cells, villages, people) many times."""
+
+    def __missing__(self, name: str) -> str:
+        value = self[name] = fold(name)
+        return value
+
+    def __call__(self, name: str) -> str:
+        return self[name]
+
+    def user(self, username: str, full_name: str) -> str:
+        """user_search_name(), by parts: a username (lower-case ASCII, no space) folds to itself."""
+        if not (username.isascii() and username.islower() and " " not in username):
+            return user_search_name(username, full_name)
+        name = self[full_name]
+        return f"{username} {name}" if name else username
 
 
 async def _write_users(session: AsyncSession, bundle: Bundle, report: ImportReport, now: datetime) -> None:
     if not bundle.users:
         return
     unit_ids = dict((await session.execute(select(Unit.code, Unit.id))).all())
-    stored = {u.username: u for u in (await session.execute(select(User.id, User.username, User.full_name, User.unit_id))).all()}
-    inserts, updates = [], []
+    stored = {u.username: u for u in (await session.execute(select(User.id, User.username, User.full_name, User.unit_id, User.version))).all()}
+    folded = _Folder()
+    inserts: list[tuple[Any, ...]] = []
+    updates: list[dict[str, Any]] = []
     for record in bundle.users:
         unit_id = unit_ids[record.unit_code]
         old = stored.get(record.username)
         if old is None:
-            inserts.append({
-                "username": record.username, "full_name": record.full_name, "search_name": user_search_name(record.username, record.full_name),
-                "unit_id": unit_id, "password_hash": None, "active": True, "version": 1, "created_at": now, "updated_at": now,
-            })
+            inserts.append((record.username, record.full_name, folded.user(record.username, record.full_name), unit_id, None, True, 1, now, now))
         elif (old.full_name, old.unit_id) != (record.full_name, unit_id):
             updates.append({
-                "id": old.id, "full_name": record.full_name, "search_name": user_search_name(record.username, record.full_name),
-                "unit_id": unit_id, "updated_at": now,
+                "id": old.id, "full_name": record.full_name, "search_name": folded.user(record.username, record.full_name),
+                "unit_id": unit_id, "updated_at": now, "version": old.version + 1,
             })
         else:
             report.users_unchanged += 1
+    del stored
     if inserts:
-        await session.execute(insert(User), inserts)
+        columns = ("username", "full_name", "search_name", "unit_id", "password_hash", "active", "version", "created_at", "updated_at")
+        await copy_rows(session, User.__table__, columns, inserts)
     if updates:
         await session.execute(update(User), updates)
     report.users_created, report.users_updated = len(inserts), len(updates)
+    del inserts, updates
 
     user_ids = dict((await session.execute(select(User.username, User.id))).all())
     wanted = {(user_ids[r.username], r.role, unit_ids[r.unit_code]) for r in bundle.users}
+    del user_ids, unit_ids
     # Grants the import made are the file's to decide: a user moved or given another role in
     # users.csv loses its old imported grant; grants made through the API or the CLI stay.
     file_users = {user_id for user_id, _, _ in wanted}
@@ -226,5 +255,5 @@ async def _write_users(session: AsyncSession, bundle: Bundle, report: ImportRepo
     if stale:
         await session.execute(delete(Grant).where(Grant.id.in_(stale)))
     if missing:
-        await session.execute(insert(Grant), [{"user_id": u, "role": r, "unit_id": n, "created_at": now, "source": "import"} for u, r, n in missing])
+        await copy_rows(session, Grant.__table__, ("user_id", "role", "unit_id", "created_at", "source"), [(u, r, n, now, "import") for u, r, n in missing])
     report.grants_created, report.grants_removed = len(missing), len(stale)

@@ -6,15 +6,18 @@ parent, cycle, second root) are checked by the loader against the database as we
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
+import operator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from resolute.api.accounts.service import USERNAME_PATTERN
 from resolute.api.org.service import CODE_PATTERN
 
-__all__ = ["Bundle", "InterchangeError", "Problem", "UnitRecord", "UserRecord", "read_dir", "read_rows"]
+__all__ = ["Bundle", "InterchangeError", "Problem", "ProblemSink", "UnitRecord", "UserRecord", "read_dir", "read_rows", "stream_rows"]
 
 UNIT_COLUMNS = ("code", "parent_code", "name", "kind")
 USER_COLUMNS = ("username", "unit_code", "role", "full_name")
@@ -38,7 +41,13 @@ class InterchangeError(Exception):
         self.problems = problems
 
 
-@dataclass(frozen=True)
+class ProblemSink(Protocol):
+    """Where a reader puts the problems it finds: a list, or a checker that keeps the first ones of each file."""
+
+    def append(self, problem: Problem, /) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
 class UnitRecord:
     code: str
     parent_code: str | None
@@ -47,7 +56,7 @@ class UnitRecord:
     line: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UserRecord:
     username: str
     unit_code: str
@@ -63,41 +72,68 @@ class Bundle:
     notices: list[str]
 
 
-def read_rows(path: Path, columns: tuple[str, ...], problems: list[Problem]) -> list[tuple[int, dict[str, str]]]:
-    """(line, row) pairs of a CSV file with these columns; problems (encoding, header, short rows) are collected."""
+def stream_rows(path: Path, columns: tuple[str, ...], problems: ProblemSink) -> Iterator[tuple[int, Sequence[str]]]:
+    """(line, fields in the order of `columns`) for each row of a CSV file, read as it goes, so that a
+    file of millions of rows never sits in memory. Problems (encoding, header, rows of the wrong
+    length) are collected; a file that is not UTF-8 or not CSV stops at its first bad byte or quote."""
     name = path.name
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        problems.append(Problem(name, line, f"not UTF-8 ({exc.reason} at byte {exc.start})"))
-        return []
-    try:
-        with io.StringIO(text.removeprefix("\ufeff"), newline="") as handle:
-            reader = csv.DictReader(handle)
-            header = tuple(reader.fieldnames or ())
+    with path.open(encoding="utf-8-sig", newline="") as handle:  # utf-8-sig: a leading BOM is dropped
+        reader = csv.reader(handle)
+        try:
+            header = next(reader, [])
             missing = [c for c in columns if c not in header]
             if missing:
                 problems.append(Problem(name, 1, f"missing column(s) {', '.join(missing)}; expected {','.join(columns)}"))
-                return []
-            rows = []
-            for record in reader:
-                if None in record or any(value is None for value in record.values()):
-                    problems.append(Problem(name, reader.line_num, f"expected {len(header)} fields"))
-                    continue
-                rows.append((reader.line_num, {k: v for k, v in record.items()}))
-            return rows
-    except csv.Error as exc:
-        problems.append(Problem(name, 0, f"not valid CSV: {exc}"))
-    return []
+                return
+            width = len(header)
+            pick = None if tuple(header) == columns else operator.itemgetter(*(header.index(c) for c in columns))
+            for row in reader:
+                if len(row) != width:
+                    if row:  # a blank line is no row, as csv.DictReader has it
+                        problems.append(Problem(name, reader.line_num, f"expected {width} fields"))
+                elif pick is None:
+                    yield reader.line_num, row
+                else:
+                    picked = pick(row)
+                    yield reader.line_num, picked if isinstance(picked, tuple) else (picked,)
+        except UnicodeDecodeError:
+            problems.append(_not_utf8(path))
+        except csv.Error as exc:
+            problems.append(Problem(name, reader.line_num, f"not valid CSV: {exc}"))
+
+
+def _not_utf8(path: Path) -> Problem:
+    """Where a file stops being UTF-8: read again in binary, a block at a time (the error case only)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, lines = 0, 0
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                # the decoder may hold back the bytes of an unfinished character from the block before
+                position = max(exc.start - len(exc.object) + len(block), 0)
+                line = lines + block.count(b"\n", 0, position) + 1
+                return Problem(path.name, line, f"not UTF-8 ({exc.reason} at byte {offset + position})")
+            offset += len(block)
+            lines += block.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        return Problem(path.name, lines + 1, f"not UTF-8 ({exc.reason} at byte {offset})")
+    return Problem(path.name, 0, "not UTF-8")
+
+
+def read_rows(path: Path, columns: tuple[str, ...], problems: list[Problem]) -> list[tuple[int, dict[str, str]]]:
+    """(line, row) pairs of a small CSV file with these columns; problems (encoding, header, short rows) are collected."""
+    return [(line, dict(zip(columns, fields, strict=True))) for line, fields in stream_rows(path, columns, problems)]
 
 
 def _read_units(path: Path, problems: list[Problem]) -> list[UnitRecord]:
     units: list[UnitRecord] = []
     first_seen: dict[str, int] = {}
-    for line, row in read_rows(path, UNIT_COLUMNS, problems):
-        code, parent, name, kind = (row[c].strip() for c in UNIT_COLUMNS)
+    for line, row in stream_rows(path, UNIT_COLUMNS, problems):
+        code, parent, name, kind = (field.strip() for field in row)
         reasons = []
         if not CODE_PATTERN.match(code):
             reasons.append(f"bad code '{code}'")
@@ -121,8 +157,8 @@ def _read_units(path: Path, problems: list[Problem]) -> list[UnitRecord]:
 def _read_users(path: Path, problems: list[Problem]) -> list[UserRecord]:
     users: list[UserRecord] = []
     first_seen: dict[str, int] = {}
-    for line, row in read_rows(path, USER_COLUMNS, problems):
-        username, unit_code, role, full_name = (row[c].strip() for c in USER_COLUMNS)
+    for line, row in stream_rows(path, USER_COLUMNS, problems):
+        username, unit_code, role, full_name = (field.strip() for field in row)
         reasons = []
         if not USERNAME_PATTERN.match(username):
             reasons.append(f"bad username '{username}' (lower-case ASCII letters, digits, '.', '_', '-')")
