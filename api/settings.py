@@ -6,6 +6,7 @@ working directory, an HS256 secret kept in ./var/jwt-secret, GraphiQL on.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from dataclasses import dataclass, field, fields
@@ -63,18 +64,28 @@ class Settings:
     def signing_key(self) -> str:
         """The key tokens are signed with: a private key file, the secret, or a local generated secret."""
         if self.jwt_private_key_file:
-            return Path(self.jwt_private_key_file).read_text()
+            return _key_file(self.jwt_private_key_file)
         return self.jwt_secret or _local_secret()
 
     def verifying_key(self) -> str:
         if self.jwt_public_key_file:
-            return Path(self.jwt_public_key_file).read_text()
+            return _key_file(self.jwt_public_key_file)
         return self.jwt_secret or _local_secret()
 
     def replace(self, **changes: object) -> "Settings":
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
         return Settings(**values)  # type: ignore[arg-type]
+
+
+def _key_file(path: str) -> str:
+    """A key file's text, read again only when the file changes (every request verifies a token)."""
+    return _read_text(path, os.stat(path).st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_text(path: str, _mtime_ns: int) -> str:
+    return Path(path).read_text()
 
 
 def _local_secret() -> str:
@@ -89,4 +100,4 @@ def _local_secret() -> str:
         else:
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+    return _key_file(str(path)).strip()

@@ -20,6 +20,7 @@ from strawberry.types import Info as _Info
 
 from resolute.api import clock
 from resolute.api.access.scope import Scope
+from resolute.api.auth.principal import Account
 from resolute.api.db import RequestDB
 from resolute.api.errors import ServiceError
 from resolute.api.settings import Settings
@@ -42,10 +43,16 @@ class Context:
     after_commit: Sequence[AfterCommit] = ()
     today: date = field(default_factory=lambda: clock.today())
 
+    caller: Account | None = None  # the caller's rows as authentication read them, to seed the loaders
+
     @cached_property
     def loaders(self) -> Loaders:
         """Made on first use: a query the compiled read path answers never needs them."""
-        return Loaders(self.db, self.scope, today=self.today)
+        loaders = Loaders(self.db, self.scope, today=self.today)
+        if self.caller is not None:
+            loaders.users_by_id.prime(self.caller.user.id, self.caller.user)
+            loaders.grants_by_user_id.prime(self.caller.user.id, list(self.caller.grants))
+        return loaders
 
     @property
     def compiled_reads(self) -> bool:

@@ -81,18 +81,17 @@ class GraphQLEndpoint(GraphQL):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Any:
         account: Account = request.user.account
-        context = Context(
+        # The caller's own account and grants, as the authentication just read them on this session, go
+        # to the loaders when they are made: the scope always lets a caller read both, so
+        # `me { user grants }` need not read them again.
+        return Context(
             settings=self.settings,
             db=request.state.db,
             scope=Scope(account.principal, request.app.state.policy),
             request_id=request.state.request_id,
             after_commit=self.after_commit,
+            caller=account,
         )
-        # The caller's own account and grants, as the authentication just read them on this session:
-        # the scope always lets a caller read both, so `me { user grants }` need not read them again.
-        context.loaders.users_by_id.prime(account.user.id, account.user)
-        context.loaders.grants_by_user_id.prime(account.user.id, list(account.grants))
-        return context
 
 
 def _has_nul(body: bytes) -> bool:
