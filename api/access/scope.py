@@ -88,13 +88,16 @@ class Scope:
         """Whether a grant allowing `act` on `obj` sits at the root (the tree has one root, path "/<id>/")."""
         return any(len(path_ids(p)) == 1 for p in self.paths(obj, act))
 
-    def visible(self, model: type, act: str = "read", *, obj: str | None = None) -> ColumnElement[bool]:
+    def visible(self, model: type, act: str = "read", *, obj: str | None = None, probe: bool = False) -> ColumnElement[bool]:
         """The rows of `model` on which the caller may `act`: the one registry every query goes through.
 
         `obj` names the kind of object the verb is about when it differs from the row's own, e.g.
         the assignments on which the caller may submit a progress report:
         `visible(Assignment, "submit", obj="progress_report")`. Reading with a grant at the root
         applies no filter at all: every row lies under the root, and the planner need not prove it.
+        `probe`: the same rows, written for checking a few rows named by key (the task of an
+        assignment): correlated EXISTS the planner probes per row, where a list wants IN sets it
+        hashes once.
         """
         try:
             registered, build = ROW_FILTERS[model]
@@ -102,6 +105,8 @@ class Scope:
             raise LookupError(f"no row filter registered for {model.__name__}") from None
         if act == "read" and model in WHOLE_TREE_READS and self.covers_whole_tree(obj or registered, act):
             return true()
+        if probe and act == "read" and model in PROBES:
+            return PROBES[model](self, obj or registered, act)
         return build(self, obj or registered, act)
 
     # -- checks on already loaded paths (for writes that name several units) ---------------
@@ -225,6 +230,23 @@ def _tasks(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
     return or_(home, Task.id.in_(_handed_down_tasks(units)), Task.id.in_(select(TaskCoordinator.task_id).where(TaskCoordinator.unit_id.in_(units))))
 
 
+def _task_probe(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
+    """_tasks' read rows, as correlated EXISTS (see Scope.visible's `probe`)."""
+    units = scope.unit_ids(obj, act)
+    handed_down = exists(select(Assignment.id).where(Assignment.task_id == Task.id, Assignment.assignee_unit_id.in_(units)))
+    across = exists(select(TaskCoordinator.task_id).where(TaskCoordinator.task_id == Task.id, TaskCoordinator.unit_id.in_(units)))
+    return or_(Task.lead_unit_id.in_(units), handed_down, across)
+
+
+def _resolution_probe(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
+    """_resolutions' read rows, as correlated EXISTS (see Scope.visible's `probe`)."""
+    units = scope.unit_ids(obj, act)
+    handed_down = exists(
+        select(Task.id).join(Assignment, Assignment.task_id == Task.id).where(Task.resolution_id == Resolution.id, Assignment.assignee_unit_id.in_(units))
+    )
+    return or_(Resolution.issuing_unit_id.in_(units), handed_down)
+
+
 def _milestones(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
     return Milestone.task_id.in_(select(Task.id).where(_tasks(scope, obj, act)))
 
@@ -280,6 +302,9 @@ ROW_FILTERS: dict[type, tuple[str, Callable[[Scope, str, str], ColumnElement[boo
     Evaluation: ("evaluation", _of_assignment(Evaluation.assignment_id)),
 }
 OBJECT_TYPES = {model: obj for model, (obj, _) in ROW_FILTERS.items()}
+
+# The read filters also written for probing a few rows by key (Scope.visible's `probe`).
+PROBES: dict[type, Callable[[Scope, str, str], ColumnElement[bool]]] = {Task: _task_probe, Resolution: _resolution_probe}
 
 # The models whose every row hangs under some unit by a non-null reference, so that reading from
 # the root sees them all (an audit event may name no unit: it keeps its filter).

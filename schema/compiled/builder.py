@@ -48,8 +48,8 @@ class Level:
             expression = expression.__clause_element__()
         return ClauseAdapter(self.table).traverse(expression)
 
-    def visible(self, scope: Scope) -> ColumnElement[bool]:
-        return self.adapt(scope.visible(self.model))  # type: ignore[no-any-return]
+    def visible(self, scope: Scope, *, probe: bool = False) -> ColumnElement[bool]:
+        return self.adapt(scope.visible(self.model, probe=probe))  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ class Compiler:
                order: Callable[[Level], Sequence[Any]] | None = None) -> ColumnElement[Any]:
         """The one related row as an object, or null if there is none or the caller may not see it."""
         child = self.level(model)
-        conditions = [join(child)] + ([child.visible(self.scope)] if scoped else [])
+        conditions = [join(child)] + ([child.visible(self.scope, probe=True)] if scoped else [])  # one row, named by key
         query = select(self.object(child, field.type_name, field.fields)).select_from(child.table).where(*conditions).correlate_except(child.table)
         if order is not None:  # the first of several, e.g. the latest report
             query = query.order_by(*order(child)).limit(1)
