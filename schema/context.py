@@ -50,8 +50,9 @@ class Context:
         """Made on first use: a query the compiled read path answers never needs them."""
         loaders = Loaders(self.db, self.scope, today=self.today)
         if self.caller is not None:
-            loaders.users_by_id.prime(self.caller.user.id, self.caller.user)
-            loaders.grants_by_user_id.prime(self.caller.user.id, list(self.caller.grants))
+            user = self.caller.user
+            loaders.users_by_id.prime(user.id, user)
+            loaders.grants_by_user_id.prime(user.id, list(self.caller.grants))
         return loaders
 
     @property

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -27,51 +28,81 @@ _HOME, _HELD = aliased(Unit, name="home_unit"), aliased(Unit, name="held_unit")
 
 @dataclass(frozen=True)
 class Account:
-    """A caller as loaded: its principal, and the rows it was made of (the user, its grants in id
-    order), which the request's loaders can start from instead of reading them again."""
+    """A caller as loaded: its principal, and the values of the rows it was made of (the user, its
+    grants in id order), from which the request's loaders can start instead of reading them again."""
 
     principal: Principal
-    user: User
-    grants: tuple[Grant, ...]
+    user_values: dict[str, Any]
+    grant_values: tuple[dict[str, Any], ...]
+
+    @property
+    def user(self) -> User:
+        return User(**self.user_values)  # a detached copy: the loaders only read its attributes
+
+    @property
+    def grants(self) -> tuple[Grant, ...]:
+        return tuple(Grant(**values) for values in self.grant_values)
+
+
+_USER_ATTRS = tuple(attr.key for attr in inspect(User).column_attrs)
+_GRANT_ATTRS = tuple(attr.key for attr in inspect(Grant).column_attrs)
+
+
+def _statement() -> Select[Any]:
+    """The user and its unit's path, joined to its grants and their units' paths, one row per grant."""
+    return (
+        select(*(getattr(User, a).label(f"u_{a}") for a in _USER_ATTRS), _HOME.path.label("home_path"),
+               *(getattr(Grant, a).label(f"g_{a}") for a in _GRANT_ATTRS), _HELD.path.label("held_path"))
+        .join(_HOME, _HOME.id == User.unit_id)
+        .outerjoin(Grant, Grant.user_id == User.id)
+        .outerjoin(_HELD, _HELD.id == Grant.unit_id)
+        .where(User.id == bindparam("user_id"))
+        .order_by(Grant.id)
+    )
+
+
+_STATEMENT = _statement()
+_COMPILED: dict[str, str] = {}  # dialect name -> SQL text, for the drivers whose values need no processing
+
+
+async def _rows(session: AsyncSession, user_id: int) -> list[Any]:
+    """The statement's rows. On PostgreSQL as SQL text made once, run by asyncpg directly (the ORM and
+    the statement cache cost more than the statement itself, on every request); elsewhere through
+    SQLAlchemy, whose type processing SQLite's text dates need."""
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        return list((await session.execute(_STATEMENT, {"user_id": user_id})).all())
+    sql = _COMPILED.get("postgresql")
+    if sql is None:
+        sql = _COMPILED["postgresql"] = str(_STATEMENT.compile(dialect=connection.dialect))
+    return list((await connection.exec_driver_sql(sql, (user_id,))).all())
 
 
 async def load_account(session: AsyncSession, claims: TokenClaims) -> Account | None:
-    """The caller behind `claims`, or None if the account is gone, inactive or the token revoked.
-
-    One statement: the user and its unit's path, joined to its grants and their units' paths, one
-    row per grant (a single row with no grant for an account that holds none).
-    """
-    rows = (
-        await session.execute(
-            select(User, _HOME.path, Grant, _HELD.path)
-            .join(_HOME, _HOME.id == User.unit_id)
-            .outerjoin(Grant, Grant.user_id == User.id)
-            .outerjoin(_HELD, _HELD.id == Grant.unit_id)
-            .where(User.id == claims.user_id)
-            .order_by(Grant.id)
-        )
-    ).all()
+    """The caller behind `claims`, or None if the account is gone, inactive or the token revoked: one statement."""
+    rows = await _rows(session, claims.user_id)
     if not rows:
         return None
-    user, unit_path = rows[0][0], rows[0][1]
-    if not user.active:
+    first = rows[0]._mapping
+    user = {a: first[f"u_{a}"] for a in _USER_ATTRS}
+    if not user["active"]:
         return None
-    if user.tokens_valid_after is not None:
-        valid_after = user.tokens_valid_after
+    if user["tokens_valid_after"] is not None:
+        valid_after = user["tokens_valid_after"]
         if valid_after.tzinfo is None:
             valid_after = valid_after.replace(tzinfo=UTC)
         valid_after = valid_after.replace(microsecond=valid_after.microsecond // 1000 * 1000)  # tokens carry milliseconds
         if datetime.fromtimestamp(claims.issued_at, tz=UTC) < valid_after:
             return None
-    held_grants = [(grant, path) for _, _, grant, path in rows if grant is not None]
+    grants = [({a: row._mapping[f"g_{a}"] for a in _GRANT_ATTRS}, row._mapping["held_path"]) for row in rows if row._mapping["g_id"] is not None]
     principal = Principal(
-        user_id=user.id,
-        username=user.username,
-        unit_id=user.unit_id,
-        unit_path=unit_path,
-        grants=tuple(GrantScope(id=g.id, role=g.role, unit_id=g.unit_id, path=path) for g, path in held_grants),
+        user_id=user["id"],
+        username=user["username"],
+        unit_id=user["unit_id"],
+        unit_path=first["home_path"],
+        grants=tuple(GrantScope(id=g["id"], role=g["role"], unit_id=g["unit_id"], path=path) for g, path in grants),
     )
-    return Account(principal=principal, user=user, grants=tuple(g for g, _ in held_grants))
+    return Account(principal=principal, user_values=user, grant_values=tuple(g for g, _ in grants))
 
 
 async def load_principal(session: AsyncSession, claims: TokenClaims) -> Principal | None:
