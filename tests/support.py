@@ -19,7 +19,7 @@ import asyncio
 import os
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -403,3 +403,12 @@ def small_users() -> list[UserRecord]:
         user("p02.manager", "P02", "manager"),
     ]
 
+
+def within(code: str, top: str, parents: Mapping[str, str | None]) -> bool:
+    """`code` is `top` or lies below it, by the parent links alone (an oracle independent of paths)."""
+    node: str | None = code
+    while node is not None:
+        if node == top:
+            return True
+        node = parents[node]
+    return False

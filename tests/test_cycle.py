@@ -37,7 +37,7 @@ import pytest
 from sqlalchemy import text
 
 from resolute.schema.ids import encode_id
-from tests.support import TABLES, Api, StatementCounter, unit, user
+from tests.support import TABLES, Api, StatementCounter, unit, user, within
 
 TODAY = dt.date.today()
 ERRORS = "errors { field code message }"
@@ -77,12 +77,7 @@ KPI_TW, KPI_P01 = "57-NQ/TW-K01", "CTr-57/P01-K01"
 
 def under(code: str, top: str) -> bool:
     """`code` is `top` or lies below it."""
-    node: str | None = code
-    while node is not None:
-        if node == top:
-            return True
-        node = PARENT[node]
-    return False
+    return within(code, top, PARENT)
 
 
 # -- GraphQL helpers -------------------------------------------------------------------------------

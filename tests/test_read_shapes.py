@@ -60,7 +60,7 @@ from resolute.api.resolutions.models import Resolution
 from resolute.api.tasks.models import ASSIGNMENT_STATUSES, Assignment, ProgressReport, Task
 from resolute.schema.ids import encode_id
 from resolute.schema.server import create_app
-from tests.support import Api, Backend, OneRequestAtATime, StatementCounter, running_app, small_tree, user
+from tests.support import Api, Backend, OneRequestAtATime, StatementCounter, running_app, small_tree, user, within
 from tests.test_cycle import snapshot
 from tests.test_scope_property_cycle import insert_rows
 
@@ -83,12 +83,7 @@ USERS = [user(name, code, role) for name, (role, code) in CALLERS.items()]
 
 def under(code: str, top: str) -> bool:
     """`code` is `top` or lies below it."""
-    node: str | None = code
-    while node is not None:
-        if node == top:
-            return True
-        node = PARENT[node]
-    return False
+    return within(code, top, PARENT)
 
 
 PAIRS = [(a, b) for a in CODES for b in CODES if a != b and under(b, a)]  # (assigner, assignee strictly below it)
