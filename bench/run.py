@@ -43,7 +43,7 @@ QUERIES = {
     "province descendants(first:100) + totalCount": ("p03.manager", '{ unit(code: "P03") { descendants(first: 100) { totalCount nodes { code } } } }'),
     "communes, 100 with their cells": ("admin", "{ units(first: 100, filter: {kind: \"commune\"}) { nodes { code children { code } } } }"),
     "me with grants and ancestors": ("p03.c005.officer", "{ me { user { username } unit { code } ancestors { code } grants { role } permissions { action } } }"),
-    "a commune's 20 assignments with task and reports": ("p03.c005.officer", "{ assignments(first: 20, filter: {toMyUnit: true}) { totalCount nodes { status progress overdue task { code resolution { code } } reports { progress } } } }"),
+    "a commune's 20 assignments with task and reports": ("p03.c005.officer", "{ assignments(first: 20, filter: {toMyUnit: true}) { totalCount nodes { status progress overdue task { code resolution { code } } reports { nodes { progress } } } } }"),
     "a province's overdue programme tasks": ("p03.manager", "{ tasks(first: 50, filter: {overdue: true, leadUnder: null}) { totalCount nodes { code dueOn } } }"),
     "coverage summary of 57-NQ/TW": ("admin", '{ resolution(code: "57-NQ/TW") { id coverageSummary { expected onTime } } }'),
 }

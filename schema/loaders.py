@@ -97,7 +97,8 @@ class Loaders:
         self.coordinators_by_task_id: DataLoader[int, list[Unit]] = DataLoader(self._grouped_by(task_reads.coordinators_by_task_ids))
         self.subtasks_by_task_id: DataLoader[int, list[Task]] = DataLoader(self._grouped_by(partial(task_reads.subtasks_by_task_ids, today=self.today)))
         self.subtasks_by_assignment_id: DataLoader[int, list[Task]] = DataLoader(self._grouped_by(partial(task_reads.subtasks_by_assignment_ids, today=self.today)))
-        self.reports_by_assignment_id: DataLoader[int, list[ProgressReport]] = DataLoader(self._grouped_by(task_reads.reports_by_assignment_ids))
+        self.report_pages_by_assignment_id: DataLoader[tuple[int, Any], list[ProgressReport]] = DataLoader(_grouped(self._report_pages, list))
+        self.report_count_by_assignment_id: DataLoader[int, int] = DataLoader(self._counted(task_reads.report_counts_by_assignment_ids))
         self.extensions_by_assignment_id: DataLoader[int, list[Extension]] = DataLoader(self._grouped_by(task_reads.extensions_by_assignment_ids))
         self.evaluations_by_assignment_id: DataLoader[int, list[Evaluation]] = DataLoader(self._grouped_by(task_reads.evaluations_by_assignment_ids))
 
@@ -105,6 +106,11 @@ class Loaders:
     async def _latest_by_child(self, parent_id: int, ids: list[int]) -> dict[int, list[Measurement]]:
         async with self._db.use() as session:
             return await kpi_reads.latest_by_child(session, self._scope, ids, parent_id=parent_id)
+
+    async def _report_pages(self, args: tuple[int, Any], ids: list[int]) -> dict[int, list[ProgressReport]]:
+        first, after = args
+        async with self._db.use() as session:
+            return await task_reads.report_pages_by_assignment_ids(session, self._scope, ids, first=first, after=after)
 
     async def _assignment_pages(self, args: tuple[int, Any, str], ids: list[int]) -> dict[int, list[Any]]:
         first, after, order = args

@@ -48,7 +48,8 @@ LIST = """query List($first: Int!, $after: String, $order: AssignmentOrder!, $st
 }
 fragment Row on Assignment {
   id code status progress dueOn completedOn overdue timeliness expectedProgress behindPace raci assignedOn originalDueOn
-  latest: latestReport { reportedOn progress status note } reports { id reportedOn }
+  latest: latestReport { reportedOn progress status note }
+  reports(first: 2) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id reportedOn } } }
   unit { code } assignerUnit { ... on Unit { code kind } }
 }"""
 

@@ -242,7 +242,7 @@ VIEW = """
   tasks(first: 100) { totalCount nodes { code resolution { code } parentTask { code } originAssignment { task { code } unit { code } }
     assignments(first: 100) { nodes { unit { code } } } milestones { title } subtasks { code } } }
   assignments(first: 100) { totalCount nodes { task { code } unit { code } assignerUnit { code } status progress dueOn originalDueOn acknowledgedAt
-    reports { progress status } extensions { status requestedDueOn } evaluation { rating } subtasks { code } } }
+    reports { totalCount nodes { progress status } } extensions { status requestedDueOn } evaluation { rating } subtasks { code } } }
   kpis(first: 100) { totalCount nodes { code resolution { code } unitTargets { unit { code } } } }
   measurements(first: 100) { totalCount nodes { kpi { code } unit { code } period } }
 """
@@ -280,7 +280,7 @@ async def actual_view(api: Api, m: Model, as_user: str) -> dict[str, Any]:
         (a["task"]["code"], a["unit"]["code"]): {
             "assigner": _code(a["assignerUnit"]), "status": a["status"], "progress": a["progress"], "dueOn": a["dueOn"],
             "originalDueOn": a["originalDueOn"], "acknowledged": a["acknowledgedAt"] is not None,
-            "reports": [(r["progress"], r["status"]) for r in a["reports"]],
+            "reports": [(r["progress"], r["status"]) for r in a["reports"]["nodes"]],
             "extensions": [(x["status"], x["requestedDueOn"]) for x in a["extensions"]],
             "rating": a["evaluation"]["rating"] if a["evaluation"] else None, "subtasks": sorted(x["code"] for x in a["subtasks"]),
         }
@@ -790,13 +790,13 @@ async def test_bad_inputs_are_typed_errors_that_write_nothing(api: Api) -> None:
 # -- 3. timeliness and the latest report ---------------------------------------------------------
 
 TIMELY = ("query($t: ID!) { assignments(first: 10, filter: {task: $t}) { nodes { unit { code } assignedOn dueOn originalDueOn status progress"
-          " completedOn overdue timeliness reports { reportedOn progress status } extensions { status requestedDueOn } } } }")
+          " completedOn overdue timeliness reports { nodes { reportedOn progress status } } extensions { status requestedDueOn } } } }")
 LATE_ONLY = "query($t: ID!) { assignments(first: 10, filter: {task: $t, overdue: true}) { totalCount nodes { unit { code } } } }"
 
 
 async def _timely(api: Api, task_id: str) -> dict[str, dict[str, Any]]:
     data = await api.data(TIMELY, {"t": task_id}, as_user="tw.manager")
-    return {a["unit"]["code"]: a for a in data["assignments"]["nodes"]}
+    return {a["unit"]["code"]: {**a, "reports": a["reports"]["nodes"]} for a in data["assignments"]["nodes"]}
 
 
 async def test_timeliness_on_time_and_why_late_needs_time(api: Api) -> None:
@@ -890,7 +890,7 @@ async def test_late_within_extension_and_latest_report_with_a_shifted_clock(api:
 
 # -- 4. statement counts -------------------------------------------------------------------------
 
-COUNTED = ("query($first: Int!) { tasks(first: $first) { nodes { code assignments { nodes { unit { code } reports { progress } } } kpis { code }"
+COUNTED = ("query($first: Int!) { tasks(first: $first) { nodes { code assignments { nodes { unit { code } reports { nodes { progress } } } } kpis { code }"
            " milestones { title } } } }")
 
 
@@ -913,7 +913,7 @@ async def test_task_tree_statement_count_does_not_grow_with_n(api: Api, statemen
             assert t["milestones"] == [{"title": f"Mốc {i}"}] and t["kpis"] == []
             units = ["P01", "P02"] if as_user == "tw.manager" else ["P01"]
             assert [a["unit"]["code"] for a in t["assignments"]["nodes"]] == units
-            assert [a["reports"] for a in t["assignments"]["nodes"]] == [[{"progress": i}], []][: len(units)]
+            assert [a["reports"]["nodes"] for a in t["assignments"]["nodes"]] == [[{"progress": i}], []][: len(units)]
         return statements.count
 
     small, large = await count(3, "tw.manager"), await count(20, "tw.manager")

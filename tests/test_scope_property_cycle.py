@@ -257,8 +257,8 @@ async def _load(api: Api, world: World) -> dict[str, dict[int, int]]:
 # -- what GraphQL answers -----------------------------------------------------------------------
 LISTS = """{
   resolutions(first: 100) { totalCount nodes { id } }
-  tasks(first: 100) { totalCount nodes { id assignments(first: 100) { totalCount nodes { id reports { id } } } } }
-  assignments(first: 100) { totalCount nodes { id reports { id } } }
+  tasks(first: 100) { totalCount nodes { id assignments(first: 100) { totalCount nodes { id reports(first: 100) { totalCount nodes { id } } } } } }
+  assignments(first: 100) { totalCount nodes { id reports(first: 100) { totalCount nodes { id } } } }
   kpis(first: 100) { totalCount nodes { id } }
   measurements(first: 100) { totalCount nodes { id } }
   auditEvents(first: 100) { totalCount nodes { id } }
@@ -266,7 +266,8 @@ LISTS = """{
 LIST_TYPES = {
     "resolutions": "Resolution", "tasks": "Task", "assignments": "Assignment", "kpis": "Kpi", "measurements": "Measurement", "auditEvents": "AuditEvent",
 }  # fmt: skip
-NESTED = {"Task": "... on Task { assignments(first: 100) { totalCount nodes { id reports { id } } } }", "Assignment": "... on Assignment { reports { id } }"}
+NESTED = {"Task": "... on Task { assignments(first: 100) { totalCount nodes { id reports(first: 100) { totalCount nodes { id } } } } }",
+          "Assignment": "... on Assignment { reports(first: 100) { totalCount nodes { id } } }"}
 Json = dict[str, Any]
 
 
@@ -316,7 +317,8 @@ class Expected:
     def assignment(self, assignment: Json, where: str) -> None:
         assignment_pk = _pk(assignment["id"], "Assignment")
         want = {p for p in self.rows["ProgressReport"] if self.assignment_of[p] == assignment_pk}
-        got = _pks(assignment["reports"], "ProgressReport")
+        got = _pks(assignment["reports"]["nodes"], "ProgressReport")
+        assert assignment["reports"]["totalCount"] == len(want), f"{where}: Assignment.reports.totalCount of assignment {assignment_pk} for {self.who}"
         assert got == want, f"{where}: Assignment.reports of assignment {assignment_pk} for {self.who}: {_diff(got, want)}"
 
 

@@ -48,7 +48,8 @@ __all__ = [
     "list_tasks",
     "milestones_by_ids",
     "milestones_by_task_ids",
-    "reports_by_assignment_ids",
+    "report_counts_by_assignment_ids",
+    "report_pages_by_assignment_ids",
     "reports_by_ids",
     "status_matrix",
     "subtasks_by_assignment_ids",
@@ -276,9 +277,31 @@ async def latest_reports_by_assignment_ids(session: AsyncSession, scope: Scope, 
     return {row.assignment_id: row for row in rows}
 
 
-async def reports_by_assignment_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, list[ProgressReport]]:
-    order = (ProgressReport.reported_on, ProgressReport.id)
-    return await _grouped(session, scope, select(ProgressReport), ProgressReport, ProgressReport.assignment_id, ids, *order)
+REPORT_ORDER = (ProgressReport.reported_on, ProgressReport.id)  # oldest first
+
+
+async def report_pages_by_assignment_ids(
+    session: AsyncSession, scope: Scope, ids: Sequence[int], *, first: int, after: Sequence[Any] | None
+) -> dict[int, list[ProgressReport]]:
+    """For each assignment, up to first+1 of its visible reports, oldest first, after `after`: one statement."""
+    ranked = select(
+        ProgressReport.id, func.row_number().over(partition_by=ProgressReport.assignment_id, order_by=REPORT_ORDER).label("rank")
+    ).where(
+        ProgressReport.assignment_id.in_(set(ids)), scope.visible(ProgressReport), *([after_key(REPORT_ORDER, after)] if after is not None else [])
+    ).subquery()
+    query = select(ProgressReport).join(ranked, ranked.c.id == ProgressReport.id).where(ranked.c.rank <= first + 1)
+    grouped: dict[int, list[ProgressReport]] = defaultdict(list)
+    for row in await session.scalars(query.order_by(ProgressReport.assignment_id, ranked.c.rank)):
+        grouped[row.assignment_id].append(row)
+    return grouped
+
+
+async def report_counts_by_assignment_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, int]:
+    """How many reports of each assignment the caller may see."""
+    query = select(ProgressReport.assignment_id, func.count()).where(
+        ProgressReport.assignment_id.in_(set(ids)), scope.visible(ProgressReport)
+    ).group_by(ProgressReport.assignment_id)
+    return {assignment_id: int(n) for assignment_id, n in (await session.execute(query)).all()}
 
 
 async def extensions_by_assignment_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, list[Extension]]:

@@ -34,7 +34,7 @@ from resolute.schema.ids import decode_id
 from resolute.schema.kpis.queries import BY_ID as MEASUREMENT_CURSORS
 from resolute.schema.pagination import BY_CODE, Ordering
 from resolute.schema.tasks.queries import AssignmentFilterInput, assignment_filter
-from resolute.schema.tasks.types import ASSIGNMENT_CURSORS
+from resolute.schema.tasks.types import ASSIGNMENT_CURSORS, REPORT_CURSORS
 
 __all__ = ["ROOTS", "TYPES"]
 
@@ -211,6 +211,17 @@ TASK: dict[str, FieldHandler] = {
     "assignments": _task_assignments,
 }
 
+def _reports(compiler: Compiler, level: Level, field: Field) -> ColumnElement[Any]:
+    """Assignment.reports: oldest first, paged; visible with their assignment."""
+    try:
+        after = REPORT_CURSORS.decode(field.args.get("after"))
+    except GraphQLError:
+        raise NotCovered("bad cursor") from None
+    page = Page(where=lambda r: [r.c.assignment_id == level.c.id], keys=lambda r: [r.c.reported_on, r.c.id], cursor_name=REPORT_CURSORS.name,
+                first=field.args["first"], after=after)
+    return compiler.connection(ProgressReport, field, page, "ProgressReportEdge", "ProgressReport")
+
+
 _TIMELINESS = {"on_time": "ON_TIME", "within_extension": "WITHIN_EXTENSION", "late": "LATE"}
 
 ASSIGNMENT: dict[str, FieldHandler] = {
@@ -228,9 +239,7 @@ ASSIGNMENT: dict[str, FieldHandler] = {
     "latestReport": lambda compiler, level, field: compiler.to_one(  # visible with its assignment
         ProgressReport, field, lambda r: r.c.assignment_id == level.c.id, scoped=False, order=lambda r: [r.c.reported_on.desc(), r.c.id.desc()]
     ),
-    "reports": lambda compiler, level, field: compiler.list_of(
-        ProgressReport, field, lambda r: [r.c.assignment_id == level.c.id], lambda r: [r.c.reported_on, r.c.id]  # visible with its assignment
-    ),
+    "reports": lambda compiler, level, field: _reports(compiler, level, field),
 }
 
 TYPES: dict[str, dict[str, FieldHandler]] = {

@@ -28,7 +28,7 @@ from resolute.schema.org.types import UnitType
 from resolute.schema.pagination import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, KeyOrdering, build_connection, check_first
 from resolute.schema.resolutions.types import ResolutionType
 
-__all__ = ["ASSIGNMENT_CURSORS", "AssignmentOrder", "AssignmentType", "EvaluationType", "ExtensionType", "MilestoneType", "ProgressReportType", "TaskType"]
+__all__ = ["ASSIGNMENT_CURSORS", "REPORT_CURSORS", "AssignmentOrder", "AssignmentType", "EvaluationType", "ExtensionType", "MilestoneType", "ProgressReportType", "TaskType"]
 
 
 @strawberry.enum(description="How a list of assignments is ordered; ties go to the oldest assignment.")
@@ -38,6 +38,8 @@ class AssignmentOrder(Enum):
     PROGRESS = strawberry.enum_value("progress", description="Least progress first.")
     ASSIGNEE_CODE = strawberry.enum_value("assignee_code", description="By the assignee unit's code.")
 
+
+REPORT_CURSORS = KeyOrdering("reports", (date, int))  # an assignment's reports, oldest first
 
 # The cursor of each order: named after it, so that a cursor of one order is refused by another.
 ASSIGNMENT_CURSORS = {
@@ -304,8 +306,23 @@ class AssignmentType(Node):
         return ProgressReportType(row=row) if row else None
 
     @strawberry.field(description="Oldest first; the assignment shows the latest.")
-    async def reports(self, info: Info) -> list[ProgressReportType]:
-        return [ProgressReportType(row=row) for row in await info.context.loaders.reports_by_assignment_id.load(self.row.id)]
+    async def reports(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description=FIRST_DESCRIPTION)] = 20,
+        after: Annotated[str | None, strawberry.argument(description=AFTER_DESCRIPTION)] = None,
+    ) -> Connection[ProgressReportType]:
+        check_first(first)
+        loaders = info.context.loaders
+        rows = await loaders.report_pages_by_assignment_id.load((self.row.id, (first, REPORT_CURSORS.decode(after))))
+
+        async def count() -> int:
+            return await loaders.report_count_by_assignment_id.load(self.row.id)
+
+        return build_connection(
+            rows, first=first, after=after, ordering=REPORT_CURSORS, key=lambda row: (row.reported_on, row.id), wrap=lambda row: ProgressReportType(row=row),
+            count=count,
+        )
 
     @strawberry.field
     async def extensions(self, info: Info) -> list[ExtensionType]:
