@@ -366,6 +366,16 @@ async def running_app(settings: Settings, *, engine: AsyncEngine | None = None, 
             await base.dispose()  # the pool's connections belong to this test's event loop
 
 
+@asynccontextmanager
+async def executor_twin(api: Api) -> AsyncIterator[Api]:
+    """A second app over the same connection and data, with compiled reads off (strawberry resolves every
+    field), sharing the tokens: a covered query sent to both is answered by both read paths."""
+    settings = api.settings.replace(compiled_reads=False)
+    app = create_app(settings, sessions=session_factory(api.engine))
+    async with app.router.lifespan_context(app), _client(OneRequestAtATime(app, api.engine)) as client:  # type: ignore[arg-type]
+        yield Api(client=client, settings=settings, engine=api.engine, tokens=api.tokens)
+
+
 def _client(app: ASGIApp) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://resolute.test")
 
