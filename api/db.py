@@ -15,14 +15,14 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, event
+from sqlalchemy import DateTime, Dialect, Executable, MetaData, TypeDecorator, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool, StaticPool
 
 from resolute.api.settings import Settings
 
-__all__ = ["NAMING_CONVENTION", "Base", "RequestDB", "UtcDateTime", "create_engine", "session_factory", "utcnow"]
+__all__ = ["NAMING_CONVENTION", "Base", "RequestDB", "UtcDateTime", "create_engine", "driver_sql", "session_factory", "utcnow"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -108,6 +108,16 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+def driver_sql(statement: Executable, dialect: Dialect) -> tuple[str, tuple[Any, ...]]:
+    """A statement rendered once for the driver: SQL text and its positional parameters (bind values
+    processed), for a statement run again and again with `exec_driver_sql`, which skips SQLAlchemy's
+    per-execution work (cache key, compilation lookup, result processing)."""
+    compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    values = compiled.construct_params()
+    processors = compiled._bind_processors
+    return str(compiled), tuple(processors[name](values[name]) if name in processors else values[name] for name in compiled.positiontup or ())
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
@@ -133,11 +143,6 @@ class RequestDB:
                 # request's other fields can still read.
                 await self._session.rollback()
                 raise
-
-    @property
-    def dialect(self) -> str:
-        """The database's dialect name ("sqlite", "postgresql"), from what the sessions are bound to."""
-        return str(self._factory.kw["bind"].dialect.name)
 
     async def close(self) -> None:
         if self._session is not None:

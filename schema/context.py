@@ -57,8 +57,8 @@ class Context:
 
     @property
     def compiled_reads(self) -> bool:
-        """Whether covered queries are answered by the compiled read path (schema.compiled)."""
-        return self.settings.compiled_reads and self.db.dialect == "postgresql"
+        """Whether covered queries are answered by the compiled read path (schema.compiled; PostgreSQL only)."""
+        return self.settings.compiled_reads
 
     def unit_of_work(self, idempotency_key: str | None = None) -> UnitOfWork:
         """The caller's unit of work for one mutation, on the request's own session."""

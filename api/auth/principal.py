@@ -6,17 +6,19 @@ deactivation, a revocation or a password change take effect on the very next req
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, inspect, select
+from sqlalchemy import Dialect, Select, bindparam, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from resolute.api.access.scope import GrantScope, Principal
 from resolute.api.accounts.models import Grant, User
 from resolute.api.auth.tokens import TokenClaims
+from resolute.api.db import driver_sql
 from resolute.api.org.models import Unit
 
 __all__ = ["Account", "load_account", "load_principal"]
@@ -56,13 +58,18 @@ def _statement() -> Select[Any]:
         .join(_HOME, _HOME.id == User.unit_id)
         .outerjoin(Grant, Grant.user_id == User.id)
         .outerjoin(_HELD, _HELD.id == Grant.unit_id)
-        .where(User.id == bindparam("user_id"))
+        .where(User.id == bindparam("user_id", 0))  # the caller's id is given at each execution
         .order_by(Grant.id)
     )
 
 
 _STATEMENT = _statement()
-_COMPILED: dict[str, str] = {}  # dialect name -> SQL text, for the drivers whose values need no processing
+
+
+@functools.cache
+def _driver_text(dialect: Dialect) -> str:
+    """The statement as the driver takes it, rendered once per dialect."""
+    return driver_sql(_STATEMENT, dialect)[0]
 
 
 async def _rows(session: AsyncSession, user_id: int) -> list[Any]:
@@ -72,10 +79,7 @@ async def _rows(session: AsyncSession, user_id: int) -> list[Any]:
     connection = await session.connection()
     if connection.dialect.name != "postgresql":
         return list((await session.execute(_STATEMENT, {"user_id": user_id})).all())
-    sql = _COMPILED.get("postgresql")
-    if sql is None:
-        sql = _COMPILED["postgresql"] = str(_STATEMENT.compile(dialect=connection.dialect))
-    return list((await connection.exec_driver_sql(sql, (user_id,))).all())
+    return list((await connection.exec_driver_sql(_driver_text(connection.dialect), (user_id,))).all())
 
 
 async def load_account(session: AsyncSession, claims: TokenClaims) -> Account | None:

@@ -26,7 +26,9 @@ from graphql import ExecutionResult
 from sqlalchemy import Text, cast, select
 from sqlalchemy.engine import Dialect
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
+from resolute.api.db import driver_sql
 from resolute.schema.compiled.builder import Compiler
 from resolute.schema.compiled.catalog import ROOTS, TYPES
 from resolute.schema.compiled.plan import Field, NotCovered, plan_query
@@ -58,11 +60,8 @@ def compile_operation(context: Any, fields: tuple[Field, ...], dialect: Dialect)
         if root is None:
             raise NotCovered(f"Query.{field.name}")
         compiler = Compiler(scope=context.scope, today=context.today, types=TYPES, prefix=f"r{number}_")
-        compiled = select(cast(root(compiler, field), Text)).compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-        values = compiled.construct_params()
-        processors = compiled._bind_processors
-        params = tuple(processors[name](values[name]) if name in processors else values[name] for name in compiled.positiontup or ())
-        prepared.append(Prepared(field.key, str(compiled), params))
+        sql, params = driver_sql(select(cast(root(compiler, field), Text)), dialect)
+        prepared.append(Prepared(field.key, sql, params))
     return tuple(prepared)
 
 
@@ -91,7 +90,7 @@ class CompiledReads(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
         execution = self.execution_context
         context = execution.context
-        if execution.graphql_document is not None and getattr(context, "compiled_reads", False):
+        if execution.graphql_document is not None and execution.operation_type == OperationType.QUERY and getattr(context, "compiled_reads", False):
             data = await self._answer(execution, context)
             if data is not None:
                 execution.result = ExecutionResult(data=data, errors=None)
@@ -105,6 +104,8 @@ class CompiledReads(SchemaExtension):
             return None
         async with context.db.use() as session:
             connection = await session.connection()
+            if connection.dialect.name != "postgresql":  # SQLite: the executor answers (compiled reads are PostgreSQL's)
+                return None
             if prepared is None:
                 try:
                     fields = plan_query(execution.schema._schema, execution.graphql_document, execution.operation_name, execution.variables)
