@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Table, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from resolute.api import clock
 from resolute.api.accounts.models import User
 from resolute.api.audit.chain import record
 from resolute.api.interchange.bulk import STREAMED, Known, merge, stage_files, unknown_assignments
@@ -75,7 +76,7 @@ async def load_cycle(session: AsyncSession, directory: Path, *, today: date | No
     if check.problems:
         raise InterchangeError(check.problems)
     now = datetime.now(UTC)
-    today = today or date.today()
+    today = today or clock.today()
     units = await _codes(session, Unit)
     unit_paths = dict((await session.execute(select(Unit.id, Unit.path))).all())
     users = await _codes(session, User, User.username)
