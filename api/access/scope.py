@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
@@ -185,13 +186,21 @@ def _handed_down_resolutions(units: Select[tuple[int]]) -> Select[tuple[int]]:
     return select(Task.resolution_id).where(Task.id.in_(_handed_down_tasks(units)))
 
 
-def _resolutions(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
+def _among(key: Any, ids: Select[tuple[int]], *, probe: bool) -> ColumnElement[bool]:
+    """`key` is one of `ids` (a one-column select): IN for a list, a set PostgreSQL hashes once; a
+    correlated EXISTS for a few rows named by key (Scope.visible's `probe`), which it probes per row."""
+    if not probe:
+        return key.in_(ids)  # type: ignore[no-any-return]
+    return exists(ids.where(ids.selected_columns[0] == key))
+
+
+def _resolutions(scope: Scope, obj: str, act: str, *, probe: bool = False) -> ColumnElement[bool]:
     """Home: the issuing unit (the only place a resolution is defined). Handed down: read only."""
     units = scope.unit_ids(obj, act)
     home = Resolution.issuing_unit_id.in_(units)
     if act != "read":
         return home
-    return or_(home, Resolution.id.in_(_handed_down_resolutions(units)))
+    return or_(home, _among(Resolution.id, _handed_down_resolutions(units), probe=probe))
 
 
 def _objectives(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
@@ -221,30 +230,14 @@ def _measurements(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
     return Measurement.unit_id.in_(scope.unit_ids(obj, act))
 
 
-def _tasks(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
+def _tasks(scope: Scope, obj: str, act: str, *, probe: bool = False) -> ColumnElement[bool]:
     """Down: the lead unit. Handed down: assigned to the scope. Across: coordinated by it (read-only)."""
     units = scope.unit_ids(obj, act)
     home = Task.lead_unit_id.in_(units)
     if act != "read":
         return home
-    return or_(home, Task.id.in_(_handed_down_tasks(units)), Task.id.in_(select(TaskCoordinator.task_id).where(TaskCoordinator.unit_id.in_(units))))
-
-
-def _task_probe(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
-    """_tasks' read rows, as correlated EXISTS (see Scope.visible's `probe`)."""
-    units = scope.unit_ids(obj, act)
-    handed_down = exists(select(Assignment.id).where(Assignment.task_id == Task.id, Assignment.assignee_unit_id.in_(units)))
-    across = exists(select(TaskCoordinator.task_id).where(TaskCoordinator.task_id == Task.id, TaskCoordinator.unit_id.in_(units)))
-    return or_(Task.lead_unit_id.in_(units), handed_down, across)
-
-
-def _resolution_probe(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
-    """_resolutions' read rows, as correlated EXISTS (see Scope.visible's `probe`)."""
-    units = scope.unit_ids(obj, act)
-    handed_down = exists(
-        select(Task.id).join(Assignment, Assignment.task_id == Task.id).where(Task.resolution_id == Resolution.id, Assignment.assignee_unit_id.in_(units))
-    )
-    return or_(Resolution.issuing_unit_id.in_(units), handed_down)
+    coordinated = select(TaskCoordinator.task_id).where(TaskCoordinator.unit_id.in_(units))
+    return or_(home, _among(Task.id, _handed_down_tasks(units), probe=probe), _among(Task.id, coordinated, probe=probe))
 
 
 def _milestones(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
@@ -304,7 +297,7 @@ ROW_FILTERS: dict[type, tuple[str, Callable[[Scope, str, str], ColumnElement[boo
 OBJECT_TYPES = {model: obj for model, (obj, _) in ROW_FILTERS.items()}
 
 # The read filters also written for probing a few rows by key (Scope.visible's `probe`).
-PROBES: dict[type, Callable[[Scope, str, str], ColumnElement[bool]]] = {Task: _task_probe, Resolution: _resolution_probe}
+PROBES: dict[type, Callable[[Scope, str, str], ColumnElement[bool]]] = {Task: partial(_tasks, probe=True), Resolution: partial(_resolutions, probe=True)}
 
 # The models whose every row hangs under some unit by a non-null reference, so that reading from
 # the root sees them all (an audit event may name no unit: it keeps its filter).
