@@ -30,6 +30,7 @@ from resolute.api.interchange.reader import Problem, stream_rows
 from resolute.api.interchange.staging import Stage
 from resolute.api.kpis.models import Kpi, KpiUnitTarget, Measurement, MeasurementRevision
 from resolute.api.kpis.periods import period_start
+from resolute.api.kpis.service import CENT, LIMIT
 from resolute.api.org.tree import lies_under
 from resolute.api.resolutions.models import Resolution
 from resolute.api.tasks.models import RACI, Assignment, ProgressReport, Task
@@ -40,8 +41,6 @@ STREAMED = ("assignments.csv", "progress_reports.csv", "measurements.csv")
 _PERCENT = {str(n): n for n in range(101)}
 _RACI = frozenset(RACI)
 _STATUSES = frozenset(FORMAT_STATUSES)
-_CENT = Decimal("0.01")
-_LIMIT = Decimal("1e13")
 
 
 @dataclass
@@ -226,7 +225,7 @@ async def _stage_measurements(session: AsyncSession, path: Path, check: Checker,
                 raise KeyError(kpi)
             unit_id = units[unit]
             amount = Decimal(text)
-            if not (amount.is_finite() and abs(amount) < _LIMIT):
+            if not (amount.is_finite() and abs(amount) < LIMIT):
                 raise KeyError(text)
             frequency = frequencies.get(kpi)
             if frequency and (frequency, period) not in periods:
@@ -240,7 +239,7 @@ async def _stage_measurements(session: AsyncSession, path: Path, check: Checker,
                     await stage.flush()
                 continue
             unit_id, amount = units[unit], Decimal(text)
-        if stage.add((line, kpi, unit_id, period, stage.amount(amount.quantize(_CENT)))):
+        if stage.add((line, kpi, unit_id, period, stage.amount(amount.quantize(CENT)))):
             await stage.flush()
     await stage.close()
     return stage

@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from resolute.api.interchange.reader import Problem
+from resolute.api.kpis.service import LIMIT
 
 __all__ = ["CYCLE_FILES", "FORMAT_STATUSES", "PROBLEMS_KEPT", "Checker", "CycleReport", "stored_status"]
 
@@ -78,7 +79,7 @@ class Checker:
     def decimal(self, file: str, line: int, value: str, name: str) -> Decimal | None:
         try:
             amount = Decimal(value)
-            if amount.is_finite() and abs(amount) < Decimal("1e13"):
+            if amount.is_finite() and abs(amount) < LIMIT:
                 return amount
         except (InvalidOperation, ValueError):
             pass

@@ -25,11 +25,12 @@ from resolute.api.resolutions.models import Resolution
 from resolute.api.resolutions.service import check_okr
 from resolute.api.transaction import Tx, operation
 
-__all__ = ["MAX_COORDINATORS", "correct_measurement", "create_kpi", "set_unit_target", "submit_measurement", "threshold_problems", "update_kpi"]
+__all__ = ["CENT", "LIMIT", "MAX_COORDINATORS", "correct_measurement", "create_kpi", "set_unit_target", "submit_measurement", "threshold_problems", "update_kpi"]
 
 # Amounts stay below 10^13 (two decimals): 15 significant digits, exact even where SQLite keeps
 # numbers as doubles; far above any indicator's range.
-LIMIT = Decimal("1e13")
+LIMIT = Decimal("1e13")  # every amount (value, target, threshold) stays below this in magnitude
+CENT = Decimal("0.01")  # and is kept to the cent
 MAX_COORDINATORS = 50
 KPI_FIELDS = (
     "code", "name", "unit_of_measure", "formula", "data_source", "direction", "baseline", "target", "yellow_threshold",
@@ -63,7 +64,7 @@ def _amount(value: Any, field: str) -> tuple[Decimal | None, list[FieldError]]:
         return None, [FieldError(field, ErrorCode.INVALID, "not a number")]
     if not amount.is_finite() or abs(amount) >= LIMIT:
         return None, [FieldError(field, ErrorCode.OUT_OF_RANGE, "a number below 10^13 in size")]
-    return amount.quantize(Decimal("0.01")), []
+    return amount.quantize(CENT), []
 
 
 def _required_text(value: str | None, field: str, limit: int) -> list[FieldError]:
