@@ -31,7 +31,10 @@ class Caller(BaseUser):
 
     def __init__(self, account: Account) -> None:
         self.account = account
-        self.principal: Principal = account.principal
+
+    @property
+    def principal(self) -> Principal:
+        return self.account.principal
 
     @property
     def is_authenticated(self) -> bool:

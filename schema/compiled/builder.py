@@ -131,14 +131,12 @@ class Compiler:
         where = list(page.where(rows))
         if page.after is not None:
             where.append(after_key(keys, page.after))
-        wanted = {f.name for f in field.fields} | {g.name for f in field.fields if f.name in ("edges", "pageInfo") for g in f.fields}
         columns: list[Any] = [func.row_number().over(order_by=keys).label("rn")]
-        if "nodes" in wanted or "node" in wanted:
-            # in the order the pairs below meet them: each `nodes` and each `edges { node }`
-            node_fields = [g for f in field.fields for g in ([f] if f.name == "nodes" else f.fields if f.name == "edges" else []) if g.name in ("nodes", "node")]
-            for i, selected in enumerate(node_fields):
-                columns.append(self.object(rows, node_type, selected.fields).label(f"n{i}"))
-        if wanted & {"cursor", "startCursor", "endCursor"}:
+        # one column per `nodes` and per `edges { node }`, in the order the pairs below meet them
+        node_fields = [g for f in field.fields for g in ([f] if f.name == "nodes" else f.fields if f.name == "edges" else []) if g.name in ("nodes", "node")]
+        for i, selected in enumerate(node_fields):
+            columns.append(self.object(rows, node_type, selected.fields).label(f"n{i}"))
+        if {g.name for f in field.fields if f.name in ("edges", "pageInfo") for g in f.fields} & {"cursor", "startCursor", "endCursor"}:
             columns.append(_cursor(page.cursor_name, keys, composite=page.composite).label("cursor"))
         listed = select(*columns).select_from(rows.table).where(*where).order_by(*keys).limit(page.first + 1).correlate_except(rows.table).lateral(f"{rows.table.name}p")
         in_page = listed.c.rn <= page.first
