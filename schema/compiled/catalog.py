@@ -10,8 +10,8 @@ parent row was already filtered, so the child is reached through its foreign key
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from graphql import GraphQLError
 from sqlalchemy import ColumnElement, and_, exists, func, select, true
@@ -20,23 +20,26 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from resolute.api.kpis import reads as kpi_reads
 from resolute.api.kpis import rules as kpi_rules
 from resolute.api.kpis.models import Kpi, Measurement
-from resolute.api.kpis.reads import KpiFilter, MeasurementFilter
 from resolute.api.org.models import Unit
-from resolute.api.org.reads import UnitFilter, unit_conditions
+from resolute.api.org.reads import unit_conditions
 from resolute.api.resolutions.models import Resolution
 from resolute.api.tasks import reads as task_reads
 from resolute.api.tasks import rules
 from resolute.api.tasks.models import Assignment, Milestone, ProgressReport, Task, TaskCoordinator
-from resolute.api.tasks.reads import TaskFilter
 from resolute.schema.compiled.builder import EMPTY_ARRAY, Compiler, FieldHandler, Level, Page, as_bool, decimal_text, global_id, upper_enum
 from resolute.schema.compiled.plan import Field, NotCovered
 from resolute.schema.ids import decode_id
 from resolute.schema.kpis.queries import BY_ID as MEASUREMENT_CURSORS
-from resolute.schema.pagination import BY_CODE, Ordering
-from resolute.schema.tasks.queries import AssignmentFilterInput, assignment_filter
+from resolute.schema.kpis.queries import KpiFilterInput, MeasurementFilterInput, kpi_filter, measurement_filter
+from resolute.schema.org.queries import unit_filter
+from resolute.schema.org.types import UnitFilterInput
+from resolute.schema.pagination import BY_CODE, KeyOrdering, Ordering
+from resolute.schema.tasks.queries import AssignmentFilterInput, TaskFilterInput, assignment_filter, task_filter
 from resolute.schema.tasks.types import ASSIGNMENT_CURSORS, REPORT_CURSORS
 
 __all__ = ["ROOTS", "TYPES"]
+
+T = TypeVar("T")
 
 
 # -- field kinds --------------------------------------------------------------------------------
@@ -67,6 +70,17 @@ def _arg_id(field: Field, name: str, type_name: str) -> int | None:
         return decode_id(value, type_name, name)
     except GraphQLError:
         raise NotCovered(f"bad id in {name}") from None
+
+
+def _after(ordering: Ordering | KeyOrdering, field: Field) -> tuple[Any, ...] | None:
+    """The key of the `after` cursor, as a tuple; NotCovered for a bad cursor (the executor answers the error)."""
+    try:
+        key = ordering.decode(field.args.get("after"))
+    except GraphQLError:
+        raise NotCovered("bad cursor") from None
+    if key is None or isinstance(ordering, KeyOrdering):
+        return key
+    return (key,)
 
 
 # -- types --------------------------------------------------------------------------------------
@@ -171,15 +185,11 @@ REPORT: dict[str, FieldHandler] = {
 }
 
 
-def _assignment_page(compiler: Compiler, field: Field, extra: Any) -> Page:
+def _assignment_page(compiler: Compiler, field: Field, where: Callable[[Level], Sequence[ColumnElement[bool]]]) -> Page:
     order = field.args["orderBy"]
-    try:
-        after = ASSIGNMENT_CURSORS[order].decode(field.args.get("after"))
-    except GraphQLError:
-        raise NotCovered("bad cursor") from None
     keys = task_reads.ASSIGNMENT_ORDERS[order.value]
-    return Page(where=extra, keys=lambda level: [level.adapt(k) for k in keys()], cursor_name=ASSIGNMENT_CURSORS[order].name,
-                first=field.args["first"], after=after)
+    return Page(where=where, keys=lambda level: [level.adapt(k) for k in keys()], cursor_name=ASSIGNMENT_CURSORS[order].name,
+                first=field.args["first"], after=_after(ASSIGNMENT_CURSORS[order], field))
 
 
 def _task_assignments(compiler: Compiler, level: Level, field: Field) -> ColumnElement[Any]:
@@ -211,18 +221,14 @@ TASK: dict[str, FieldHandler] = {
     "assignments": _task_assignments,
 }
 
+
+
 def _reports(compiler: Compiler, level: Level, field: Field) -> ColumnElement[Any]:
     """Assignment.reports: oldest first, paged; visible with their assignment."""
-    try:
-        after = REPORT_CURSORS.decode(field.args.get("after"))
-    except GraphQLError:
-        raise NotCovered("bad cursor") from None
     page = Page(where=lambda r: [r.c.assignment_id == level.c.id], keys=lambda r: [r.c.reported_on, r.c.id], cursor_name=REPORT_CURSORS.name,
-                first=field.args["first"], after=after)
+                first=field.args["first"], after=_after(REPORT_CURSORS, field))
     return compiler.connection(ProgressReport, field, page, "ProgressReportEdge", "ProgressReport")
 
-
-_TIMELINESS = {"on_time": "ON_TIME", "within_extension": "WITHIN_EXTENSION", "late": "LATE"}
 
 ASSIGNMENT: dict[str, FieldHandler] = {
     "id": node_id("Assignment"),
@@ -239,7 +245,7 @@ ASSIGNMENT: dict[str, FieldHandler] = {
     "latestReport": lambda compiler, level, field: compiler.to_one(  # visible with its assignment
         ProgressReport, field, lambda r: r.c.assignment_id == level.c.id, scoped=False, order=lambda r: [r.c.reported_on.desc(), r.c.id.desc()]
     ),
-    "reports": lambda compiler, level, field: _reports(compiler, level, field),
+    "reports": _reports,
 }
 
 TYPES: dict[str, dict[str, FieldHandler]] = {
@@ -249,10 +255,6 @@ TYPES: dict[str, dict[str, FieldHandler]] = {
 
 
 # -- root fields ----------------------------------------------------------------------------------
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
 
 
 def _one_by_id_or_code(model: Any, type_name: str) -> Any:
@@ -269,95 +271,55 @@ def _one_by_id_or_code(model: Any, type_name: str) -> Any:
     return compile_root
 
 
-def _units(compiler: Compiler, field: Field) -> ColumnElement[Any]:
-    """Query.units: the units the caller may see, in code order."""
+def _given(field: Field, input_type: type[T], lookups: Sequence[str]) -> T:
+    """The `filter` argument as the resolver's own input type; NotCovered when it names a unit whose
+    path must be looked up first (`lookups`): the executor does that."""
     given = field.args.get("filter") or {}
-    if given.get("under") is not None:  # needs the unit's path first: the executor does it
-        raise NotCovered("under")
-    search = given.get("search")
-    flt = UnitFilter(kind=given.get("kind"), search=search[:100] if search else None, include_archived=given.get("includeArchived", False),
-                     updated_since=given.get("updatedSince"))
-    try:
-        after = BY_CODE.decode(field.args.get("after"))
-    except GraphQLError:
-        raise NotCovered("bad cursor") from None
-    page = Page(
-        where=lambda unit: [unit.visible(compiler.scope), *(unit.adapt(c) for c in unit_conditions(Unit, flt))],
-        keys=lambda unit: [unit.c.code], cursor_name=BY_CODE.name, first=field.args["first"],
-        after=(after,) if after is not None else None, composite=False,
-    )
-    return compiler.connection(Unit, field, page, "UnitEdge", "Unit")
+    if any(given.get(name) is not None for name in lookups):
+        raise NotCovered(f"filter needs a lookup: {lookups}")
+    return input_type(**{re.sub(r"(?<!^)([A-Z])", r"_\1", k).lower(): v for k, v in given.items()})
 
 
-def _listing(model: Any, type_name: str, conditions: list[ColumnElement[bool]], ordering: Ordering, key: str) -> Any:
-    """A root list in one key's order (code, id), filtered by the read module's own conditions (scope included)."""
+def _listing(model: Any, type_name: str, ordering: Ordering, key: str, filtered: Callable[[Compiler, Field], list[ColumnElement[bool]]]) -> Any:
+    """A root list in one key's order (code, id), filtered by the read module's own conditions (scope included):
+    `filtered` builds them with the resolver's own filter function, so both paths filter alike."""
 
     def compile_root(compiler: Compiler, field: Field) -> ColumnElement[Any]:
         try:
-            after = ordering.decode(field.args.get("after"))
-        except GraphQLError:
-            raise NotCovered("bad cursor") from None
+            conditions = filtered(compiler, field)
+        except GraphQLError:  # a bad id: the executor answers the error
+            raise NotCovered("bad filter") from None
         page = Page(where=lambda row: [row.adapt(c) for c in conditions], keys=lambda row: [row.c[key]], cursor_name=ordering.name,
-                    first=field.args["first"], after=(after,) if after is not None else None, composite=False)
+                    first=field.args["first"], after=_after(ordering, field), composite=False)
         return compiler.connection(model, field, page, f"{type_name}Edge", type_name)
 
     return compile_root
 
 
-def _filter_args(field: Field, refused: Sequence[str]) -> dict[str, Any]:
-    """The `filter` argument, with no filter the executor must look up first (a unit's path)."""
-    given = field.args.get("filter") or {}
-    if any(given.get(name) is not None for name in refused):
-        raise NotCovered(f"filter needs a lookup: {refused}")
-    return given
+def _unit_conditions(compiler: Compiler, field: Field) -> list[ColumnElement[bool]]:
+    flt = unit_filter(_given(field, UnitFilterInput, ["under"]), under_path=None, matches_nothing=False)
+    return [compiler.scope.visible(Unit), *unit_conditions(Unit, flt)]
 
 
-def _search(given: dict[str, Any]) -> str | None:
-    search = given.get("search")
-    return search[:100] if search else None
+def _task_conditions(compiler: Compiler, field: Field) -> list[ColumnElement[bool]]:
+    flt = task_filter(_given(field, TaskFilterInput, ["leadUnder"]), compiler.today, lead_path=None, matches_nothing=False)
+    return task_reads.task_conditions(compiler.scope, flt, compiler.today)
 
 
-def _tasks(compiler: Compiler, field: Field) -> ColumnElement[Any]:
-    """Query.tasks: led, handed down or coordinated in scope, in code order."""
-    given = _filter_args(field, ["leadUnder"])
-    flt = TaskFilter(resolution_id=_arg_id_in(given, "resolution", "Resolution"), status=given.get("status"), due_from=given.get("dueFrom"),
-                     due_to=given.get("dueTo"), overdue=given.get("overdue"), search=_search(given), updated_since=given.get("updatedSince"),
-                     today=compiler.today)
-    return _listing(Task, "Task", task_reads.task_conditions(compiler.scope, flt, compiler.today), BY_CODE, "code")(compiler, field)
+def _kpi_conditions(compiler: Compiler, field: Field) -> list[ColumnElement[bool]]:
+    flt = kpi_filter(_given(field, KpiFilterInput, ["leadUnder"]), lead_path=None, matches_nothing=False)
+    return kpi_reads.kpi_conditions(compiler.scope, flt)
 
 
-def _kpis(compiler: Compiler, field: Field) -> ColumnElement[Any]:
-    """Query.kpis: in code order."""
-    given = _filter_args(field, ["leadUnder"])
-    flt = KpiFilter(resolution_id=_arg_id_in(given, "resolution", "Resolution"), group=given.get("group"), frequency=given.get("frequency"),
-                    search=_search(given), updated_since=given.get("updatedSince"))
-    return _listing(Kpi, "Kpi", kpi_reads.kpi_conditions(compiler.scope, flt), BY_CODE, "code")(compiler, field)
-
-
-def _measurements(compiler: Compiler, field: Field) -> ColumnElement[Any]:
-    """Query.measurements: oldest first."""
-    given = _filter_args(field, ["under"])
-    flt = MeasurementFilter(kpi_id=_arg_id_in(given, "kpi", "Kpi"), period_from=given.get("periodFrom"), period_to=given.get("periodTo"),
-                            updated_since=given.get("updatedSince"))
-    return _listing(Measurement, "Measurement", kpi_reads.measurement_conditions(compiler.scope, flt), MEASUREMENT_CURSORS, "id")(compiler, field)
-
-
-def _arg_id_in(given: dict[str, Any], name: str, type_name: str) -> int | None:
-    value = given.get(name)
-    if not value:
-        return None
-    try:
-        return decode_id(value, type_name, f"filter.{name}")
-    except GraphQLError:
-        raise NotCovered(f"bad id in filter.{name}") from None
+def _measurement_conditions(compiler: Compiler, field: Field) -> list[ColumnElement[bool]]:
+    flt = measurement_filter(_given(field, MeasurementFilterInput, ["under"]), under_path=None, matches_nothing=False)
+    return kpi_reads.measurement_conditions(compiler.scope, flt)
 
 
 def _assignments(compiler: Compiler, field: Field) -> ColumnElement[Any]:
-    given = field.args.get("filter") or {}
-    if given.get("assigneeUnder") is not None:  # needs the unit's path first: the executor does it
-        raise NotCovered("assigneeUnder")
+    """Query.assignments: in the order asked, filtered by the resolver's own filter function."""
     try:
-        flt = assignment_filter(AssignmentFilterInput(**{_snake(k): v for k, v in given.items()}), compiler.scope, compiler.today,
+        flt = assignment_filter(_given(field, AssignmentFilterInput, ["assigneeUnder"]), compiler.scope, compiler.today,
                                 under_path=None, matches_nothing=False)
     except GraphQLError:
         raise NotCovered("bad filter") from None
@@ -367,7 +329,9 @@ def _assignments(compiler: Compiler, field: Field) -> ColumnElement[Any]:
 
 
 ROOTS = {
-    "unit": _one_by_id_or_code(Unit, "Unit"), "units": _units,
-    "task": _one_by_id_or_code(Task, "Task"), "tasks": _tasks, "resolution": _one_by_id_or_code(Resolution, "Resolution"),
-    "assignments": _assignments, "kpi": _one_by_id_or_code(Kpi, "Kpi"), "kpis": _kpis, "measurements": _measurements,
+    "unit": _one_by_id_or_code(Unit, "Unit"), "units": _listing(Unit, "Unit", BY_CODE, "code", _unit_conditions),
+    "task": _one_by_id_or_code(Task, "Task"), "tasks": _listing(Task, "Task", BY_CODE, "code", _task_conditions),
+    "resolution": _one_by_id_or_code(Resolution, "Resolution"), "assignments": _assignments,
+    "kpi": _one_by_id_or_code(Kpi, "Kpi"), "kpis": _listing(Kpi, "Kpi", BY_CODE, "code", _kpi_conditions),
+    "measurements": _listing(Measurement, "Measurement", MEASUREMENT_CURSORS, "id", _measurement_conditions),
 }

@@ -17,7 +17,7 @@ from resolute.schema.ids import decode_id
 from resolute.schema.kpis.types import KpiType, MeasurementType
 from resolute.schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, Ordering, build_connection, check_first
 
-__all__ = ["KpisQuery"]
+__all__ = ["BY_ID", "KpiFilterInput", "KpisQuery", "MeasurementFilterInput", "kpi_filter", "measurement_filter"]
 
 BY_ID = Ordering("id", int)
 
@@ -40,6 +40,23 @@ class MeasurementFilterInput:
     period_to: str | None = None
     updated_since: datetime | None = None
 
+
+
+def kpi_filter(given: KpiFilterInput, *, lead_path: str | None, matches_nothing: bool) -> KpiFilter:
+    """The read-side filter of a `kpis` list (shared with the compiled read path); a bad id raises a typed error."""
+    return KpiFilter(
+        resolution_id=decode_id(given.resolution, "Resolution", "filter.resolution") if given.resolution else None,
+        lead_under_path=lead_path, group=given.group, frequency=given.frequency,
+        search=given.search[:100] if given.search else None, updated_since=given.updated_since, matches_nothing=matches_nothing,
+    )
+
+
+def measurement_filter(given: MeasurementFilterInput, *, under_path: str | None, matches_nothing: bool) -> MeasurementFilter:
+    """The read-side filter of a `measurements` list (shared with the compiled read path); a bad id raises a typed error."""
+    return MeasurementFilter(
+        kpi_id=decode_id(given.kpi, "Kpi", "filter.kpi") if given.kpi else None, under_path=under_path,
+        period_from=given.period_from, period_to=given.period_to, updated_since=given.updated_since, matches_nothing=matches_nothing,
+    )
 
 
 @strawberry.type
@@ -67,11 +84,7 @@ class KpisQuery:
         cursor = BY_CODE.decode(after)
         given = filter or KpiFilterInput()
         lead_path, nothing = await unit_path(info, given.lead_under, "filter.leadUnder")
-        flt = KpiFilter(
-            resolution_id=decode_id(given.resolution, "Resolution", "filter.resolution") if given.resolution else None,
-            lead_under_path=lead_path, group=given.group, frequency=given.frequency,
-            search=given.search[:100] if given.search else None, updated_since=given.updated_since, matches_nothing=nothing,
-        )
+        flt = kpi_filter(given, lead_path=lead_path, matches_nothing=nothing)
         ctx = info.context
         async with ctx.db.use() as session:
             rows = await reads.list_kpis(session, ctx.scope, flt, first=first, after=cursor)
@@ -94,10 +107,7 @@ class KpisQuery:
         cursor = BY_ID.decode(after)
         given = filter or MeasurementFilterInput()
         under_path, nothing = await unit_path(info, given.under, "filter.under")
-        flt = MeasurementFilter(
-            kpi_id=decode_id(given.kpi, "Kpi", "filter.kpi") if given.kpi else None, under_path=under_path,
-            period_from=given.period_from, period_to=given.period_to, updated_since=given.updated_since, matches_nothing=nothing,
-        )
+        flt = measurement_filter(given, under_path=under_path, matches_nothing=nothing)
         ctx = info.context
         async with ctx.db.use() as session:
             rows = await reads.list_measurements(session, ctx.scope, flt, first=first, after=cursor)

@@ -16,15 +16,21 @@ from resolute.schema.ids import decode_id
 from resolute.schema.org.types import UnitFilterInput, UnitKindType, UnitType
 from resolute.schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, build_connection, check_first
 
-__all__ = ["OrgQuery"]
+__all__ = ["OrgQuery", "unit_filter"]
+
+def unit_filter(given: UnitFilterInput, *, under_path: str | None, matches_nothing: bool) -> UnitFilter:
+    """The read-side filter of a `units` list (shared with the compiled read path)."""
+    search = given.search[:100] if given.search else None
+    return UnitFilter(
+        kind=given.kind, under_path=under_path, search=search, include_archived=given.include_archived, updated_since=given.updated_since,
+        matches_nothing=matches_nothing,
+    )
+
 
 async def _filter(info: Info, given: UnitFilterInput | None) -> UnitFilter:
     given = given or UnitFilterInput()
     under_path, nothing = await unit_path(info, given.under, "filter.under")
-    search = given.search[:100] if given.search else None
-    return UnitFilter(
-        kind=given.kind, under_path=under_path, search=search, include_archived=given.include_archived, updated_since=given.updated_since, matches_nothing=nothing
-    )
+    return unit_filter(given, under_path=under_path, matches_nothing=nothing)
 
 
 @strawberry.type

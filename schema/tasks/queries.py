@@ -19,7 +19,7 @@ from resolute.schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIP
 from resolute.schema.tasks.matrix import MatrixAfter, MatrixFirst, StatusMatrix, status_matrix
 from resolute.schema.tasks.types import ASSIGNMENT_CURSORS, AssignmentOrder, AssignmentType, TaskType
 
-__all__ = ["AssignmentFilterInput", "TasksQuery", "assignment_filter"]
+__all__ = ["AssignmentFilterInput", "TaskFilterInput", "TasksQuery", "assignment_filter", "task_filter"]
 
 MAX_STATUSES = 10
 
@@ -47,6 +47,15 @@ class AssignmentFilterInput:
     status: list[str] | None = strawberry.field(default=None, description="Any of these statuses (one status alone is accepted too).")
     overdue: bool | None = None
     updated_since: datetime | None = None
+
+
+def task_filter(given: TaskFilterInput, today: date, *, lead_path: str | None, matches_nothing: bool) -> TaskFilter:
+    """The read-side filter of a `tasks` list (shared with the compiled read path); a bad id raises a typed error."""
+    return TaskFilter(
+        resolution_id=decode_id(given.resolution, "Resolution", "filter.resolution") if given.resolution else None,
+        status=given.status, lead_under_path=lead_path, due_from=given.due_from, due_to=given.due_to, overdue=given.overdue,
+        search=given.search[:100] if given.search else None, updated_since=given.updated_since, matches_nothing=matches_nothing, today=today,
+    )
 
 
 def assignment_filter(given: AssignmentFilterInput, scope: Scope, today: date, *, under_path: str | None, matches_nothing: bool) -> AssignmentFilter:
@@ -90,12 +99,7 @@ class TasksQuery:
         cursor = BY_CODE.decode(after)
         given = filter or TaskFilterInput()
         lead_path, nothing = await unit_path(info, given.lead_under, "filter.leadUnder")
-        flt = TaskFilter(
-            resolution_id=decode_id(given.resolution, "Resolution", "filter.resolution") if given.resolution else None,
-            status=given.status, lead_under_path=lead_path, due_from=given.due_from, due_to=given.due_to, overdue=given.overdue,
-            search=given.search[:100] if given.search else None, updated_since=given.updated_since, matches_nothing=nothing,
-            today=info.context.today,
-        )
+        flt = task_filter(given, info.context.today, lead_path=lead_path, matches_nothing=nothing)
         ctx = info.context
         async with ctx.db.use() as session:
             rows = await reads.list_tasks(session, ctx.scope, flt, first=first, after=cursor)
