@@ -83,6 +83,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
             "server_settings": {
                 "statement_timeout": str(settings.db_statement_timeout_ms),
                 "application_name": "resolute",
+                # JIT pays off on long analytic scans; on a rollup it spends 30 ms compiling for 5 ms of work
+                "jit": "off",
             }
         }
     engine = create_async_engine(url, **kwargs)

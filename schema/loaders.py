@@ -24,6 +24,7 @@ from resolute.api.audit.models import AuditEvent
 from resolute.api.db import RequestDB
 from resolute.api.kpis import reads as kpi_reads
 from resolute.api.kpis.models import Kpi, Measurement, MeasurementRevision
+from resolute.api.monitoring import rollups
 from resolute.api.org import reads as org_reads
 from resolute.api.org.models import Unit
 from resolute.api.org.reads import UnitFilter
@@ -101,7 +102,13 @@ class Loaders:
         self.report_count_by_assignment_id: DataLoader[int, int] = DataLoader(self._counted(task_reads.report_counts_by_assignment_ids))
         self.extensions_by_assignment_id: DataLoader[int, list[Extension]] = DataLoader(self._grouped_by(task_reads.extensions_by_assignment_ids))
         self.evaluations_by_assignment_id: DataLoader[int, list[Evaluation]] = DataLoader(self._grouped_by(task_reads.evaluations_by_assignment_ids))
+        self.family_by_resolution_id: DataLoader[int, tuple[int, ...]] = DataLoader(self._families)
 
+
+    async def _families(self, ids: Sequence[int]) -> list[tuple[int, ...]]:
+        """Each resolution's family (itself and its programmes down the chain): one statement per resolution."""
+        async with self._db.use() as session:
+            return [await rollups.resolution_family(session, self._scope, pk) for pk in ids]
 
     async def _latest_by_child(self, parent_id: int, ids: list[int]) -> dict[int, list[Measurement]]:
         async with self._db.use() as session:

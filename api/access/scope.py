@@ -110,6 +110,15 @@ class Scope:
             return PROBES[model](self, obj or registered, act)
         return build(self, obj or registered, act)
 
+    def visible_assignments(self, assignee_path: Any) -> ColumnElement[bool]:
+        """`visible(Assignment)` for a query that has joined each assignment's assignee unit (whose path is
+        `assignee_path`): the assignee side becomes a range test on that row, which the planner checks as
+        rows stream from the assignee index, instead of a set of every unit id in scope (rollups)."""
+        obj, act = "assignment", "read"
+        if self.covers_whole_tree(obj, act):
+            return true()
+        return or_(self.within(assignee_path, obj, act), Assignment.assigner_unit_id.in_(self.unit_ids(obj, act)))
+
     # -- checks on already loaded paths (for writes that name several units) ---------------
     def grant_covering(self, obj: str, act: str, *paths: str) -> GrantScope | None:
         """A single grant that allows the action and covers every path given (grants never add up)."""

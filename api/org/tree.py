@@ -11,13 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, select, text, update
+from sqlalchemy import ColumnElement, Integer, Select, and_, func, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from resolute.api.org.models import Unit
 
 __all__ = [
     "ABOVE_ROOT",
+    "child_on_the_way",
     "child_path",
     "in_subtree",
     "lies_under",
@@ -27,6 +31,7 @@ __all__ = [
     "rewrite_subtree",
     "strictly_under",
     "subtree_upper",
+    "under",
     "unit_ids_under",
     "units_under",
 ]
@@ -84,6 +89,37 @@ def _upper_sql(path_column: Any) -> ColumnElement[str]:
 def strictly_under(path_column: Any, ancestor_path_column: Any) -> ColumnElement[bool]:
     """A join condition: `path_column` lies strictly below `ancestor_path_column` (both columns)."""
     return and_(path_column > ancestor_path_column, path_column < _upper_sql(ancestor_path_column))
+
+
+def under(path_column: Any, ancestor_path_column: Any) -> ColumnElement[bool]:
+    """A join condition: `path_column` lies in the subtree of `ancestor_path_column`, itself included."""
+    return and_(path_column >= ancestor_path_column, path_column < _upper_sql(ancestor_path_column))
+
+
+class _position(FunctionElement[int]):
+    """The 1-based position of `needle` in `haystack`, 0 if absent: strpos on PostgreSQL, instr elsewhere."""
+
+    type = Integer()
+    name = "instr"
+    inherit_cache = True
+
+
+@compiles(_position)
+def _instr(element: _position, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"instr({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_position, "postgresql")
+def _strpos(element: _position, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"strpos({compiler.process(element.clauses, **kw)})"
+
+
+def child_on_the_way(path_column: Any, ancestor_path: str) -> ColumnElement[str]:
+    """For a path in the subtree of the unit at `ancestor_path`: the path of that unit's child on the way
+    down to it (the ancestor's own path for the ancestor itself). Grouping by it rolls a subtree up per
+    child with an equality, which the planner hashes, where a range join would compare every pair."""
+    n = len(ancestor_path)
+    return func.substr(path_column, 1, n + _position(func.substr(path_column, n + 1), literal("/")))
 
 
 def unit_ids_under(path: str) -> Select[tuple[int]]:

@@ -1,0 +1,1 @@
+"""GraphQL for monitoring: progress rollups, per-child tables and rankings."""
