@@ -515,6 +515,25 @@ def resolute_operations(cfg: Config) -> dict[str, Operation]:
     return ops
 
 
+TABLES = {"Resolution": "resolutions", "Unit": "units", "Task": "tasks", "Kpi": "kpis"}
+
+
+def with_ids(cfg: Config, ops: dict[str, Operation]) -> dict[str, Operation]:
+    """Each operation with the global ids it names by code filled into its variables (after the import)."""
+    from dataclasses import replace
+
+    from resolute.schema.ids import encode_id
+
+    filled = {}
+    for name, op in ops.items():
+        variables = dict(op.variables)
+        for variable, (type_name, code) in op.ids.items():
+            pk = sql(cfg, cfg.db, f"SELECT id FROM {TABLES[type_name]} WHERE code = '{code}'")
+            variables[variable] = encode_id(type_name, pk) if pk is not None else f"missing {code}"
+        filled[name] = replace(op, variables=variables)
+    return filled
+
+
 def graphql_error(status: int, body: Any) -> str | None:
     if status != 200 or not isinstance(body, dict):
         return f"HTTP {status}: {str(body)[:200]}"
@@ -546,6 +565,8 @@ def judge(op: Operation, peer_rows: Any, server: ResoluteServer, token: str, as_
         ours = op.normalise(body["data"], as_of)
     except Exception as exc:  # an answer of another shape than the normaliser expects
         return Verdict("differs", f"normaliser failed: {exc!r}", summary)
+    if op.fold is not None:
+        peer_rows, ours = op.fold(peer_rows), op.fold(ours)
     difference = first_difference(peer_rows, ours)
     return Verdict("differs", difference, summary) if difference else Verdict("same", "", summary)
 
@@ -815,6 +836,7 @@ def main() -> None:
         setup.notes.append(f"the data set's statuses are as of {REFERENCE_DATE}: Resolute's overdue is compared as of that date "
                            "(from dueOn), not as of its clock's today")
     prepare(cfg, setup, peer, ops)
+    ops = with_ids(cfg, ops)
     statements = timed(setup, "SQL statement counts (in-process)", lambda: statement_counts(cfg, ops))
     verdicts: dict[str, Verdict] = {}
     memory: dict[tuple[str, int], tuple[float, int]] = {}

@@ -12,6 +12,12 @@ PostGraphile's, so `first_difference` can compare the two answers row by row:
 - Decimals come as strings on both sides ("62.00" against "62.0"): cells compare numerically.
 - Resolute nests `unit { code name }` and `resolution { code }` where the peer has flat codes.
 - Enums (`light: GREEN`) compare with the peer's lower-case text (`colour: "green"`).
+- Q2: the peer's notStarted, inProgress and overdue are the data set's statuses as of its reference
+  date; Resolute's overdue is derived as of its clock and counted among its open statuses, so both
+  answers are compared with those three folded into one open count (`fold`).
+- Q3: the peer's completedOnTime is "completed by the due date in force"; Resolute tells on time
+  (by the original due date) from within an approved extension, so their sum is compared.
+- Filters name objects by global id: `ids` says which variables bench/compare.py fills in from codes.
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ class Operation:
     variables: dict[str, Any] = field(default_factory=dict)
     normalise: Normaliser | None = None
     missing: str = ""
+    ids: dict[str, tuple[str, str]] = field(default_factory=dict)  # variable -> (type, code): a global id the harness looks up
+    fold: Callable[[Rows], Rows] | None = None  # applied to both sides' rows before comparing them
 
     def body(self) -> dict[str, Any]:
         """The POST body (the same one wrk sends)."""
@@ -108,6 +116,36 @@ def q1_rows(data: dict[str, Any], as_of: date | None) -> Rows:
     ]
 
 
+def q2_rows(data: dict[str, Any], as_of: date | None) -> Rows:
+    """Per child: [code, name, kind, notStarted, inProgress, completed, overdue, cancelled, total, completionRate]
+    with Resolute's open assignments all under notStarted (see `fold_open`)."""
+    rollup = data.get("progressRollup") or {}
+    rows = []
+    for child in _items(rollup.get("children")):
+        unit, f = child.get("unit") or {}, child.get("figures") or {}
+        open_ = (f.get("notStarted") or 0) + (f.get("inProgress") or 0)
+        rows.append([unit.get("code"), unit.get("name"), unit.get("kind"), open_, 0, f.get("completed"), 0, f.get("cancelled"),
+                     f.get("total"), f.get("completionRate")])
+    return rows
+
+
+def fold_open(rows: Rows) -> Rows:
+    """Q2 rows with notStarted + inProgress + overdue in one column (the split depends on the day it is asked)."""
+    return [[*r[:3], (r[3] or 0) + (r[4] or 0) + (r[6] or 0), r[5], r[7], r[8], r[9]] for r in rows]
+
+
+def q3_rows(data: dict[str, Any], as_of: date | None) -> Rows:
+    """[rank, code, name, total, completed, completed by the due date in force, cancelled, completionRate, onTimeRate]."""
+    ranking = data.get("ranking") or {}
+    rows = []
+    for e in _items(ranking.get("entries")):
+        unit, f = e.get("unit") or {}, e.get("figures") or {}
+        rows.append([e.get("rank"), unit.get("code"), unit.get("name"), f.get("total"), f.get("completed"),
+                     (f.get("completedOnTime") or 0) + (f.get("completedWithinExtension") or 0), f.get("cancelled"),
+                     f.get("completionRate"), f.get("onTimeRate")])
+    return rows
+
+
 def q4_tree(data: dict[str, Any], as_of: date | None) -> Rows:
     """The task as one dict, keyed as ops.js's Q4 fromGql keys it."""
     t = data.get("task")
@@ -162,16 +200,19 @@ Q4 = """query Q4($task: String!) { task(code: $task) { code title startOn dueOn 
 
 Q5 = """query Q5($res: String!) { resolution(code: $res) { code kpis { code name direction yellowThreshold redThreshold latestByChild { unit { code name } period value light } } } }"""
 
+Q2 = """query Q2($res: ID!) { progressRollup(filter: {resolution: $res}) { children { unit { code name kind } figures { notStarted inProgress completed overdue cancelled total completionRate } } } }"""
+
+Q3 = """query Q3($res: ID!) { ranking(metric: COMPLETION_RATE, thenBy: ON_TIME_RATE, kind: "province", filter: {resolution: $res}) { entries { rank unit { code name } figures { total completed completedOnTime completedWithinExtension cancelled completionRate onTimeRate } } } }"""
+
 # What Resolute answers today for Q1 (before the shapes above land): runs the pipeline end to end;
 # its rows cannot match the peer's (no task, no report, no order by due date).
 INTERIM_Q1 = "{ assignments(first: 20, filter: {toMyUnit: true}) { nodes { code dueOn status progress } } }"
 
-NOT_YET = "not yet in Resolute (a later issue adds rollups and ranking)"
-
 OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     Operation("q1", "mobile list: a commune's 20 open assignments by due date", "p07.c001.officer", Q1, {}, q1_rows),
-    Operation("q2", "province dashboard: per child unit, assignments by status", "p07.leader", None, missing=NOT_YET),
-    Operation("q3", "central ranking of the provinces", "admin", None, missing=NOT_YET),
+    Operation("q2", "province dashboard: per child unit, assignments by status", "p07.leader", Q2, {}, q2_rows,
+              ids={"res": ("Resolution", "57-NQ/TW")}, fold=fold_open),
+    Operation("q3", "central ranking of the provinces", "admin", Q3, {}, q3_rows, ids={"res": ("Resolution", "57-NQ/TW")}),
     Operation("q4", "task detail with milestones, coordinators, 50 assignments", "admin", Q4, {"task": "57-NQ/TW-T001"}, q4_tree),
     Operation("q5", "KPI traffic lights of a province's programme", "p07.leader", Q5, {"res": "CTr-57/P07"}, q5_rows),
 )}
