@@ -1,16 +1,17 @@
 """Progress rollups over subtrees, and rankings of units by them: one SQL statement each.
 
 A unit's figures are those of the assignments the caller may read whose assignee lies in the
-unit's subtree (itself included), narrowed by a ProgressFilter. Grouping joins each group unit
-to the units of its subtree by path range, then to their assignments, so the number of groups
-(a province's 18 departments and 100 communes, or the 34 provinces) never changes the number
-of statements. Nobody sees a count of what it may not list: the assignments go through
-`Scope.visible(Assignment)` like every list, and the group units through `Scope.visible(Unit)`.
+unit's subtree (itself included), narrowed by a ProgressFilter. A unit's children are rolled up
+by grouping its subtree's assignments on the path of the child they lie under (an equality the
+planner hashes); the units of a kind, which may lie anywhere, by joining each to the units of its
+subtree by path range. Either way the number of groups (a province's 18 departments and 100
+communes, or the 34 provinces) never changes the number of statements. Nobody sees a count of
+what it may not list: the assignments go through `Scope.visible_assignments` (the read filter of
+every assignment list, on the joined assignee), and the group units through `Scope.visible(Unit)`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
