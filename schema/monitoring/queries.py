@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from graphql import GraphQLError
 
 from resolute.api.errors import ErrorCode
-from resolute.api.monitoring import rollups
+from resolute.api.monitoring import lights, rollups
+from resolute.api.monitoring.lights import KpiFilter
 from resolute.api.monitoring.rollups import ProgressFilter
+from resolute.api.org.models import Unit
 from resolute.schema.context import Info
 from resolute.schema.ids import decode_id
-from resolute.schema.monitoring.types import ProgressFilterInput, ProgressRollup, RankingMetric, RankingType
+from resolute.schema.monitoring.types import (
+    KpiLightRollup,
+    KpiStatusFilterInput,
+    KpiStatusType,
+    ProgressFilterInput,
+    ProgressRollup,
+    RankingMetric,
+    RankingType,
+)
+from resolute.schema.pagination import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, KeyOrdering, build_connection, check_first
 
 __all__ = ["MonitoringQuery", "progress_filter"]
 
@@ -35,6 +48,29 @@ async def progress_filter(info: Info, given: ProgressFilterInput | None) -> Prog
     return ProgressFilter(resolution_ids=family, kpi_group=given.kpi_group, due_from=given.due_from, due_to=given.due_to)
 
 
+STATUS_CURSORS = KeyOrdering("kpi_statuses", (str, str))
+
+
+async def _unit_or_own(info: Info, unit: strawberry.ID | None) -> Unit | None:
+    """The unit named (default: the caller's own), if the caller may read it."""
+    ctx = info.context
+    unit_id = decode_id(unit, "Unit", "unit") if unit is not None else ctx.scope.principal.unit_id
+    return await ctx.loaders.units_by_id.load(unit_id)
+
+
+async def kpi_filter(info: Info, given: KpiStatusFilterInput | None) -> KpiFilter:
+    """The read-side filter of KPI lights and statuses; a resolution the caller may not read counts nothing."""
+    if given is None:
+        return KpiFilter()
+    if given.group is not None and len(given.group) > MAX_TEXT:
+        raise _invalid("filter.group", f"at most {MAX_TEXT} characters", ErrorCode.TOO_LONG)
+    family = None
+    if given.resolution is not None:
+        family = await info.context.loaders.family_by_resolution_id.load(decode_id(given.resolution, "Resolution", "filter.resolution"))
+    kpi_id = decode_id(given.kpi, "Kpi", "filter.kpi") if given.kpi is not None else None
+    return KpiFilter(resolution_ids=family, kpi_group=given.group, kpi_id=kpi_id)
+
+
 @strawberry.type
 class MonitoringQuery:
     @strawberry.field(description=(
@@ -43,8 +79,7 @@ class MonitoringQuery:
     ))
     async def progress_rollup(self, info: Info, unit: strawberry.ID | None = None, filter: ProgressFilterInput | None = None) -> ProgressRollup | None:
         ctx = info.context
-        unit_id = decode_id(unit, "Unit", "unit") if unit is not None else ctx.scope.principal.unit_id
-        row = await ctx.loaders.units_by_id.load(unit_id)
+        row = await _unit_or_own(info, unit)
         if row is None:
             return None
         flt = await progress_filter(info, filter)
@@ -82,3 +117,50 @@ class MonitoringQuery:
                 session, ctx.scope, metric=metric.value, then_by=then_by.value if then_by else None, parent=parent, kind=kind, flt=flt, today=ctx.today
             )
         return RankingType.of(found, metric, then_by)
+
+    @strawberry.field(description=(
+        "How many (KPI, unit) pairs stand green, yellow and red now under a unit (default: your own) and under each "
+        "direct sub-unit, from the measurements you may read; null if the unit is out of your scope."
+    ))
+    async def kpi_lights(self, info: Info, unit: strawberry.ID | None = None, filter: KpiStatusFilterInput | None = None) -> KpiLightRollup | None:
+        ctx = info.context
+        row = await _unit_or_own(info, unit)
+        if row is None:
+            return None
+        flt = await kpi_filter(info, filter)
+        async with ctx.db.use() as session:
+            return KpiLightRollup.of(await lights.light_rollup(session, ctx.scope, row, flt))
+
+    @strawberry.field(description=(
+        "Each (KPI, unit) of a unit's subtree (default: your own) with a measurement you may read: its latest value, "
+        "light, change and share of the target, in KPI code then unit code order. Empty if the unit is out of your scope."
+    ))
+    async def kpi_statuses(
+        self,
+        info: Info,
+        unit: strawberry.ID | None = None,
+        filter: KpiStatusFilterInput | None = None,
+        first: Annotated[int, strawberry.argument(description=FIRST_DESCRIPTION)] = 20,
+        after: Annotated[str | None, strawberry.argument(description=AFTER_DESCRIPTION)] = None,
+    ) -> Connection[KpiStatusType]:
+        check_first(first)
+        cursor = STATUS_CURSORS.decode(after)
+        ctx = info.context
+        row = await _unit_or_own(info, unit)
+        flt = await kpi_filter(info, filter)
+        wanted = tuple(light.value for light in filter.light) if filter is not None and filter.light is not None else None
+        if row is None:
+            found: list[lights.KpiStatus] = []
+        else:
+            async with ctx.db.use() as session:
+                found = await lights.kpi_statuses(session, ctx.scope, row, flt, light_in=wanted, first=first, after=cursor)
+
+        async def count() -> int:
+            if row is None:
+                return 0
+            async with ctx.db.use() as session:
+                return await lights.count_kpi_statuses(session, ctx.scope, row, flt, light_in=wanted)
+
+        return build_connection(
+            found, first=first, after=after, ordering=STATUS_CURSORS, key=lambda s: (s.kpi.code, s.unit.code), wrap=KpiStatusType.of, count=count
+        )

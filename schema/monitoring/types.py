@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from enum import Enum
 
 import strawberry
 
 from resolute.api.monitoring.figures import Figures
+from resolute.api.monitoring.lights import KpiStatus, LightCounts, LightRollup
 from resolute.api.monitoring.rollups import Ranking, RankingEntry, Rollup
+from resolute.schema.kpis.types import KpiType, TrafficLight
 from resolute.schema.org.types import UnitType
 
-__all__ = ["ProgressFigures", "ProgressFilterInput", "ProgressRollup", "RankingMetric", "RankingType", "UnitProgress"]
+__all__ = ["KpiLightRollup", "KpiStatusFilterInput", "KpiStatusType", "LightCountsType", "ProgressFigures", "ProgressFilterInput", "ProgressRollup", "RankingMetric", "RankingType", "UnitProgress"]
 
 
 @strawberry.input(description="Which assignments a rollup or a ranking counts. Every condition must hold.")
@@ -107,4 +110,69 @@ class RankingType:
         return cls(
             metric=metric, then_by=then_by, entries=[RankingEntryType.of(e) for e in r.entries], ranked_count=r.ranked,
             lower_quartile=r.lower_quartile, median=r.median, upper_quartile=r.upper_quartile,
+        )
+
+
+@strawberry.input(description="Which KPIs a KPI status counts. Every condition must hold.")
+class KpiStatusFilterInput:
+    resolution: strawberry.ID | None = strawberry.field(
+        default=None, description="Only KPIs of this resolution and of every programme implementing it, down the chain."
+    )
+    group: str | None = strawberry.field(default=None, description="Only KPIs of this group.")
+    kpi: strawberry.ID | None = strawberry.field(default=None, description="Only this KPI.")
+    light: list[TrafficLight] | None = strawberry.field(default=None, description="Only statuses of these lights (kpiStatuses only).")
+
+
+@strawberry.type(name="LightCounts", description="How many (KPI, unit) pairs stand at each light now (their latest measurement).")
+class LightCountsType:
+    green: int
+    yellow: int
+    red: int
+    measured: int = strawberry.field(description="green + yellow + red.")
+    green_share: float | None = strawberry.field(description="green / measured, 4 places; null when nothing is measured.")
+
+    @classmethod
+    def of(cls, c: LightCounts) -> LightCountsType:
+        return cls(green=c.green, yellow=c.yellow, red=c.red, measured=c.measured, green_share=c.green_share)
+
+
+@strawberry.type(description="A unit and the lights of its whole subtree.")
+class UnitLights:
+    unit: UnitType
+    counts: LightCountsType
+
+
+@strawberry.type(description="The lights under a unit, and under each direct sub-unit (you may read; not archived), in code order.")
+class KpiLightRollup:
+    unit: UnitType
+    counts: LightCountsType
+    children: list[UnitLights]
+
+    @classmethod
+    def of(cls, r: LightRollup) -> KpiLightRollup:
+        return cls(
+            unit=UnitType.of(r.unit), counts=LightCountsType.of(r.counts),
+            children=[UnitLights(unit=UnitType.of(u), counts=LightCountsType.of(c)) for u, c in r.children],
+        )
+
+
+@strawberry.type(name="KpiStatus", description="Where a unit stands on a KPI: its latest value, light, change and share of the target.")
+class KpiStatusType:
+    kpi: KpiType
+    unit: UnitType
+    period: str
+    value: Decimal
+    light: TrafficLight
+    previous_period: str | None = strawberry.field(description="The period measured before the latest one.")
+    previous_value: Decimal | None
+    change: Decimal | None = strawberry.field(description="value - previousValue.")
+    target: Decimal = strawberry.field(description="The unit's own target, else the KPI's.")
+    target_share: float | None = strawberry.field(description="(value - baseline) / (target - baseline), 4 places: 1 is the target reached, also for a KPI that should fall; null when target = baseline.")
+
+    @classmethod
+    def of(cls, s: KpiStatus) -> KpiStatusType:
+        return cls(
+            kpi=KpiType(row=s.kpi), unit=UnitType.of(s.unit), period=s.period, value=s.value, light=TrafficLight(s.light),
+            previous_period=s.previous_period, previous_value=s.previous_value, change=s.change, target=s.target,
+            target_share=None if s.target_share is None else float(s.target_share),
         )
