@@ -17,6 +17,7 @@ from resolute.schema.documents import DocumentCache, Rules
 from resolute.schema.kpis.mutations import KpisMutation
 from resolute.schema.kpis.queries import KpisQuery
 from resolute.schema.monitoring.queries import MonitoringQuery
+from resolute.schema.monitoring.warnings import WarningsQuery
 from resolute.schema.node import Node, resolve_node
 from resolute.schema.org.mutations import OrgMutation
 from resolute.schema.org.queries import OrgQuery
@@ -35,7 +36,7 @@ class NodeQuery:
         return await resolve_node(info, id)
 
 
-Query = merge_types("Query", (NodeQuery, OrgQuery, AccountsQuery, ResolutionsQuery, KpisQuery, TasksQuery, MonitoringQuery, AuditQuery))
+Query = merge_types("Query", (NodeQuery, OrgQuery, AccountsQuery, ResolutionsQuery, KpisQuery, TasksQuery, MonitoringQuery, WarningsQuery, AuditQuery))
 Mutation = merge_types("Mutation", (OrgMutation, AccountsMutation, ResolutionsMutation, KpisMutation, TasksMutation))
 
 MAX_QUERY_DEPTH = 12

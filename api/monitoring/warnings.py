@@ -1,0 +1,237 @@
+"""Early warnings, computed from current data when asked (never a stored flag): one SQL statement.
+
+Each kind is one SELECT over the rows the caller may read, in the subtree of the unit asked
+about (the responsible unit lies in it), all of the same columns and joined by UNION ALL:
+
+- OVERDUE (red): an open assignment past its due date; `days` late.
+- BEHIND_PACE: an open assignment, not overdue, reporting more than `pace_margin` points less
+  progress than the straight line from its assignment date to its due date expects today
+  (api.tasks.rules.expected_progress). Red when, going on at its pace so far (progress per day
+  since it was assigned), it would finish after its due date (`projected_days` from today; none
+  at all when nothing is done yet), else yellow.
+- MILESTONE_MISSED (yellow): a milestone not done and due before today; the task's lead unit
+  answers for it; `days` late.
+- REPORT_MISSING (yellow): an open assignment, assigned before the last complete month began,
+  with no progress report dated in that month (reporting is monthly: a month's report is
+  missing once the month is over).
+- KPI_LIGHT (yellow or red): a (KPI, unit) pair whose latest measurement is yellow or red.
+- STALE (yellow): an open assignment with no report for more than `stale_days` days (counted
+  from its assignment date when it has none).
+- UNACKNOWLEDGED (yellow): an open assignment not acknowledged `unacknowledged_days` days after it
+  was assigned.
+
+They are ordered red first, then by kind, then by the object's id (a keyset for paging).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Date, Integer, Numeric, Select, String, case, false, func, literal, null, or_, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from resolute.api.access.scope import Scope
+from resolute.api.keyset import after_key
+from resolute.api.kpis.models import Kpi
+from resolute.api.kpis.rules import light
+from resolute.api.monitoring.lights import KpiFilter, latest_lights
+from resolute.api.org.models import Unit
+from resolute.api.org.tree import in_subtree
+from resolute.api.sqlcalendar import days_between
+from resolute.api.tasks import rules
+from resolute.api.tasks.models import Assignment, Milestone, ProgressReport, Task
+
+__all__ = ["KINDS", "SEVERITIES", "Thresholds", "Warning", "WarningFilter", "count_warnings", "list_warnings", "warning_counts"]
+
+KINDS = ("overdue", "behind_pace", "milestone_missed", "report_missing", "kpi_light", "stale", "unacknowledged")
+SEVERITIES = ("red", "yellow")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The tunable limits, per request (defaults as documented)."""
+
+    pace_margin: int = rules.BEHIND_PACE_MARGIN  # percentage points
+    stale_days: int = 30
+    unacknowledged_days: int = 7
+
+
+@dataclass(frozen=True)
+class WarningFilter:
+    kinds: tuple[str, ...] = KINDS
+    severities: tuple[str, ...] = SEVERITIES
+    resolution_ids: tuple[int, ...] | None = None  # a family (rollups.resolution_family)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+
+@dataclass(frozen=True)
+class Warning:
+    kind: str
+    severity: str
+    unit_id: int  # the unit that answers for it
+    object_id: int  # the assignment, milestone or measurement
+    task_id: int | None
+    kpi_id: int | None
+    due_on: date | None
+    days: int | None  # late (overdue, milestone), since the last report (stale), since assigned (unacknowledged)
+    progress: int | None
+    expected_progress: int | None
+    projected_finish_on: date | None  # behind pace: when it would finish at its pace so far
+    period: str | None  # the KPI's period, or the month a report is missing for
+    value: Decimal | None  # the KPI's latest value
+    key: tuple[int, str, int]  # the keyset position
+
+
+def _columns(**given: Any) -> list[Any]:
+    """The union's columns in one order, NULL (typed, for PostgreSQL) where a kind has nothing to say."""
+    types = {
+        "kind": String(), "severity": String(), "rank": Integer(), "unit_id": Integer(), "object_id": Integer(), "task_id": Integer(),
+        "kpi_id": Integer(), "due_on": Date(), "days": Integer(), "progress": Integer(), "expected_progress": Integer(),
+        "projected_days": Integer(), "period": String(), "value": Numeric(20, 2),
+    }
+    return [(given[name] if name in given else null().cast(kind)).label(name) for name, kind in types.items()]
+
+
+def _severity(condition_red: Any) -> dict[str, Any]:
+    return {"severity": case((condition_red, "red"), else_="yellow"), "rank": case((condition_red, 0), else_=1)}
+
+
+def _fixed(severity: str) -> dict[str, Any]:
+    return {"severity": literal(severity), "rank": literal(SEVERITIES.index(severity))}
+
+
+def _month_bounds(today: date) -> tuple[date, date, str]:
+    """The last complete month: its first day, the first day of the next (the current month), its name."""
+    current = today.replace(day=1)
+    last = (current - timedelta(days=1)).replace(day=1)
+    return last, current, last.strftime("%Y-%m")
+
+
+def _assignment_kinds(scope: Scope, flt: WarningFilter, unit: Unit, today: date) -> list[Select[Any]]:
+    member = aliased(Unit, name="member")
+    t = flt.thresholds
+    base = [in_subtree(member.path, unit.path), scope.visible_assignments(member.path)]
+    if flt.resolution_ids is not None:
+        base.append(Assignment.task_id.in_(select(Task.id).where(Task.resolution_id.in_(flt.resolution_ids))) if flt.resolution_ids else false())
+
+    def of(kind: str, extra: dict[str, Any], *conditions: Any) -> Select[Any]:
+        cols = {"kind": literal(kind), "unit_id": Assignment.assignee_unit_id, "object_id": Assignment.id, "task_id": Assignment.task_id,
+                "due_on": Assignment.due_on, "progress": Assignment.progress, **extra}
+        return select(*_columns(**cols)).select_from(Assignment).join(member, member.id == Assignment.assignee_unit_id).where(*base, *conditions)
+
+    last_report = (
+        select(func.max(ProgressReport.reported_on)).where(ProgressReport.assignment_id == Assignment.id).correlate(Assignment).scalar_subquery()
+    )
+    month_start, month_end, month = _month_bounds(today)
+    reported_in_month = (
+        select(ProgressReport.id)
+        .where(ProgressReport.assignment_id == Assignment.id, ProgressReport.reported_on >= month_start, ProgressReport.reported_on < month_end)
+        .correlate(Assignment)
+        .exists()
+    )
+    expected = rules.expected_progress(today)
+    elapsed = days_between(Assignment.assigned_on, today)
+    # whole days to finish at the pace so far (ceiling), none when nothing is done
+    projected = case((Assignment.progress > 0, ((100 - Assignment.progress) * elapsed + Assignment.progress - 1) // Assignment.progress), else_=null())
+    late_at_pace = or_(Assignment.progress <= 0, projected > days_between(today, Assignment.due_on))
+    since_report = days_between(func.coalesce(last_report, Assignment.assigned_on), today)
+    is_open, overdue = rules.is_open(Assignment), rules.overdue(Assignment, today)
+    selects = {
+        "overdue": lambda: of("overdue", {**_fixed("red"), "days": days_between(Assignment.due_on, today)}, overdue),
+        "behind_pace": lambda: of(
+            "behind_pace", {**_severity(late_at_pace), "expected_progress": expected, "projected_days": projected},
+            is_open, ~overdue, Assignment.progress < expected - t.pace_margin,
+        ),
+        "report_missing": lambda: of("report_missing", {**_fixed("yellow"), "period": literal(month)}, is_open, Assignment.assigned_on < month_start, ~reported_in_month),
+        "stale": lambda: of("stale", {**_fixed("yellow"), "days": since_report}, is_open, since_report > t.stale_days),
+        "unacknowledged": lambda: of(
+            "unacknowledged", {**_fixed("yellow"), "days": elapsed}, is_open, Assignment.acknowledged_at.is_(None), elapsed > t.unacknowledged_days
+        ),
+    }
+    return [build() for kind, build in selects.items() if kind in flt.kinds]
+
+
+def _milestones(scope: Scope, flt: WarningFilter, unit: Unit, today: date) -> Select[Any]:
+    lead = aliased(Unit, name="lead")
+    conds = [in_subtree(lead.path, unit.path), scope.visible(Milestone), rules.milestone_overdue(today)]
+    if flt.resolution_ids is not None:
+        conds.append(Task.resolution_id.in_(flt.resolution_ids) if flt.resolution_ids else false())
+    cols = {"kind": literal("milestone_missed"), **_fixed("yellow"), "unit_id": Task.lead_unit_id, "object_id": Milestone.id, "task_id": Task.id,
+            "due_on": Milestone.due_on, "days": days_between(Milestone.due_on, today)}
+    return select(*_columns(**cols)).select_from(Milestone).join(Task, Task.id == Milestone.task_id).join(lead, lead.id == Task.lead_unit_id).where(*conds)
+
+
+def _kpi_lights(scope: Scope, flt: WarningFilter, unit: Unit) -> Select[Any]:
+    ranked = latest_lights(scope, KpiFilter(resolution_ids=flt.resolution_ids), unit.path)
+    colour = light(Kpi, ranked.c.value)
+    cols = {"kind": literal("kpi_light"), "severity": colour, "rank": case((colour == "red", 0), else_=1), "unit_id": ranked.c.unit_id,
+            "object_id": ranked.c.id, "kpi_id": ranked.c.kpi_id, "period": ranked.c.period, "value": ranked.c.value}
+    return select(*_columns(**cols)).select_from(ranked).join(Kpi, Kpi.id == ranked.c.kpi_id).where(ranked.c.rank == 1, colour != "green")
+
+
+def _union(scope: Scope, flt: WarningFilter, unit: Unit, today: date) -> Any | None:
+    parts = _assignment_kinds(scope, flt, unit, today)
+    if "milestone_missed" in flt.kinds:
+        parts.append(_milestones(scope, flt, unit, today))
+    if "kpi_light" in flt.kinds:
+        parts.append(_kpi_lights(scope, flt, unit))
+    if not parts:
+        return None
+    return (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("warnings")
+
+
+def _kept(warnings: Any, flt: WarningFilter) -> list[Any]:
+    return [warnings.c.severity.in_(flt.severities)] if set(flt.severities) != set(SEVERITIES) else []
+
+
+async def list_warnings(
+    session: AsyncSession, scope: Scope, unit: Unit, flt: WarningFilter, *, today: date, first: int, after: tuple[int, str, int] | None
+) -> list[Warning]:
+    """Up to first+1 warnings under `unit` (one the caller may read), red first, after the keyset `after`."""
+    warnings = _union(scope, flt, unit, today)
+    if warnings is None:
+        return []
+    keys = (warnings.c.rank, warnings.c.kind, warnings.c.object_id)
+    query = select(warnings).where(*_kept(warnings, flt))
+    if after is not None:
+        query = query.where(after_key(keys, after))
+    rows = (await session.execute(query.order_by(*keys).limit(first + 1))).all()
+    return [
+        Warning(
+            kind=r.kind, severity=r.severity, unit_id=r.unit_id, object_id=r.object_id, task_id=r.task_id, kpi_id=r.kpi_id,
+            due_on=_date(r.due_on), days=r.days, progress=r.progress, expected_progress=r.expected_progress,
+            projected_finish_on=None if r.projected_days is None else today + timedelta(days=int(r.projected_days)),
+            period=r.period, value=None if r.value is None else Decimal(str(r.value)), key=(int(r.rank), r.kind, int(r.object_id)),
+        )
+        for r in rows
+    ]
+
+
+def _date(value: Any) -> date | None:
+    """A date column read through a UNION (SQLite hands back its ISO text)."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+async def count_warnings(session: AsyncSession, scope: Scope, unit: Unit, flt: WarningFilter, *, today: date) -> int:
+    warnings = _union(scope, flt, unit, today)
+    if warnings is None:
+        return 0
+    return int(await session.scalar(select(func.count()).select_from(warnings).where(*_kept(warnings, flt))) or 0)
+
+
+async def warning_counts(session: AsyncSession, scope: Scope, unit: Unit, flt: WarningFilter, *, today: date) -> list[tuple[str, str, int]]:
+    """(kind, severity, count) of the warnings under `unit`, for the kinds and severities that have any: one statement."""
+    warnings = _union(scope, flt, unit, today)
+    if warnings is None:
+        return []
+    query = (
+        select(warnings.c.kind, warnings.c.severity, func.count())
+        .where(*_kept(warnings, flt))
+        .group_by(warnings.c.kind, warnings.c.severity, warnings.c.rank)
+        .order_by(warnings.c.rank, warnings.c.kind)
+    )
+    return [(kind, severity, int(n)) for kind, severity, n in (await session.execute(query)).all()]
