@@ -14,7 +14,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-__all__ = ["days_between"]
+__all__ = ["days_between", "utc_day"]
 
 
 class days_between(FunctionElement[int]):
@@ -43,3 +43,21 @@ def _postgresql(element: days_between, compiler: SQLCompiler, **kw: Any) -> str:
 def _sqlite(element: days_between, compiler: SQLCompiler, **kw: Any) -> str:
     start, end = _ends(element, compiler, **kw)
     return f"CAST(julianday({end}) - julianday({start}) AS INTEGER)"
+
+
+class utc_day(FunctionElement[date]):
+    """The UTC calendar day of an instant column (UtcDateTime): the day it happened, wherever the server is."""
+
+    type = Date()
+    name = "utc_day"
+    inherit_cache = True
+
+
+@compiles(utc_day, "postgresql")
+def _utc_day_postgresql(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(timezone('UTC', {compiler.process(element.clauses, **kw)}) AS DATE)"
+
+
+@compiles(utc_day, "sqlite")
+def _utc_day_sqlite(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)})"  # stored as UTC text

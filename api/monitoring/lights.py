@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, literal, literal_column, or_, select, union_all
+from sqlalchemy import ColumnElement, Select, and_, false, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -23,8 +23,9 @@ from resolute.api.access.scope import Scope
 from resolute.api.keyset import after_key
 from resolute.api.kpis.models import Kpi, KpiUnitTarget, Measurement
 from resolute.api.kpis.rules import light
+from resolute.api.monitoring.grouping import per_child, unit_and_children
 from resolute.api.org.models import Unit
-from resolute.api.org.tree import child_on_the_way, in_subtree
+from resolute.api.org.tree import in_subtree
 
 __all__ = ["KpiFilter", "KpiStatus", "LightCounts", "LightRollup", "count_kpi_statuses", "kpi_statuses", "latest_lights", "light_rollup"]
 
@@ -96,35 +97,18 @@ class LightRollup:
 
 
 def light_counts_per_child(scope: Scope, flt: KpiFilter, parent: Unit) -> Any:
-    """Per direct child of `parent` (by path), and under the parent's own path for its whole subtree:
-    how many (KPI, unit) pairs are green, yellow and red now, as a subquery."""
+    """Per direct child of `parent` (by path), and for the parent's whole subtree: how many (KPI, unit)
+    pairs are green, yellow and red now, as a subquery."""
     ranked = latest_lights(scope, flt, parent.path)
     colour = light(Kpi, ranked.c.value)
-    key = child_on_the_way(ranked.c.unit_path, parent.path)
-    per_key = (
-        select(key.label("group_path"), *[func.count().filter(colour == name).label(name) for name in LIGHTS])
-        .select_from(ranked)
-        .join(Kpi, Kpi.id == ranked.c.kpi_id)
-        .where(ranked.c.rank == 1)
-        .group_by(key)
-        .cte("lights_per_key")
-    )
-    children = select(per_key).where(per_key.c.group_path != parent.path)
-    whole = select(literal(parent.path).label("group_path"), *[func.sum(per_key.c[name]).label(name) for name in LIGHTS])
-    return union_all(children, whole).subquery("lights")
+    rows = select(ranked.c.id).select_from(ranked).join(Kpi, Kpi.id == ranked.c.kpi_id).where(ranked.c.rank == 1)
+    return per_child(parent, ranked.c.unit_path, {name: func.count().filter(colour == name) for name in LIGHTS}, rows, "lights")
 
 
 async def light_rollup(session: AsyncSession, scope: Scope, unit: Unit, flt: KpiFilter) -> LightRollup:
     """The lights under a unit (one the caller may read) and under each direct child: one statement."""
     lights = light_counts_per_child(scope, flt, unit)
-    chosen = or_(Unit.id == unit.id, and_(Unit.parent_id == unit.id, Unit.archived_at.is_(None)))
-    query = (
-        select(Unit, *[lights.c[name] for name in LIGHTS])
-        .outerjoin(lights, lights.c.group_path == Unit.path)
-        .where(chosen, scope.visible(Unit))
-        .order_by(Unit.depth, Unit.code)
-    )
-    head, *rest = (await session.execute(query)).all()
+    head, rest = await unit_and_children(session, scope, unit, lights, [lights.c[name] for name in LIGHTS])
     return LightRollup(unit=head[0], counts=LightCounts.of(head._mapping), children=[(row[0], LightCounts.of(row._mapping)) for row in rest])
 
 

@@ -16,15 +16,16 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, literal, literal_column, null, or_, select, true, union_all
+from sqlalchemy import ColumnElement, case, false, func, literal_column, null, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from resolute.api.access.scope import Scope
 from resolute.api.kpis.models import Kpi
 from resolute.api.monitoring.figures import COUNTS, Figures, counts, rates
+from resolute.api.monitoring.grouping import per_child, unit_and_children
 from resolute.api.org.models import Unit
-from resolute.api.org.tree import child_on_the_way, in_subtree, under
+from resolute.api.org.tree import in_subtree, under
 from resolute.api.resolutions.models import Resolution
 from resolute.api.tasks.models import Assignment, Task
 
@@ -91,21 +92,15 @@ def _figures_columns(grouped: Any) -> list[ColumnElement[Any]]:
 
 
 def _per_child(scope: Scope, flt: ProgressFilter, today: date, parent: Unit) -> Any:
-    """Per direct child of `parent` (by the child's path): the counts of its subtree; and under the
-    parent's own path, those of the parent's whole subtree (its own assignments and every child's)."""
+    """Per direct child of `parent` (by the child's path), and for the parent's whole subtree: the counts."""
     member = aliased(Unit, name="member")
-    key = child_on_the_way(member.path, parent.path)
-    per_key = (
-        select(key.label("group_path"), *[c.label(name) for name, c in counts(today).items()])
+    rows = (
+        select(member.id)
         .select_from(member)
         .join(Assignment, Assignment.assignee_unit_id == member.id)
         .where(in_subtree(member.path, parent.path), *_counted(scope, flt, member))
-        .group_by(key)
-        .cte("per_key")
     )
-    children = select(per_key).where(per_key.c.group_path != parent.path)
-    whole = select(literal(parent.path).label("group_path"), *[func.sum(per_key.c[name]).label(name) for name in COUNTS])
-    return union_all(children, whole).subquery("grouped")
+    return per_child(parent, member.path, counts(today), rows, "grouped")
 
 
 @dataclass(frozen=True)
@@ -115,21 +110,10 @@ class Rollup:
     children: list[tuple[Unit, Figures]]  # each direct sub-unit the caller may read (not archived), in code order
 
 
-async def rollup(session: AsyncSession, scope: Scope, unit: Unit, flt: ProgressFilter, *, today: date) -> Rollup | None:
+async def rollup(session: AsyncSession, scope: Scope, unit: Unit, flt: ProgressFilter, *, today: date) -> Rollup:
     """A unit's figures and each direct child's, in one statement (`unit`: one the caller may read)."""
-    unit_id = unit.id
     grouped = _per_child(scope, flt, today, unit)
-    chosen = or_(Unit.id == unit_id, and_(Unit.parent_id == unit_id, Unit.archived_at.is_(None)))
-    query = (
-        select(Unit, *_figures_columns(grouped))
-        .outerjoin(grouped, grouped.c.group_path == Unit.path)
-        .where(chosen, scope.visible(Unit))
-        .order_by(Unit.depth, Unit.code)
-    )
-    rows = (await session.execute(query)).all()
-    if not rows or rows[0][0].id != unit_id:
-        return None
-    head, *rest = rows
+    head, rest = await unit_and_children(session, scope, unit, grouped, _figures_columns(grouped))
     return Rollup(unit=head[0], figures=Figures.of(head._mapping), children=[(row[0], Figures.of(row._mapping)) for row in rest])
 
 

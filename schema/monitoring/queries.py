@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
 
 from resolute.api.errors import ErrorCode
-from resolute.api.monitoring import lights, rollups
+from resolute.api.monitoring import discipline, lights, rollups
 from resolute.api.monitoring.lights import KpiFilter
 from resolute.api.monitoring.rollups import ProgressFilter
 from resolute.api.org.models import Unit
 from resolute.schema.context import Info
 from resolute.schema.ids import decode_id
 from resolute.schema.monitoring.types import (
+    DisciplineRollup,
     KpiLightRollup,
     KpiStatusFilterInput,
     KpiStatusType,
@@ -164,3 +166,26 @@ class MonitoringQuery:
         return build_connection(
             found, first=first, after=after, ordering=STATUS_CURSORS, key=lambda s: (s.kpi.code, s.unit.code), wrap=KpiStatusType.of, count=count
         )
+
+    @strawberry.field(description=(
+        "How the assignments you may read under a unit (default: your own) reported in a period (a month 2025-09, a "
+        "quarter 2025-Q3 or a year; default: the last complete month), over its subtree and per direct sub-unit; "
+        "null if the unit is out of your scope."
+    ))
+    async def reporting_discipline(
+        self, info: Info, unit: strawberry.ID | None = None, period: str | None = None, resolution: strawberry.ID | None = None
+    ) -> DisciplineRollup | None:
+        ctx = info.context
+        if period is None:
+            period = (ctx.today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+        if len(period) > 7 or discipline.period_bounds(period) is None:
+            raise _invalid("period", "a month (2025-09), a quarter (2025-Q3) or a year (2025)")
+        row = await _unit_or_own(info, unit)
+        if row is None:
+            return None
+        family = None
+        if resolution is not None:
+            family = await ctx.loaders.family_by_resolution_id.load(decode_id(resolution, "Resolution", "resolution"))
+        async with ctx.db.use() as session:
+            found = await discipline.discipline(session, ctx.scope, row, period, resolution_ids=family)
+        return DisciplineRollup.of(found) if found else None

@@ -8,13 +8,14 @@ from enum import Enum
 
 import strawberry
 
+from resolute.api.monitoring.discipline import Discipline, DisciplineFigures
 from resolute.api.monitoring.figures import Figures
 from resolute.api.monitoring.lights import KpiStatus, LightCounts, LightRollup
 from resolute.api.monitoring.rollups import Ranking, RankingEntry, Rollup
 from resolute.schema.kpis.types import KpiType, TrafficLight
 from resolute.schema.org.types import UnitType
 
-__all__ = ["KpiLightRollup", "KpiStatusFilterInput", "KpiStatusType", "LightCountsType", "ProgressFigures", "ProgressFilterInput", "ProgressRollup", "RankingMetric", "RankingType", "UnitProgress"]
+__all__ = ["DisciplineRollup", "KpiLightRollup", "KpiStatusFilterInput", "KpiStatusType", "LightCountsType", "ProgressFigures", "ProgressFilterInput", "ProgressRollup", "RankingMetric", "RankingType", "UnitProgress"]
 
 
 @strawberry.input(description="Which assignments a rollup or a ranking counts. Every condition must hold.")
@@ -175,4 +176,52 @@ class KpiStatusType:
             kpi=KpiType(row=s.kpi), unit=UnitType.of(s.unit), period=s.period, value=s.value, light=TrafficLight(s.light),
             previous_period=s.previous_period, previous_value=s.previous_value, change=s.change, target=s.target,
             target_share=None if s.target_share is None else float(s.target_share),
+        )
+
+
+@strawberry.type(name="DisciplineFigures", description=(
+    "How a set of assignments reported in a period (see the README for the formulas). Rates are fractions rounded "
+    "to 4 places, null when there is nothing to count."
+))
+class DisciplineFiguresType:
+    expected: int = strawberry.field(description="Assignments that had to report: assigned before the period ended, not cancelled, not completed before it began.")
+    received: int = strawberry.field(description="Expected ones with a report dated in the period or within 5 days after.")
+    on_time: int = strawberry.field(description="Expected ones with a report dated in the period.")
+    assigned: int = strawberry.field(description="Assignments assigned in the period.")
+    acknowledged: int = strawberry.field(description="Of those, how many were acknowledged.")
+    acknowledged_in_time: int = strawberry.field(description="Of those, how many within 7 days.")
+    completeness: float | None = strawberry.field(description="received / expected.")
+    timeliness: float | None = strawberry.field(description="onTime / expected.")
+    average_ack_days: float | None = strawberry.field(description="Average days from assignment to acknowledgement (2 places).")
+    discipline_index: float | None = strawberry.field(description=(
+        "0.4 completeness + 0.4 timeliness + 0.2 acknowledgedInTime / assigned; a part with nothing to count is left out "
+        "and the other weights scaled up."))
+
+    @classmethod
+    def of(cls, f: DisciplineFigures) -> DisciplineFiguresType:
+        return cls(
+            expected=f.expected, received=f.received, on_time=f.on_time, assigned=f.assigned, acknowledged=f.acknowledged,
+            acknowledged_in_time=f.acknowledged_in_time, completeness=f.completeness, timeliness=f.timeliness,
+            average_ack_days=f.average_ack_days, discipline_index=f.discipline_index,
+        )
+
+
+@strawberry.type(description="A unit and its subtree's reporting discipline.")
+class UnitDiscipline:
+    unit: UnitType
+    figures: DisciplineFiguresType
+
+
+@strawberry.type(description="The reporting discipline of a unit's subtree in a period, and of each direct sub-unit (you may read; not archived), in code order.")
+class DisciplineRollup:
+    unit: UnitType
+    period: str
+    figures: DisciplineFiguresType
+    children: list[UnitDiscipline]
+
+    @classmethod
+    def of(cls, d: Discipline) -> DisciplineRollup:
+        return cls(
+            unit=UnitType.of(d.unit), period=d.period, figures=DisciplineFiguresType.of(d.figures),
+            children=[UnitDiscipline(unit=UnitType.of(u), figures=DisciplineFiguresType.of(f)) for u, f in d.children],
         )
