@@ -27,13 +27,13 @@ from sqlalchemy.orm import aliased
 
 from resolute.api.access.scope import Scope
 from resolute.api.kpis.periods import period_start
-from resolute.api.monitoring.grouping import per_child, unit_and_children
+from resolute.api.monitoring.grouping import Rows, per_child, unit_and_children
 from resolute.api.org.models import Unit
 from resolute.api.org.tree import in_subtree
 from resolute.api.sqlcalendar import days_between, utc_day
 from resolute.api.tasks.models import Assignment, ProgressReport, Task
 
-__all__ = ["ACK_DAYS", "GRACE_DAYS", "Discipline", "DisciplineFigures", "discipline", "period_bounds"]
+__all__ = ["ACK_DAYS", "GRACE_DAYS", "Discipline", "DisciplineFigures", "discipline", "discipline_rows", "figures_columns", "period_bounds"]
 
 GRACE_DAYS = 5
 ACK_DAYS = 7
@@ -129,14 +129,16 @@ class Discipline:
     children: list[tuple[Unit, DisciplineFigures]]
 
 
-def discipline_per_child(scope: Scope, parent: Unit, start: date, end: date, resolution_ids: tuple[int, ...] | None) -> Any:
-    """Per direct child of `parent` (by path), and under the parent's own path for its whole subtree: the counts."""
+def discipline_rows(scope: Scope, start: date, end: date, resolution_ids: tuple[int, ...] | None, under_path: str | None) -> Rows:
+    """The assignments the caller may read (of the subtree at `under_path`; None: anywhere) with their assignee's
+    path, and the discipline counts of the period [start, end) over them."""
     member = aliased(Unit, name="member")
-    conds = [in_subtree(member.path, parent.path), scope.visible_assignments(member.path)]
+    within = in_subtree(member.path, under_path) if under_path is not None else scope.within(member.path, "unit", "read")
+    conds = [within, scope.visible_assignments(member.path)]
     if resolution_ids is not None:
         conds.append(Assignment.task_id.in_(select(Task.id).where(Task.resolution_id.in_(resolution_ids))) if resolution_ids else false())
     rows = select(member.id).select_from(member).join(Assignment, Assignment.assignee_unit_id == member.id).where(*conds)
-    return per_child(parent, member.path, _counts(start, end), rows, "discipline")
+    return Rows(rows, member.path, _counts(start, end))
 
 
 def figures_columns(grouped: Any) -> list[ColumnElement[Any]]:
@@ -153,7 +155,7 @@ async def discipline(
     bounds = period_bounds(period)
     if bounds is None:
         return None
-    grouped = discipline_per_child(scope, unit, *bounds, resolution_ids)
+    grouped = per_child(unit, discipline_rows(scope, *bounds, resolution_ids, unit.path), "discipline")
     head, rest = await unit_and_children(session, scope, unit, grouped, figures_columns(grouped))
     return Discipline(
         unit=head[0], period=period, figures=DisciplineFigures.of(head._mapping),

@@ -3,33 +3,56 @@
 `per_child` groups rows by the path of the child of the parent they lie under (an equality the
 planner hashes, api.org.tree.child_on_the_way) and adds, under the parent's own path, the sums
 over the whole subtree (its own rows and every child's, archived ones included).
-`unit_and_children` outer-joins that to the parent and its readable, unarchived children.
+`per_group` groups the same rows under each of a set of units that may lie anywhere (the units of
+a kind) by a path range join. `unit_and_children` outer-joins the first to the parent and its
+readable, unarchived children.
+
+A source of rows is a `Rows`: the select choosing them, the path of the unit each lies under, and
+the aggregates over them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from resolute.api.access.scope import Scope
 from resolute.api.org.models import Unit
-from resolute.api.org.tree import child_on_the_way
+from resolute.api.org.tree import child_on_the_way, under
 
-__all__ = ["per_child", "unit_and_children"]
+__all__ = ["Rows", "per_child", "per_group", "unit_and_children"]
 
 
-def per_child(parent: Unit, path: Any, aggregates: Mapping[str, ColumnElement[Any]], rows: Select[Any], name: str) -> Any:
-    """`aggregates` over `rows` (a select whose FROM and WHERE choose the rows of the parent's subtree, each
-    lying under the unit whose path is `path`), per direct child and for the whole subtree, as a subquery
-    keyed by `group_path`."""
-    key = child_on_the_way(path, parent.path)
-    per_key = rows.with_only_columns(key.label("group_path"), *[c.label(n) for n, c in aggregates.items()]).group_by(key).cte(f"{name}_per_key")
+@dataclass(frozen=True)
+class Rows:
+    select: Select[Any]  # its FROM and WHERE choose the rows
+    path: Any  # the path of the unit each row lies under
+    aggregates: Mapping[str, ColumnElement[Any]]
+
+
+def per_child(parent: Unit, rows: Rows, name: str) -> Any:
+    """The aggregates over `rows` (of the parent's subtree), per direct child and for the whole subtree, as a
+    subquery keyed by `group_path`."""
+    key = child_on_the_way(rows.path, parent.path)
+    labelled = [c.label(n) for n, c in rows.aggregates.items()]
+    per_key = rows.select.with_only_columns(key.label("group_path"), *labelled).group_by(key).cte(f"{name}_per_key")
     children = select(per_key).where(per_key.c.group_path != parent.path)
-    whole = select(literal(parent.path).label("group_path"), *[func.sum(per_key.c[n]).label(n) for n in aggregates])
+    whole = select(literal(parent.path).label("group_path"), *[func.sum(per_key.c[n]).label(n) for n in rows.aggregates])
     return union_all(children, whole).subquery(name)
+
+
+def per_group(group_condition: Callable[[Any], ColumnElement[bool]], rows: Rows, name: str) -> Any:
+    """The aggregates over `rows` under each unit chosen by `group_condition` (given the units' alias), wherever
+    it lies: a path range join, as a subquery keyed by `group_id`."""
+    groups = aliased(Unit, name=f"{name}_group")
+    labelled = [c.label(n) for n, c in rows.aggregates.items()]
+    joined = rows.select.with_only_columns(groups.id.label("group_id"), *labelled).join(groups, under(rows.path, groups.path))
+    return joined.where(group_condition(groups)).group_by(groups.id).subquery(name)
 
 
 async def unit_and_children(

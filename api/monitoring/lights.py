@@ -23,11 +23,11 @@ from resolute.api.access.scope import Scope
 from resolute.api.keyset import after_key
 from resolute.api.kpis.models import Kpi, KpiUnitTarget, Measurement
 from resolute.api.kpis.rules import light
-from resolute.api.monitoring.grouping import per_child, unit_and_children
+from resolute.api.monitoring.grouping import Rows, per_child, unit_and_children
 from resolute.api.org.models import Unit
 from resolute.api.org.tree import in_subtree
 
-__all__ = ["KpiFilter", "KpiStatus", "LightCounts", "LightRollup", "count_kpi_statuses", "kpi_statuses", "latest_lights", "light_rollup"]
+__all__ = ["KpiFilter", "KpiStatus", "LightCounts", "LightRollup", "count_kpi_statuses", "kpi_statuses", "latest_lights", "light_columns", "light_rollup", "light_rows"]
 
 LIGHTS = ("green", "yellow", "red")
 
@@ -52,9 +52,9 @@ def _kpi_conditions(flt: KpiFilter, kpi: Any = Kpi) -> list[ColumnElement[bool]]
     return conds
 
 
-def latest_lights(scope: Scope, flt: KpiFilter, under_path: str) -> Any:
-    """Per (KPI, unit) of the subtree at `under_path` that the caller may read: the latest measurement
-    and the one before it (rank 1 and 2 by period), with the unit's path, as a subquery."""
+def latest_lights(scope: Scope, flt: KpiFilter, under_path: str | None) -> Any:
+    """Per (KPI, unit) of the subtree at `under_path` (None: anywhere) that the caller may read: the latest
+    measurement and the one before it (rank 1 and 2 by period), with the unit's path, as a subquery."""
     member = aliased(Unit, name="member")
     order = (Measurement.period.desc(), Measurement.id.desc())
     return (
@@ -64,7 +64,7 @@ def latest_lights(scope: Scope, flt: KpiFilter, under_path: str) -> Any:
         )
         .join(member, member.id == Measurement.unit_id)
         .join(Kpi, Kpi.id == Measurement.kpi_id)
-        .where(in_subtree(member.path, under_path), scope.visible(Measurement), *_kpi_conditions(flt))
+        .where(*([in_subtree(member.path, under_path)] if under_path is not None else []), scope.visible(Measurement), *_kpi_conditions(flt))
         .subquery("ranked")
     )
 
@@ -96,19 +96,27 @@ class LightRollup:
     children: list[tuple[Unit, LightCounts]]  # each direct sub-unit the caller may read (not archived), in code order
 
 
-def light_counts_per_child(scope: Scope, flt: KpiFilter, parent: Unit) -> Any:
-    """Per direct child of `parent` (by path), and for the parent's whole subtree: how many (KPI, unit)
-    pairs are green, yellow and red now, as a subquery."""
-    ranked = latest_lights(scope, flt, parent.path)
+def light_rows(scope: Scope, flt: KpiFilter, under_path: str | None) -> Rows:
+    """The latest measurement of each (KPI, unit) pair (of the subtree at `under_path`, None: anywhere the
+    caller may read), and how many of them are green, yellow and red."""
+    ranked = latest_lights(scope, flt, under_path)
     colour = light(Kpi, ranked.c.value)
     rows = select(ranked.c.id).select_from(ranked).join(Kpi, Kpi.id == ranked.c.kpi_id).where(ranked.c.rank == 1)
-    return per_child(parent, ranked.c.unit_path, {name: func.count().filter(colour == name) for name in LIGHTS}, rows, "lights")
+    return Rows(rows, ranked.c.unit_path, {name: func.count().filter(colour == name) for name in LIGHTS})
+
+
+def light_columns(grouped: Any) -> list[ColumnElement[Any]]:
+    """The light counts of a grouped subquery outer-joined to its units (zeros where none), and the green share."""
+    filled = {name: func.coalesce(grouped.c[name], 0) for name in LIGHTS}
+    measured = filled["green"] + filled["yellow"] + filled["red"]
+    share = func.round(filled["green"] * literal_column("1.0") / func.nullif(measured, 0), literal_column("4"))
+    return [c.label(name) for name, c in filled.items()] + [share.label("green_share")]
 
 
 async def light_rollup(session: AsyncSession, scope: Scope, unit: Unit, flt: KpiFilter) -> LightRollup:
     """The lights under a unit (one the caller may read) and under each direct child: one statement."""
-    lights = light_counts_per_child(scope, flt, unit)
-    head, rest = await unit_and_children(session, scope, unit, lights, [lights.c[name] for name in LIGHTS])
+    lights = per_child(unit, light_rows(scope, flt, unit.path), "lights")
+    head, rest = await unit_and_children(session, scope, unit, lights, light_columns(lights))
     return LightRollup(unit=head[0], counts=LightCounts.of(head._mapping), children=[(row[0], LightCounts.of(row._mapping)) for row in rest])
 
 

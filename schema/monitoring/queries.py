@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
 
 from resolute.api.errors import ErrorCode
-from resolute.api.monitoring import discipline, lights, rollups
+from resolute.api.monitoring import discipline, lights, ranking, rollups
 from resolute.api.monitoring.lights import KpiFilter
 from resolute.api.monitoring.rollups import ProgressFilter
 from resolute.api.org.models import Unit
@@ -60,6 +60,15 @@ async def _unit_or_own(info: Info, unit: strawberry.ID | None) -> Unit | None:
     return await ctx.loaders.units_by_id.load(unit_id)
 
 
+def _period(today: date, given: str | None) -> str:
+    """A reporting period named by the caller, checked; by default the last complete month."""
+    if given is None:
+        return (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    if len(given) > 7 or discipline.period_bounds(given) is None:
+        raise _invalid("period", "a month (2025-09), a quarter (2025-Q3) or a year (2025)")
+    return given
+
+
 async def kpi_filter(info: Info, given: KpiStatusFilterInput | None) -> KpiFilter:
     """The read-side filter of KPI lights and statuses; a resolution the caller may not read counts nothing."""
     if given is None:
@@ -102,21 +111,26 @@ class MonitoringQuery:
         children_of: strawberry.ID | None = None,
         kind: str | None = None,
         filter: ProgressFilterInput | None = None,
+        period: Annotated[str | None, strawberry.argument(description="The reporting period of the discipline metrics (default: the last complete month).")] = None,
     ) -> RankingType | None:
         if (children_of is None) == (kind is None):
             raise _invalid("childrenOf", "give exactly one of 'childrenOf' and 'kind'")
         if kind is not None and len(kind) > MAX_TEXT:
             raise _invalid("kind", f"at most {MAX_TEXT} characters", ErrorCode.TOO_LONG)
         ctx = info.context
+        bounds = discipline.period_bounds(_period(ctx.today, period))
         parent = None
         if children_of is not None:
             parent = await ctx.loaders.units_by_id.load(decode_id(children_of, "Unit", "childrenOf"))
             if parent is None:
                 return None
         flt = await progress_filter(info, filter)
+        inputs = ranking.RankingInputs(
+            progress=flt, kpis=KpiFilter(resolution_ids=flt.resolution_ids, kpi_group=flt.kpi_group), period=bounds, today=ctx.today  # type: ignore[arg-type]
+        )
         async with ctx.db.use() as session:
-            found = await rollups.ranking(
-                session, ctx.scope, metric=metric.value, then_by=then_by.value if then_by else None, parent=parent, kind=kind, flt=flt, today=ctx.today
+            found = await ranking.ranking(
+                session, ctx.scope, metric=metric.value, then_by=then_by.value if then_by else None, parent=parent, kind=kind, inputs=inputs
             )
         return RankingType.of(found, metric, then_by)
 
@@ -176,10 +190,7 @@ class MonitoringQuery:
         self, info: Info, unit: strawberry.ID | None = None, period: str | None = None, resolution: strawberry.ID | None = None
     ) -> DisciplineRollup | None:
         ctx = info.context
-        if period is None:
-            period = (ctx.today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
-        if len(period) > 7 or discipline.period_bounds(period) is None:
-            raise _invalid("period", "a month (2025-09), a quarter (2025-Q3) or a year (2025)")
+        period = _period(ctx.today, period)
         row = await _unit_or_own(info, unit)
         if row is None:
             return None

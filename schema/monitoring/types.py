@@ -11,7 +11,8 @@ import strawberry
 from resolute.api.monitoring.discipline import Discipline, DisciplineFigures
 from resolute.api.monitoring.figures import Figures
 from resolute.api.monitoring.lights import KpiStatus, LightCounts, LightRollup
-from resolute.api.monitoring.rollups import Ranking, RankingEntry, Rollup
+from resolute.api.monitoring.ranking import Ranking, RankingEntry
+from resolute.api.monitoring.rollups import Rollup
 from resolute.schema.kpis.types import KpiType, TrafficLight
 from resolute.schema.org.types import UnitType
 
@@ -82,36 +83,10 @@ class RankingMetric(Enum):
     AVERAGE_PROGRESS = "average_progress"
     OVERDUE = strawberry.enum_value("overdue", description="The number of overdue assignments; the fewest first.")
     COMPLETED = "completed"
-
-
-@strawberry.type(name="RankingEntry")
-class RankingEntryType:
-    rank: int | None = strawberry.field(description="1 for the best; tied values share a rank and the next one skips (1, 2, 2, 4). Null when the metric is undefined for the unit (nothing to divide by): listed last.")
-    unit: UnitType
-    value: float | None
-    figures: ProgressFigures
-
-    @classmethod
-    def of(cls, e: RankingEntry) -> RankingEntryType:
-        return cls(rank=e.rank, unit=UnitType.of(e.unit), value=e.value, figures=ProgressFigures.of(e.figures))
-
-
-@strawberry.type(name="Ranking", description="Units ranked by a metric, with the spread of the ranked values (quartiles by linear interpolation, as percentile_cont).")
-class RankingType:
-    metric: RankingMetric
-    then_by: RankingMetric | None
-    entries: list[RankingEntryType]
-    ranked_count: int = strawberry.field(description="How many entries have a value (and a rank).")
-    lower_quartile: float | None
-    median: float | None
-    upper_quartile: float | None
-
-    @classmethod
-    def of(cls, r: Ranking, metric: RankingMetric, then_by: RankingMetric | None) -> RankingType:
-        return cls(
-            metric=metric, then_by=then_by, entries=[RankingEntryType.of(e) for e in r.entries], ranked_count=r.ranked,
-            lower_quartile=r.lower_quartile, median=r.median, upper_quartile=r.upper_quartile,
-        )
+    GREEN_SHARE = strawberry.enum_value("green_share", description="The share of (KPI, unit) pairs standing green now.")
+    REPORTING_COMPLETENESS = strawberry.enum_value("reporting_completeness", description="Reporting completeness in the period.")
+    REPORTING_TIMELINESS = strawberry.enum_value("reporting_timeliness", description="Reporting timeliness in the period.")
+    DISCIPLINE_INDEX = strawberry.enum_value("discipline_index", description="The reporting discipline index in the period.")
 
 
 @strawberry.input(description="Which KPIs a KPI status counts. Every condition must hold.")
@@ -224,4 +199,40 @@ class DisciplineRollup:
         return cls(
             unit=UnitType.of(d.unit), period=d.period, figures=DisciplineFiguresType.of(d.figures),
             children=[UnitDiscipline(unit=UnitType.of(u), figures=DisciplineFiguresType.of(f)) for u, f in d.children],
+        )
+
+
+@strawberry.type(name="RankingEntry")
+class RankingEntryType:
+    rank: int | None = strawberry.field(description="1 for the best; tied values share a rank and the next one skips (1, 2, 2, 4). Null when the metric is undefined for the unit (nothing to divide by): listed last.")
+    unit: UnitType
+    value: float | None
+    figures: ProgressFigures
+    lights: LightCountsType | None = strawberry.field(description="The unit's KPI lights, when a metric of the ranking counts them.")
+    discipline: DisciplineFiguresType | None = strawberry.field(description="The unit's reporting discipline in the period, when a metric of the ranking counts it.")
+
+    @classmethod
+    def of(cls, e: RankingEntry) -> RankingEntryType:
+        return cls(
+            rank=e.rank, unit=UnitType.of(e.unit), value=e.value, figures=ProgressFigures.of(e.figures),
+            lights=LightCountsType.of(e.lights) if e.lights else None,
+            discipline=DisciplineFiguresType.of(e.discipline) if e.discipline else None,
+        )
+
+
+@strawberry.type(name="Ranking", description="Units ranked by a metric, with the spread of the ranked values (quartiles by linear interpolation, as percentile_cont).")
+class RankingType:
+    metric: RankingMetric
+    then_by: RankingMetric | None
+    entries: list[RankingEntryType]
+    ranked_count: int = strawberry.field(description="How many entries have a value (and a rank).")
+    lower_quartile: float | None
+    median: float | None
+    upper_quartile: float | None
+
+    @classmethod
+    def of(cls, r: Ranking, metric: RankingMetric, then_by: RankingMetric | None) -> RankingType:
+        return cls(
+            metric=metric, then_by=then_by, entries=[RankingEntryType.of(e) for e in r.entries], ranked_count=r.ranked,
+            lower_quartile=r.lower_quartile, median=r.median, upper_quartile=r.upper_quartile,
         )
