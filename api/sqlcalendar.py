@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, Integer, literal
+from sqlalchemy import Date, Integer, String, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-__all__ = ["days_between", "utc_day"]
+__all__ = ["days_between", "period_key", "utc_day"]
 
 
 class days_between(FunctionElement[int]):
@@ -61,3 +61,42 @@ def _utc_day_postgresql(element: utc_day, compiler: SQLCompiler, **kw: Any) -> s
 @compiles(utc_day, "sqlite")
 def _utc_day_sqlite(element: utc_day, compiler: SQLCompiler, **kw: Any) -> str:
     return f"date({compiler.process(element.clauses, **kw)})"  # stored as UTC text
+
+
+class _month_of(FunctionElement[str]):
+    type = String()
+    name = "month_of"
+    inherit_cache = True
+
+
+class _quarter_of(FunctionElement[str]):
+    type = String()
+    name = "quarter_of"
+    inherit_cache = True
+
+
+def period_key(day: Any, granularity: str) -> FunctionElement[str]:
+    """The month (2025-07) or quarter (2025-Q3) a date falls in, named as the KPI periods are."""
+    return {"month": _month_of, "quarter": _quarter_of}[granularity](day)
+
+
+@compiles(_month_of, "postgresql")
+def _month_postgresql(element: _month_of, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM')"
+
+
+@compiles(_month_of, "sqlite")
+def _month_sqlite(element: _month_of, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"strftime('%Y-%m', {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_quarter_of, "postgresql")
+def _quarter_postgresql(element: _quarter_of, compiler: SQLCompiler, **kw: Any) -> str:
+    day = compiler.process(element.clauses, **kw)
+    return f"(to_char({day}, 'YYYY') || '-Q' || to_char({day}, 'Q'))"
+
+
+@compiles(_quarter_of, "sqlite")
+def _quarter_sqlite(element: _quarter_of, compiler: SQLCompiler, **kw: Any) -> str:
+    day = compiler.process(element.clauses, **kw)
+    return f"(strftime('%Y', {day}) || '-Q' || ((CAST(strftime('%m', {day}) AS INTEGER) + 2) / 3))"

@@ -112,45 +112,48 @@ def _month_bounds(today: date) -> tuple[date, date, str]:
 
 
 def _assignment_kinds(scope: Scope, flt: WarningFilter, unit: Unit, today: date) -> list[Select[Any]]:
+    """Every assignment kind reads one set, computed once: the open assignments the caller may read under `unit`
+    (each kind is about an open one)."""
     member = aliased(Unit, name="member")
     t = flt.thresholds
-    base = [in_subtree(member.path, unit.path), scope.visible_assignments(member.path)]
+    conds = [in_subtree(member.path, unit.path), scope.visible_assignments(member.path), rules.is_open(Assignment)]
     if flt.resolution_ids is not None:
-        base.append(Assignment.task_id.in_(select(Task.id).where(Task.resolution_id.in_(flt.resolution_ids))) if flt.resolution_ids else false())
+        conds.append(Assignment.task_id.in_(select(Task.id).where(Task.resolution_id.in_(flt.resolution_ids))) if flt.resolution_ids else false())
+    fields = ("id", "assignee_unit_id", "task_id", "status", "assigned_on", "due_on", "progress", "acknowledged_at")
+    a = (
+        select(*[getattr(Assignment, name) for name in fields])
+        .join(member, member.id == Assignment.assignee_unit_id)
+        .where(*conds)
+        .cte("open_assignments")
+        .c
+    )
 
     def of(kind: str, extra: dict[str, Any], *conditions: Any) -> Select[Any]:
-        cols = {"kind": literal(kind), "unit_id": Assignment.assignee_unit_id, "object_id": Assignment.id, "task_id": Assignment.task_id,
-                "due_on": Assignment.due_on, "progress": Assignment.progress, **extra}
-        return select(*_columns(**cols)).select_from(Assignment).join(member, member.id == Assignment.assignee_unit_id).where(*base, *conditions)
+        cols = {"kind": literal(kind), "unit_id": a.assignee_unit_id, "object_id": a.id, "task_id": a.task_id, "due_on": a.due_on, "progress": a.progress, **extra}
+        return select(*_columns(**cols)).where(*conditions)
 
-    last_report = (
-        select(func.max(ProgressReport.reported_on)).where(ProgressReport.assignment_id == Assignment.id).correlate(Assignment).scalar_subquery()
-    )
+    last_report = select(func.max(ProgressReport.reported_on)).where(ProgressReport.assignment_id == a.id).scalar_subquery()
     month_start, month_end, month = _month_bounds(today)
     reported_in_month = (
         select(ProgressReport.id)
-        .where(ProgressReport.assignment_id == Assignment.id, ProgressReport.reported_on >= month_start, ProgressReport.reported_on < month_end)
-        .correlate(Assignment)
+        .where(ProgressReport.assignment_id == a.id, ProgressReport.reported_on >= month_start, ProgressReport.reported_on < month_end)
         .exists()
     )
-    expected = rules.expected_progress(today)
-    elapsed = days_between(Assignment.assigned_on, today)
+    expected = rules.expected_progress(today, a)
+    elapsed = days_between(a.assigned_on, today)
     # whole days to finish at the pace so far (ceiling), none when nothing is done
-    projected = case((Assignment.progress > 0, ((100 - Assignment.progress) * elapsed + Assignment.progress - 1) // Assignment.progress), else_=null())
-    late_at_pace = or_(Assignment.progress <= 0, projected > days_between(today, Assignment.due_on))
-    since_report = days_between(func.coalesce(last_report, Assignment.assigned_on), today)
-    is_open, overdue = rules.is_open(Assignment), rules.overdue(Assignment, today)
+    projected = case((a.progress > 0, ((100 - a.progress) * elapsed + a.progress - 1) // a.progress), else_=null())
+    late_at_pace = or_(a.progress <= 0, projected > days_between(today, a.due_on))
+    since_report = days_between(func.coalesce(last_report, a.assigned_on), today)
+    overdue = rules.overdue(a, today)
     selects = {
-        "overdue": lambda: of("overdue", {**_fixed("red"), "days": days_between(Assignment.due_on, today)}, overdue),
+        "overdue": lambda: of("overdue", {**_fixed("red"), "days": days_between(a.due_on, today)}, overdue),
         "behind_pace": lambda: of(
-            "behind_pace", {**_severity(late_at_pace), "expected_progress": expected, "projected_days": projected},
-            is_open, ~overdue, Assignment.progress < expected - t.pace_margin,
+            "behind_pace", {**_severity(late_at_pace), "expected_progress": expected, "projected_days": projected}, ~overdue, a.progress < expected - t.pace_margin
         ),
-        "report_missing": lambda: of("report_missing", {**_fixed("yellow"), "period": literal(month)}, is_open, Assignment.assigned_on < month_start, ~reported_in_month),
-        "stale": lambda: of("stale", {**_fixed("yellow"), "days": since_report}, is_open, since_report > t.stale_days),
-        "unacknowledged": lambda: of(
-            "unacknowledged", {**_fixed("yellow"), "days": elapsed}, is_open, Assignment.acknowledged_at.is_(None), elapsed > t.unacknowledged_days
-        ),
+        "report_missing": lambda: of("report_missing", {**_fixed("yellow"), "period": literal(month)}, a.assigned_on < month_start, ~reported_in_month),
+        "stale": lambda: of("stale", {**_fixed("yellow"), "days": since_report}, since_report > t.stale_days),
+        "unacknowledged": lambda: of("unacknowledged", {**_fixed("yellow"), "days": elapsed}, a.acknowledged_at.is_(None), elapsed > t.unacknowledged_days),
     }
     return [build() for kind, build in selects.items() if kind in flt.kinds]
 

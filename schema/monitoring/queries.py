@@ -9,7 +9,7 @@ import strawberry
 from graphql import GraphQLError
 
 from resolute.api.errors import ErrorCode
-from resolute.api.monitoring import discipline, lights, ranking, rollups
+from resolute.api.monitoring import discipline, lights, ranking, rollups, series
 from resolute.api.monitoring.lights import KpiFilter
 from resolute.api.monitoring.rollups import ProgressFilter
 from resolute.api.org.models import Unit
@@ -17,10 +17,13 @@ from resolute.schema.context import Info
 from resolute.schema.ids import decode_id
 from resolute.schema.monitoring.types import (
     DisciplineRollup,
+    Granularity,
     KpiLightRollup,
+    KpiPointType,
     KpiStatusFilterInput,
     KpiStatusType,
     ProgressFilterInput,
+    ProgressPointType,
     ProgressRollup,
     RankingMetric,
     RankingType,
@@ -30,6 +33,7 @@ from resolute.schema.pagination import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Con
 __all__ = ["MonitoringQuery", "progress_filter"]
 
 MAX_TEXT = 32  # a KPI group code
+MAX_POINTS = 120
 
 
 def _invalid(field: str, message: str, code: ErrorCode = ErrorCode.INVALID) -> GraphQLError:
@@ -200,3 +204,47 @@ class MonitoringQuery:
         async with ctx.db.use() as session:
             found = await discipline.discipline(session, ctx.scope, row, period, resolution_ids=family)
         return DisciplineRollup.of(found) if found else None
+
+    @strawberry.field(description=(
+        "Progress per month or quarter under a unit (default: your own), for charts: from the period holding `since` "
+        "(default: a year ago) to the one holding `until` (default: today), at most 120 points; empty if the unit is out of your scope."
+    ))
+    async def progress_series(
+        self,
+        info: Info,
+        unit: strawberry.ID | None = None,
+        filter: ProgressFilterInput | None = None,
+        granularity: Granularity = Granularity.MONTH,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> list[ProgressPointType]:
+        ctx = info.context
+        until = until or ctx.today
+        since = since or date(until.year - 1, until.month, 1)
+        if since > until:
+            raise _invalid("since", "since is after until", ErrorCode.OUT_OF_RANGE)
+        if len(series.periods_between(since, until, granularity.value)) > MAX_POINTS:
+            raise _invalid("since", f"at most {MAX_POINTS} points", ErrorCode.OUT_OF_RANGE)
+        row = await _unit_or_own(info, unit)
+        if row is None:
+            return []
+        flt = await progress_filter(info, filter)
+        async with ctx.db.use() as session:
+            points = await series.progress_series(session, ctx.scope, row, flt, today=ctx.today, start=since, end=until, granularity=granularity.value)
+        return [ProgressPointType.of(p) for p in points]
+
+    @strawberry.field(description=(
+        "A KPI's values per period under a unit (default: your own), the last `last` periods with a value, oldest first; "
+        "empty if the KPI or the unit is out of your scope."
+    ))
+    async def kpi_series(self, info: Info, kpi: strawberry.ID, unit: strawberry.ID | None = None, last: int = 24) -> list[KpiPointType]:
+        if not 1 <= last <= MAX_POINTS:
+            raise _invalid("last", f"between 1 and {MAX_POINTS}", ErrorCode.OUT_OF_RANGE)
+        ctx = info.context
+        kpi_row = await ctx.loaders.kpis_by_id.load(decode_id(kpi, "Kpi", "kpi"))
+        row = await _unit_or_own(info, unit)
+        if kpi_row is None or row is None:
+            return []
+        async with ctx.db.use() as session:
+            points = await series.kpi_series(session, ctx.scope, kpi_row, row, last=last)
+        return [KpiPointType.of(p) for p in points]

@@ -13,10 +13,11 @@ from resolute.api.monitoring.figures import Figures
 from resolute.api.monitoring.lights import KpiStatus, LightCounts, LightRollup
 from resolute.api.monitoring.ranking import Ranking, RankingEntry
 from resolute.api.monitoring.rollups import Rollup
+from resolute.api.monitoring.series import KpiPoint, ProgressPoint
 from resolute.schema.kpis.types import KpiType, TrafficLight
 from resolute.schema.org.types import UnitType
 
-__all__ = ["DisciplineRollup", "KpiLightRollup", "KpiStatusFilterInput", "KpiStatusType", "LightCountsType", "ProgressFigures", "ProgressFilterInput", "ProgressRollup", "RankingMetric", "RankingType", "UnitProgress"]
+__all__ = ["DisciplineRollup", "Granularity", "KpiLightRollup", "KpiPointType", "KpiStatusFilterInput", "KpiStatusType", "LightCountsType", "ProgressFigures", "ProgressFilterInput", "ProgressPointType", "ProgressRollup", "RankingMetric", "RankingType", "UnitProgress"]
 
 
 @strawberry.input(description="Which assignments a rollup or a ranking counts. Every condition must hold.")
@@ -235,4 +236,51 @@ class RankingType:
         return cls(
             metric=metric, then_by=then_by, entries=[RankingEntryType.of(e) for e in r.entries], ranked_count=r.ranked,
             lower_quartile=r.lower_quartile, median=r.median, upper_quartile=r.upper_quartile,
+        )
+
+
+
+@strawberry.enum
+class Granularity(Enum):
+    MONTH = "month"
+    QUARTER = "quarter"
+
+
+@strawberry.type(name="ProgressPoint", description="A period's progress under a unit, for charts (assignments not cancelled).")
+class ProgressPointType:
+    period: str = strawberry.field(description="2025-07 or 2025-Q3.")
+    assigned: int = strawberry.field(description="Assigned in the period.")
+    due: int = strawberry.field(description="Due in the period.")
+    completed: int = strawberry.field(description="Completed in the period.")
+    completed_on_time: int = strawberry.field(description="Completed in the period, by the original due date.")
+    cumulative_assigned: int = strawberry.field(description="Assigned up to the end of the period, since the beginning.")
+    cumulative_completed: int
+    cumulative_completion_rate: float | None = strawberry.field(description="cumulativeCompleted / cumulativeAssigned, 4 places.")
+
+    @classmethod
+    def of(cls, p: ProgressPoint) -> ProgressPointType:
+        return cls(
+            period=p.period, assigned=p.assigned, due=p.due, completed=p.completed, completed_on_time=p.completed_on_time,
+            cumulative_assigned=p.cumulative_assigned, cumulative_completed=p.cumulative_completed,
+            cumulative_completion_rate=p.cumulative_completion_rate,
+        )
+
+
+@strawberry.type(name="KpiPoint", description="A KPI's values in one period under a unit, for charts.")
+class KpiPointType:
+    period: str
+    units: int = strawberry.field(description="Units of the subtree with a value (that you may read).")
+    average: Decimal | None
+    lowest: Decimal | None
+    highest: Decimal | None
+    green: int
+    yellow: int
+    red: int
+    own_value: Decimal | None = strawberry.field(description="The unit's own value.")
+
+    @classmethod
+    def of(cls, p: KpiPoint) -> KpiPointType:
+        return cls(
+            period=p.period, units=p.units, average=p.average, lowest=p.lowest, highest=p.highest,
+            green=p.green, yellow=p.yellow, red=p.red, own_value=p.own_value,
         )
