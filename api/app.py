@@ -31,6 +31,7 @@ from resolute.api.accounts.service import authenticate
 from resolute.api.auth.backend import TokenBackend
 from resolute.api.auth.tokens import issue_token
 from resolute.api.db import create_engine, session_factory
+from resolute.api.reports.routes import ROUTES as REPORT_ROUTES
 from resolute.api.request_state import RequestStateMiddleware
 from resolute.api.settings import Settings
 from resolute.api.transaction import UnitOfWork
@@ -114,6 +115,7 @@ def create_app(
             Route("/", home),
             Route("/healthz", health),
             Route("/auth/token", token_endpoint, methods=["POST"]),
+            *REPORT_ROUTES,
             *([Route("/graphql", graphql, methods=["GET", "POST"])] if graphql is not None else []),
         ],
         lifespan=lifespan,

@@ -25,12 +25,13 @@ They are ordered red first, then by kind, then by the object's id (a keyset for 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, Integer, Numeric, Select, String, case, false, func, literal, null, or_, select, union_all
+from sqlalchemy import Date, Integer, Numeric, Select, String, and_, case, false, func, literal, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -45,7 +46,7 @@ from resolute.api.sqlcalendar import days_between
 from resolute.api.tasks import rules
 from resolute.api.tasks.models import Assignment, Milestone, ProgressReport, Task
 
-__all__ = ["KINDS", "SEVERITIES", "Thresholds", "Warning", "WarningFilter", "count_warnings", "list_warnings", "warning_counts"]
+__all__ = ["KINDS", "SEVERITIES", "Thresholds", "Warning", "WarningFilter", "count_warnings", "list_warnings", "reason", "stream_warnings", "warning_counts"]
 
 KINDS = ("overdue", "behind_pace", "milestone_missed", "report_missing", "kpi_light", "stale", "unacknowledged")
 SEVERITIES = ("red", "yellow")
@@ -203,15 +204,51 @@ async def list_warnings(
     if after is not None:
         query = query.where(after_key(keys, after))
     rows = (await session.execute(query.order_by(*keys).limit(first + 1))).all()
-    return [
-        Warning(
-            kind=r.kind, severity=r.severity, unit_id=r.unit_id, object_id=r.object_id, task_id=r.task_id, kpi_id=r.kpi_id,
-            due_on=_date(r.due_on), days=r.days, progress=r.progress, expected_progress=r.expected_progress,
-            projected_finish_on=None if r.projected_days is None else today + timedelta(days=int(r.projected_days)),
-            period=r.period, value=None if r.value is None else Decimal(str(r.value)), key=(int(r.rank), r.kind, int(r.object_id)),
-        )
-        for r in rows
-    ]
+    return [_warning(r, today) for r in rows]
+
+
+def _warning(r: Any, today: date) -> Warning:
+    return Warning(
+        kind=r.kind, severity=r.severity, unit_id=r.unit_id, object_id=r.object_id, task_id=r.task_id, kpi_id=r.kpi_id,
+        due_on=_date(r.due_on), days=r.days, progress=r.progress, expected_progress=r.expected_progress,
+        projected_finish_on=None if r.projected_days is None else today + timedelta(days=int(r.projected_days)),
+        period=r.period, value=None if r.value is None else Decimal(str(r.value)), key=(int(r.rank), r.kind, int(r.object_id)),
+    )
+
+
+@dataclass(frozen=True)
+class Labels:
+    """What a report prints of a warning's objects: codes and names, not ids."""
+
+    unit_code: str
+    unit_name: str
+    object_label: str | None  # the assignment's code, the milestone's title or the KPI's code
+    task_code: str | None
+
+
+async def stream_warnings(session: AsyncSession, scope: Scope, unit: Unit, flt: WarningFilter, *, today: date) -> AsyncIterator[tuple[Warning, Labels]]:
+    """Every warning under `unit`, in the list's order, with its labels, streamed from one statement (a report of
+    the whole nation never holds them all)."""
+    warnings = _union(scope, flt, unit, today)
+    if warnings is None:
+        return
+    responsible, assignment, milestone, task, kpi = (aliased(m) for m in (Unit, Assignment, Milestone, Task, Kpi))
+    is_assignment = warnings.c.kind.not_in(("milestone_missed", "kpi_light"))
+    query = (
+        select(warnings, responsible.code, responsible.name, assignment.code, milestone.title, task.code, kpi.code)
+        .join(responsible, responsible.id == warnings.c.unit_id)
+        .outerjoin(assignment, and_(is_assignment, assignment.id == warnings.c.object_id))
+        .outerjoin(milestone, and_(warnings.c.kind == "milestone_missed", milestone.id == warnings.c.object_id))
+        .outerjoin(task, task.id == warnings.c.task_id)
+        .outerjoin(kpi, kpi.id == warnings.c.kpi_id)
+        .where(*_kept(warnings, flt))
+        .order_by(warnings.c.rank, warnings.c.kind, warnings.c.object_id)
+    )
+    result = await session.stream(query)
+    async for row in result:
+        *_, unit_code, unit_name, assignment_code, milestone_title, task_code, kpi_code = row
+        label = assignment_code or milestone_title or kpi_code
+        yield _warning(row, today), Labels(unit_code=unit_code, unit_name=unit_name, object_label=label, task_code=task_code)
 
 
 def _date(value: Any) -> date | None:
@@ -238,3 +275,25 @@ async def warning_counts(session: AsyncSession, scope: Scope, unit: Unit, flt: W
         .order_by(warnings.c.rank, warnings.c.kind)
     )
     return [(kind, severity, int(n)) for kind, severity, n in (await session.execute(query)).all()]
+
+
+def reason(w: Warning) -> str:
+    """The warning in words (English; the codes are the stable part)."""
+    if w.kind == "overdue":
+        return f"{w.days} days past its due date {w.due_on}, at {w.progress}%"
+    if w.kind == "behind_pace":
+        text = f"reports {w.progress}% where a steady pace would reach {w.expected_progress}% today"
+        if w.progress == 0:
+            return text + "; nothing is done yet"
+        if w.severity == "red":
+            return text + f"; at its pace so far it would finish on {w.projected_finish_on}, after its due date {w.due_on}"
+        return text + f"; at its pace so far it would still finish on {w.projected_finish_on}, by its due date {w.due_on}"
+    if w.kind == "milestone_missed":
+        return f"milestone due {w.due_on} is not done ({w.days} days late)"
+    if w.kind == "report_missing":
+        return f"no progress report for {w.period}"
+    if w.kind == "kpi_light":
+        return f"latest value {w.value} for {w.period} is {w.severity}"
+    if w.kind == "stale":
+        return f"no progress report for {w.days} days"
+    return f"not acknowledged {w.days} days after it was assigned"

@@ -59,28 +59,6 @@ class WarningThresholdsInput:
     unacknowledged_days: int = strawberry.field(default=Thresholds.unacknowledged_days, description="Days after assignment without acknowledgement before UNACKNOWLEDGED.")
 
 
-def _reason(w: Warning) -> str:
-    """The warning in words (English; the codes are the stable part)."""
-    if w.kind == "overdue":
-        return f"{w.days} days past its due date {w.due_on}, at {w.progress}%"
-    if w.kind == "behind_pace":
-        text = f"reports {w.progress}% where a steady pace would reach {w.expected_progress}% today"
-        if w.progress == 0:
-            return text + "; nothing is done yet"
-        if w.severity == "red":
-            return text + f"; at its pace so far it would finish on {w.projected_finish_on}, after its due date {w.due_on}"
-        return text + f"; at its pace so far it would still finish on {w.projected_finish_on}, by its due date {w.due_on}"
-    if w.kind == "milestone_missed":
-        return f"milestone due {w.due_on} is not done ({w.days} days late)"
-    if w.kind == "report_missing":
-        return f"no progress report for {w.period}"
-    if w.kind == "kpi_light":
-        return f"latest value {w.value} for {w.period} is {w.severity}"
-    if w.kind == "stale":
-        return f"no progress report for {w.days} days"
-    return f"not acknowledged {w.days} days after it was assigned"
-
-
 @strawberry.type(name="Warning", description="Something that needs attention, computed from current data when asked.")
 class WarningType:
     data: strawberry.Private[Warning]
@@ -95,7 +73,7 @@ class WarningType:
 
     @strawberry.field(description="Why, in words.")
     def reason(self) -> str:
-        return _reason(self.data)
+        return warnings.reason(self.data)
 
     @strawberry.field(description="The unit that answers for it: the assignee, the task's lead unit (milestone), the measured unit (KPI).")
     async def unit(self, info: Info) -> UnitType | None:
