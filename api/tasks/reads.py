@@ -29,6 +29,7 @@ from resolute.api.tasks.models import Assignment, Evaluation, Extension, Milesto
 
 __all__ = [
     "ASSIGNMENT_ORDERS",
+    "TASK_ORDERS",
     "AssignmentFilter",
     "MatrixPage",
     "TaskFilter",
@@ -119,12 +120,23 @@ def task_conditions(scope: Scope, flt: TaskFilter, today: date) -> list[ColumnEl
     return conds
 
 
-async def list_tasks(session: AsyncSession, scope: Scope, flt: TaskFilter, *, first: int, after: str | None) -> list[Task]:
-    """A page of tasks in code order; the filter's `today` (default: the real one) dates overdue."""
+# The orders a list of tasks may take: each a tuple of sort keys, unique (code is).
+TASK_ORDERS: dict[str, Any] = {
+    "code": lambda: (Task.code,),
+    "due_on": lambda: (Task.due_on, Task.id),
+}
+
+
+async def list_tasks(
+    session: AsyncSession, scope: Scope, flt: TaskFilter, *, first: int, after: Sequence[Any] | str | None, order: str = "code"
+) -> list[Task]:
+    """A page of tasks in one of TASK_ORDERS after the key `after` (a code alone for the code order); the filter's
+    `today` (default: the real one) dates overdue."""
     today = flt.today or clock.today()
-    query = _tasks(today).where(*task_conditions(scope, flt, today)).order_by(Task.code).limit(first + 1)
+    keys = TASK_ORDERS[order]()
+    query = _tasks(today).where(*task_conditions(scope, flt, today)).order_by(*keys).limit(first + 1)
     if after is not None:
-        query = query.where(Task.code > after)
+        query = query.where(after_key(keys, (after,) if isinstance(after, str) else after))
     return list(await session.scalars(query))
 
 

@@ -15,9 +15,9 @@ from resolute.api.tasks.reads import AssignmentFilter, TaskFilter
 from resolute.schema.context import Info
 from resolute.schema.filters import unit_path
 from resolute.schema.ids import decode_id
-from resolute.schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, build_connection, check_first
+from resolute.schema.pagination import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, build_connection, check_first
 from resolute.schema.tasks.matrix import MatrixAfter, MatrixFirst, StatusMatrix, status_matrix
-from resolute.schema.tasks.types import ASSIGNMENT_CURSORS, AssignmentOrder, AssignmentType, TaskType
+from resolute.schema.tasks.types import ASSIGNMENT_CURSORS, TASK_CURSORS, AssignmentOrder, AssignmentType, TaskOrder, TaskType
 
 __all__ = ["AssignmentFilterInput", "TaskFilterInput", "TasksQuery", "assignment_filter", "task_filter"]
 
@@ -94,21 +94,24 @@ class TasksQuery:
         first: Annotated[int, strawberry.argument(description=FIRST_DESCRIPTION)] = 20,
         after: Annotated[str | None, strawberry.argument(description=AFTER_DESCRIPTION)] = None,
         filter: TaskFilterInput | None = None,
+        order_by: TaskOrder = TaskOrder.CODE,
     ) -> Connection[TaskType]:
         check_first(first)
-        cursor = BY_CODE.decode(after)
+        ordering = TASK_CURSORS[order_by]
+        cursor = ordering.decode(after)
         given = filter or TaskFilterInput()
         lead_path, nothing = await unit_path(info, given.lead_under, "filter.leadUnder")
         flt = task_filter(given, info.context.today, lead_path=lead_path, matches_nothing=nothing)
         ctx = info.context
         async with ctx.db.use() as session:
-            rows = await reads.list_tasks(session, ctx.scope, flt, first=first, after=cursor)
+            rows = await reads.list_tasks(session, ctx.scope, flt, first=first, after=cursor, order=order_by.value)
 
         async def count() -> int:
             async with ctx.db.use() as session:
                 return await reads.count_tasks(session, ctx.scope, flt)
 
-        return build_connection(rows, first=first, after=after, ordering=BY_CODE, key=lambda row: row.code, wrap=lambda row: TaskType(row=row), count=count)
+        key = (lambda row: row.code) if order_by is TaskOrder.CODE else (lambda row: (row.due_on, row.id))
+        return build_connection(rows, first=first, after=after, ordering=ordering, key=key, wrap=lambda row: TaskType(row=row), count=count)
 
     @strawberry.field(description="The unit x task status matrix of a resolution's tasks, or of one task (give exactly one).")
     async def status_matrix(

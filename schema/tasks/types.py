@@ -25,10 +25,19 @@ from resolute.schema.ids import encode_id
 from resolute.schema.kpis.types import KpiType
 from resolute.schema.node import Node, register_node
 from resolute.schema.org.types import UnitType
-from resolute.schema.pagination import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, KeyOrdering, build_connection, check_first
+from resolute.schema.pagination import (
+    AFTER_DESCRIPTION,
+    BY_CODE,
+    FIRST_DESCRIPTION,
+    Connection,
+    KeyOrdering,
+    Ordering,
+    build_connection,
+    check_first,
+)
 from resolute.schema.resolutions.types import ResolutionType
 
-__all__ = ["ASSIGNMENT_CURSORS", "REPORT_CURSORS", "AssignmentOrder", "AssignmentType", "EvaluationType", "ExtensionType", "MilestoneType", "ProgressReportType", "TaskType"]
+__all__ = ["ASSIGNMENT_CURSORS", "REPORT_CURSORS", "TASK_CURSORS", "AssignmentOrder", "AssignmentType", "EvaluationType", "ExtensionType", "MilestoneType", "ProgressReportType", "TaskOrder", "TaskType"]
 
 
 @strawberry.enum(description="How a list of assignments is ordered; ties go to the oldest assignment.")
@@ -38,6 +47,17 @@ class AssignmentOrder(Enum):
     PROGRESS = strawberry.enum_value("progress", description="Least progress first.")
     ASSIGNEE_CODE = strawberry.enum_value("assignee_code", description="By the assignee unit's code.")
 
+
+@strawberry.enum(description="How a list of tasks is ordered.")
+class TaskOrder(Enum):
+    CODE = strawberry.enum_value("code", description="By code (the default).")
+    DUE_ON = strawberry.enum_value("due_on", description="Earliest due date first, then oldest.")
+
+
+TASK_CURSORS: dict[TaskOrder, Ordering | KeyOrdering] = {
+    TaskOrder.CODE: BY_CODE,
+    TaskOrder.DUE_ON: KeyOrdering("tasks-due-on", (date, int)),
+}
 
 REPORT_CURSORS = KeyOrdering("reports", (date, int))  # an assignment's reports, oldest first
 
