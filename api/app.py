@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
@@ -23,7 +24,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp
 
 from resolute.api.access.policy import load_policy
@@ -36,7 +37,7 @@ from resolute.api.request_state import RequestStateMiddleware
 from resolute.api.settings import Settings
 from resolute.api.transaction import UnitOfWork
 
-__all__ = ["create_app"]
+__all__ = ["Service", "create_app"]
 
 log = logging.getLogger("resolute")
 
@@ -73,31 +74,46 @@ async def home(request: Request) -> Response:
     return RedirectResponse("/graphql")
 
 
+class Service(Protocol):
+    """Something that runs as long as the app does (the live events' Redis listener)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     graphql: ASGIApp | None = None,
     sessions: async_sessionmaker[AsyncSession] | None = None,
+    services: Sequence[Service] = (),
 ) -> Starlette:
     """The service's application, with `graphql` (the GraphQL view, see resolute.schema.server) at
     /graphql. `sessions`, if given, replaces the app's own engine, which is then neither created
-    nor disposed: the tests bind them to one connection and roll it back.
+    nor disposed: the tests bind them to one connection and roll it back. `services` start with the
+    app and stop with it.
     """
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = None
         if sessions is not None:
             app.state.sessions = sessions
-            yield
-            return
-        engine = create_engine(settings)
-        app.state.engine = engine
-        app.state.sessions = session_factory(engine)
+        else:
+            engine = create_engine(settings)
+            app.state.engine = engine
+            app.state.sessions = session_factory(engine)
+        for service in services:
+            await service.start()
         try:
             yield
         finally:
-            await engine.dispose()
+            for service in reversed(services):
+                await service.stop()
+            if engine is not None:
+                await engine.dispose()
 
     middleware = [Middleware(GZipMiddleware, minimum_size=1000)]  # slow links in remote communes
     if settings.cors_origins:
@@ -116,7 +132,7 @@ def create_app(
             Route("/healthz", health),
             Route("/auth/token", token_endpoint, methods=["POST"]),
             *REPORT_ROUTES,
-            *([Route("/graphql", graphql, methods=["GET", "POST"])] if graphql is not None else []),
+            *([Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql)] if graphql is not None else []),
         ],
         lifespan=lifespan,
     )

@@ -58,6 +58,8 @@ class Settings:
     compiled_reads: bool = field(default_factory=lambda: _bool(_env("COMPILED_READS", "true")))
     cors_origins: tuple[str, ...] = field(default_factory=lambda: tuple(o.strip() for o in _env("CORS_ORIGINS", "").split(",") if o.strip()))
     redis_url: str = field(default_factory=lambda: _env("REDIS_URL", ""))
+    # How often a live subscription re-reads its caller (expiry, deactivation, lost grants end it).
+    live_recheck_seconds: float = field(default_factory=lambda: float(_env("LIVE_RECHECK_SECONDS", "30")))
     host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(_env("PORT", "8000")))
 

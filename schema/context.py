@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -44,6 +44,14 @@ class Context:
     today: date = field(default_factory=lambda: clock.today())
 
     caller: Account | None = None  # the caller's rows as authentication read them, to seed the loaders
+    live: Any = None  # a websocket connection's state (schema.live.Live); None over HTTP
+    connection_params: dict[str, Any] | None = None  # a websocket's connection_init payload (strawberry sets it)
+
+    def refresh(self) -> None:
+        """A long-lived connection's context, made current for its next piece of work: today's date, empty
+        loaders (nothing cached from an earlier event), no session held."""
+        self.today = clock.today()
+        self.__dict__.pop("loaders", None)
 
     @cached_property
     def loaders(self) -> Loaders:

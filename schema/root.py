@@ -16,6 +16,7 @@ from resolute.schema.context import Info
 from resolute.schema.documents import DocumentCache, Rules
 from resolute.schema.kpis.mutations import KpisMutation
 from resolute.schema.kpis.queries import KpisQuery
+from resolute.schema.live import LiveSubscription
 from resolute.schema.monitoring.queries import MonitoringQuery
 from resolute.schema.monitoring.warnings import WarningsQuery
 from resolute.schema.node import Node, resolve_node
@@ -60,6 +61,7 @@ def _should_mask(error: GraphQLError) -> bool:
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
+    subscription=LiveSubscription,
     extensions=[
         lambda: AddValidationRules(list(LIMITS)),
         DocumentCache,

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from resolute.api.app import create_app as create_api_app
+from resolute.api.events.broker import Broker
 from resolute.api.settings import Settings
 from resolute.api.transaction import AfterCommit
 from resolute.schema.root import schema
@@ -27,4 +28,7 @@ def create_app(
     (subscriptions and rollup maintenance plug in here); `sessions` replaces the server's own engine
     (the tests bind it to one connection and roll it back)."""
     settings = settings or Settings()
-    return create_api_app(settings, graphql=GraphQLEndpoint(schema, settings, after_commit), sessions=sessions)
+    broker = Broker(settings.redis_url)
+    hooks = (*after_commit, broker.publish)
+    view = GraphQLEndpoint(schema, settings, hooks, broker)
+    return create_api_app(settings, graphql=view, sessions=sessions, services=[broker])

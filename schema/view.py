@@ -9,6 +9,7 @@ requests into 4xx answers, and encodes the answers with orjson.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -19,15 +20,25 @@ from starlette.types import Receive, Send
 from starlette.types import Scope as AsgiScope
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema import BaseSchema
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 
 from resolute.api.access.scope import Scope
-from resolute.api.auth.principal import Account
+from resolute.api.auth.backend import Caller
+from resolute.api.auth.principal import Account, load_account
+from resolute.api.auth.tokens import TokenError, decode_token
+from resolute.api.db import RequestDB
+from resolute.api.events.broker import Broker
 from resolute.api.settings import Settings
 from resolute.api.transaction import AfterCommit
 from resolute.schema.context import Context
+from resolute.schema.live import Live
 
 __all__ = ["GraphQLEndpoint"]
+
+MAX_SUBSCRIPTIONS = 20  # per websocket connection
 
 
 def _unauthenticated(message: str) -> JSONResponse:
@@ -49,14 +60,25 @@ class GraphQLEndpoint(GraphQL):
     request's state (its session, its id) and the caller's principal.
     """
 
-    def __init__(self, graphql_schema: BaseSchema, settings: Settings, after_commit: Sequence[AfterCommit]) -> None:
-        super().__init__(graphql_schema, graphql_ide="graphiql" if settings.graphiql else None, allow_queries_via_get=False)
+    def __init__(self, graphql_schema: BaseSchema, settings: Settings, after_commit: Sequence[AfterCommit], broker: Broker) -> None:
+        super().__init__(
+            graphql_schema,
+            graphql_ide="graphiql" if settings.graphiql else None,
+            allow_queries_via_get=False,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),  # the legacy graphql-ws protocol is off
+            keep_alive=True,
+            keep_alive_interval=15,
+            connection_init_wait_timeout=timedelta(seconds=10),
+            max_subscriptions_per_connection=MAX_SUBSCRIPTIONS,
+            allowed_origins=settings.cors_origins,
+        )
         self.settings = settings
         self.after_commit = tuple(after_commit)
+        self.broker = broker
 
     async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await send({"type": "websocket.close", "code": 4401})  # subscriptions are not served yet
+        if scope["type"] == "websocket":
+            await super().__call__(scope, receive, send)  # subscriptions: the caller is checked at connection_init
             return
         request = Request(scope, receive)
         if request.method == "GET" and "text/html" in request.headers.get("accept", "") and self.graphql_ide:
@@ -80,6 +102,8 @@ class GraphQLEndpoint(GraphQL):
         return orjson.dumps(data)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Any:
+        if isinstance(request, WebSocket):
+            return self._websocket_context(request)
         account: Account = request.user.account
         # The caller's own account and grants, as the authentication just read them on this session, go
         # to the loaders when they are made: the scope always lets a caller read both, so
@@ -92,6 +116,47 @@ class GraphQLEndpoint(GraphQL):
             after_commit=self.after_commit,
             caller=account,
         )
+
+
+    def _websocket_context(self, websocket: WebSocket) -> Context:
+        """A connection's context: its own session source (released between events), its caller if the upgrade
+        carried a token (else connection_init must), and its live state."""
+        user = websocket.user
+        caller = user if isinstance(user, Caller) else None
+        policy = websocket.app.state.policy
+        return Context(
+            settings=self.settings,
+            db=RequestDB(websocket.app.state.sessions),
+            scope=Scope(caller.principal, policy) if caller else None,  # type: ignore[arg-type]  # set at connection_init
+            request_id=websocket.state.request_id,
+            after_commit=self.after_commit,
+            caller=caller.account if caller else None,
+            live=Live(broker=self.broker, sessions=websocket.app.state.sessions, policy=policy, settings=self.settings,
+                      claims=caller.claims if caller else None),
+        )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """graphql-transport-ws's connection_init: a caller, from the upgrade's Authorization header or from the
+        payload's `Authorization` ("Bearer <token>", browsers cannot set headers on a websocket); else 4403."""
+        if context.scope is not None:
+            return UNSET
+        params = context.connection_params or {}
+        given = params.get("Authorization") or params.get("authorization") or ""
+        scheme, _, token = given.partition(" ") if isinstance(given, str) else ("", "", "")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ConnectionRejectionError()
+        try:
+            claims = decode_token(self.settings, token.strip())
+        except TokenError:
+            raise ConnectionRejectionError() from None
+        async with context.live.sessions() as session:
+            account = await load_account(session, claims)
+        if account is None:
+            raise ConnectionRejectionError()
+        context.scope = Scope(account.principal, context.live.policy)
+        context.caller = account
+        context.live.claims = claims
+        return UNSET
 
 
 def _has_nul(body: bytes) -> bool:

@@ -15,7 +15,7 @@ from starlette.requests import HTTPConnection
 
 from resolute.api.access.scope import Principal
 from resolute.api.auth.principal import Account, load_account
-from resolute.api.auth.tokens import TokenError, decode_token
+from resolute.api.auth.tokens import TokenClaims, TokenError, decode_token
 from resolute.api.settings import Settings
 
 __all__ = ["Anonymous", "Caller", "TokenBackend"]
@@ -27,10 +27,12 @@ REFUSED = "invalid or expired token"
 
 
 class Caller(BaseUser):
-    """An authenticated caller: its principal (user, unit, grants), and the account it was read from."""
+    """An authenticated caller: its principal (user, unit, grants), the account it was read from, and its
+    token's claims (a long-lived connection reads the account again with them)."""
 
-    def __init__(self, account: Account) -> None:
+    def __init__(self, account: Account, claims: TokenClaims | None = None) -> None:
         self.account = account
+        self.claims = claims
 
     @property
     def principal(self) -> Principal:
@@ -77,4 +79,4 @@ class TokenBackend(AuthenticationBackend):
             account = await load_account(session, claims)
         if account is None:
             return AuthCredentials(), Anonymous(REFUSED)
-        return AuthCredentials(["authenticated"]), Caller(account)
+        return AuthCredentials(["authenticated"]), Caller(account, claims)

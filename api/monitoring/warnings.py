@@ -46,9 +46,10 @@ from resolute.api.sqlcalendar import days_between
 from resolute.api.tasks import rules
 from resolute.api.tasks.models import Assignment, Milestone, ProgressReport, Task
 
-__all__ = ["KINDS", "SEVERITIES", "Thresholds", "Warning", "WarningFilter", "count_warnings", "list_warnings", "reason", "stream_warnings", "warning_counts"]
+__all__ = ["ASSIGNMENT_KINDS", "KINDS", "SEVERITIES", "Thresholds", "Warning", "WarningFilter", "count_warnings", "list_warnings", "reason", "stream_warnings", "warning_counts"]
 
 KINDS = ("overdue", "behind_pace", "milestone_missed", "report_missing", "kpi_light", "stale", "unacknowledged")
+ASSIGNMENT_KINDS = ("overdue", "behind_pace", "report_missing", "stale", "unacknowledged")
 SEVERITIES = ("red", "yellow")
 
 
@@ -67,6 +68,7 @@ class WarningFilter:
     severities: tuple[str, ...] = SEVERITIES
     resolution_ids: tuple[int, ...] | None = None  # a family (rollups.resolution_family)
     thresholds: Thresholds = field(default_factory=Thresholds)
+    object_ids: tuple[int, ...] | None = None  # only about these assignments, milestones or latest measurements (live updates)
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,8 @@ def _assignment_kinds(scope: Scope, flt: WarningFilter, unit: Unit, today: date)
     member = aliased(Unit, name="member")
     t = flt.thresholds
     conds = [in_subtree(member.path, unit.path), scope.visible_assignments(member.path), rules.is_open(Assignment)]
+    if flt.object_ids is not None:
+        conds.append(Assignment.id.in_(flt.object_ids))
     if flt.resolution_ids is not None:
         conds.append(Assignment.task_id.in_(select(Task.id).where(Task.resolution_id.in_(flt.resolution_ids))) if flt.resolution_ids else false())
     fields = ("id", "assignee_unit_id", "task_id", "status", "assigned_on", "due_on", "progress", "acknowledged_at")
@@ -162,6 +166,8 @@ def _assignment_kinds(scope: Scope, flt: WarningFilter, unit: Unit, today: date)
 def _milestones(scope: Scope, flt: WarningFilter, unit: Unit, today: date) -> Select[Any]:
     lead = aliased(Unit, name="lead")
     conds = [in_subtree(lead.path, unit.path), scope.visible(Milestone), rules.milestone_overdue(today)]
+    if flt.object_ids is not None:
+        conds.append(Milestone.id.in_(flt.object_ids))
     if flt.resolution_ids is not None:
         conds.append(Task.resolution_id.in_(flt.resolution_ids) if flt.resolution_ids else false())
     cols = {"kind": literal("milestone_missed"), **_fixed("yellow"), "unit_id": Task.lead_unit_id, "object_id": Milestone.id, "task_id": Task.id,
@@ -174,7 +180,8 @@ def _kpi_lights(scope: Scope, flt: WarningFilter, unit: Unit) -> Select[Any]:
     colour = light(Kpi, ranked.c.value)
     cols = {"kind": literal("kpi_light"), "severity": colour, "rank": case((colour == "red", 0), else_=1), "unit_id": ranked.c.unit_id,
             "object_id": ranked.c.id, "kpi_id": ranked.c.kpi_id, "period": ranked.c.period, "value": ranked.c.value}
-    return select(*_columns(**cols)).select_from(ranked).join(Kpi, Kpi.id == ranked.c.kpi_id).where(ranked.c.rank == 1, colour != "green")
+    chosen = [ranked.c.id.in_(flt.object_ids)] if flt.object_ids is not None else []
+    return select(*_columns(**cols)).select_from(ranked).join(Kpi, Kpi.id == ranked.c.kpi_id).where(ranked.c.rank == 1, colour != "green", *chosen)
 
 
 def _union(scope: Scope, flt: WarningFilter, unit: Unit, today: date) -> Any | None:

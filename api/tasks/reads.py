@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, select
+from sqlalchemy import ColumnElement, Select, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import with_expression
 
@@ -35,6 +35,7 @@ __all__ = [
     "TaskFilter",
     "assignment_conditions",
     "assignment_counts_by_task_ids",
+    "assignment_id_of",
     "assignment_pages_by_task_ids",
     "assignments_by_ids",
     "assignments_by_task_ids",
@@ -210,6 +211,29 @@ async def list_assignments(
 async def count_assignments(session: AsyncSession, scope: Scope, flt: AssignmentFilter) -> int:
     conds = assignment_conditions(scope, flt, flt.today or clock.today())
     return int(await session.scalar(select(func.count()).select_from(Assignment).where(*conds)) or 0)
+
+
+# What each kind of object of the cycle hangs from: the column naming its assignment.
+_ASSIGNMENT_OF: dict[str, Any] = {
+    "assignment": Assignment.id,
+    "progress_report": ProgressReport.assignment_id,
+    "extension": Extension.assignment_id,
+    "evaluation": Evaluation.assignment_id,
+}
+
+
+async def assignment_id_of(session: AsyncSession, scope: Scope, object_type: str, object_id: int, *, under_path: str) -> int | None:
+    """The assignment an object of the cycle (an assignment, report, extension or evaluation) belongs to, if the
+    caller may read it and its assignee or assigner lies under `under_path`: one statement."""
+    column = _ASSIGNMENT_OF.get(object_type)
+    if column is None:
+        return None
+    model = column.class_
+    query = select(Assignment.id).where(
+        scope.visible(Assignment), or_(units_under(Assignment.assignee_unit_id, under_path), units_under(Assignment.assigner_unit_id, under_path))
+    )
+    query = query.where(Assignment.id == object_id) if model is Assignment else query.join(model, column == Assignment.id).where(model.id == object_id)
+    return await session.scalar(query)
 
 
 async def _by_ids(session: AsyncSession, scope: Scope, query: Select[Any], model: Any, ids: Sequence[int]) -> dict[int, Any]:
