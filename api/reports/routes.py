@@ -71,13 +71,15 @@ async def _inputs(request: Request, scope: Scope) -> PackInputs | JSONResponse:
     return PackInputs(unit=unit, resolution_ids=family, period=period, today=today)
 
 
-def _caller_scope(request: Request) -> Scope | None:
+async def _asked(request: Request) -> tuple[Scope, PackInputs] | Response:
+    """The caller's scope and what it asks a report of, or the answer refusing it (401, 400, 404)."""
     user = request.user
-    return Scope(user.account.principal, request.app.state.policy) if isinstance(user, Caller) else None
-
-
-def _unauthenticated() -> JSONResponse:
-    return JSONResponse({"error": "UNAUTHENTICATED", "message": "send Authorization: Bearer <token>"}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+    if not isinstance(user, Caller):
+        return JSONResponse({"error": "UNAUTHENTICATED", "message": "send Authorization: Bearer <token>"}, status_code=401,
+                            headers={"WWW-Authenticate": "Bearer"})
+    scope = Scope(user.account.principal, request.app.state.policy)
+    inputs = await _inputs(request, scope)
+    return inputs if isinstance(inputs, Response) else (scope, inputs)
 
 
 def _file_name(p: PackInputs, what: str) -> str:
@@ -92,12 +94,10 @@ async def csv_table(request: Request) -> Response:
     table = TABLES.get(request.path_params["table"])
     if table is None:
         return _problem(404, "NOT_FOUND", f"reports: {', '.join(f'{name}.csv' for name in TABLES)} and pack.xlsx")
-    scope = _caller_scope(request)
-    if scope is None:
-        return _unauthenticated()
-    inputs = await _inputs(request, scope)
-    if isinstance(inputs, Response):
-        return inputs
+    asked = await _asked(request)
+    if isinstance(asked, Response):
+        return asked
+    scope, inputs = asked
 
     async def body() -> AsyncIterator[bytes]:
         buffer = io.StringIO()
@@ -147,12 +147,10 @@ class _Workbook:
 
 
 async def pack(request: Request) -> Response:
-    scope = _caller_scope(request)
-    if scope is None:
-        return _unauthenticated()
-    inputs = await _inputs(request, scope)
-    if isinstance(inputs, Response):
-        return inputs
+    asked = await _asked(request)
+    if isinstance(asked, Response):
+        return asked
+    scope, inputs = asked
     handle, path = tempfile.mkstemp(prefix="resolute-pack-", suffix=".xlsx")
     os.close(handle)
     try:
