@@ -54,8 +54,8 @@ def _kpi_conditions(flt: KpiFilter, kpi: Any = Kpi) -> list[ColumnElement[bool]]
 
 
 def latest_lights(scope: Scope, flt: KpiFilter, under_path: str | None) -> Any:
-    """Per (KPI, unit) of the subtree at `under_path` (None: anywhere) that the caller may read: the latest
-    measurement and the one before it (rank 1 and 2 by period), with the unit's path, as a subquery."""
+    """Per (KPI, unit) of the subtree at `under_path` (None: anywhere), both the measurement and its KPI readable
+    by the caller: the latest measurement and the one before it (rank 1 and 2 by period), with the unit's path."""
     member = aliased(Unit, name="member")
     order = (Measurement.period.desc(), Measurement.id.desc())
     return (
@@ -65,7 +65,8 @@ def latest_lights(scope: Scope, flt: KpiFilter, under_path: str | None) -> Any:
         )
         .join(member, member.id == Measurement.unit_id)
         .join(Kpi, Kpi.id == Measurement.kpi_id)
-        .where(*([in_subtree(member.path, under_path)] if under_path is not None else []), scope.visible(Measurement), *_kpi_conditions(flt))
+        .where(*([in_subtree(member.path, under_path)] if under_path is not None else []), scope.visible(Measurement), scope.visible(Kpi),
+               *_kpi_conditions(flt))
         .subquery("ranked")
     )
 

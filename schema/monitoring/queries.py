@@ -94,10 +94,10 @@ class MonitoringQuery:
     ))
     async def progress_rollup(self, info: Info, unit: strawberry.ID | None = None, filter: ProgressFilterInput | None = None) -> ProgressRollup | None:
         ctx = info.context
+        flt = await progress_filter(info, filter)  # a bad filter is refused whatever the unit
         row = await _unit_or_own(info, unit)
         if row is None:
             return None
-        flt = await progress_filter(info, filter)
         async with ctx.db.use() as session:
             found = await rollups.rollup(session, ctx.scope, row, flt, today=ctx.today)
         return ProgressRollup.of(found) if found else None
@@ -123,12 +123,12 @@ class MonitoringQuery:
             raise _invalid("kind", f"at most {MAX_TEXT} characters", ErrorCode.TOO_LONG)
         ctx = info.context
         bounds = discipline.period_bounds(_period(ctx.today, period))
+        flt = await progress_filter(info, filter)  # a bad filter is refused whatever the unit
         parent = None
         if children_of is not None:
             parent = await ctx.loaders.units_by_id.load(decode_id(children_of, "Unit", "childrenOf"))
             if parent is None:
                 return None
-        flt = await progress_filter(info, filter)
         inputs = ranking.RankingInputs(
             progress=flt, kpis=KpiFilter(resolution_ids=flt.resolution_ids, kpi_group=flt.kpi_group), period=bounds, today=ctx.today  # type: ignore[arg-type]
         )
@@ -144,10 +144,10 @@ class MonitoringQuery:
     ))
     async def kpi_lights(self, info: Info, unit: strawberry.ID | None = None, filter: KpiStatusFilterInput | None = None) -> KpiLightRollup | None:
         ctx = info.context
+        flt = await kpi_filter(info, filter)  # a bad filter is refused whatever the unit
         row = await _unit_or_own(info, unit)
         if row is None:
             return None
-        flt = await kpi_filter(info, filter)
         async with ctx.db.use() as session:
             return KpiLightRollup.of(await lights.light_rollup(session, ctx.scope, row, flt))
 
@@ -195,12 +195,12 @@ class MonitoringQuery:
     ) -> DisciplineRollup | None:
         ctx = info.context
         period = _period(ctx.today, period)
-        row = await _unit_or_own(info, unit)
-        if row is None:
-            return None
         family = None
         if resolution is not None:
             family = await ctx.loaders.family_by_resolution_id.load(decode_id(resolution, "Resolution", "resolution"))
+        row = await _unit_or_own(info, unit)
+        if row is None:
+            return None
         async with ctx.db.use() as session:
             found = await discipline.discipline(session, ctx.scope, row, period, resolution_ids=family)
         return DisciplineRollup.of(found) if found else None
@@ -225,10 +225,10 @@ class MonitoringQuery:
             raise _invalid("since", "since is after until", ErrorCode.OUT_OF_RANGE)
         if len(series.periods_between(since, until, granularity.value)) > MAX_POINTS:
             raise _invalid("since", f"at most {MAX_POINTS} points", ErrorCode.OUT_OF_RANGE)
+        flt = await progress_filter(info, filter)
         row = await _unit_or_own(info, unit)
         if row is None:
             return []
-        flt = await progress_filter(info, filter)
         async with ctx.db.use() as session:
             points = await series.progress_series(session, ctx.scope, row, flt, today=ctx.today, start=since, end=until, granularity=granularity.value)
         return [ProgressPointType.of(p) for p in points]

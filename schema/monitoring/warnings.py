@@ -193,9 +193,9 @@ class WarningsQuery:
         check_first(first)
         cursor = CURSORS.decode(after)
         ctx = info.context
+        flt = await _filter(info, filter, thresholds)
         unit_id = decode_id(unit, "Unit", "unit") if unit is not None else ctx.scope.principal.unit_id
         row = await ctx.loaders.units_by_id.load(unit_id)
-        flt = await _filter(info, filter, thresholds)
         found: list[Warning] = []
         if row is not None:
             async with ctx.db.use() as session:
@@ -214,11 +214,11 @@ class WarningsQuery:
         self, info: Info, unit: strawberry.ID | None = None, filter: WarningFilterInput | None = None, thresholds: WarningThresholdsInput | None = None
     ) -> list[WarningCountType]:
         ctx = info.context
+        flt = await _filter(info, filter, thresholds)  # a bad filter is refused whatever the unit
         unit_id = decode_id(unit, "Unit", "unit") if unit is not None else ctx.scope.principal.unit_id
         row = await ctx.loaders.units_by_id.load(unit_id)
         if row is None:
             return []
-        flt = await _filter(info, filter, thresholds)
         async with ctx.db.use() as session:
             found = await warnings.warning_counts(session, ctx.scope, row, flt, today=ctx.today)
         return [WarningCountType(kind=WarningKind(k), severity=Severity(s), count=n) for k, s, n in found]
