@@ -110,14 +110,30 @@ class Scope:
             return PROBES[model](self, obj or registered, act)
         return build(self, obj or registered, act)
 
-    def visible_assignments(self, assignee_path: Any) -> ColumnElement[bool]:
+    def covers(self, path: str, obj: str, act: str = "read") -> bool:
+        """Whether one grant allowing `act` on `obj` covers the whole subtree at `path`."""
+        return any(lies_under(path, p) for p in self.paths(obj, act))
+
+    def visible_assignments(self, assignee_path: Any, *, under: str | None = None) -> ColumnElement[bool]:
         """`visible(Assignment)` for a query that has joined each assignment's assignee unit (whose path is
         `assignee_path`): the assignee side becomes a range test on that row, which the planner checks as
-        rows stream from the assignee index, instead of a set of every unit id in scope (rollups)."""
+        rows stream from the assignee index, instead of a set of every unit id in scope (rollups).
+
+        `under`: the subtree the query is already restricted to (by assignee). When the caller reads
+        assignments over all of it, every such row is visible and no filter is needed: a redundant
+        OR would only mislead the planner's estimates."""
         obj, act = "assignment", "read"
-        if self.covers_whole_tree(obj, act):
+        if self.covers_whole_tree(obj, act) or (under is not None and self.covers(under, obj, act)):
             return true()
         return or_(self.within(assignee_path, obj, act), Assignment.assigner_unit_id.in_(self.unit_ids(obj, act)))
+
+    def visible_under(self, model: type, path: str | None) -> ColumnElement[bool]:
+        """`visible(model)` for a query already restricted to the subtree at `path` (None: not restricted):
+        nothing when the caller reads that model over all of it, for the models whose rows live at one unit."""
+        obj = OBJECT_TYPES[model]
+        if path is not None and model in ONE_UNIT_MODELS and self.covers(path, obj):
+            return true()
+        return self.visible(model)
 
     # -- checks on already loaded paths (for writes that name several units) ---------------
     def grant_covering(self, obj: str, act: str, *paths: str) -> GrantScope | None:
@@ -307,6 +323,9 @@ OBJECT_TYPES = {model: obj for model, (obj, _) in ROW_FILTERS.items()}
 
 # The read filters also written for probing a few rows by key (Scope.visible's `probe`).
 PROBES: dict[type, Callable[[Scope, str, str], ColumnElement[bool]]] = {Task: partial(_tasks, probe=True), Resolution: partial(_resolutions, probe=True)}
+
+# The models a row of which lives at exactly one unit, read by whoever reads that unit's subtree.
+ONE_UNIT_MODELS = frozenset({Unit, Measurement})
 
 # The models whose every row hangs under some unit by a non-null reference, so that reading from
 # the root sees them all (an audit event may name no unit: it keeps its filter).

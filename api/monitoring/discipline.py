@@ -134,7 +134,7 @@ def discipline_rows(scope: Scope, start: date, end: date, resolution_ids: tuple[
     path, and the discipline counts of the period [start, end) over them."""
     member = aliased(Unit, name="member")
     within = in_subtree(member.path, under_path) if under_path is not None else scope.within(member.path, "unit", "read")
-    conds = [within, scope.visible_assignments(member.path)]
+    conds = [within, scope.visible_assignments(member.path, under=under_path)]
     if resolution_ids is not None:
         conds.append(Assignment.task_id.in_(select(Task.id).where(Task.resolution_id.in_(resolution_ids))) if resolution_ids else false())
     rows = select(member.id).select_from(member).join(Assignment, Assignment.assignee_unit_id == member.id).where(*conds)

@@ -61,6 +61,6 @@ async def unit_and_children(
     """The row of `unit` and those of its direct children the caller may read (not archived, code order), each
     with `columns` (made from `grouped`, outer-joined by path, so a unit with no rows gets nulls): one statement."""
     chosen = or_(Unit.id == unit.id, and_(Unit.parent_id == unit.id, Unit.archived_at.is_(None)))
-    query = select(Unit, *columns).outerjoin(grouped, grouped.c.group_path == Unit.path).where(chosen, scope.visible(Unit)).order_by(Unit.depth, Unit.code)
+    query = select(Unit, *columns).outerjoin(grouped, grouped.c.group_path == Unit.path).where(chosen, scope.visible_under(Unit, unit.path)).order_by(Unit.depth, Unit.code)
     head, *rest = (await session.execute(query)).all()
     return head, rest

@@ -65,7 +65,7 @@ def latest_lights(scope: Scope, flt: KpiFilter, under_path: str | None) -> Any:
         )
         .join(member, member.id == Measurement.unit_id)
         .join(Kpi, Kpi.id == Measurement.kpi_id)
-        .where(*([in_subtree(member.path, under_path)] if under_path is not None else []), scope.visible(Measurement), scope.visible(Kpi),
+        .where(*([in_subtree(member.path, under_path)] if under_path is not None else []), scope.visible_under(Measurement, under_path), scope.visible(Kpi),
                *_kpi_conditions(flt))
         .subquery("ranked")
     )

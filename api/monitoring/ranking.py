@@ -119,7 +119,8 @@ async def ranking(
             query = query.outerjoin(grouped, grouped.c.group_id == Unit.id)
         columns += made(grouped)
     chosen = Unit.parent_id == parent.id if parent is not None else Unit.kind == kind
-    base = query.add_columns(*columns).where(chosen, Unit.archived_at.is_(None), scope.visible(Unit)).cte("base")
+    readable = scope.visible_under(Unit, parent.path) if parent is not None else scope.visible(Unit)
+    base = query.add_columns(*columns).where(chosen, Unit.archived_at.is_(None), readable).cte("base")
 
     def keys(of: Any) -> list[Any]:
         first = _order(of.c[METRICS[metric].column], METRICS[metric].higher_first)

@@ -124,7 +124,7 @@ async def kpi_series(session: AsyncSession, scope: Scope, kpi: Kpi, unit: Unit, 
         )
         .join(member, member.id == Measurement.unit_id)
         .join(Kpi, Kpi.id == Measurement.kpi_id)
-        .where(Measurement.kpi_id == kpi.id, in_subtree(member.path, unit.path), scope.visible(Measurement))
+        .where(Measurement.kpi_id == kpi.id, in_subtree(member.path, unit.path), scope.visible_under(Measurement, unit.path))
         .group_by(Measurement.period)
         .order_by(Measurement.period.desc())
         .limit(last)

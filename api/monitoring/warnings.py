@@ -119,7 +119,7 @@ def _assignment_kinds(scope: Scope, flt: WarningFilter, unit: Unit, today: date)
     (each kind is about an open one)."""
     member = aliased(Unit, name="member")
     t = flt.thresholds
-    conds = [in_subtree(member.path, unit.path), scope.visible_assignments(member.path), rules.is_open(Assignment)]
+    conds = [in_subtree(member.path, unit.path), scope.visible_assignments(member.path, under=unit.path), rules.is_open(Assignment)]
     if flt.object_ids is not None:
         conds.append(Assignment.id.in_(flt.object_ids))
     if flt.resolution_ids is not None:
