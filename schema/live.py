@@ -13,20 +13,25 @@ while it waits.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ExecutionResult, GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from resolute.api.access.policy import Policy
 from resolute.api.access.scope import Scope
 from resolute.api.auth.principal import load_account
 from resolute.api.auth.tokens import TokenClaims
+from resolute.api.db import RequestDB
 from resolute.api.events.broker import Broker, Change
 from resolute.api.monitoring import warnings
 from resolute.api.monitoring.warnings import ASSIGNMENT_KINDS, WarningFilter
@@ -40,7 +45,7 @@ from resolute.schema.kpis.types import MeasurementType
 from resolute.schema.monitoring.warnings import WarningType
 from resolute.schema.tasks.types import AssignmentType
 
-__all__ = ["Live", "LiveSubscription"]
+__all__ = ["ConnectionContext", "HttpSubscriptions", "Live", "LiveSubscription"]
 
 ASSIGNMENT_OBJECTS = frozenset({"assignment", "progress_report", "extension", "evaluation"})
 
@@ -54,6 +59,39 @@ class Live:
     policy: Policy
     settings: Settings
     claims: TokenClaims | None
+
+
+# The context of the subscription running in this task: a connection's subscriptions run side by side,
+# each with its own session, loaders and scope (one shared session would be closed under another's read).
+_operation: ContextVar[Context | None] = ContextVar("live_operation", default=None)
+
+
+class ConnectionContext:
+    """What strawberry holds as a websocket connection's context: the connection's own Context (its caller,
+    its live state), except inside a subscription, whose task reads and writes its own copy."""
+
+    def __init__(self, base: Context) -> None:
+        object.__setattr__(self, "_base", base)
+
+    def _current(self) -> Context:
+        return _operation.get() or object.__getattribute__(self, "_base")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._current(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._current(), name, value)
+
+
+class HttpSubscriptions(SchemaExtension):
+    """A subscription sent over HTTP is refused with a clear error: it is served over the websocket only."""
+
+    def on_execute(self) -> Iterator[None]:
+        execution = self.execution_context
+        if execution.operation_type == OperationType.SUBSCRIPTION and getattr(execution.context, "live", None) is None:
+            execution.result = ExecutionResult(data=None, errors=[_error(
+                "BAD_REQUEST", "subscriptions are served over a websocket at /graphql (graphql-transport-ws protocol)")])
+        yield
 
 
 def _error(code: str, message: str) -> GraphQLError:
@@ -90,10 +128,11 @@ Resolve = Callable[[Context, Change, Unit], Awaitable[list[Any]]]
 
 async def _follow(info: Info, unit: strawberry.ID | None, wanted: frozenset[str], resolve: Resolve) -> AsyncIterator[Any]:
     """What `resolve` makes of each change of the `wanted` object types under the unit followed, read as the caller."""
-    ctx = info.context
-    live: Live | None = ctx.live
+    live: Live | None = info.context.live
     if live is None:
         raise _error("BAD_REQUEST", "subscriptions are served over a websocket (graphql-transport-ws) at /graphql")
+    ctx = dataclasses.replace(info.context._current(), db=RequestDB(live.sessions))  # this subscription's own
+    _operation.set(ctx)
     unit_id = decode_id(unit, "Unit", "unit") if unit is not None else ctx.scope.principal.unit_id
     followed = await _recheck(ctx, unit_id)
     next_check = _next_check(live)

@@ -16,7 +16,7 @@ from resolute.schema.context import Info
 from resolute.schema.documents import DocumentCache, Rules
 from resolute.schema.kpis.mutations import KpisMutation
 from resolute.schema.kpis.queries import KpisQuery
-from resolute.schema.live import LiveSubscription
+from resolute.schema.live import HttpSubscriptions, LiveSubscription
 from resolute.schema.monitoring.queries import MonitoringQuery
 from resolute.schema.monitoring.warnings import WarningsQuery
 from resolute.schema.node import Node, resolve_node
@@ -67,5 +67,6 @@ schema = strawberry.Schema(
         DocumentCache,
         lambda: MaskErrors(should_mask_error=_should_mask),
         CompiledReads,
+        HttpSubscriptions,
     ],
 )

@@ -34,7 +34,7 @@ from resolute.api.events.broker import Broker
 from resolute.api.settings import Settings
 from resolute.api.transaction import AfterCommit
 from resolute.schema.context import Context
-from resolute.schema.live import Live
+from resolute.schema.live import ConnectionContext, Live
 
 __all__ = ["GraphQLEndpoint"]
 
@@ -118,13 +118,13 @@ class GraphQLEndpoint(GraphQL):
         )
 
 
-    def _websocket_context(self, websocket: WebSocket) -> Context:
+    def _websocket_context(self, websocket: WebSocket) -> ConnectionContext:
         """A connection's context: its own session source (released between events), its caller if the upgrade
         carried a token (else connection_init must), and its live state."""
         user = websocket.user
         caller = user if isinstance(user, Caller) else None
         policy = websocket.app.state.policy
-        return Context(
+        return ConnectionContext(Context(
             settings=self.settings,
             db=RequestDB(websocket.app.state.sessions),
             scope=Scope(caller.principal, policy) if caller else None,  # type: ignore[arg-type]  # set at connection_init
@@ -133,9 +133,9 @@ class GraphQLEndpoint(GraphQL):
             caller=caller.account if caller else None,
             live=Live(broker=self.broker, sessions=websocket.app.state.sessions, policy=policy, settings=self.settings,
                       claims=caller.claims if caller else None),
-        )
+        ))
 
-    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+    async def on_ws_connect(self, context: ConnectionContext) -> UnsetType | dict[str, object] | None:  # type: ignore[override]
         """graphql-transport-ws's connection_init: a caller, from the upgrade's Authorization header or from the
         payload's `Authorization` ("Bearer <token>", browsers cannot set headers on a websocket); else 4403."""
         if context.scope is not None:

@@ -28,7 +28,7 @@ __all__ = ["CHANNEL", "Broker", "Change", "Subscriber"]
 
 log = logging.getLogger("resolute.events")
 
-CHANNEL = "resolute:changes"
+CHANNEL = "resolute:changes"  # followed by the Redis database number: pub/sub channels ignore databases
 QUEUE_SIZE = 256
 RETRY_SECONDS = 1.0
 
@@ -70,6 +70,7 @@ class Broker:
         self._subscribers: set[Subscriber] = set()
         self._redis: Any = None
         self._listener: asyncio.Task[None] | None = None
+        self.channel = CHANNEL  # one per Redis database (see start), so deployments on one server stay apart
         self._ready = asyncio.Event()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -79,6 +80,7 @@ class Broker:
         import redis.asyncio as aioredis
 
         self._redis = aioredis.from_url(self.redis_url)
+        self.channel = f"{CHANNEL}:{self._redis.connection_pool.connection_kwargs.get('db', 0)}"
         self._listener = asyncio.create_task(self._listen(), name="resolute-events")
         try:
             await asyncio.wait_for(self._ready.wait(), timeout=5)
@@ -99,14 +101,14 @@ class Broker:
         if self._redis is None:
             self._fan_out(changes)
             return
-        await self._redis.publish(CHANNEL, json.dumps([asdict(c) for c in changes]))
+        await self._redis.publish(self.channel, json.dumps([asdict(c) for c in changes]))
 
     async def _listen(self) -> None:
         """Receive every process's changes from Redis, reconnecting after a failure."""
         while True:
             try:
                 pubsub = self._redis.pubsub()
-                await pubsub.subscribe(CHANNEL)
+                await pubsub.subscribe(self.channel)
                 self._ready.set()
                 async for message in pubsub.listen():
                     if message.get("type") != "message":
@@ -114,7 +116,7 @@ class Broker:
                     try:
                         changes = [Change(**c) for c in json.loads(message["data"])]
                     except (ValueError, TypeError):
-                        log.warning("ignored a malformed message on %s", CHANNEL)
+                        log.warning("ignored a malformed message on %s", self.channel)
                         continue
                     self._fan_out(changes)
             except asyncio.CancelledError:
