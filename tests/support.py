@@ -422,3 +422,56 @@ def within(code: str, top: str, parents: Mapping[str, str | None]) -> bool:
             return True
         node = parents[node]
     return False
+
+
+# -- random worlds written straight into the tables ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorldBase:
+    """What the monitoring tests' random worlds share: the units (world index -> id) and resolutions."""
+
+    uid: dict[int, int]
+    res: dict[int, int]
+
+
+async def write_world_base(
+    api: Api,
+    conn: AsyncConnection,
+    *,
+    units: int,
+    archived: Any,
+    personas: Any,
+    resolutions: Any,
+    issued_on: Any,
+) -> WorldBase:
+    """After `api.seed` wrote the tree (codes in world order): the archived units, one user per persona (its own
+    unit and grants (role, unit)), the resolutions ((issuing unit, implemented resolution or None); the links
+    are set afterwards, so a chain may loop)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from resolute.api.accounts.models import Grant
+    from resolute.api.org.models import Unit
+    from resolute.api.resolutions.models import Resolution
+
+    uid = dict(enumerate((await conn.execute(select(Unit.id).order_by(Unit.code))).scalars()))
+    assert len(uid) == units
+    if archived:
+        await conn.execute(update(Unit).where(Unit.id.in_([uid[u] for u in archived])).values(archived_at=datetime(2025, 1, 1, tzinfo=UTC)))
+    for n, p in enumerate(personas):
+        values = {"username": f"user{n}", "full_name": f"User {n}", "search_name": f"user{n}", "unit_id": uid[p.own], "active": True, "version": 1}
+        user_id = (await conn.execute(insert(User).values(**values).returning(User.id))).scalar_one()
+        for role, g in p.grants:
+            await conn.execute(insert(Grant).values(user_id=user_id, role=role, unit_id=uid[g]))
+    table = Resolution.__table__
+    res = {}
+    for i, (issuer, _) in enumerate(resolutions):
+        row = {"code": f"R{i}", "title": f"R {i}", "search_title": f"r {i}", "kind": "resolution", "status": "in_effect", "issuing_unit_id": uid[issuer],
+               "issued_on": issued_on}
+        res[i] = (await conn.execute(insert(table).values(**row).returning(table.c.id))).scalar_one()
+    for i, (_, implements) in enumerate(resolutions):
+        if implements is not None:
+            await conn.execute(update(Resolution).where(Resolution.id == res[i]).values(implements_id=res[implements]))
+    return WorldBase(uid=uid, res=res)

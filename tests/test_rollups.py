@@ -26,7 +26,7 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from functools import cache, cached_property
@@ -36,15 +36,11 @@ from typing import Any, NamedTuple
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import insert, select, update
 
-from resolute.api.accounts.models import Grant, User
 from resolute.api.kpis.models import Kpi
-from resolute.api.org.models import Unit
-from resolute.api.resolutions.models import Resolution
 from resolute.api.tasks.models import ASSIGNMENT_STATUSES, Assignment, Task
 from resolute.schema.ids import decode_any, encode_id
-from tests.support import Api, Backend, StatementCounter, running_app, unit
+from tests.support import Api, Backend, StatementCounter, running_app, unit, write_world_base
 from tests.test_scope_property_cycle import ORACLE, ROLES, insert_rows
 
 TODAY = date(2025, 6, 15)
@@ -261,21 +257,8 @@ async def load(api: Api, w: World) -> dict[str, dict[int, int]]:
     units = [unit(w.code(0), None, "central")] + [unit(w.code(i), w.code(p), w.kinds[i]) for i, p in enumerate(w.parents) if i]
     await api.seed(units, [], passwords=False)
     async with api.engine.begin() as conn:
-        uid = dict(enumerate((await conn.execute(select(Unit.id).order_by(Unit.code))).scalars()))
-        assert len(uid) == len(w.parents)
-        await conn.execute(update(Unit).where(Unit.id.in_([uid[u] for u in w.archived])).values(archived_at=datetime(2025, 1, 1, tzinfo=UTC)))
-        for n, p in enumerate(w.personas):
-            values = {"username": f"user{n}", "full_name": f"User {n}", "search_name": f"user{n}", "unit_id": uid[p.own], "active": True, "version": 1}
-            user_id = (await conn.execute(insert(User).values(**values).returning(User.id))).scalar_one()
-            for role, g in p.grants:
-                await conn.execute(insert(Grant).values(user_id=user_id, role=role, unit_id=uid[g]))
-        res = await insert_rows(conn, Resolution, [
-            {"code": f"R{i}", "title": f"R {i}", "search_title": f"r {i}", "kind": "resolution", "status": "in_effect", "issuing_unit_id": uid[u], "issued_on": DAY}
-            for i, (u, _) in enumerate(w.resolutions)
-        ])  # fmt: skip
-        for i, (_, implements) in enumerate(w.resolutions):  # afterwards: a chain may loop
-            if implements is not None:
-                await conn.execute(update(Resolution).where(Resolution.id == res[i]).values(implements_id=res[implements]))
+        base = await write_world_base(api, conn, units=len(w.parents), archived=w.archived, personas=w.personas, resolutions=w.resolutions, issued_on=DAY)
+        uid, res = base.uid, base.res
         kpis = await insert_rows(conn, Kpi, [
             {"code": f"K{i}", "resolution_id": res[0], "name": f"KPI {i}", "search_name": f"kpi {i}", "unit_of_measure": "%", "direction": "increase",
              "baseline": Decimal(0), "target": Decimal(100), "yellow_threshold": Decimal(50), "red_threshold": Decimal(20), "kpi_group": group, "frequency": "yearly", "lead_unit_id": uid[0]}
