@@ -21,17 +21,18 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, literal_column, null, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, literal_column, null, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from resolute.api.access.scope import Scope
 from resolute.api.kpis.periods import period_start
 from resolute.api.monitoring.grouping import Rows, per_child, unit_and_children
+from resolute.api.monitoring.rollups import ProgressFilter, counted
 from resolute.api.org.models import Unit
 from resolute.api.org.tree import in_subtree
 from resolute.api.sqlcalendar import days_between, utc_day
-from resolute.api.tasks.models import Assignment, ProgressReport, Task
+from resolute.api.tasks.models import Assignment, ProgressReport
 
 __all__ = ["ACK_DAYS", "GRACE_DAYS", "Discipline", "DisciplineFigures", "discipline", "discipline_rows", "figures_columns", "period_bounds"]
 
@@ -129,15 +130,12 @@ class Discipline:
     children: list[tuple[Unit, DisciplineFigures]]
 
 
-def discipline_rows(scope: Scope, start: date, end: date, resolution_ids: tuple[int, ...] | None, under_path: str | None) -> Rows:
-    """The assignments the caller may read (of the subtree at `under_path`; None: anywhere) with their assignee's
-    path, and the discipline counts of the period [start, end) over them."""
+def discipline_rows(scope: Scope, start: date, end: date, flt: ProgressFilter, under_path: str | None) -> Rows:
+    """The assignments that count (the caller may read them; `flt` holds; of the subtree at `under_path`, None:
+    anywhere) with their assignee's path, and the discipline counts of the period [start, end) over them."""
     member = aliased(Unit, name="member")
     within = in_subtree(member.path, under_path) if under_path is not None else scope.within(member.path, "unit", "read")
-    conds = [within, scope.visible_assignments(member.path, under=under_path)]
-    if resolution_ids is not None:
-        conds.append(Assignment.task_id.in_(select(Task.id).where(Task.resolution_id.in_(resolution_ids))) if resolution_ids else false())
-    rows = select(member.id).select_from(member).join(Assignment, Assignment.assignee_unit_id == member.id).where(*conds)
+    rows = select(member.id).select_from(member).join(Assignment, Assignment.assignee_unit_id == member.id).where(within, *counted(scope, flt, member, under_path))
     return Rows(rows, member.path, _counts(start, end))
 
 
@@ -155,7 +153,7 @@ async def discipline(
     bounds = period_bounds(period)
     if bounds is None:
         return None
-    grouped = per_child(unit, discipline_rows(scope, *bounds, resolution_ids, unit.path), "discipline")
+    grouped = per_child(unit, discipline_rows(scope, *bounds, ProgressFilter(resolution_ids=resolution_ids), unit.path), "discipline")
     head, rest = await unit_and_children(session, scope, unit, grouped, figures_columns(grouped))
     return Discipline(
         unit=head[0], period=period, figures=DisciplineFigures.of(head._mapping),

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, literal_column
@@ -27,7 +28,7 @@ from sqlalchemy import ColumnElement, case, func, literal_column
 from resolute.api.tasks import rules
 from resolute.api.tasks.models import Assignment
 
-__all__ = ["COUNTS", "RATES", "Figures", "counts", "rates"]
+__all__ = ["COUNTS", "RATES", "Figures", "counts", "fraction", "rates"]
 
 # the count columns, in the order Figures declares them
 COUNTS = (
@@ -72,6 +73,14 @@ def rates(c: Mapping[str, Any]) -> dict[str, ColumnElement[Any]]:
         "on_time_rate": _ratio(c["completed_on_time"], c["completed"], 4),
         "average_progress": _ratio(c["progress_sum"], owed, 2),
     }
+
+
+def fraction(numerator: int, denominator: int) -> float | None:
+    """numerator / denominator rounded to 4 places half away from zero, as the SQL rates are (None for 0): for the
+    few figures summed in Python after the statement (a series' running totals, a light count's share)."""
+    if not denominator:
+        return None
+    return float((Decimal(numerator) / Decimal(denominator)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from resolute.api.access.scope import Scope
 from resolute.api.keyset import after_key
 from resolute.api.kpis.models import Kpi, KpiUnitTarget, Measurement
 from resolute.api.kpis.rules import light
+from resolute.api.monitoring.figures import fraction
 from resolute.api.monitoring.grouping import Rows, per_child, unit_and_children
 from resolute.api.org.models import Unit
 from resolute.api.org.tree import in_subtree
@@ -84,7 +85,7 @@ class LightCounts:
     @property
     def green_share(self) -> float | None:
         """green / measured, rounded to 4 places; None when nothing is measured."""
-        return None if not self.measured else float(round(Decimal(self.green) / self.measured, 4))
+        return fraction(self.green, self.measured)
 
     @classmethod
     def of(cls, row: Any) -> LightCounts:

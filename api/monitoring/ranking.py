@@ -83,7 +83,7 @@ def _sources(scope: Scope, inputs: RankingInputs, under_path: str | None) -> dic
     return {
         "progress": (rollups.progress_rows(scope, inputs.progress, inputs.today, under_path), rollups.figures_columns),
         "lights": (lights.light_rows(scope, inputs.kpis, under_path), lights.light_columns),
-        "discipline": (discipline.discipline_rows(scope, *inputs.period, inputs.progress.resolution_ids, under_path), discipline.figures_columns),
+        "discipline": (discipline.discipline_rows(scope, *inputs.period, inputs.progress, under_path), discipline.figures_columns),
     }
 
 

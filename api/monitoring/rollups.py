@@ -29,7 +29,7 @@ from resolute.api.org.tree import in_subtree
 from resolute.api.resolutions.models import Resolution
 from resolute.api.tasks.models import Assignment, Task
 
-__all__ = ["ProgressFilter", "Rollup", "figures_columns", "progress_rows", "resolution_family", "rollup"]
+__all__ = ["ProgressFilter", "Rollup", "counted", "figures_columns", "progress_rows", "resolution_family", "rollup"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ async def resolution_family(session: AsyncSession, scope: Scope, resolution_id: 
     return tuple(sorted(await session.scalars(select(chain.c.id))))
 
 
-def _counted(scope: Scope, flt: ProgressFilter, assignee: Any, under_path: str | None) -> list[ColumnElement[bool]]:
+def counted(scope: Scope, flt: ProgressFilter, assignee: Any, under_path: str | None) -> list[ColumnElement[bool]]:
     """The assignments that count: readable by the caller and matching the filter (`assignee`: the joined assignee
     unit, restricted to the subtree at `under_path` if given)."""
     conds: list[ColumnElement[bool]] = [scope.visible_assignments(assignee.path, under=under_path)]
@@ -74,7 +74,7 @@ def progress_rows(scope: Scope, flt: ProgressFilter, today: date, under_path: st
     units the caller may read (groups are readable units, and a scope is whole subtrees)."""
     member = aliased(Unit, name="member")
     within = in_subtree(member.path, under_path) if under_path is not None else scope.within(member.path, "unit", "read")
-    rows = select(member.id).select_from(member).join(Assignment, Assignment.assignee_unit_id == member.id).where(within, *_counted(scope, flt, member, under_path))
+    rows = select(member.id).select_from(member).join(Assignment, Assignment.assignee_unit_id == member.id).where(within, *counted(scope, flt, member, under_path))
     return Rows(rows, member.path, counts(today))
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import aliased
 from resolute.api.access.scope import Scope
 from resolute.api.kpis.models import Kpi, Measurement
 from resolute.api.kpis.rules import light
+from resolute.api.monitoring.figures import fraction
 from resolute.api.monitoring.rollups import ProgressFilter, progress_rows
 from resolute.api.org.models import Unit
 from resolute.api.org.tree import in_subtree
@@ -89,7 +90,7 @@ async def progress_series(
         if row is not None:
             totals = {k: int(row._mapping[f"cumulative_{k}"]) for k in totals}
         counts = {e: int(row._mapping[e]) if row is not None else 0 for e in EVENTS}
-        rate = None if not totals["assigned"] else float(round(Decimal(totals["completed"]) / totals["assigned"], 4))
+        rate = fraction(totals["completed"], totals["assigned"])
         points.append(ProgressPoint(period=name, **counts, cumulative_assigned=totals["assigned"], cumulative_completed=totals["completed"],
                                     cumulative_completion_rate=rate))
     return points

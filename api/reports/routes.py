@@ -86,8 +86,16 @@ def _file_name(p: PackInputs, what: str) -> str:
     return f"resolute-{p.unit.code}-{p.period}-{what}".replace("/", "-")
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_text(value: Any) -> Any:
-    return "" if value is None else value
+    """A cell as text; one a spreadsheet would run as a formula gets a leading apostrophe (OWASP's advice)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 async def csv_table(request: Request) -> Response:
@@ -121,7 +129,9 @@ class _Workbook:
     """One workbook written sheet by sheet, row by row (constant memory), off the event loop."""
 
     def __init__(self, path: str) -> None:
-        self.book = xlsxwriter.Workbook(path, {"constant_memory": True, "default_date_format": "yyyy-mm-dd"})
+        # text stays text: a milestone titled "=HYPERLINK(...)" must not become a live formula in every leader's workbook
+        options = {"constant_memory": True, "default_date_format": "yyyy-mm-dd", "strings_to_formulas": False, "strings_to_urls": False}
+        self.book = xlsxwriter.Workbook(path, options)
         self.bold = self.book.add_format({"bold": True})
         self.lights = {name: self.book.add_format({"bg_color": colour}) for name, colour in LIGHT_COLOURS.items()}
 
