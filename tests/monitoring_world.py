@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
-from functools import cache, cached_property
+from functools import cache
 from math import floor
 from typing import Any
 
@@ -40,7 +40,7 @@ from resolute.api.org.models import Unit
 from resolute.api.resolutions.models import Resolution
 from resolute.api.tasks.models import ASSIGNMENT_STATUSES, Assignment, Milestone, ProgressReport, Task, TaskCoordinator
 from resolute.schema.ids import encode_id
-from tests.support import Api, unit
+from tests.support import Api, Tree, unit
 from tests.test_scope_property_cycle import ORACLE, ROLES, insert_rows
 
 Json = dict[str, Any]
@@ -129,7 +129,7 @@ class Persona:
 
 
 @dataclass(frozen=True)
-class World:
+class World(Tree):
     today: date
     parents: tuple[int, ...]  # parents[i] < i; unit 0 is the root
     kinds: tuple[str, ...]
@@ -141,20 +141,6 @@ class World:
     works: tuple[Work, ...]
     kpis: tuple[KpiDef, ...]
     readings: tuple[Reading, ...]  # written in this order (ids do not follow the periods)
-
-    @staticmethod
-    def code(i: int) -> str:
-        return f"U{i:02d}"
-
-    @cached_property
-    def subtrees(self) -> tuple[frozenset[int], ...]:
-        below: list[set[int]] = [{i} for i in range(len(self.parents))]
-        for i in range(len(self.parents) - 1, 0, -1):
-            below[self.parents[i]] |= below[i]
-        return tuple(frozenset(s) for s in below)
-
-    def children(self, u: int) -> list[int]:
-        return [c for c in range(1, len(self.parents)) if self.parents[c] == u]
 
     # -- what a persona reads (casbin per grant, the tree walked in Python) ----------------------------------
     def reach(self, p: Persona, obj: str) -> list[frozenset[int]]:

@@ -16,6 +16,7 @@ in production; the next test finds the database dirty and empties it first.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 import uuid
@@ -475,3 +476,26 @@ async def write_world_base(
         if implements is not None:
             await conn.execute(update(Resolution).where(Resolution.id == res[i]).values(implements_id=res[implements]))
     return WorldBase(uid=uid, res=res)
+
+
+class Tree:
+    """A random world's tree, walked in Python: units are indexes, `parents[i] < i` for i >= 1, unit 0 the root;
+    its code U00, U01, ... sorts in index order. Mixed into the monitoring tests' World dataclasses."""
+
+    parents: tuple[int, ...]
+
+    @staticmethod
+    def code(i: int) -> str:
+        return f"U{i:02d}"
+
+    @functools.cached_property
+    def subtrees(self) -> tuple[frozenset[int], ...]:
+        """subtrees[u]: u and every unit below it, from the parent links alone."""
+        below: list[set[int]] = [{i} for i in range(len(self.parents))]
+        for i in range(len(self.parents) - 1, 0, -1):  # children before parents
+            below[self.parents[i]] |= below[i]
+        return tuple(frozenset(s) for s in below)
+
+    def children(self, u: int) -> list[int]:
+        """u's direct children, in code (= index) order."""
+        return [c for c in range(1, len(self.parents)) if self.parents[c] == u]

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
-from functools import cache, cached_property
+from functools import cache
 from math import floor
 from typing import Any
 
@@ -41,7 +41,7 @@ from sqlalchemy import insert
 
 from resolute.api.kpis.models import Kpi, KpiUnitTarget, Measurement
 from resolute.schema.ids import encode_id
-from tests.support import Api, Backend, StatementCounter, running_app, unit, write_world_base
+from tests.support import Api, Backend, StatementCounter, Tree, running_app, unit, write_world_base
 from tests.test_scope_property_cycle import ORACLE, ROLES, insert_rows
 
 Json = dict[str, Any]
@@ -97,7 +97,7 @@ class Reading:
 
 
 @dataclass(frozen=True)
-class World:
+class World(Tree):
     """Every reference is an index into the lists; unit 0 is the root. Measurements are written in list order."""
 
     parents: tuple[int, ...]  # parents[i] < i
@@ -109,22 +109,8 @@ class World:
     archived: frozenset[int] = frozenset()
 
     @staticmethod
-    def code(i: int) -> str:
-        return f"U{i:02d}"
-
-    @staticmethod
     def kpi_code(k: int) -> str:
         return f"K{k:02d}"
-
-    @cached_property
-    def subtrees(self) -> tuple[frozenset[int], ...]:
-        below: list[set[int]] = [{i} for i in range(len(self.parents))]
-        for i in range(len(self.parents) - 1, 0, -1):
-            below[self.parents[i]] |= below[i]
-        return tuple(frozenset(s) for s in below)
-
-    def children(self, u: int) -> list[int]:
-        return sorted((c for c in range(1, len(self.parents)) if self.parents[c] == u), key=self.code)
 
     # -- what a persona reads: casbin per grant, the tree walked in Python -----------------------------
     def reads(self, p: Persona, obj: str, u: int) -> bool:

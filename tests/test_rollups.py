@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from functools import cache, cached_property
+from functools import cache
 from math import floor
 from typing import Any, NamedTuple
 
@@ -40,7 +40,7 @@ from hypothesis import strategies as st
 from resolute.api.kpis.models import Kpi
 from resolute.api.tasks.models import ASSIGNMENT_STATUSES, Assignment, Task
 from resolute.schema.ids import decode_any, encode_id
-from tests.support import Api, Backend, StatementCounter, running_app, unit, write_world_base
+from tests.support import Api, Backend, StatementCounter, Tree, running_app, unit, write_world_base
 from tests.test_scope_property_cycle import ORACLE, ROLES, insert_rows
 
 TODAY = date(2025, 6, 15)
@@ -97,7 +97,7 @@ class Persona:
 
 
 @dataclass(frozen=True)
-class World:
+class World(Tree):
     """Every reference is an index into the lists; unit 0 is the root."""
 
     parents: tuple[int, ...]  # parents[i] < i
@@ -108,20 +108,6 @@ class World:
     assignments: tuple[tuple[int, Work], ...]  # (assigner unit, strictly above the assignee; the work)
     kpi_groups: tuple[str, ...] = GROUPS  # one KPI per entry
     archived: frozenset[int] = frozenset()
-
-    @staticmethod
-    def code(i: int) -> str:
-        return f"U{i:02d}"
-
-    @cached_property
-    def subtrees(self) -> tuple[frozenset[int], ...]:
-        below: list[set[int]] = [{i} for i in range(len(self.parents))]
-        for i in range(len(self.parents) - 1, 0, -1):
-            below[self.parents[i]] |= below[i]
-        return tuple(frozenset(s) for s in below)
-
-    def children(self, u: int) -> list[int]:
-        return [c for c in range(1, len(self.parents)) if self.parents[c] == u]
 
     # -- the oracle: casbin per grant, the tree walked in Python ----------------------------------
     def reach(self, p: Persona, obj: str) -> list[frozenset[int]]:
