@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import strawberry
 
+from resolute.api.org.models import Unit
 from resolute.schema.context import Info
 from resolute.schema.ids import decode_id
 
-__all__ = ["unit_path"]
+__all__ = ["unit_or_own", "unit_path"]
 
 
 async def unit_path(info: Info, global_id: strawberry.ID | None, field: str) -> tuple[str | None, bool]:
@@ -20,3 +21,10 @@ async def unit_path(info: Info, global_id: strawberry.ID | None, field: str) -> 
         return None, False
     unit = await info.context.loaders.units_by_id.load(decode_id(global_id, "Unit", field))
     return (unit.path, False) if unit else (None, True)
+
+
+async def unit_or_own(info: Info, unit: strawberry.ID | None) -> Unit | None:
+    """The unit a dashboard is asked about (default: the caller's own), if the caller may read it."""
+    ctx = info.context
+    unit_id = decode_id(unit, "Unit", "unit") if unit is not None else ctx.scope.principal.unit_id
+    return await ctx.loaders.units_by_id.load(unit_id)

@@ -40,7 +40,7 @@ from resolute.api.org.models import Unit
 from resolute.api.resolutions.models import Resolution
 from resolute.api.tasks.models import ASSIGNMENT_STATUSES, Assignment, Milestone, ProgressReport, Task, TaskCoordinator
 from resolute.schema.ids import encode_id
-from tests.support import Api, Tree, unit
+from tests.support import Api, Resolutions, Tree, unit
 from tests.test_scope_property_cycle import ORACLE, ROLES, insert_rows
 
 Json = dict[str, Any]
@@ -129,7 +129,7 @@ class Persona:
 
 
 @dataclass(frozen=True)
-class World(Tree):
+class World(Tree, Resolutions):
     today: date
     parents: tuple[int, ...]  # parents[i] < i; unit 0 is the root
     kinds: tuple[str, ...]
@@ -182,16 +182,6 @@ class World(Tree):
 
     def readable_reading(self, p: Persona, m: int) -> bool:
         return any(self.readings[m].unit in s for s in self.reach(p, "measurement"))
-
-    def family(self, r: int) -> set[int]:
-        found, todo = {r}, [r]
-        while todo:
-            top = todo.pop()
-            for i, (_, implements) in enumerate(self.resolutions):
-                if implements == top and i not in found:
-                    found.add(i)
-                    todo.append(i)
-        return found
 
     def in_family(self, p: Persona, resolution: int | None, of: int) -> bool:
         """Whether resolution `of` passes a filter by `resolution` (None: no filter) for p: a resolution p may not read

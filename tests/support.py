@@ -499,3 +499,20 @@ class Tree:
     def children(self, u: int) -> list[int]:
         """u's direct children, in code (= index) order."""
         return [c for c in range(1, len(self.parents)) if self.parents[c] == u]
+
+
+class Resolutions:
+    """A random world's resolutions, (issuing unit, the resolution it implements or None); a chain may loop."""
+
+    resolutions: tuple[tuple[int, int | None], ...]
+
+    def family(self, r: int) -> set[int]:
+        """r and every resolution implementing it, down the chain."""
+        found, todo = {r}, [r]
+        while todo:
+            top = todo.pop()
+            for i, (_, implements) in enumerate(self.resolutions):
+                if implements == top and i not in found:
+                    found.add(i)
+                    todo.append(i)
+        return found

@@ -41,7 +41,7 @@ from sqlalchemy import insert
 
 from resolute.api.kpis.models import Kpi, KpiUnitTarget, Measurement
 from resolute.schema.ids import encode_id
-from tests.support import Api, Backend, StatementCounter, Tree, running_app, unit, write_world_base
+from tests.support import Api, Backend, Resolutions, StatementCounter, Tree, running_app, unit, write_world_base
 from tests.test_scope_property_cycle import ORACLE, ROLES, insert_rows
 
 Json = dict[str, Any]
@@ -97,7 +97,7 @@ class Reading:
 
 
 @dataclass(frozen=True)
-class World(Tree):
+class World(Tree, Resolutions):
     """Every reference is an index into the lists; unit 0 is the root. Measurements are written in list order."""
 
     parents: tuple[int, ...]  # parents[i] < i
@@ -115,16 +115,6 @@ class World(Tree):
     # -- what a persona reads: casbin per grant, the tree walked in Python -----------------------------
     def reads(self, p: Persona, obj: str, u: int) -> bool:
         return any(may(role, obj) and u in self.subtrees[g] for role, g in p.grants)
-
-    def family(self, r: int) -> set[int]:
-        found, todo = {r}, [r]
-        while todo:
-            top = todo.pop()
-            for i, (_, implements) in enumerate(self.resolutions):
-                if implements == top and i not in found:
-                    found.add(i)
-                    todo.append(i)
-        return found
 
     def matches(self, p: Persona, k: int) -> bool:
         f, kpi = p.flt, self.kpis[k]

@@ -40,7 +40,7 @@ from hypothesis import strategies as st
 from resolute.api.kpis.models import Kpi
 from resolute.api.tasks.models import ASSIGNMENT_STATUSES, Assignment, Task
 from resolute.schema.ids import decode_any, encode_id
-from tests.support import Api, Backend, StatementCounter, Tree, running_app, unit, write_world_base
+from tests.support import Api, Backend, Resolutions, StatementCounter, Tree, running_app, unit, write_world_base
 from tests.test_scope_property_cycle import ORACLE, ROLES, insert_rows
 
 TODAY = date(2025, 6, 15)
@@ -97,7 +97,7 @@ class Persona:
 
 
 @dataclass(frozen=True)
-class World(Tree):
+class World(Tree, Resolutions):
     """Every reference is an index into the lists; unit 0 is the root."""
 
     parents: tuple[int, ...]  # parents[i] < i
@@ -122,16 +122,6 @@ class World(Tree):
     def readable_resolution(self, p: Persona, r: int) -> bool:
         handed = {w.assignee for _, w in self.assignments if self.tasks[w.task][0] == r}
         return any(self.resolutions[r][0] in s or handed & s for s in self.reach(p, "resolution"))
-
-    def family(self, r: int) -> set[int]:
-        found, todo = {r}, [r]
-        while todo:
-            top = todo.pop()
-            for i, (_, implements) in enumerate(self.resolutions):
-                if implements == top and i not in found:
-                    found.add(i)
-                    todo.append(i)
-        return found
 
     def counts(self, p: Persona, f: Filter, w: Work) -> bool:
         if f.resolution is not None and not (self.readable_resolution(p, f.resolution) and self.tasks[w.task][0] in self.family(f.resolution)):

@@ -12,8 +12,8 @@ from resolute.api.errors import ErrorCode
 from resolute.api.monitoring import discipline, lights, ranking, rollups, series
 from resolute.api.monitoring.lights import KpiFilter
 from resolute.api.monitoring.rollups import ProgressFilter
-from resolute.api.org.models import Unit
 from resolute.schema.context import Info
+from resolute.schema.filters import unit_or_own
 from resolute.schema.ids import decode_id
 from resolute.schema.monitoring.types import (
     DisciplineRollup,
@@ -57,12 +57,6 @@ async def progress_filter(info: Info, given: ProgressFilterInput | None) -> Prog
 STATUS_CURSORS = KeyOrdering("kpi_statuses", (str, str))
 
 
-async def _unit_or_own(info: Info, unit: strawberry.ID | None) -> Unit | None:
-    """The unit named (default: the caller's own), if the caller may read it."""
-    ctx = info.context
-    unit_id = decode_id(unit, "Unit", "unit") if unit is not None else ctx.scope.principal.unit_id
-    return await ctx.loaders.units_by_id.load(unit_id)
-
 
 def _period(today: date, given: str | None) -> str:
     """A reporting period named by the caller, checked; by default the last complete month."""
@@ -95,7 +89,7 @@ class MonitoringQuery:
     async def progress_rollup(self, info: Info, unit: strawberry.ID | None = None, filter: ProgressFilterInput | None = None) -> ProgressRollup | None:
         ctx = info.context
         flt = await progress_filter(info, filter)  # a bad filter is refused whatever the unit
-        row = await _unit_or_own(info, unit)
+        row = await unit_or_own(info, unit)
         if row is None:
             return None
         async with ctx.db.use() as session:
@@ -145,7 +139,7 @@ class MonitoringQuery:
     async def kpi_lights(self, info: Info, unit: strawberry.ID | None = None, filter: KpiStatusFilterInput | None = None) -> KpiLightRollup | None:
         ctx = info.context
         flt = await kpi_filter(info, filter)  # a bad filter is refused whatever the unit
-        row = await _unit_or_own(info, unit)
+        row = await unit_or_own(info, unit)
         if row is None:
             return None
         async with ctx.db.use() as session:
@@ -166,7 +160,7 @@ class MonitoringQuery:
         check_first(first)
         cursor = STATUS_CURSORS.decode(after)
         ctx = info.context
-        row = await _unit_or_own(info, unit)
+        row = await unit_or_own(info, unit)
         flt = await kpi_filter(info, filter)
         wanted = tuple(light.value for light in filter.light) if filter is not None and filter.light is not None else None
         if row is None:
@@ -198,7 +192,7 @@ class MonitoringQuery:
         family = None
         if resolution is not None:
             family = await ctx.loaders.family_by_resolution_id.load(decode_id(resolution, "Resolution", "resolution"))
-        row = await _unit_or_own(info, unit)
+        row = await unit_or_own(info, unit)
         if row is None:
             return None
         async with ctx.db.use() as session:
@@ -226,7 +220,7 @@ class MonitoringQuery:
         if len(series.periods_between(since, until, granularity.value)) > MAX_POINTS:
             raise _invalid("since", f"at most {MAX_POINTS} points", ErrorCode.OUT_OF_RANGE)
         flt = await progress_filter(info, filter)
-        row = await _unit_or_own(info, unit)
+        row = await unit_or_own(info, unit)
         if row is None:
             return []
         async with ctx.db.use() as session:
@@ -242,7 +236,7 @@ class MonitoringQuery:
             raise _invalid("last", f"between 1 and {MAX_POINTS}", ErrorCode.OUT_OF_RANGE)
         ctx = info.context
         kpi_row = await ctx.loaders.kpis_by_id.load(decode_id(kpi, "Kpi", "kpi"))
-        row = await _unit_or_own(info, unit)
+        row = await unit_or_own(info, unit)
         if kpi_row is None or row is None:
             return []
         async with ctx.db.use() as session:

@@ -14,6 +14,7 @@ from resolute.api.errors import ErrorCode
 from resolute.api.monitoring import warnings
 from resolute.api.monitoring.warnings import KINDS, SEVERITIES, Thresholds, Warning, WarningFilter
 from resolute.schema.context import Info
+from resolute.schema.filters import unit_or_own
 from resolute.schema.ids import decode_id
 from resolute.schema.kpis.types import KpiType, MeasurementType
 from resolute.schema.org.types import UnitType
@@ -194,8 +195,7 @@ class WarningsQuery:
         cursor = CURSORS.decode(after)
         ctx = info.context
         flt = await _filter(info, filter, thresholds)
-        unit_id = decode_id(unit, "Unit", "unit") if unit is not None else ctx.scope.principal.unit_id
-        row = await ctx.loaders.units_by_id.load(unit_id)
+        row = await unit_or_own(info, unit)
         found: list[Warning] = []
         if row is not None:
             async with ctx.db.use() as session:
@@ -215,8 +215,7 @@ class WarningsQuery:
     ) -> list[WarningCountType]:
         ctx = info.context
         flt = await _filter(info, filter, thresholds)  # a bad filter is refused whatever the unit
-        unit_id = decode_id(unit, "Unit", "unit") if unit is not None else ctx.scope.principal.unit_id
-        row = await ctx.loaders.units_by_id.load(unit_id)
+        row = await unit_or_own(info, unit)
         if row is None:
             return []
         async with ctx.db.use() as session:
