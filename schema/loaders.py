@@ -63,6 +63,7 @@ class Loaders:
         self._scope = scope
         self.today = today or clock.today()
         self.units_by_id: DataLoader[int, Unit | None] = DataLoader(self._by_ids(org_reads.units_by_ids))
+        self.nameable_units_by_id: DataLoader[int, Unit | None] = DataLoader(self._by_ids(org_reads.nameable_units_by_ids))
         self.children_by_parent_id: DataLoader[tuple[int, bool], list[Unit]] = DataLoader(_grouped(self._children, list))
         self.ancestors_by_path: DataLoader[str, list[Unit]] = DataLoader(self._ancestors)
         self.descendants_by_unit_id: DataLoader[tuple[int, Any], list[Unit]] = DataLoader(_grouped(self._descendants, list))

@@ -166,19 +166,18 @@ class World(Tree, Resolutions):
     def readable_milestone(self, p: Persona, m: int) -> bool:
         return any(self._task_related(self.milestones[m][0], s) for s in self.reach(p, "milestone"))
 
-    def _handed_resolutions(self, s: frozenset[int]) -> set[int]:
-        return {self.tasks[w.task].resolution for w in self.works if w.assignee in s}
+    def _reached_resolutions(self, s: frozenset[int]) -> set[int]:
+        """Issued in s, or a task of it handed down to s, or so one implementing it, down the chain (ACCESS.md)."""
+        reached = {self.tasks[w.task].resolution for w in self.works if w.assignee in s} | {r for r, (issuer, _) in enumerate(self.resolutions) if issuer in s}
+        return {r for r in range(len(self.resolutions)) if self.family(r) & reached}
 
     def readable_resolution(self, p: Persona, r: int) -> bool:
-        return any(self.resolutions[r][0] in s or r in self._handed_resolutions(s) for s in self.reach(p, "resolution"))
+        return any(r in self._reached_resolutions(s) for s in self.reach(p, "resolution"))
 
     def readable_kpi(self, p: Persona, k: int) -> bool:
         kpi = self.kpis[k]
         targets = {r.unit for r in self.readings if r.kpi == k}  # every measured unit has a target row (see `load`)
-        return any(
-            self.resolutions[kpi.resolution][0] in s or kpi.lead in s or bool(targets & s) or kpi.resolution in self._handed_resolutions(s)
-            for s in self.reach(p, "kpi")
-        )
+        return any(kpi.resolution in self._reached_resolutions(s) or kpi.lead in s or bool(targets & s) for s in self.reach(p, "kpi"))
 
     def readable_reading(self, p: Persona, m: int) -> bool:
         return any(self.readings[m].unit in s for s in self.reach(p, "measurement"))

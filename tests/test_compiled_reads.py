@@ -196,7 +196,7 @@ async def test_one_statement_per_root_field(api: Api, statements: StatementCount
     """Whatever the rows and the depth of the selection: on PostgreSQL, one statement per root field
     beyond authentication; on SQLite the executor's batched statements."""
     world = World(
-        parents=(0, 0, 1, 1, 0), grants=((0, (("admin", 0),)), (1, (("manager", 1),))), resolutions=(0, 1),
+        parents=(0, 0, 1, 1, 0), grants=((0, (("admin", 0),)), (1, (("manager", 1),))), resolutions=((0, None, frozenset()), (1, None, frozenset())),
         tasks=((0, 0, frozenset({1, 4})), (1, 1, frozenset())), assignments=((0, 0, 1), (0, 0, 4), (0, 1, 2), (1, 1, 3)),
         reports=(0, 0, 1, 2, 3), kpis=((0, 0, frozenset({1}), frozenset()), (1, 1, frozenset(), frozenset())),
         measurements=((0, 1, 0), (0, 1, 1), (0, 4, 0), (1, 2, 0)), events=(),
@@ -221,7 +221,7 @@ async def test_a_failing_compiled_statement_is_answered_by_the_executor(api: Api
     database's message, SQL or parameters (here the statement divides by zero)."""
     if backend.name != "postgresql":
         pytest.skip("compiled reads run on PostgreSQL only")
-    world = World(parents=(0, 0), grants=((0, (("admin", 0),)),), resolutions=(0,), tasks=((0, 0, frozenset()),), assignments=((0, 0, 1),),
+    world = World(parents=(0, 0), grants=((0, (("admin", 0),)),), resolutions=((0, None, frozenset()),), tasks=((0, 0, frozenset()),), assignments=((0, 0, 1),),
                   reports=(0,), kpis=(), measurements=(), events=())
     await _load(api, world)
     query = "{ units(first: 5) { totalCount nodes { code } } }"

@@ -53,6 +53,8 @@ UNITS = [
     unit("P02-C01", "P02", "commune", "Xã Đông Hà"),
 ]
 PARENT = {u.code: u.parent_code for u in UNITS}
+KIND = {u.code: u.kind for u in UNITS}
+ARCHIVED: frozenset[str] = frozenset()  # the cycle archives no unit (an archived unit is in no coverage: it makes nothing expected)
 GRANTS = {  # username -> (role, unit): one grant each
     "admin": ("admin", "TW"),
     "tw.manager": ("manager", "TW"),
@@ -150,6 +152,7 @@ class Asg:
 @dataclass
 class Model:
     resolutions: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # code -> (issuer, implements)
+    implementer_kinds: dict[str, frozenset[str]] = field(default_factory=dict)  # code -> the unit kinds it expects a programme from
     objectives: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # code -> (resolution, key results)
     kpis: dict[str, tuple[str, str]] = field(default_factory=dict)  # code -> (resolution, lead)
     targets: set[tuple[str, str]] = field(default_factory=set)  # (kpi, unit)
@@ -167,9 +170,31 @@ class Sight:
         self.m, self.g = m, grant_unit
         self.handed_tasks = {t for (t, u) in m.assignments if self.s(u)}  # assigned to the scope
         self.handed_resolutions = {m.tasks[t][0] for t in self.handed_tasks}
+        # rule 2 for resolutions: read in their own right (home, handed down, expected), then up the
+        # implementation chain: whatever a resolution read so implements, directly or transitively
+        self.resolutions: set[str] = set()
+        todo = [c for c, (issuer, _) in m.resolutions.items() if self.s(issuer) or c in self.handed_resolutions or self.expected(c)]
+        while todo:
+            code = todo.pop()
+            if code not in self.resolutions:  # a chain that loops ends here
+                self.resolutions.add(code)
+                implements = m.resolutions[code][1]
+                if implements is not None:
+                    todo.append(implements)
 
     def s(self, unit_code: str) -> bool:
         return under(unit_code, self.g)
+
+    def expected(self, code: str) -> bool:
+        """A unit of the scope appears in the resolution's coverage: strictly below its issuer, not
+        archived, of a kind the resolution expects an implementing programme from."""
+        issuer, kinds = self.m.resolutions[code][0], self.m.implementer_kinds.get(code, frozenset())
+        return any(self.s(u) and u != issuer and under(u, issuer) and u not in ARCHIVED and KIND[u] in kinds for u in PARENT)
+
+    def names(self, unit_code: str) -> bool:
+        """A unit a reference may name (an assigner): in scope, or on the user's own ancestor chain (ACCESS.md "Up";
+        each user's own unit is its grant's)."""
+        return self.s(unit_code) or under(self.g, unit_code)
 
     def assignment(self, key: tuple[str, str]) -> bool:  # assignee side or assigner side
         return self.s(key[1]) or self.s(self.m.assignments[key].assigner)
@@ -177,13 +202,12 @@ class Sight:
     def task(self, code: str) -> bool:  # lead unit, or handed down
         return self.s(self.m.tasks[code][1]) or code in self.handed_tasks
 
-    def resolution(self, code: str) -> bool:  # issuer, or the resolution of a task handed down
-        return self.s(self.m.resolutions[code][0]) or code in self.handed_resolutions
+    def resolution(self, code: str) -> bool:  # home, handed down, expected, or up the chain from one of those
+        return code in self.resolutions
 
-    def kpi(self, code: str) -> bool:  # the resolution's issuer, the lead unit, a reporting unit, handed down
+    def kpi(self, code: str) -> bool:  # with its resolution, the lead unit, a reporting unit
         res, lead = self.m.kpis[code]
-        return (self.s(self.m.resolutions[res][0]) or self.s(lead) or any(self.s(u) for k, u in self.m.targets if k == code)
-                or res in self.handed_resolutions)
+        return self.resolution(res) or self.s(lead) or any(self.s(u) for k, u in self.m.targets if k == code)
 
     def node(self, kind: str, key: Any) -> bool:
         return {
@@ -219,7 +243,7 @@ def expected_view(m: Model, grant_unit: str) -> dict[str, Any]:
     }
     assignments = {
         key: {
-            "assigner": a.assigner if v.s(a.assigner) else None,
+            "assigner": a.assigner if v.names(a.assigner) else None,
             "status": a.reports[-1][1] if a.reports else "not_started",
             "progress": a.reports[-1][0] if a.reports else 0,
             "dueOn": a.due, "originalDueOn": a.original, "acknowledged": a.acknowledged,
@@ -359,6 +383,7 @@ class World:
             inp["implementsId"] = self.res(implements)
         r = await ok(self.api, "resolutionCreate", inp, as_user)
         self.m.resolutions[code] = (issuer, implements)
+        self.m.implementer_kinds[code] = frozenset(inp.get("implementerKinds", ()))
         self.remember("resolution", code, r["resolution"]["id"])
 
     async def objective(self, as_user: str, resolution: str, code: str, key_results: list[str]) -> None:
@@ -500,16 +525,26 @@ async def test_cycle_every_step_each_user_sees_exactly_its_share(api: Api) -> No
 
     await central_steps(w)
     await check(api, m, "57-NQ/TW with objective, key results, KPI and tasks")
-    # before anything is handed to P01, 57-NQ/TW does not exist for it: it cannot even name it in its programme
-    programme = {"code": "CTr-57/P01", "title": "Chương trình hành động", "kind": "action_programme", "issuingUnitId": w.unit("P01"),
-                 "issuedOn": "2025-01-15", "implementsId": w.res("57-NQ/TW")}
-    await same_refusal(api, "resolutionCreate", programme, {**programme, "implementsId": missing("Resolution")}, "p01.manager", [("implementsId", "NOT_FOUND")])
+    # 57-NQ/TW expects a programme from every province (implementerKinds), so P01 and P02 read it from its issue,
+    # before anything is handed to them (ACCESS.md, reading rule 2: resolutions a unit is expected to implement).
+    # A commune is no implementer and nothing is handed to it yet: for P01-C01, 57-NQ/TW and its KPI do not exist
+    tw = "{ resolution(code: \"57-NQ/TW\") { code } }"
+    for who, seen in (("p01.manager", True), ("p02.officer", True), ("p01.c01.officer", False), ("p02.c01.officer", False)):
+        assert (await api.data(tw, as_user=who))["resolution"] == ({"code": "57-NQ/TW"} if seen else None), who
+    tw_measure = {"kpiId": w.kpi(KPI_TW), "unitId": w.unit("P01-C01"), "period": "2026-Q3", "value": "5"}  # valid, but for the KPI
+    await same_refusal(api, "measurementSubmit", tw_measure, {**tw_measure, "kpiId": missing("Kpi")}, "p01.c01.officer",
+                       [("kpiId", "NOT_FOUND")])
+    # and what TW has not handed down yet stays hidden from P01: T001 does not exist for it, it cannot even name it as a parent
+    own = {"resolutionId": w.res("57-NQ/TW"), "code": "57-NQ/TW-P01-T1", "title": "x", "leadUnitId": w.unit("P01"),
+           "startOn": "2026-02-01", "dueOn": "2026-12-31"}
+    await same_refusal(api, "taskCreate", {**own, "parentTaskId": w.task(T001)}, {**own, "parentTaskId": missing("Task")}, "p01.manager",
+                       [("parentTaskId", "NOT_FOUND")])
     await w.assign("tw.manager", T001, "TW", ["P01", "P02"])
     await check(api, m, "fan-out of T001 to P01 and P02", WATCHERS)
     await w.assign("p02.manager", T001, "P02", ["P02-C01"])
     await check(api, m, "P02 hands T001 down to P02-C01")
 
-    # P01 sees 57-NQ/TW because T001 was handed to it, so it writes its programme itself
+    # P01 reads 57-NQ/TW (expected of it, and now handed down too), so it writes its programme itself
     await w.resolution("p01.manager", "CTr-57/P01", "P01", implements="57-NQ/TW")
     await w.objective("p01.manager", "CTr-57/P01", "CTr-57/P01-O1", ["KR1: 100% xã có trung tâm chuyển đổi số"])
     await w.kpi_create("p01.manager", "CTr-57/P01", KPI_P01, "P01", "monthly")
@@ -523,7 +558,8 @@ async def test_cycle_every_step_each_user_sees_exactly_its_share(api: Api) -> No
     await w.assign("p01.manager", SUB, "P01", ["P01-C01", "P01-C02"], due="2027-03-31")
     await check(api, m, "fan-out of the programme task to P01-C01 and P01-C02", WATCHERS)
 
-    # the commune: its assignment, and the task and resolution above it, read-only
+    # the commune: its assignment, and the task and resolution above it, read-only; up the implementation chain
+    # also 57-NQ/TW, which that programme implements. Still hidden: its sibling's assignment and T001 (handed to P01 only)
     sibling, own = w.asg(SUB, "P01-C02"), w.asg(SUB, "P01-C01")
     c01 = await api.data(
         "query($s: ID!, $o: ID!) { sib: node(id: $s) { id } own: node(id: $o) { id }"
@@ -534,7 +570,7 @@ async def test_cycle_every_step_each_user_sees_exactly_its_share(api: Api) -> No
         {"s": sibling, "o": own}, as_user="p01.c01.officer")
     assert c01 == {"sib": None, "own": {"id": own},
                    "task": {"code": SUB, "parentTask": None, "originAssignment": None, "assignments": {"nodes": [{"unit": {"code": "P01-C01"}}]}},
-                   "resolution": {"code": "CTr-57/P01", "implements": None}, "up": None, "tw": None,
+                   "resolution": {"code": "CTr-57/P01", "implements": {"code": "57-NQ/TW"}}, "up": None, "tw": {"code": "57-NQ/TW"},
                    "assignments": {"totalCount": 1, "nodes": [{"unit": {"code": "P01-C01"}}]}}
     for name, inp, fld in (
         ("assignmentAcknowledge", lambda a: {"id": a}, "id"),
@@ -616,26 +652,32 @@ async def test_cycle_every_step_each_user_sees_exactly_its_share(api: Api) -> No
         assert v["tasks"] == {T001: {"resolution": "57-NQ/TW", "parent": None, "origin": None, "assignments": ["P02", "P02-C01"],
                                      "milestones": ["Dự thảo khung thể chế", "Trình ban hành"], "subtasks": []}}
         assert set(v["assignments"]) == {(T001, "P02"), (T001, "P02-C01")}
-        assert v["assignments"][(T001, "P02")]["subtasks"] == [] and v["assignments"][(T001, "P02")]["assigner"] is None
+        # TW assigned it: out of P02's scope, but on its own ancestor chain, so named (code, name, kind)
+        assert v["assignments"][(T001, "P02")]["subtasks"] == [] and v["assignments"][(T001, "P02")]["assigner"] == "TW"
         assert v["measurements"] == {(KPI_TW, "P02", "2026-Q3"), (KPI_TW, "P02-C01", "2026-Q3")}
     v = views["p02.c01.officer"]
     assert {k: v[k] for k in p02_common} == p02_common and set(v["tasks"]) == {T001}
     assert v["tasks"][T001]["assignments"] == ["P02-C01"]
-    assert v["assignments"] == {(T001, "P02-C01"): {"assigner": None, "status": "in_progress", "progress": 15, "dueOn": "2027-12-31",
+    assert v["assignments"] == {(T001, "P02-C01"): {"assigner": "P02", "status": "in_progress", "progress": 15, "dueOn": "2027-12-31",
                                                     "originalDueOn": "2027-12-31", "acknowledged": True, "reports": [(15, "in_progress")],
                                                     "extensions": [], "rating": None, "subtasks": []}}
     assert v["measurements"] == {(KPI_TW, "P02-C01", "2026-Q3")}
     for who in ("p01.c01.officer", "p01.c01.viewer"):
         v = views[who]
-        assert v["resolutions"] == {"CTr-57/P01": {"implements": None, "implementedBy": [], "kpis": [KPI_P01],
-                                                   "objectives": [("CTr-57/P01-O1", ("KR1: 100% xã có trung tâm chuyển đổi số",))]}}
+        # its programme handed down, and up the chain what that programme implements, with its objectives and KPI
+        assert v["resolutions"] == {"CTr-57/P01": {"implements": "57-NQ/TW", "implementedBy": [], "kpis": [KPI_P01],
+                                                   "objectives": [("CTr-57/P01-O1", ("KR1: 100% xã có trung tâm chuyển đổi số",))]},
+                                    "57-NQ/TW": {"implements": None, "implementedBy": ["CTr-57/P01"], "kpis": [KPI_TW],
+                                                 "objectives": [("57-NQ/TW-O1", ("KR1: 80% thủ tục trực tuyến toàn trình",
+                                                                                 "KR2: kinh tế số 20% GDP"))]}}
         assert v["tasks"] == {SUB: {"resolution": "CTr-57/P01", "parent": None, "origin": None, "assignments": ["P01-C01"],
                                     "milestones": ["Khảo sát hiện trạng"], "subtasks": []}}
-        assert v["assignments"] == {(SUB, "P01-C01"): {"assigner": None, "status": "completed", "progress": 100, "dueOn": "2027-03-31",
+        assert v["assignments"] == {(SUB, "P01-C01"): {"assigner": "P01", "status": "completed", "progress": 100, "dueOn": "2027-03-31",
                                                        "originalDueOn": "2027-03-31", "acknowledged": True,
                                                        "reports": [(40, "in_progress"), (100, "completed")], "extensions": [],
                                                        "rating": "excellent", "subtasks": []}}
-        assert v["kpis"] == {KPI_P01: {"resolution": "CTr-57/P01", "targets": ["P01-C01"]}}
+        assert v["kpis"] == {KPI_P01: {"resolution": "CTr-57/P01", "targets": ["P01-C01"]},
+                             KPI_TW: {"resolution": "57-NQ/TW", "targets": []}}
         assert v["measurements"] == {(KPI_P01, "P01-C01", "2026-10")}
         assert v["nodes"][sibling] is False and v["nodes"][ext] is False and v["nodes"][w.asg(T001, "P01")] is False
     v = views["p01.manager"]
@@ -671,7 +713,13 @@ async def test_cycle_every_step_each_user_sees_exactly_its_share(api: Api) -> No
     assert got["p01.manager"]["coverage"]["nodes"] == [{"unit": {"code": "P01"}, "programme": {"code": "CTr-57/P01"}}]
     assert got["p02.manager"]["coverage"]["nodes"] == [{"unit": {"code": "P02"}, "programme": None}]
     assert got["p02.c01.officer"]["coverage"]["nodes"] == []
-    assert got["p01.c01.officer"] is None
+    # the commune reads 57-NQ/TW (up the chain from its programme) but none of the units expected to implement it: it counts nothing
+    assert got["p01.c01.officer"] == {"coverageSummary": {"expected": 0, "onTime": 0, "late": 0, "missing": 0, "pending": 0},
+                                      "coverage": {"nodes": []}}
+    # a resolution the caller cannot read is null, with nothing counted: P01's programme for P02 (nothing of it handed to P02,
+    # expected of no unit, and P02 reads nothing implementing it)
+    for who in ("p02.manager", "p02.c01.officer"):
+        assert (await api.data(coverage.replace("57-NQ/TW", "CTr-57/P01"), as_user=who))["resolution"] is None, who
     assert (got["tw.manager"]["coverageSummary"]["expected"], got["p01.manager"]["coverageSummary"]["expected"],
             got["p02.manager"]["coverageSummary"]) == (2, 1, {"expected": 1, "onTime": 0, "late": 0, "missing": 0, "pending": 1})
 
@@ -753,8 +801,12 @@ async def test_bad_inputs_are_typed_errors_that_write_nothing(api: Api) -> None:
         await same_refusal(api, "measurementSubmit", {"kpiId": w.kpi(KPI_P01), "unitId": w.unit("P02"), "period": "2026-10", "value": "1"},
                            {"kpiId": missing("Kpi"), "unitId": w.unit("P02"), "period": "2026-10", "value": "1"}, who, [("kpiId", "NOT_FOUND")])
     measure = {"kpiId": w.kpi(KPI_P01), "unitId": w.unit("P01-C01"), "period": "2026-10", "value": "5"}
-    await same_refusal(api, "measurementSubmit", {**measure, "kpiId": w.kpi(KPI_TW)}, {**measure, "kpiId": missing("Kpi")}, "p01.c01.officer",
-                       [("kpiId", "NOT_FOUND")])  # a KPI the commune was not handed
+    # a KPI the commune was not handed: P02-C01 reads 57-NQ/TW (T001 was handed to it) but nothing of P01's programme
+    p02_c01 = {**measure, "unitId": w.unit("P02-C01")}
+    await same_refusal(api, "measurementSubmit", p02_c01, {**p02_c01, "kpiId": missing("Kpi")}, "p02.c01.officer", [("kpiId", "NOT_FOUND")])
+    # P01-C01 does read KPI_TW (its resolution lies up the chain from the programme handed to it): so it is told what is wrong
+    # with its input, a month for a quarterly KPI
+    await refused(api, "measurementSubmit", {**measure, "kpiId": w.kpi(KPI_TW)}, "p01.c01.officer", [("period", "INVALID")])
     await same_refusal(api, "measurementSubmit", {**measure, "unitId": w.unit("P01-C02")}, {**measure, "unitId": missing("Unit")}, "p01.c01.officer",
                        [("unitId", "NOT_FOUND")])  # for its sibling
     await same_refusal(api, "assignmentEvaluate", {"assignmentId": sa2, "rating": "good"}, {"assignmentId": missing("Assignment"), "rating": "good"},

@@ -485,25 +485,30 @@ async def test_bad_periods_and_ranges_are_typed_errors_whatever_the_unit(api: Ap
 
 
 async def test_what_is_out_of_scope_is_null_empty_or_counts_nothing(api: Api) -> None:
-    # R0 at the root, R1 (implements R0) at U01; U01's viewer reads R1 but not R0; a KPI of R0 measured at U01 and U02
+    # R0 at the root, R1 (implements R0) at U01, R2 at U02; U01's viewer reads R1 and R0, not R2; a KPI of R0 measured at U01 and U02
     works = [on(day(-50), reports=(date(2025, 5, 5),)), on(day(-50), assignee=2, reports=(date(2025, 5, 5),))]
     kpis = (KpiDef(0, "increase", Decimal(50), Decimal(20), "growth", 0, "monthly"),)
     readings = (Reading(0, 1, "2025-05", Decimal(60)), Reading(0, 2, "2025-05", Decimal(10)))
     w = single(works, parents=(0, 0, 0), kinds=("central", "province", "province"), personas=(ADMIN, Persona(1, (("viewer", 1),))),
-               resolutions=((0, None), (1, 0)), kpis=kpis, readings=readings)  # fmt: skip
+               resolutions=((0, None), (1, 0), (2, None)), kpis=kpis, readings=readings)  # fmt: skip
     w = World(**{**w.__dict__, "tasks": (TaskDef(1, 0, frozenset(), None, day(90)), TaskDef(0, 0, frozenset(), None, day(90)))})
     pks = await load(api, w)
     root, u2 = gid(pks, "Unit", 0), gid(pks, "Unit", 2)
-    kpi, r0, r1 = gid(pks, "Kpi", 0), gid(pks, "Resolution", 0), gid(pks, "Resolution", 1)
+    kpi, r0, r1, r2 = gid(pks, "Kpi", 0), gid(pks, "Resolution", 0), gid(pks, "Resolution", 1), gid(pks, "Resolution", 2)
     for u in (root, u2, encode_id("Unit", 10**6)):
         got = await api.data(f'query($u: ID) {{ reportingDiscipline(unit: $u) {{ period }} progressSeries(unit: $u) {{ period }} kpiSeries(kpi: "{kpi}", unit: $u) {{ period }}'
                              f" ranking(metric: DISCIPLINE_INDEX, childrenOf: $u) {{ rankedCount }} }}", {"u": u}, as_user="user1")  # fmt: skip
         assert got == {"reportingDiscipline": None, "progressSeries": [], "kpiSeries": [], "ranking": None}, got
-    # U01's viewer reads R1 (issued at U01) and so its work at U01; R0 it may not read: filtering by it counts nothing
-    own = await api.data("query($r: ID) { reportingDiscipline(resolution: $r) { figures { expected received } } }", {"r": r1}, as_user="user1")
-    assert own["reportingDiscipline"]["figures"] == {"expected": 1, "received": 1}
-    own = await api.data("query($r: ID) { reportingDiscipline(resolution: $r) { figures { expected received } } }", {"r": r0}, as_user="user1")
-    assert own["reportingDiscipline"]["figures"] == {"expected": 0, "received": 0}
+    # U01's viewer reads R1 (issued at U01) and so its work at U01, and R0 up the chain (R1 implements it): filtering by
+    # R0 counts R0's family as U01 sees it, R1's work at U01 (R0's own task went to U02, out of sight); R2, U02's own,
+    # it may not read: filtering by it counts nothing
+    async def discipline(resolution: str) -> Any:
+        query = "query($r: ID) { reportingDiscipline(resolution: $r) { figures { expected received } } }"
+        return (await api.data(query, {"r": resolution}, as_user="user1"))["reportingDiscipline"]["figures"]
+
+    assert await discipline(r1) == {"expected": 1, "received": 1}
+    assert await discipline(r0) == {"expected": 1, "received": 1}
+    assert await discipline(r2) == {"expected": 0, "received": 0}
     # the KPI of R0 is read by U01 (it has a target at U01, the measured unit); its series under U01 counts U01's value only
     series = await api.data(f'{{ kpiSeries(kpi: "{kpi}") {{ period units ownValue }} }}', as_user="user1")
     assert series["kpiSeries"] == [{"period": "2025-05", "units": 1, "ownValue": "60.00"}]

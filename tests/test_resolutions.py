@@ -1,10 +1,14 @@
 """Resolutions, action programmes, objectives and key results end to end, over HTTP, on both backends.
 
 1. resolutionCreate answers version 1, and a resolution is read exactly by those whose scope holds
-   its issuing unit (ACCESS.md "home unit"), or, read-only, by those a task of it was assigned to
-   ("handed down"): coverage then shows such a reader only the expected units it may see.
-2. An action programme implements a resolution issued strictly above its issuer; `implements` and
-   `implementedBy` link both ways, each side only as far as the caller may see.
+   its issuing unit (ACCESS.md "home unit"), or, read-only (ACCESS.md "Reading" 2, "handed down"), by
+   those a task of it was assigned to, by those expected to implement it (a unit of their scope, not
+   archived, strictly below the issuer and of a kind in its `implementerKinds`: it appears in their
+   coverage) and, up the implementation chain, by the readers of any resolution that implements it,
+   directly or transitively. Coverage shows such a reader only the expected units it may see.
+2. An action programme implements a resolution issued strictly above its issuer and readable by the
+   caller; `implements` and `implementedBy` link both ways: `implements` is seen by every reader of the
+   programme (up the chain), `implementedBy` only as far as the caller may see.
 3. Every refusal names the exact (field, code) and writes nothing (rows of the resolution, objective,
    key result, audit and idempotency tables read directly before and after).
 4. resolutionUpdate changes only the fields sent, bumps the version, refuses stale versions.
@@ -205,7 +209,7 @@ async def nq57(api: Api, **extra: Any) -> dict[str, Any]:
 # -- 1. resolutionCreate and who reads it ----------------------------------------------------------
 
 
-async def test_create_answers_version_1_and_only_the_issuers_scope_reads_it(tree: Api) -> None:
+async def test_create_answers_version_1_and_the_issuers_scope_and_its_expected_implementers_read_it(tree: Api) -> None:
     due = TODAY + timedelta(days=30)
     created = await nq57(tree, summary="  Tóm tắt  ", documentUrl="https://example.vn/57-NQ-TW.pdf", programmeDueOn=iso(due))
     assert created["id"] == await res_gid(tree, "57-NQ/TW")
@@ -224,17 +228,43 @@ async def test_create_answers_version_1_and_only_the_issuers_scope_reads_it(tree
         "implements": None,
         "implementedBy": [],
     }
+    # Two central resolutions nobody below TW is expected to implement: 58-NQ/TW names no implementer
+    # kinds, 59-NQ/TW names ministries (there is none in the tree). Nothing of either is handed down.
+    unexpected = [
+        await create(tree, "58-NQ/TW", "TW", as_user="tw.manager"),
+        await create(tree, "59-NQ/TW", "TW", as_user="tw.manager", implementerKinds=["ministry"]),
+    ]
+    # 57-NQ/TW expects provinces: TW reads it at home; P01's and P02's users read it (read-only) because
+    # their province is expected to implement it (it appears in its coverage). P01-C01's officer does not:
+    # its subtree holds a commune and a cell, no province, and nothing was handed down to it.
+    province_readers = [*TW_USERS, *P01_USERS, "p02.manager"]
+    assert sorted(province_readers) == sorted(set(ALL_USERS) - {"p01.c01.officer"})
     for username in ALL_USERS:
-        expected = ["57-NQ/TW"] if username in TW_USERS else []
+        expected = ["57-NQ/TW"] if username in province_readers else []
+        if username in TW_USERS:  # home of all three
+            expected = ["57-NQ/TW", "58-NQ/TW", "59-NQ/TW"]
         assert await listed(tree, username) == expected, username
         seen = await by_code(tree, "57-NQ/TW", username)
         found = await node(tree, created["id"], username)
         if username in TW_USERS:
             assert seen == created, username
             assert found == {"id": created["id"], "code": "57-NQ/TW"}, username
-        else:  # not handed down yet: out of scope reads as "does not exist"
+        elif username in province_readers:
+            # the same resolution, read-only; its issuer TW lies outside a province's scope but on the
+            # caller's own ancestor chain, which it reads as code, name and kind (ACCESS.md "Reading" 4)
+            assert seen == created, username
+            assert found == {"id": created["id"], "code": "57-NQ/TW"}, username
+        else:  # neither home, nor handed down, nor expected: out of scope reads as "does not exist"
             assert seen is None, username
             assert found is None, username
+        # 58 and 59 expect no unit of any scope but TW's: invisible everywhere else, by code and by node
+        for other in unexpected:
+            if username in TW_USERS:
+                assert await by_code(tree, other["code"], username) == other, (username, other["code"])
+                assert await node(tree, other["id"], username) == {"id": other["id"], "code": other["code"]}, (username, other["code"])
+            else:
+                assert await by_code(tree, other["code"], username) is None, (username, other["code"])
+                assert await node(tree, other["id"], username) is None, (username, other["code"])
 
 
 # -- 2. action programmes ----------------------------------------------------------------------------
@@ -242,13 +272,17 @@ async def test_create_answers_version_1_and_only_the_issuers_scope_reads_it(tree
 
 async def test_programme_implements_a_resolution_above_and_links_both_ways(tree: Api) -> None:
     await nq57(tree)
-    # P01's manager cannot see 57-NQ/TW (issued by TW), so to it the resolution does not exist
+    # 58-NQ/TW names no implementer kinds and nothing of it is handed down: P01's manager cannot see it
+    # (issued by TW), so to it the resolution does not exist and it cannot implement it
+    await create(tree, "58-NQ/TW", "TW", as_user="tw.manager")
     before = await db_state(tree)
-    payload = await mutate(tree, RESOLUTION_CREATE, await res_input(tree, "CTr-57/P01", "P01", kind="action_programme", implements="57-NQ/TW"), as_user="p01.manager")
+    payload = await mutate(tree, RESOLUTION_CREATE, await res_input(tree, "CTr-58/P01", "P01", kind="action_programme", implements="58-NQ/TW"), as_user="p01.manager")
     assert refused(payload, "resolution") == [("implementsId", "NOT_FOUND")]
     assert await db_state(tree) == before
 
-    programme = await create(tree, "CTr-57/P01", "P01", as_user="tw.manager", implements="57-NQ/TW")
+    # 57-NQ/TW expects provinces: P01's manager reads it as an expected implementer, so it may issue
+    # its own programme implementing it (defined at P01, its home)
+    programme = await create(tree, "CTr-57/P01", "P01", as_user="p01.manager", implements="57-NQ/TW")
     assert programme["kind"] == "action_programme" and programme["version"] == 1
     assert programme["issuingUnit"] == {"code": "P01"}
     assert programme["implements"] == {"code": "57-NQ/TW"}
@@ -257,22 +291,42 @@ async def test_programme_implements_a_resolution_above_and_links_both_ways(tree:
     for username in TW_USERS:
         assert (await by_code(tree, "57-NQ/TW", username))["implementedBy"] == [{"code": "CTr-57/P01"}], username
         assert (await by_code(tree, "CTr-57/P01", username))["implements"] == {"code": "57-NQ/TW"}, username
-        assert await listed(tree, username) == ["57-NQ/TW", "CTr-57/P01"], username
+        assert await listed(tree, username) == ["57-NQ/TW", "58-NQ/TW", "CTr-57/P01"], username
+    # P01's users: their programme (home) and 57-NQ/TW (expected, and up the chain of their programme),
+    # not 58-NQ/TW. P01-C01's officer: nothing yet (no province in its scope, no programme of its own,
+    # nothing handed down).
     for username in [*P01_USERS, "p01.c01.officer"]:
-        expected = ["CTr-57/P01"] if username in P01_USERS else []
+        expected = ["57-NQ/TW", "CTr-57/P01"] if username in P01_USERS else []
         assert await listed(tree, username) == expected, username
     for username in P01_USERS:
         seen = await by_code(tree, "CTr-57/P01", username)
         assert seen is not None and seen["issuingUnit"] == {"code": "P01"}, username
-        assert seen["implements"] is None, username  # out of its sight
-    assert await listed(tree, "p02.manager") == []
+        assert seen["implements"] == {"code": "57-NQ/TW"}, username  # read by P01 (expected and up the chain)
+        assert (await by_code(tree, "57-NQ/TW", username))["implementedBy"] == [{"code": "CTr-57/P01"}], username
+    # P02's manager reads 57-NQ/TW (P02 is a province, expected too) but not its sibling's programme:
+    # 57-NQ/TW's implementers are shown only as far as it sees
+    assert await listed(tree, "p02.manager") == ["57-NQ/TW"]
     assert await by_code(tree, "CTr-57/P01", "p02.manager") is None
+    assert (await by_code(tree, "57-NQ/TW", "p02.manager"))["implementedBy"] == []
 
     # a commune programme implementing P01's: P01's manager may define it, and sees both ends
     commune = await create(tree, "KH-57/P01-C01", "P01-C01", as_user="p01.manager", kind="plan", implements="CTr-57/P01")
     assert commune["implements"] == {"code": "CTr-57/P01"} and commune["kind"] == "plan"
     assert (await by_code(tree, "CTr-57/P01", "p01.manager"))["implementedBy"] == [{"code": "KH-57/P01-C01"}]
-    assert (await by_code(tree, "KH-57/P01-C01", "p01.c01.officer"))["implements"] is None  # P01's is above its scope
+    # P01-C01's officer reads its plan (home) and, up the implementation chain, the province programme
+    # the plan implements and the central resolution that programme implements: neither is expected of
+    # a commune (CTr-57/P01 names no implementer kinds, 57-NQ/TW only provinces), nor handed down to it
+    assert await listed(tree, "p01.c01.officer") == ["57-NQ/TW", "CTr-57/P01", "KH-57/P01-C01"]
+    assert (await by_code(tree, "KH-57/P01-C01", "p01.c01.officer"))["implements"] == {"code": "CTr-57/P01"}
+    assert (await by_code(tree, "CTr-57/P01", "p01.c01.officer"))["implements"] == {"code": "57-NQ/TW"}
+    assert (await by_code(tree, "57-NQ/TW", "p01.c01.officer"))["implementedBy"] == [{"code": "CTr-57/P01"}]
+    central_id = await res_gid(tree, "57-NQ/TW")
+    assert await node(tree, central_id, "p01.c01.officer") == {"id": central_id, "code": "57-NQ/TW"}
+    assert await node(tree, programme["id"], "p01.c01.officer") == {"id": programme["id"], "code": "CTr-57/P01"}
+    assert await by_code(tree, "58-NQ/TW", "p01.c01.officer") is None  # the chain does not lead there
+    # the chain leads only up from what one reads: P02 still reads nothing of P01's programme or plan
+    assert await listed(tree, "p02.manager") == ["57-NQ/TW"]
+    assert await by_code(tree, "KH-57/P01-C01", "p02.manager") is None
 
 
 # -- 3. refusals of resolutionCreate -----------------------------------------------------------------
@@ -301,7 +355,11 @@ CREATE_REFUSALS: list[tuple[str, str, str, dict[str, Any], list[tuple[str, str]]
     ("implements a Unit id", "admin", "P01", {"kind": "action_programme", "implementsId": "<unit TW>"}, [("implementsId", "INVALID_ID")]),
     ("implements garbage", "admin", "P01", {"kind": "action_programme", "implementsId": "not-an-id"}, [("implementsId", "INVALID_ID")]),
     ("implements a missing resolution", "admin", "P01", {"kind": "action_programme", "implementsId": encode_id("Resolution", 987654)}, [("implementsId", "NOT_FOUND")]),
-    ("implements what it cannot see", "p01.manager", "P01", {"kind": "action_programme", "implementsId": "<57-NQ/TW>"}, [("implementsId", "NOT_FOUND")]),
+    # 45-CT/TW expects no implementer and 60-NQ/TW only ministries (none under P01), nothing of either is
+    # handed down to P01 and no programme P01 reads implements them: out of its sight (whereas 57-NQ/TW,
+    # expected of provinces, it reads and may implement: see test_programme_implements_...)
+    ("implements what it cannot see", "p01.manager", "P01", {"kind": "action_programme", "implementsId": "<45-CT/TW>"}, [("implementsId", "NOT_FOUND")]),
+    ("implements what expects another kind", "p01.manager", "P01", {"kind": "action_programme", "implementsId": "<60-NQ/TW>"}, [("implementsId", "NOT_FOUND")]),
     ("issuer is a Resolution id", "admin", "<57-NQ/TW>", {}, [("issuingUnitId", "INVALID_ID")]),
     ("issuer is a missing unit", "admin", encode_id("Unit", 987654), {}, [("issuingUnitId", "NOT_FOUND")]),
     ("issuer is a sibling province", "p02.manager", "P01", {}, [("issuingUnitId", "NOT_FOUND")]),
@@ -322,6 +380,8 @@ async def test_create_refusals_write_nothing(tree: Api) -> None:
     """Every case of CREATE_REFUSALS against one state; a case that answers otherwise or writes is listed."""
     await nq57(tree)
     await create(tree, "CTr-57/P01", "P01", implements="57-NQ/TW")
+    await create(tree, "45-CT/TW", "TW", kind="directive")
+    await create(tree, "60-NQ/TW", "TW", implementerKinds=["ministry"])
     tomorrow = iso(TODAY + timedelta(days=1))
     mismatches = []
     for name, caller, issuer, overrides, expected in CREATE_REFUSALS:
@@ -348,7 +408,7 @@ async def test_create_refusals_write_nothing(tree: Api) -> None:
         if await db_state(tree) != before:
             mismatches.append((name, "wrote something"))
     assert mismatches == []
-    assert len(CREATE_REFUSALS) == len({c[0] for c in CREATE_REFUSALS}) == 36
+    assert len(CREATE_REFUSALS) == len({c[0] for c in CREATE_REFUSALS}) == 37
 
 
 async def test_a_draft_may_be_dated_in_the_future_on_create_and_on_update(tree: Api) -> None:
@@ -432,6 +492,7 @@ UPDATE_REFUSALS: list[tuple[str, str, dict[str, Any], list[tuple[str, str]]]] = 
     ("officer", "p01.officer", {"target": "CTr-57/P01", "title": "Mới"}, [("id", "FORBIDDEN")]),
     ("viewer", "p01.viewer", {"target": "CTr-57/P01", "title": "Mới"}, [("id", "FORBIDDEN")]),
     ("sibling province manager", "p02.manager", {"target": "CTr-57/P01", "title": "Mới"}, [("id", "NOT_FOUND")]),
+    # P01 reads 57-NQ/TW (expected of provinces), read-only: edited only at home, answered like an unknown id
     ("province manager on a central resolution", "p01.manager", {"title": "Mới"}, [("id", "NOT_FOUND")]),
     ("a Unit id", "admin", {"target": "<unit>", "title": "Mới"}, [("id", "INVALID_ID")]),
     ("a missing resolution", "admin", {"target": "<missing>", "title": "Mới"}, [("id", "NOT_FOUND")]),
@@ -563,6 +624,7 @@ async def test_objective_and_key_result_refusals_and_node_scope(tree: Api) -> No
         (OBJECTIVE_CREATE, "objective", "p01.officer", {"resolutionId": programme_id, "code": "O-X", "title": "T"}, [("resolutionId", "FORBIDDEN")]),
         (OBJECTIVE_CREATE, "objective", "p01.viewer", {"resolutionId": programme_id, "code": "O-X", "title": "T"}, [("resolutionId", "FORBIDDEN")]),
         (OBJECTIVE_CREATE, "objective", "p02.manager", {"resolutionId": programme_id, "code": "O-X", "title": "T"}, [("resolutionId", "NOT_FOUND")]),
+        # P01 reads 57-NQ/TW (expected of provinces) but defines only at home: answered like an unknown id
         (OBJECTIVE_CREATE, "objective", "p01.manager", {"resolutionId": central_id, "code": "O-X", "title": "T"}, [("resolutionId", "NOT_FOUND")]),
         (OBJECTIVE_CREATE, "objective", "admin", {"resolutionId": await unit_gid(tree, "P01"), "code": "O-X", "title": "T"}, [("resolutionId", "INVALID_ID")]),
         (OBJECTIVE_CREATE, "objective", "admin", {"resolutionId": programme_id, "code": "CTr-57/P01-O1", "title": "T"}, [("code", "DUPLICATE")]),
@@ -592,12 +654,34 @@ async def test_objective_and_key_result_refusals_and_node_scope(tree: Api) -> No
         assert await node(tree, objective["id"], username) is None, username
         assert await node(tree, kr["id"], username) is None, username
         assert await node(tree, programme_id, username) is None, username
-    # the way back up stops where the caller's sight stops
-    up = "query($id: ID!) { node(id: $id) { ... on KeyResult { objective { code resolution { code implements { code } } } } } }"
-    assert (await tree.data(up, {"id": kr["id"]}, as_user="p01.viewer"))["node"] == {"objective": {"code": "CTr-57/P01-O1", "resolution": {"code": "CTr-57/P01", "implements": None}}}
-    assert (await tree.data(up, {"id": kr["id"]}, as_user="tw.manager"))["node"] == {
-        "objective": {"code": "CTr-57/P01-O1", "resolution": {"code": "CTr-57/P01", "implements": {"code": "57-NQ/TW"}}}
+    # objectives and key results follow their resolution: one of 57-NQ/TW is read wherever 57-NQ/TW is,
+    # by TW (home) and by both provinces (expected implementers), not by P01-C01's officer (no province
+    # in its scope, and it reads no programme implementing 57-NQ/TW)
+    central = ok(await mutate(tree, OBJECTIVE_CREATE, {"resolutionId": central_id, "code": "57-O1", "title": "Mục tiêu"}, as_user="tw.manager"), "objective")
+    central_kr = ok(await mutate(tree, KR_CREATE, {"objectiveId": central["id"], "title": "Kết quả"}, as_user="tw.manager"), "keyResult")
+    for username in ["admin", "tw.manager", *P01_USERS, "p02.manager"]:
+        assert await node(tree, central["id"], username) == {"id": central["id"], "code": "57-O1"}, username
+        assert await node(tree, central_kr["id"], username) == {"id": central_kr["id"], "position": 1, "title": "Kết quả"}, username
+    assert await node(tree, central["id"], "p01.c01.officer") is None
+    assert await node(tree, central_kr["id"], "p01.c01.officer") is None
+
+    # the way back up: whoever reads a programme reads the resolution it implements (up the chain), so
+    # `implements` is never cut; TW, the issuer of 57-NQ/TW, is out of a P01 viewer's scope but on its own
+    # ancestor chain, so it is named
+    up = (
+        "query($id: ID!) { node(id: $id) { ... on KeyResult { objective { code resolution {"
+        " code issuingUnit { code } implements { code issuingUnit { code } } } } } } }"
+    )
+    assert (await tree.data(up, {"id": kr["id"]}, as_user="p01.viewer"))["node"] == {
+        "objective": {"code": "CTr-57/P01-O1", "resolution": {"code": "CTr-57/P01", "issuingUnit": {"code": "P01"}, "implements": {"code": "57-NQ/TW", "issuingUnit": {"code": "TW"}}}}
     }
+    assert (await tree.data(up, {"id": kr["id"]}, as_user="tw.manager"))["node"] == {
+        "objective": {"code": "CTr-57/P01-O1", "resolution": {"code": "CTr-57/P01", "issuingUnit": {"code": "P01"}, "implements": {"code": "57-NQ/TW", "issuingUnit": {"code": "TW"}}}}
+    }
+    # and the way back down stops there too: P02's manager reads 57-NQ/TW, not P01's programme under it
+    down = "query($c: String) { resolution(code: $c) { implementedBy { code objectives { code } } } }"
+    assert (await tree.data(down, {"c": "57-NQ/TW"}, as_user="p02.manager"))["resolution"] == {"implementedBy": []}
+    assert (await tree.data(down, {"c": "57-NQ/TW"}, as_user="p01.viewer"))["resolution"] == {"implementedBy": [{"code": "CTr-57/P01", "objectives": [{"code": "CTr-57/P01-O1"}]}]}
 
 
 # -- 6. coverage -----------------------------------------------------------------------------------
@@ -693,18 +777,46 @@ async def test_a_province_reads_the_coverage_of_its_own_programme(tree: Api) -> 
         cov = await coverage(tree, "CTr-57/P01", username)
         assert entries(cov) == expected, username
         assert cov["coverageSummary"] == summary(2, on_time=1, missing=1), username
-    # P01's commune officer cannot read P01's programme at all; P02 neither
-    for username in ["p01.c01.officer", "p02.manager"]:
-        assert (await tree.data(COVERAGE, {"c": "CTr-57/P01", "first": 20}, as_user=username))["resolution"] is None
+    # P01's commune officer reads P01's programme, read-only: P01-C01 is a commune strictly below P01, so
+    # it is expected to implement it (and its own plan implements it); its coverage shows it only its own
+    # row, not its sibling P01-C02's
+    cov = await coverage(tree, "CTr-57/P01", "p01.c01.officer")
+    assert entries(cov) == [("P01-C01", "ON_TIME", "KH-57/P01-C01")]
+    assert cov["coverage"]["totalCount"] == 1 and cov["coverageSummary"] == summary(1, on_time=1)
+    assert (await coverage(tree, "CTr-57/P01", "p01.c01.officer", state="MISSING"))["coverage"]["totalCount"] == 0
+    # P02 cannot read P01's programme at all: issued by a sibling, nothing of P02 lies below it
+    assert (await tree.data(COVERAGE, {"c": "CTr-57/P01", "first": 20}, as_user="p02.manager"))["resolution"] is None
     # a unit kind reaches every level below the issuer: cells of the whole country
     await create(tree, "61-NQ/TW", "TW", implementerKinds=["cell", "commune"])
     assert [e[0] for e in entries(await coverage(tree, "61-NQ/TW", "admin"))] == ["P01-C01", "P01-C01-K01", "P01-C02", "P02-C01", "P02-C02"]
+    # every scope below TW holds a commune or a cell, so every user reads 61-NQ/TW, and its coverage only
+    # as far as its scope
+    readers = [*((u, ["P01-C01", "P01-C01-K01", "P01-C02"]) for u in P01_USERS), ("p01.c01.officer", ["P01-C01", "P01-C01-K01"]), ("p02.manager", ["P02-C01", "P02-C02"])]
+    for username, units in readers:
+        cov = await coverage(tree, "61-NQ/TW", username)
+        assert [e[0] for e in entries(cov)] == units, username
+        assert cov["coverageSummary"] == summary(len(units), pending=len(units)), username
+    # 62-NQ/TW expects cells only: P02 holds none, so P02's manager is not expected and does not read it
+    await create(tree, "62-NQ/TW", "TW", implementerKinds=["cell"])
+    for username in [*P01_USERS, "p01.c01.officer"]:
+        assert entries(await coverage(tree, "62-NQ/TW", username)) == [("P01-C01-K01", "PENDING", None)], username
+    assert await by_code(tree, "62-NQ/TW", "p02.manager") is None
     # an archived unit is no longer expected to implement anything
     archive = "mutation($i: UnitArchiveInput!) { unitArchive(input: $i) { errors { code } } }"
     assert (await tree.data(archive, {"i": {"id": await unit_gid(tree, "P02-C02")}}, as_user="admin"))["unitArchive"]["errors"] == []
     cov = await coverage(tree, "61-NQ/TW", "admin")
     assert [e[0] for e in entries(cov)] == ["P01-C01", "P01-C01-K01", "P01-C02", "P02-C01"]
     assert cov["coverageSummary"] == summary(4, pending=4)
+    cov = await coverage(tree, "61-NQ/TW", "p02.manager")  # still expected through P02-C01
+    assert [e[0] for e in entries(cov)] == ["P02-C01"] and cov["coverageSummary"] == summary(1, pending=1)
+    # ... nor makes its scope read what it alone was expected to implement: with the only cell archived,
+    # 62-NQ/TW expects no unit of P01's scope any more and is out of P01's sight again
+    assert (await tree.data(archive, {"i": {"id": await unit_gid(tree, "P01-C01-K01")}}, as_user="admin"))["unitArchive"]["errors"] == []
+    cov = await coverage(tree, "62-NQ/TW", "admin")
+    assert entries(cov) == [] and cov["coverageSummary"] == summary(0)
+    for username in [*P01_USERS, "p01.c01.officer", "p02.manager"]:
+        assert await by_code(tree, "62-NQ/TW", username) is None, username
+        assert "62-NQ/TW" not in await listed(tree, username), username
 
 
 TASK_CREATE = "mutation($i: TaskCreateInput!) { taskCreate(input: $i) { task { id } errors { field code } } }"
@@ -712,14 +824,27 @@ TASK_ASSIGN = "mutation($i: TaskAssignInput!) { taskAssign(input: $i) { assignme
 
 
 async def test_a_resolution_handed_down_shows_a_province_only_its_own_coverage(tree: Api) -> None:
-    """Once a task of 57-NQ/TW is assigned to P01, P01 reads 57-NQ/TW read-only, and its coverage
-    and implementers only as far as P01's scope: P02's row and P02's programme stay invisible."""
+    """Once a task of 45-CT/TW (which expects no implementer) is assigned to P01, P01 reads 45-CT/TW
+    read-only; until then it is invisible to P01, and it stays invisible to P02, handed nothing.
+    57-NQ/TW, expected of provinces, both provinces read read-only from the start, and its coverage and
+    implementers only as far as their own scope: the sibling's row and programme stay invisible."""
     due = TODAY - timedelta(days=10)
     await nq57(tree, programmeDueOn=iso(due))
+    await create(tree, "45-CT/TW", "TW", kind="directive", title="Chỉ thị về tăng cường công tác số hoá")
     await create(tree, "CTr-57/P02", "P02", implements="57-NQ/TW", issued_on=due - timedelta(days=1))
+
+    # before anything is handed down: each province reads 57-NQ/TW (expected), not 45-CT/TW
+    for username in P01_USERS:
+        assert await listed(tree, username) == ["57-NQ/TW"], username
+        assert await by_code(tree, "45-CT/TW", username) is None, username
+    before = await db_state(tree)
+    payload = await mutate(tree, RESOLUTION_CREATE, await res_input(tree, "CTr-45/P01", "P01", kind="action_programme", implements="45-CT/TW"), as_user="p01.manager")
+    assert refused(payload, "resolution") == [("implementsId", "NOT_FOUND")]
+    assert await db_state(tree) == before
+
     task = await tree.data(
         TASK_CREATE,
-        {"i": {"resolutionId": await res_gid(tree, "57-NQ/TW"), "code": "57-NQ/TW-T001", "title": "Ban hành chương trình hành động",
+        {"i": {"resolutionId": await res_gid(tree, "45-CT/TW"), "code": "45-CT/TW-T001", "title": "Triển khai chỉ thị",
                "leadUnitId": await unit_gid(tree, "TW"), "startOn": iso(LONG_AGO), "dueOn": iso(TODAY + timedelta(days=60))}},
         as_user="tw.manager",
     )
@@ -731,20 +856,24 @@ async def test_a_resolution_handed_down_shows_a_province_only_its_own_coverage(t
     )
     assert assigned["taskAssign"]["errors"] == []
 
-    # now P01's manager sees 57-NQ/TW and may implement it itself
+    # now P01's users see 45-CT/TW (handed down) and its manager may implement it itself; 57-NQ/TW it
+    # implements as an expected implementer
     for username in P01_USERS:
-        assert await listed(tree, username) == ["57-NQ/TW"], username
+        assert await listed(tree, username) == ["45-CT/TW", "57-NQ/TW"], username
+    ok(await mutate(tree, RESOLUTION_CREATE, await res_input(tree, "CTr-45/P01", "P01", kind="action_programme", implements="45-CT/TW"), as_user="p01.manager"), "resolution")
     programme = await create(tree, "CTr-57/P01", "P01", as_user="p01.manager", implements="57-NQ/TW", issued_on=due)
     assert programme["implements"] == {"code": "57-NQ/TW"}
-    # but it does not define on it: read-only, so outside its write scope, answered like an unknown id
+    # but it does not define on either: read-only, so outside its write scope, answered like an unknown id
     before = await db_state(tree)
-    payload = await mutate(tree, OBJECTIVE_CREATE, {"resolutionId": await res_gid(tree, "57-NQ/TW"), "code": "57-O1", "title": "T"}, as_user="p01.manager")
-    assert refused(payload, "objective") == [("resolutionId", "NOT_FOUND")]
-    payload = await mutate(tree, RESOLUTION_UPDATE, {"id": await res_gid(tree, "57-NQ/TW"), "title": "T"}, as_user="p01.manager")
-    assert refused(payload, "resolution") == [("id", "NOT_FOUND")]
+    for code in ["45-CT/TW", "57-NQ/TW"]:
+        payload = await mutate(tree, OBJECTIVE_CREATE, {"resolutionId": await res_gid(tree, code), "code": "X-O1", "title": "T"}, as_user="p01.manager")
+        assert refused(payload, "objective") == [("resolutionId", "NOT_FOUND")], code
+        payload = await mutate(tree, RESOLUTION_UPDATE, {"id": await res_gid(tree, code), "title": "T"}, as_user="p01.manager")
+        assert refused(payload, "resolution") == [("id", "NOT_FOUND")], code
     assert await db_state(tree) == before
 
     for username in P01_USERS:
+        assert (await by_code(tree, "45-CT/TW", username))["implementedBy"] == [{"code": "CTr-45/P01"}], username
         seen = await by_code(tree, "57-NQ/TW", username)
         assert seen["implementedBy"] == [{"code": "CTr-57/P01"}], username  # not P02's
         cov = await coverage(tree, "57-NQ/TW", username)
@@ -755,10 +884,19 @@ async def test_a_resolution_handed_down_shows_a_province_only_its_own_coverage(t
     cov = await coverage(tree, "57-NQ/TW", "admin")
     assert entries(cov) == [("P01", "ON_TIME", "CTr-57/P01"), ("P02", "ON_TIME", "CTr-57/P02")]
     assert cov["coverageSummary"] == summary(2, on_time=2)
-    # P02 was handed nothing
-    assert await by_code(tree, "57-NQ/TW", "p02.manager") is None
-    assert await listed(tree, "p02.manager") == ["CTr-57/P02"]
-    assert (await by_code(tree, "CTr-57/P02", "p02.manager"))["implements"] is None
+    # P02 was handed nothing: 45-CT/TW (and P01's programme of it) stay invisible to it
+    assert await by_code(tree, "45-CT/TW", "p02.manager") is None
+    assert await by_code(tree, "CTr-45/P01", "p02.manager") is None
+    # but P02 reads 57-NQ/TW as an expected implementer, read-only, with only its own row and programme
+    assert await listed(tree, "p02.manager") == ["57-NQ/TW", "CTr-57/P02"]
+    assert (await by_code(tree, "CTr-57/P02", "p02.manager"))["implements"] == {"code": "57-NQ/TW"}
+    assert (await by_code(tree, "57-NQ/TW", "p02.manager"))["implementedBy"] == [{"code": "CTr-57/P02"}]  # not P01's
+    cov = await coverage(tree, "57-NQ/TW", "p02.manager")
+    assert entries(cov) == [("P02", "ON_TIME", "CTr-57/P02")] and cov["coverageSummary"] == summary(1, on_time=1)
+    before = await db_state(tree)
+    payload = await mutate(tree, RESOLUTION_UPDATE, {"id": await res_gid(tree, "57-NQ/TW"), "title": "T"}, as_user="p02.manager")
+    assert refused(payload, "resolution") == [("id", "NOT_FOUND")]
+    assert await db_state(tree) == before
 
 
 # -- 7. filters ------------------------------------------------------------------------------------
@@ -808,11 +946,26 @@ async def test_each_filter_narrows_exactly(tree: Api) -> None:
     ]
     for flt, expected in cases:
         assert await listed(tree, "admin", flt) == expected, flt
-    # filters never widen the caller's scope
-    assert await listed(tree, "p01.manager") == ["CTr-57/P01", "CTr-59/P01", "KH-01/P01-C01"]
+    # filters never widen the caller's scope. P01's manager reads its own three (home), 57-NQ/TW (expected
+    # of provinces) and 59-NQ/TW (no implementer kinds, but up the chain of its CTr-59/P01); not 45-CT/TW
+    # (nobody expected, nothing handed down, implemented by nothing it reads), nor P02's programme
+    p01_reads = ["57-NQ/TW", "59-NQ/TW", "CTr-57/P01", "CTr-59/P01", "KH-01/P01-C01"]
+    assert await listed(tree, "p01.manager") == p01_reads
     assert await listed(tree, "p01.manager", {"implements": r57}) == ["CTr-57/P01"]
     assert await listed(tree, "p01.manager", {"issuedUnder": p02}) == []
+    # TW itself lies outside P01's scope: a filter naming a unit the caller cannot see matches nothing,
+    # as one naming a unit that does not exist (schema/filters.py unit_path), even though P01 reads
+    # resolutions TW issued; under its own unit it gets its own three only
     assert await listed(tree, "p01.manager", {"issuedUnder": await unit_gid(tree, "TW")}) == []
+    assert await listed(tree, "p01.manager", {"issuedUnder": p01}) == ["CTr-57/P01", "CTr-59/P01", "KH-01/P01-C01"]
+    assert await listed(tree, "p01.manager", {"kind": "directive"}) == []
+    assert await listed(tree, "p01.manager", {"search": "nghi quyet"}) == ["57-NQ/TW", "59-NQ/TW", "CTr-57/P01"]
+    # P02's manager: its programme and 57-NQ/TW (expected, and up its chain); not 59-NQ/TW, which only
+    # P01's programme implements
+    assert await listed(tree, "p02.manager") == ["57-NQ/TW", "CTr-57/P02"]
+    assert await listed(tree, "p02.manager", {"search": "hoi nhap"}) == []
+    # P01-C01's officer: its own plan, which implements nothing; no province in its scope, so no 57-NQ/TW
+    assert await listed(tree, "p01.c01.officer") == ["KH-01/P01-C01"]
     assert await listed(tree, "p01.c01.officer", {"search": "nghi quyet"}) == []
     # an id of the wrong type is a clean error
     body = await tree.gql(LIST, {"f": {"implements": p01}, "first": 10}, as_user="admin")

@@ -120,8 +120,10 @@ class World(Tree, Resolutions):
         return {a: w for a, (assigner, w) in enumerate(self.assignments) if any(w.assignee in s or assigner in s for s in self.reach(p, "assignment"))}
 
     def readable_resolution(self, p: Persona, r: int) -> bool:
-        handed = {w.assignee for _, w in self.assignments if self.tasks[w.task][0] == r}
-        return any(self.resolutions[r][0] in s or handed & s for s in self.reach(p, "resolution"))
+        """Issued in reach, or a task of it handed down there, or so one implementing it, down the chain."""
+        def reached(d: int, s: frozenset[int]) -> bool:
+            return self.resolutions[d][0] in s or any(w.assignee in s for _, w in self.assignments if self.tasks[w.task][0] == d)
+        return any(reached(d, s) for s in self.reach(p, "resolution") for d in self.family(r))
 
     def counts(self, p: Persona, f: Filter, w: Work) -> bool:
         if f.resolution is not None and not (self.readable_resolution(p, f.resolution) and self.tasks[w.task][0] in self.family(f.resolution)):
@@ -533,14 +535,14 @@ async def test_quartiles_of_one_to_five_values(api: Api) -> None:
         assert [float(q) for q in quartiles(values)] == want  # the oracle agrees with the hand
 
 
-async def test_out_of_scope_units_are_null_and_an_unreadable_resolution_counts_nothing(api: Api) -> None:
-    # U00 root, U01 and U02 provinces, U03 under U01. R0 issued at the root; R1 at U01 implements R0, R2 at U02 implements R1.
-    # Tasks: T0 of R0 assigned to U02 only; T1 of R1 and T2 of R2 assigned to U03 and U02.
+async def test_out_of_scope_units_are_null_and_a_filter_reads_resolutions_up_the_chain(api: Api) -> None:
+    # U00 root, U01 and U02 provinces, U03 under U01. R0 issued at the root; R1 at U01 implements R0, R2 at U02 implements R1;
+    # R3 at U02. Tasks: T0 of R0 assigned to U02 only; T1 of R1 and T2 of R2 assigned to U03 and U02; T3 of R3 to U02.
     works_ = [(0, Work(0, 2, *OPEN[:2], TODAY, TODAY, None)), (1, Work(1, 3, *DONE[:2], TODAY, TODAY, TODAY)), (0, Work(2, 2, *DONE[:2], TODAY, TODAY, TODAY)),
-              (1, Work(2, 3, *OPEN[:2], TODAY, TODAY, None))]  # fmt: skip
+              (1, Work(2, 3, *OPEN[:2], TODAY, TODAY, None)), (0, Work(3, 2, *DONE[:2], TODAY, TODAY, TODAY))]  # fmt: skip
     p01 = Persona(1, (("manager", 1),))
     w = World(parents=(0, 0, 0, 1), kinds=("central", "province", "province", "commune"), personas=(ADMIN, p01, Persona(2, ())),
-              resolutions=((0, None), (1, 0), (2, 1)), tasks=((0, None), (1, None), (2, None)), assignments=tuple(works_))  # fmt: skip
+              resolutions=((0, None), (1, 0), (2, 1), (2, None)), tasks=((0, None), (1, None), (2, None), (3, None)), assignments=tuple(works_))  # fmt: skip
     pks = await load(api, w)
     uid = {u: encode_id("Unit", pk) for u, pk in pks["Unit"].items()}
     res = {r: encode_id("Resolution", pk) for r, pk in pks["Resolution"].items()}
@@ -557,14 +559,16 @@ async def test_out_of_scope_units_are_null_and_an_unreadable_resolution_counts_n
     assert (await api.data("{ progressRollup { unit { code } } }", as_user="user2"))["progressRollup"] is None  # no grant: not even its own unit
     assert (await api.data("{ progressRollup { unit { code } } }", as_user="user1"))["progressRollup"] == {"unit": {"code": "U01"}}
 
-    # R0 is not for U01 to read (issued above it, no task of it handed to it): filtering by it counts nothing,
-    # though R1 and R2 implement it and their work at U03 is U01's to read
-    assert (await ask("user1", 1, 0))["progressRollup"]["figures"] == {"total": 0, "completed": 0}
+    # R0 is U01's to read up the implementation chain (its own R1 implements it): its family's work at U03 counts
+    assert (await ask("user1", 1, 0))["progressRollup"]["figures"] == {"total": 2, "completed": 1}
+    # R3, U02's own, is not: filtering by it counts nothing, as for an id that does not exist
+    assert (await ask("user1", 1, 3))["progressRollup"]["figures"] == {"total": 0, "completed": 0}
     assert (await ask("user1", 1, 1))["progressRollup"]["figures"] == {"total": 2, "completed": 1}  # R1 and R2
     assert (await ask("user1", 1, 2))["progressRollup"]["figures"] == {"total": 1, "completed": 0}
     assert (await ask("user1", 1))["ranking"] == {"entries": [{"unit": {"code": "U03"}, "value": 1.0}]}
     # the root reads R0, whose family is all three
     assert (await ask("user0", 0, 0))["progressRollup"]["figures"] == {"total": 4, "completed": 2}
+    assert (await ask("user0", 0, 3))["progressRollup"]["figures"] == {"total": 1, "completed": 1}
     assert (await ask("user0", 0, 2))["ranking"] == {"entries": [{"unit": {"code": "U02"}, "value": 1.0}, {"unit": {"code": "U01"}, "value": 0.0}]}
 
 

@@ -10,13 +10,15 @@ the user, asks casbin (its own Enforcer over the policy files) whether the grant
 is related to the grant's subtree. A row is readable when one single grant does both.
 
 Relations to a grant's subtree S, from ACCESS.md:
-- resolution: issuing unit in S (down); a task of it is assigned to a unit in S (handed down)
+- resolution: issuing unit in S (down); a task of it is assigned to a unit in S (handed down); a unit
+  in S lies below its issuer and is of a kind it expects to implement it (expected); or one of the
+  resolutions implementing it, down the chain (a chain may loop here), is related so (up the chain)
 - task: lead unit in S (down); assigned to a unit in S (handed down); coordinated by a unit in S (across)
 - assignment and its progress reports: assignee or assigner in S (the assignee lies strictly
   below the assigner, so for a subtree the assignee side already holds whenever the other does)
-- KPI: its resolution's issuer or its lead unit in S (down); a unit in S has a target for it, or
-  its resolution is handed down to S (handed down). A KPI coordinating unit reads nothing by that
-  alone (rule 5: nothing else), so the workload has KPI coordinators too.
+- KPI: its resolution is related to S (as above), its lead unit is in S, or a unit in S has a target
+  for it. A KPI coordinating unit reads nothing by that alone (rule 5: nothing else), so the
+  workload has KPI coordinators too.
 - measurement: the measured unit in S
 - audit event: its unit in S (and only roles casbin lets read audit_event)
 """
@@ -35,7 +37,7 @@ from typing import Any
 import casbin
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from resolute.api.accounts.models import Grant, User
@@ -52,6 +54,7 @@ ROLES = ["admin", "leader", "manager", "officer", "viewer", "auditor"]
 ORACLE = casbin.Enforcer(str(ROOT / "policies" / "model.conf"), str(ROOT / "policies" / "policy.csv"))
 MAX_ALIASES = 30
 PERIODS = ("2021", "2022", "2023")
+KINDS = ("province", "department")  # implementer kinds are drawn from these too
 
 
 @dataclass(frozen=True)
@@ -60,13 +63,18 @@ class World:
 
     parents: tuple[int, ...]  # parents[i] < i for i >= 1; unit 0 is the root
     grants: tuple[tuple[int, tuple[tuple[str, int], ...]], ...]  # per user: (own unit, ((role, unit), ...))
-    resolutions: tuple[int, ...]  # issuing unit
+    resolutions: tuple[tuple[int, int | None, frozenset[str]], ...]  # (issuing unit, the resolution it implements, implementer kinds)
     tasks: tuple[tuple[int, int, frozenset[int]], ...]  # (resolution, lead unit, coordinating units)
     assignments: tuple[tuple[int, int, int], ...]  # (task, assigner unit, assignee unit strictly below it)
     reports: tuple[int, ...]  # assignment
     kpis: tuple[tuple[int, int, frozenset[int], frozenset[int]], ...]  # (resolution, lead unit, target units, coordinating units)
     measurements: tuple[tuple[int, int, int], ...]  # (kpi, unit, period index)
     events: tuple[int, ...]  # the event's unit
+    kinds: tuple[str, ...] = ()  # each unit's kind (none given: the root central, the others departments)
+    drafts: frozenset[int] = frozenset()  # the resolutions still in draft
+
+    def kind(self, i: int) -> str:
+        return self.kinds[i] if self.kinds else ("central" if i == 0 else "department")
 
     # -- the tree, in Python ------------------------------------------------------------------
     def code(self, i: int) -> str:
@@ -87,8 +95,25 @@ class World:
     def _handed_down_resolutions(self, s: frozenset[int]) -> set[int]:
         return {self.tasks[t][0] for t in self._handed_down_tasks(s)}
 
+    def _expected_of(self, r: int, s: frozenset[int]) -> bool:
+        """A unit of S lies strictly below r's issuer and is of a kind r, not a draft, expects an implementing programme from."""
+        issuer, _, kinds = self.resolutions[r]
+        return r not in self.drafts and any(u != issuer and u in self.subtrees[issuer] and self.kind(u) in kinds for u in s)
+
+    def _chain_below(self, r: int) -> set[int]:
+        """r and every resolution implementing it, down the chain (which may loop)."""
+        found, todo = {r}, [r]
+        while todo:
+            top = todo.pop()
+            for d, (_, implements, _) in enumerate(self.resolutions):
+                if implements == top and d not in found:
+                    found.add(d)
+                    todo.append(d)
+        return found
+
     def _resolution_related(self, r: int, s: frozenset[int]) -> bool:
-        return self.resolutions[r] in s or r in self._handed_down_resolutions(s)
+        handed = self._handed_down_resolutions(s)
+        return any(self.resolutions[d][0] in s or d in handed or self._expected_of(d, s) for d in self._chain_below(r))
 
     def _task_related(self, t: int, s: frozenset[int]) -> bool:
         _, lead, coordinators = self.tasks[t]
@@ -103,7 +128,7 @@ class World:
 
     def _kpi_related(self, k: int, s: frozenset[int]) -> bool:
         resolution, lead, targets, _coordinators = self.kpis[k]
-        return self.resolutions[resolution] in s or lead in s or bool(targets & s) or resolution in self._handed_down_resolutions(s)
+        return self._resolution_related(resolution, s) or lead in s or bool(targets & s)
 
     def _readable(self, user: int, obj: str, count: int, related: Callable[[int, frozenset[int]], bool]) -> set[int]:
         """The oracle: casbin asked row by row, grant by grant; one grant must do it all."""
@@ -140,7 +165,11 @@ def worlds(draw: st.DrawFn) -> World:
     users = [draw(user(1))] + draw(st.lists(user(0), max_size=2))  # 1-3 users; the first holds a grant
     unit_sets = st.frozensets(units, max_size=3)
     pick = st.integers(min_value=0, max_value=1000)  # an index, taken modulo the list it refers to
-    resolutions = tuple(draw(st.lists(units, min_size=1, max_size=4)))
+    kinds = ("central",) + tuple(draw(st.lists(st.sampled_from(KINDS), min_size=size - 1, max_size=size - 1)))
+    implemented = st.one_of(st.none(), pick)
+    drawn = draw(st.lists(st.tuples(units, implemented, st.frozensets(st.sampled_from(KINDS), max_size=2)), min_size=1, max_size=4))
+    resolutions = tuple((issuer, None if i is None else i % len(drawn), expects) for issuer, i, expects in drawn)
+    drafts = draw(st.frozensets(st.integers(min_value=0, max_value=len(resolutions) - 1), max_size=2))
     drawn_tasks = draw(st.lists(st.tuples(pick, units, unit_sets), min_size=2, max_size=5))
     tasks = tuple((r % len(resolutions), lead, coord) for r, lead, coord in drawn_tasks)
 
@@ -165,6 +194,8 @@ def worlds(draw: st.DrawFn) -> World:
     events = tuple(draw(st.lists(units, max_size=6)))
     return World(
         parents=parents,
+        kinds=kinds,
+        drafts=drafts,
         grants=tuple((own, tuple(g)) for own, g in users),
         resolutions=resolutions,
         tasks=tasks,
@@ -191,10 +222,13 @@ async def insert_workload(conn: AsyncConnection, world: World, uid: dict[int, in
     (world index -> unit id); returns, per GraphQL type, world index -> primary key."""
     pks: dict[str, dict[int, int]] = {}
     pks["Resolution"] = await insert_rows(conn, Resolution, [
-        {"code": f"R{i}", "title": f"Resolution {i}", "search_title": f"resolution {i}", "kind": "resolution", "status": "in_effect",
-         "issuing_unit_id": uid[u], "issued_on": DAY}
-        for i, u in enumerate(world.resolutions)
+        {"code": f"R{i}", "title": f"Resolution {i}", "search_title": f"resolution {i}", "kind": "resolution",
+         "status": "draft" if i in world.drafts else "in_effect", "issuing_unit_id": uid[u], "issued_on": DAY, "implementer_kinds": ",".join(sorted(kinds)) or None}
+        for i, (u, _, kinds) in enumerate(world.resolutions)
     ])  # fmt: skip
+    for i, (_, implements, _) in enumerate(world.resolutions):  # set afterwards: a chain may loop
+        if implements is not None:
+            await conn.execute(update(Resolution).where(Resolution.id == pks["Resolution"][i]).values(implements_id=pks["Resolution"][implements]))
     pks["Task"] = await insert_rows(conn, Task, [
         {"code": f"T{i}", "title": f"Task {i}", "search_title": f"task {i}", "resolution_id": pks["Resolution"][r], "lead_unit_id": uid[lead],
          "start_on": DAY, "due_on": DUE, "status": "in_progress"}
@@ -232,7 +266,7 @@ async def insert_workload(conn: AsyncConnection, world: World, uid: dict[int, in
 
 async def _load(api: Api, world: World) -> dict[str, dict[int, int]]:
     """Write the world; returns, per GraphQL type, world index -> primary key."""
-    units = [unit(world.code(0), None, "central")] + [unit(world.code(i), world.code(p)) for i, p in enumerate(world.parents) if i]
+    units = [unit(world.code(0), None, "central")] + [unit(world.code(i), world.code(p), world.kind(i)) for i, p in enumerate(world.parents) if i]
     await api.seed(units, [], passwords=False)
     async with api.engine.begin() as conn:
         await conn.execute(delete(AuditEvent))  # the importer's own events: only the workload's are judged
@@ -365,8 +399,9 @@ async def _check(api: Api, world: World) -> None:
 # at U03 none. Run first, before the generated worlds.
 HANDED_DOWN_REPORTS = World(
     parents=(0, 0, 1, 0),
+    kinds=("central", "department", "department", "department"),
     grants=((0, (("admin", 0),)), (1, (("manager", 1),)), (3, (("viewer", 3),))),
-    resolutions=(0,),
+    resolutions=((0, None, frozenset()),),
     tasks=((0, 0, frozenset()),),
     assignments=((0, 0, 1), (0, 1, 2)),
     reports=(0, 1, 1),
@@ -376,8 +411,29 @@ HANDED_DOWN_REPORTS = World(
 )
 
 
+# The implementer's view: R0 (root) expects provinces to implement it; U01's programme R1 implements R0
+# and its task is handed to U02; R2 is U03's own. The viewer at U02 reads R1 (handed down) and R0 (up
+# the chain), the viewer at U03, a province, R0 (expected) and R2 (home), the manager at U01 R1 and R0,
+# with their KPIs (all led from the root); nobody but the root reads another's, nor R3, a draft of the root
+# expecting provinces.
+IMPLEMENTERS = World(
+    parents=(0, 0, 1, 0),
+    kinds=("central", "province", "department", "province"),
+    grants=((2, (("viewer", 2),)), (3, (("viewer", 3),)), (1, (("manager", 1),))),
+    resolutions=((0, None, frozenset({"province"})), (1, 0, frozenset()), (3, None, frozenset()), (0, None, frozenset({"province"}))),
+    drafts=frozenset({3}),
+    tasks=((1, 1, frozenset()),),
+    assignments=((0, 1, 2),),
+    reports=(),
+    kpis=((0, 0, frozenset(), frozenset()), (1, 0, frozenset(), frozenset()), (2, 0, frozenset(), frozenset()), (3, 0, frozenset(), frozenset())),
+    measurements=(),
+    events=(),
+)
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @example(world=HANDED_DOWN_REPORTS)
+@example(world=IMPLEMENTERS)
 @given(world=worlds())
 def test_working_cycle_scope_equals_per_row_casbin_oracle(backend: Backend, world: World) -> None:
     """Lists, counts, node(id), Task.assignments and Assignment.reports, for every kind of the cycle."""
@@ -389,3 +445,9 @@ def test_working_cycle_scope_equals_per_row_casbin_oracle(backend: Backend, worl
             await _check(api, world)
 
     asyncio.run(run())
+
+
+def test_the_oracle_reads_the_implementers_example_as_its_comment_says() -> None:
+    """The oracle itself, on the hand-made world: handed down, expected, up the chain, and KPIs with them."""
+    assert [IMPLEMENTERS.oracle(user)["Resolution"] for user in range(3)] == [{0, 1}, {0, 2}, {0, 1}]
+    assert [IMPLEMENTERS.oracle(user)["Kpi"] for user in range(3)] == [{0, 1}, {0, 2}, {0, 1}]

@@ -102,7 +102,7 @@ class WriteWorld:
         """Per row of `model`, its home unit for a verb of that rule (ACCESS.md "Where an object lives",
         "Where each verb may be used"); None: no unit is its home for such a verb."""
         w = self.base
-        issuer = w.resolutions
+        issuer = [r[0] for r in w.resolutions]
         if rule == "none":
             return [None] * len(w.assignments)
         if rule in ("assignee", "assigner"):
@@ -366,7 +366,7 @@ KPI_LED_BELOW = WriteWorld(
     _world(
         parents=(0, 0, 0),
         grants=((1, (("manager", 1),)), (0, (("manager", 0),)), (2, (("manager", 2),))),
-        resolutions=(0, 1),
+        resolutions=((0, None, frozenset()), (1, None, frozenset())),
         tasks=((0, 1, frozenset({2})),),
         kpis=((0, 1, frozenset({1}), frozenset()), (1, 2, frozenset({2}), frozenset({0}))),
     ),
@@ -382,7 +382,7 @@ ADMIN_BELOW_ROOT_GRANT = WriteWorld(
     _world(
         parents=(0, 0, 0, 1),
         grants=((1, (("admin", 1),)), (1, (("viewer", 0), ("officer", 1))), (3, (("officer", 3),)), (2, (("manager", 2), ("officer", 1)))),
-        resolutions=(0,),
+        resolutions=((0, None, frozenset()),),
         tasks=((0, 0, frozenset()),),
     )
 )
@@ -395,7 +395,7 @@ VIEWER_HERE_ADMIN_THERE = WriteWorld(
     _world(
         parents=(0, 0, 0, 1, 2),
         grants=((4, (("viewer", 1), ("admin", 4))), (4, (("manager", 1),)), (4, (("leader", 4),))),
-        resolutions=(1, 4, 0),
+        resolutions=((1, None, frozenset()), (4, None, frozenset()), (0, None, frozenset())),
         tasks=((0, 1, frozenset({4})), (1, 4, frozenset({1}))),
         assignments=((0, 1, 3), (1, 2, 4), (1, 0, 1)),
         kpis=((0, 4, frozenset({3}), frozenset()), (1, 1, frozenset(), frozenset())),
@@ -412,7 +412,7 @@ OFFICER_BELOW_LEAD = WriteWorld(
     _world(
         parents=(0, 0, 1),
         grants=((2, (("officer", 2),)), (1, (("leader", 1),))),
-        resolutions=(0,),
+        resolutions=((0, None, frozenset()),),
         tasks=((0, 1, frozenset({2})), (0, 2, frozenset())),
         assignments=((0, 1, 2), (1, 0, 2)),
         measurements=(),
@@ -428,7 +428,7 @@ TWO_ADMINS = WriteWorld(
     _world(
         parents=(0, 0, 0, 1, 2),
         grants=((1, (("admin", 1), ("admin", 2))), (3, (("officer", 4), ("viewer", 3))), (1, (("manager", 3),))),
-        resolutions=(0,),
+        resolutions=((0, None, frozenset()),),
         tasks=((0, 0, frozenset()),),
     )
 )

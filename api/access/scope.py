@@ -23,7 +23,7 @@ from resolute.api.audit.models import AuditEvent
 from resolute.api.kpis.models import Kpi, KpiUnitTarget, Measurement
 from resolute.api.org.models import Unit
 from resolute.api.org.tree import in_subtree, lies_under, minimal_paths, path_ids, units_under
-from resolute.api.resolutions.models import KeyResult, Objective, Resolution
+from resolute.api.resolutions.models import KeyResult, Objective, Resolution, expects_kind
 from resolute.api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task, TaskCoordinator
 
 __all__ = ["ASSIGNEE_SIDE", "ASSIGNER_SIDE", "OBJECT_TYPES", "ROW_FILTERS", "WHOLE_TREE_READS", "GrantScope", "Principal", "Scope", "path_ids"]
@@ -211,6 +211,11 @@ def _handed_down_resolutions(units: Select[tuple[int]]) -> Select[tuple[int]]:
     return select(Task.resolution_id).where(Task.id.in_(_handed_down_tasks(units)))
 
 
+def _issued_in(units: Select[tuple[int]]) -> Select[tuple[int]]:
+    """Resolutions issued by a unit among `units` (their home)."""
+    return select(Resolution.id).where(Resolution.issuing_unit_id.in_(units))
+
+
 def _among(key: Any, ids: Select[tuple[int]], *, probe: bool) -> ColumnElement[bool]:
     """`key` is one of `ids` (a one-column select): IN for a list, a set PostgreSQL hashes once; a
     correlated EXISTS for a few rows named by key (Scope.visible's `probe`), which it probes per row."""
@@ -219,17 +224,64 @@ def _among(key: Any, ids: Select[tuple[int]], *, probe: bool) -> ColumnElement[b
     return exists(ids.where(ids.selected_columns[0] == key))
 
 
-def _resolutions(scope: Scope, obj: str, act: str, *, probe: bool = False) -> ColumnElement[bool]:
-    """Home: the issuing unit (the only place a resolution is defined). Handed down: read only."""
+def _expected(scope: Scope, obj: str, act: str, r: Any) -> ColumnElement[bool]:
+    """Resolutions `r` a unit of the scope is expected to implement (it appears in their coverage): issued
+    by a strict ancestor of a grant's unit, for implementers of a kind found, not archived, in that grant's
+    subtree. A resolution issued inside the subtree is read there anyway (home); a draft expects nothing
+    yet (the issuer's work in progress stays its own)."""
+    conditions = []
+    for path in scope.paths(obj, act):
+        ancestors = path_ids(path)[:-1]
+        if ancestors:
+            implementer = select(Unit.id).where(in_subtree(Unit.path, path), Unit.archived_at.is_(None), expects_kind(r.c.implementer_kinds, Unit.kind))
+            conditions.append(and_(r.c.issuing_unit_id.in_(ancestors), r.c.implementer_kinds.is_not(None), r.c.status != "draft", exists(implementer)))
+    return _any(conditions)
+
+
+def _resolutions_in_reach(scope: Scope, obj: str, act: str, r: Any, *, probe: bool) -> ColumnElement[bool]:
+    """Resolutions `r` read in their own right: issued in the scope (home), of a task handed down to it,
+    or expected of it."""
     units = scope.unit_ids(obj, act)
-    home = Resolution.issuing_unit_id.in_(units)
+    return or_(r.c.issuing_unit_id.in_(units), _among(r.c.id, _handed_down_resolutions(units), probe=probe), _expected(scope, obj, act, r))
+
+
+# The resolutions table under names of its own inside the chain's CTE (made once: an alias is costly to build).
+_REACHED = Resolution.__table__.alias("reached")
+_STEP = Resolution.__table__.alias("step")
+
+
+def _readable_resolution_ids(scope: Scope, obj: str, act: str) -> Select[tuple[int]]:
+    """The ids of the resolutions the scope reads: those in its reach and, up the implementation chain,
+    every resolution one of them implements (a commune working on its province's programme reads the
+    central resolution). UNION, not UNION ALL: a chain written around the service may loop. Written on
+    aliases, so that a query moving `Resolution` onto an alias (the compiled path) leaves it alone."""
+    reached, step = _REACHED, _STEP
+    chain = select(reached.c.id).where(_resolutions_in_reach(scope, obj, act, reached, probe=False)).cte(recursive=True, nesting=True)
+    chain = chain.union(select(step.c.implements_id).join(chain, step.c.id == chain.c.id).where(step.c.implements_id.is_not(None)))
+    return select(chain.c.id)
+
+
+def _of_readable_resolution(scope: Scope, obj: str, act: str, key: Any) -> ColumnElement[bool]:
+    """`key` names a resolution on which `act` is allowed. Reading tests home first: PostgreSQL builds a
+    hashed set only when a row needs it, so the chain (whose handed-down part is the costly one over a
+    large scope) is computed only when something outside home is asked for."""
+    home = key.in_(_issued_in(scope.unit_ids(obj, act)))
     if act != "read":
-        return home
-    return or_(home, _among(Resolution.id, _handed_down_resolutions(units), probe=probe))
+        return home  # type: ignore[no-any-return]
+    return or_(home, key.in_(_readable_resolution_ids(scope, obj, act)))
+
+
+def _resolutions(scope: Scope, obj: str, act: str, *, probe: bool = False) -> ColumnElement[bool]:
+    """Home: the issuing unit (the only place a resolution is defined). Handed down, expected and up the
+    chain: read only. The direct rules come first, so the chain's set is built only for a row they miss."""
+    if act != "read":
+        return Resolution.issuing_unit_id.in_(scope.unit_ids(obj, act))
+    direct = _resolutions_in_reach(scope, obj, act, Resolution.__table__, probe=probe)
+    return or_(direct, Resolution.id.in_(_readable_resolution_ids(scope, obj, act)))
 
 
 def _objectives(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
-    return Objective.resolution_id.in_(select(Resolution.id).where(_resolutions(scope, obj, act)))
+    return _of_readable_resolution(scope, obj, act, Objective.resolution_id)
 
 
 def _key_results(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
@@ -237,18 +289,14 @@ def _key_results(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
 
 
 def _kpis(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:
-    """Defined only where the owning resolution was issued. Read also by the lead unit, by the units
-    that must report on it (they have a target for it) and where its resolution's tasks were handed."""
-    units = scope.unit_ids(obj, act)
-    issued = Kpi.resolution_id.in_(select(Resolution.id).where(Resolution.issuing_unit_id.in_(units)))
+    """Defined only where the owning resolution was issued. Read with its resolution, and also by the
+    lead unit and by the units that must report on it (they have a target for it)."""
     if act != "read":
-        return issued
-    return or_(
-        issued,
-        Kpi.lead_unit_id.in_(units),
-        Kpi.id.in_(select(KpiUnitTarget.kpi_id).where(KpiUnitTarget.unit_id.in_(units))),
-        Kpi.resolution_id.in_(_handed_down_resolutions(units)),
-    )
+        return _of_readable_resolution(scope, obj, act, Kpi.resolution_id)
+    units = scope.unit_ids(obj, act)
+    home = Kpi.resolution_id.in_(_issued_in(units))
+    targeted = Kpi.id.in_(select(KpiUnitTarget.kpi_id).where(KpiUnitTarget.unit_id.in_(units)))
+    return or_(home, Kpi.lead_unit_id.in_(units), targeted, Kpi.resolution_id.in_(_readable_resolution_ids(scope, obj, act)))
 
 
 def _measurements(scope: Scope, obj: str, act: str) -> ColumnElement[bool]:

@@ -68,6 +68,13 @@ async def units_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) 
     return {unit.id: unit for unit in rows}
 
 
+async def nameable_units_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, Unit]:
+    """Units a reference names (an issuer, a lead unit, an assigner): in scope, or on the caller's own ancestor
+    chain, which it reads as code, name and kind (ACCESS.md "Up"), so that what was handed down says who sent it."""
+    rows = await session.scalars(select(Unit).where(Unit.id.in_(set(ids)), scope.chain_or_visible()))
+    return {unit.id: unit for unit in rows}
+
+
 async def unit_by_code(session: AsyncSession, scope: Scope, code: str) -> Unit | None:
     return await session.scalar(select(Unit).where(Unit.code == code, scope.visible(Unit)))
 

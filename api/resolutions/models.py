@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint, func
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ColumnElement, Date, ForeignKey, Integer, String, Text, UniqueConstraint, func, literal
 from sqlalchemy.orm import Mapped, mapped_column
 
 from resolute.api.db import Base, UtcDateTime, utcnow
 
-__all__ = ["MAX_KEY_RESULTS", "RESOLUTION_KINDS", "RESOLUTION_STATUSES", "KeyResult", "Objective", "Resolution"]
+__all__ = ["MAX_KEY_RESULTS", "RESOLUTION_KINDS", "RESOLUTION_STATUSES", "KeyResult", "Objective", "Resolution", "expects_kind"]
 
 RESOLUTION_KINDS = ("resolution", "directive", "conclusion", "action_programme", "plan")
 RESOLUTION_STATUSES = ("draft", "in_effect", "completed", "superseded", "cancelled")
@@ -40,6 +42,13 @@ class Resolution(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, server_default=func.now(), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+
+def expects_kind(implementer_kinds: Any, kind: Any) -> ColumnElement[bool]:
+    """A resolution's comma-separated `implementer_kinds` lists the unit kind `kind` (both SQL columns):
+    the one test of who is expected to issue a programme, for coverage and for scope alike."""
+    listed = literal(",").op("||")(implementer_kinds).op("||")(literal(","))
+    return listed.like(literal("%,").op("||")(kind).op("||")(literal(",%")))  # type: ignore[no-any-return]
 
 
 class Objective(Base):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, literal, select
+from sqlalchemy import ColumnElement, and_, case, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -20,7 +20,7 @@ from resolute.api.access.scope import Scope
 from resolute.api.org.models import Unit
 from resolute.api.org.text import fold, like_escape
 from resolute.api.org.tree import strictly_under, units_under
-from resolute.api.resolutions.models import KeyResult, Objective, Resolution
+from resolute.api.resolutions.models import KeyResult, Objective, Resolution, expects_kind
 
 __all__ = [
     "COVERAGE_STATES",
@@ -143,7 +143,6 @@ def _coverage_base(scope: Scope, ids: Sequence[int], today: date) -> tuple[Any, 
         .group_by(Resolution.implements_id, Resolution.issuing_unit_id)
         .subquery()
     )
-    kinds = literal(",").op("||")(Resolution.implementer_kinds).op("||")(literal(","))
     state = case(
         (programme.c.pid.is_not(None), case((and_(Resolution.programme_due_on.is_not(None), programme.c.issued_on > Resolution.programme_due_on), "late"), else_="on_time")),
         (and_(Resolution.programme_due_on.is_not(None), Resolution.programme_due_on < today), "missing"),
@@ -153,7 +152,7 @@ def _coverage_base(scope: Scope, ids: Sequence[int], today: date) -> tuple[Any, 
         select(Resolution.id.label("rid"), Unit, programme.c.pid, state.label("state"))
         .select_from(Resolution)
         .join(issuer, issuer.id == Resolution.issuing_unit_id)
-        .join(Unit, and_(strictly_under(Unit.path, issuer.path), kinds.like(literal("%,").op("||")(Unit.kind).op("||")(literal(",%")))))
+        .join(Unit, and_(strictly_under(Unit.path, issuer.path), expects_kind(Resolution.implementer_kinds, Unit.kind)))
         .outerjoin(programme, and_(programme.c.rid == Resolution.id, programme.c.unit_id == Unit.id))
         .where(Resolution.id.in_(set(ids)), Resolution.implementer_kinds.is_not(None), Unit.archived_at.is_(None), scope.visible(Unit))
     )

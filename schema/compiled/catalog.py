@@ -57,9 +57,14 @@ def node_id(type_name: str) -> FieldHandler:
     return lambda compiler, level, field: global_id(type_name, level.c.id)
 
 
-def unit_by(fk: str) -> FieldHandler:
-    """A unit named by a foreign key, null where the caller may not see it."""
-    return lambda compiler, level, field: compiler.to_one(Unit, field, lambda unit: unit.c.id == level.c[fk])
+def unit_by(fk: str, *, nameable: bool = False) -> FieldHandler:
+    """A unit named by a foreign key, null where the caller may not see it (`nameable`: also on the caller's own
+    ancestor chain, as api.org.reads.nameable_units_by_ids)."""
+    if not nameable:
+        return lambda compiler, level, field: compiler.to_one(Unit, field, lambda unit: unit.c.id == level.c[fk])
+    return lambda compiler, level, field: compiler.to_one(
+        Unit, field, lambda unit: and_(unit.c.id == level.c[fk], unit.adapt(compiler.scope.chain_or_visible())), scoped=False
+    )
 
 
 def _arg_id(field: Field, name: str, type_name: str) -> int | None:
@@ -108,7 +113,7 @@ RESOLUTION: dict[str, FieldHandler] = {
     **{name: column(col) for name, col in {"code": "code", "title": "title", "kind": "kind", "status": "status", "issuedOn": "issued_on",
                                            "summary": "summary", "documentUrl": "document_url", "programmeDueOn": "programme_due_on",
                                            "version": "version"}.items()},
-    "issuingUnit": unit_by("issuing_unit_id"),
+    "issuingUnit": unit_by("issuing_unit_id", nameable=True),
     "kpis": lambda compiler, level, field: compiler.list_of(
         Kpi, field, lambda kpi: [kpi.c.resolution_id == level.c.id, kpi.visible(compiler.scope)], lambda kpi: [kpi.c.code]
     ),
@@ -156,7 +161,7 @@ KPI: dict[str, FieldHandler] = {
                                            "frequency": "frequency", "version": "version"}.items()},
     **{name: decimal(col) for name, col in {"baseline": "baseline", "target": "target", "yellowThreshold": "yellow_threshold",
                                             "redThreshold": "red_threshold"}.items()},
-    "leadUnit": unit_by("lead_unit_id"),
+    "leadUnit": unit_by("lead_unit_id", nameable=True),
     "latestByChild": _latest_by_child,
     "resolution": lambda compiler, level, field: compiler.to_one(Resolution, field, lambda r: r.c.id == level.c.resolution_id),
 }
@@ -213,7 +218,7 @@ TASK: dict[str, FieldHandler] = {
                                            "version": "version"}.items()},
     "overdue": lambda compiler, level, field: as_bool(rules.overdue(level.c, compiler.today)),
     "resolution": lambda compiler, level, field: compiler.to_one(Resolution, field, lambda r: r.c.id == level.c.resolution_id),
-    "leadUnit": unit_by("lead_unit_id"),
+    "leadUnit": unit_by("lead_unit_id", nameable=True),
     "coordinatingUnits": _coordinating_units,
     "milestones": lambda compiler, level, field: compiler.list_of(
         Milestone, field, lambda m: [m.c.task_id == level.c.id], lambda m: [m.c.due_on, m.c.id]  # visible with its task
@@ -241,7 +246,7 @@ ASSIGNMENT: dict[str, FieldHandler] = {
     "behindPace": lambda compiler, level, field: as_bool(rules.behind_pace(compiler.today, model=level.c)),
     "task": lambda compiler, level, field: compiler.to_one(Task, field, lambda t: t.c.id == level.c.task_id),
     "unit": unit_by("assignee_unit_id"),
-    "assignerUnit": unit_by("assigner_unit_id"),
+    "assignerUnit": unit_by("assigner_unit_id", nameable=True),
     "latestReport": lambda compiler, level, field: compiler.to_one(  # visible with its assignment
         ProgressReport, field, lambda r: r.c.assignment_id == level.c.id, scoped=False, order=lambda r: [r.c.reported_on.desc(), r.c.id.desc()]
     ),

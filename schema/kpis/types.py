@@ -189,7 +189,7 @@ class KpiType(Node):
 
     @strawberry.field
     async def lead_unit(self, info: Info) -> UnitType | None:
-        row = await info.context.loaders.units_by_id.load(self.row.lead_unit_id)
+        row = await info.context.loaders.nameable_units_by_id.load(self.row.lead_unit_id)
         return UnitType.of(row) if row else None
 
     @strawberry.field(description="The coordinating units you may see.")

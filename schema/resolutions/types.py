@@ -187,9 +187,9 @@ class ResolutionType(Node):
     def updated_at(self) -> datetime:
         return self.row.updated_at
 
-    @strawberry.field
+    @strawberry.field(description="The unit that issued it: null only when it is neither in your scope nor above your unit.")
     async def issuing_unit(self, info: Info) -> UnitType | None:
-        row = await info.context.loaders.units_by_id.load(self.row.issuing_unit_id)
+        row = await info.context.loaders.nameable_units_by_id.load(self.row.issuing_unit_id)
         return UnitType.of(row) if row else None
 
     @strawberry.field(description="The higher resolution this programme implements (null if none or out of your sight).")

@@ -77,10 +77,12 @@ class Timeliness(Enum):
     LATE = "late"
 
 
-async def _unit(info: Info, unit_id: int | None) -> UnitType | None:
+async def _unit(info: Info, unit_id: int | None, *, nameable: bool = False) -> UnitType | None:
+    """The unit a reference names; `nameable`: also on the caller's ancestor chain (a lead unit, an assigner)."""
     if unit_id is None:
         return None
-    row = await info.context.loaders.units_by_id.load(unit_id)
+    loaders = info.context.loaders
+    row = await (loaders.nameable_units_by_id if nameable else loaders.units_by_id).load(unit_id)
     return UnitType.of(row) if row else None
 
 
@@ -318,7 +320,7 @@ class AssignmentType(Node):
 
     @strawberry.field
     async def assigner_unit(self, info: Info) -> UnitType | None:
-        return await _unit(info, self.row.assigner_unit_id)
+        return await _unit(info, self.row.assigner_unit_id, nameable=True)
 
     @strawberry.field(description="The latest report (latest date, then latest entered); null before the first.")
     async def latest_report(self, info: Info) -> ProgressReportType | None:
@@ -417,7 +419,7 @@ class TaskType(Node):
 
     @strawberry.field
     async def lead_unit(self, info: Info) -> UnitType | None:
-        return await _unit(info, self.row.lead_unit_id)
+        return await _unit(info, self.row.lead_unit_id, nameable=True)
 
     @strawberry.field(description="The coordinating units you may see.")
     async def coordinating_units(self, info: Info) -> list[UnitType]:
