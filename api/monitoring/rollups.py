@@ -73,9 +73,14 @@ def progress_rows(scope: Scope, flt: ProgressFilter, today: date, under_path: st
     subtree of that unit, said as a literal range so that the planner knows how few units it holds; else the
     units the caller may read (groups are readable units, and a scope is whole subtrees)."""
     member = aliased(Unit, name="member")
+    if under_path is None and scope.covers_whole_tree("unit", "read") and scope.covers_whole_tree("assignment", "read"):
+        # every assignment counts wherever it lies: no unit to join before summing per assignee (the grouping reads
+        # the paths of the few units summed), which spares a national ranking a join of 100,000 rows
+        everywhere = select(Assignment.assignee_unit_id).where(*counted(scope, flt, member, None))
+        return Rows(everywhere, None, counts(today), per_unit=Assignment.assignee_unit_id)
     within = in_subtree(member.path, under_path) if under_path is not None else scope.within(member.path, "unit", "read")
     rows = select(member.id).select_from(member).join(Assignment, Assignment.assignee_unit_id == member.id).where(within, *counted(scope, flt, member, under_path))
-    return Rows(rows, member.path, counts(today))
+    return Rows(rows, member.path, counts(today), per_unit=member.id)
 
 
 def figures_columns(grouped: Any) -> list[ColumnElement[Any]]:
