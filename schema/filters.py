@@ -14,12 +14,14 @@ __all__ = ["unit_or_own", "unit_path"]
 async def unit_path(info: Info, global_id: strawberry.ID | None, field: str) -> tuple[str | None, bool]:
     """The path of a unit named in a filter, and whether the filter matches nothing.
 
-    A unit the caller cannot see matches nothing, exactly as a unit that does not exist:
-    filtering "under" it never reveals what lies below.
+    A unit the caller may name is in its scope or on its own ancestor chain (a resolution's issuer
+    above it, say): filtering under it narrows what the scope already lets through. Any other unit
+    matches nothing, exactly as a unit that does not exist: filtering "under" it never reveals what
+    lies below.
     """
     if global_id is None:
         return None, False
-    unit = await info.context.loaders.units_by_id.load(decode_id(global_id, "Unit", field))
+    unit = await info.context.loaders.nameable_units_by_id.load(decode_id(global_id, "Unit", field))
     return (unit.path, False) if unit else (None, True)
 
 

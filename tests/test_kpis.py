@@ -839,7 +839,9 @@ async def test_measurement_filters_and_scope(world: World, kpis: Kpis) -> None:
 
     # scope: a commune's officer its commune (and the cell below it); the province all of P01; P02 only its own
     assert await measured(api, "p01.c01.officer") == [m5, m6, m8]
-    assert await measured(api, "p01.c01.officer", {"under": gid("P01")}) == []  # P01 is out of its sight: nothing
+    # P01 is out of its sight but above its unit, which it may name (ACCESS.md "Up"): under P01, still only its own
+    assert await measured(api, "p01.c01.officer", {"under": gid("P01")}) == [m5, m6, m8]
+    assert await measured(api, "p01.c01.officer", {"under": gid("P02")}) == []  # a unit it may not name: nothing
     assert await measured(api, "p01.manager") == p01_all
     assert await measured(api, "p01.viewer", {"periodTo": "2025-01"}) == [m1]
     assert await measured(api, "p02.manager") == [m9]

@@ -953,10 +953,12 @@ async def test_each_filter_narrows_exactly(tree: Api) -> None:
     assert await listed(tree, "p01.manager") == p01_reads
     assert await listed(tree, "p01.manager", {"implements": r57}) == ["CTr-57/P01"]
     assert await listed(tree, "p01.manager", {"issuedUnder": p02}) == []
-    # TW itself lies outside P01's scope: a filter naming a unit the caller cannot see matches nothing,
-    # as one naming a unit that does not exist (schema/filters.py unit_path), even though P01 reads
-    # resolutions TW issued; under its own unit it gets its own three only
-    assert await listed(tree, "p01.manager", {"issuedUnder": await unit_gid(tree, "TW")}) == []
+    # TW lies outside P01's scope but on its ancestor chain, so P01 may name it: filtering under it narrows
+    # what P01 reads (everything, here) and widens nothing; P02, a sibling it cannot name, matched nothing
+    # above, as a unit that does not exist (schema/filters.py unit_path); under its own unit, its own three
+    assert await listed(tree, "p01.manager", {"issuedUnder": await unit_gid(tree, "TW")}) == p01_reads
+    assert await listed(tree, "p01.manager", {"issuedUnder": await unit_gid(tree, "P01-C01")}) == ["KH-01/P01-C01"]
+    assert await listed(tree, "p01.c01.officer", {"issuedUnder": p01}) == await listed(tree, "p01.c01.officer")
     assert await listed(tree, "p01.manager", {"issuedUnder": p01}) == ["CTr-57/P01", "CTr-59/P01", "KH-01/P01-C01"]
     assert await listed(tree, "p01.manager", {"kind": "directive"}) == []
     assert await listed(tree, "p01.manager", {"search": "nghi quyet"}) == ["57-NQ/TW", "59-NQ/TW", "CTr-57/P01"]
