@@ -34,7 +34,7 @@ __all__ = ["Rows", "per_child", "per_group", "unit_and_children"]
 @dataclass(frozen=True)
 class Rows:
     select: Select[Any]  # its FROM and WHERE choose the rows
-    path: Any  # the path of the unit each row lies under (None: not joined; then `per_unit` is set)
+    path: Any  # the path of the unit each row lies under (None: not joined, for `per_group` only; then `per_unit` is set)
     aggregates: Mapping[str, ColumnElement[Any]]
     per_unit: Any = None  # the id of the unit each row lies under, when every aggregate is a count or a sum
 
@@ -53,8 +53,6 @@ def _summed_per_unit(rows: Rows, name: str) -> Rows:
 def per_child(parent: Unit, rows: Rows, name: str) -> Any:
     """The aggregates over `rows` (of the parent's subtree), per direct child and for the whole subtree, as a
     subquery keyed by `group_path`."""
-    if rows.path is None:  # rows not joined to their unit: sum them per unit, which reads its path
-        rows = _summed_per_unit(rows, name)
     key = child_on_the_way(rows.path, parent.path)  # an equality the planner hashes: summing per unit first would not pay
     labelled = [c.label(n) for n, c in rows.aggregates.items()]
     per_key = rows.select.with_only_columns(key.label("group_path"), *labelled).group_by(key).cte(f"{name}_per_key")

@@ -93,9 +93,7 @@ async def children_of(
 
 async def ancestors_of(session: AsyncSession, scope: Scope, paths: Sequence[str]) -> dict[str, list[Unit]]:
     """Each path's ancestors (root first) that the caller may name: in scope, or its own chain."""
-    wanted = {pk for path in paths for pk in path_ids(path)[:-1]}
-    rows = await session.scalars(select(Unit).where(Unit.id.in_(wanted), scope.chain_or_visible()))
-    known = {unit.id: unit for unit in rows}
+    known = await nameable_units_by_ids(session, scope, [pk for path in paths for pk in path_ids(path)[:-1]])
     return {path: [known[pk] for pk in path_ids(path)[:-1] if pk in known] for path in paths}
 
 
