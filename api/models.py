@@ -5,6 +5,7 @@ from resolute.api.audit.models import AuditEvent
 from resolute.api.db import Base
 from resolute.api.idempotency.models import IdempotencyKey
 from resolute.api.kpis.models import Kpi, KpiCoordinator, KpiUnitTarget, Measurement, MeasurementRevision
+from resolute.api.monitoring.summaries import ProgressSummary
 from resolute.api.org.models import Unit, UnitKind
 from resolute.api.resolutions.models import KeyResult, Objective, Resolution
 from resolute.api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task, TaskCoordinator
@@ -26,6 +27,7 @@ __all__ = [
     "Milestone",
     "Objective",
     "ProgressReport",
+    "ProgressSummary",
     "Resolution",
     "Task",
     "TaskCoordinator",

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from resolute.api.cli import main
 from resolute.api.settings import ROOT
 from tests.support import Api, Backend
+from tests.test_progress_summaries import check as summaries_equal_a_recomputation
 
 pytestmark = pytest.mark.committing("`resolute import` runs on its own connection, in a thread: it must see the test's data, and the test its writes")
 
@@ -96,6 +97,7 @@ async def test_the_cycle_imports_once_and_reads_through_graphql(api: Api, env: N
     assert await asyncio.to_thread(main, ["import", str(small)]) == 0
     first = await counts(api)
     assert (first["assignments"], first["progress_reports"], first["measurements"], first["tasks"]) == (2691, 3775, 1330, 827)
+    await summaries_equal_a_recomputation(api, "the small data set imported")
     assert await asyncio.to_thread(main, ["import", str(small)]) == 0
     assert await counts(api) == first  # idempotent: not even an audit event
     capsys.readouterr()
@@ -209,6 +211,7 @@ async def test_a_reimport_changes_exactly_the_changed_rows(api: Api, env: None, 
 
     assert await asyncio.to_thread(main, ["import", str(directory)]) == 0  # and the same files once more change nothing
     assert await snapshot(api) == after
+    await summaries_equal_a_recomputation(api, "a reimport that changed one assignment")  # rebuilt on PostgreSQL, by triggers on SQLite
 
 
 async def test_within_a_file_the_first_row_of_a_key_wins(api: Api, env: None, small: Path, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from resolute.api.interchange.cycle import load_cycle
 from resolute.api.interchange.loader import load_bundle
 from resolute.api.interchange.progress import Progress
 from resolute.api.interchange.reader import read_dir
+from resolute.api.monitoring import summaries
 from resolute.api.transaction import Tx, operation
 
 __all__ = ["import_directory"]
@@ -28,10 +29,16 @@ async def import_directory(tx: Tx, *, directory: Path, policy: Policy, progress:
         await session.execute(text("SET LOCAL statement_timeout = 0"))
         # Room to sort and hash a million staged rows in memory (the default 4 MB spills them to disk).
         await session.execute(text("SET LOCAL work_mem = '256MB'"))
+    # Summaries are rebuilt once at the end, not row by row by their triggers (PostgreSQL; SQLite runs them).
+    rebuilt = await summaries.deferred(session)
     bundle = read_dir(directory)
     step(f"units.csv, users.csv: {len(bundle.units):,} units and {len(bundle.users):,} users read")
     tree = await load_bundle(session, bundle, policy)
     del bundle  # the records of 200,000 units and users need not outlive their writing
     step(f"tree: {tree.units_created:,} units created, {tree.units_updated:,} updated; {tree.users_created:,} users created, {tree.users_updated:,} updated")
     cycle = await load_cycle(session, directory, today=tx.today, progress=step)
+    if rebuilt and (tree.units_created or tree.units_updated or cycle.changed()):
+        await summaries.rebuild(session)
+        await session.execute(text("ANALYZE progress_summaries"))
+        step("progress summaries rebuilt, ANALYZE")
     return tree.lines() + cycle.lines()

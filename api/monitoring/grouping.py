@@ -12,6 +12,11 @@ the aggregates over them. When every aggregate is a count or a sum (`per_unit` s
 first sums the rows per unit, and the groups sum those partial sums: a national ranking then joins
 the 3,400 units that hold a resolution's work to the 34 provinces by path range, not its 105,000
 assignments (bench/README.md has the figures).
+
+A source may also come with a `Summary`: the same aggregates over rows the database keeps per unit
+for the top of the tree (api.monitoring.summaries). It is given only when the caller reads every
+row of the source under the units it covers; then the groups at that depth or above read their own
+summary rows instead of summing their subtree, and deeper groups are counted as before.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, union_all
+from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -28,7 +33,18 @@ from resolute.api.access.scope import Scope
 from resolute.api.org.models import Unit
 from resolute.api.org.tree import child_on_the_way, under
 
-__all__ = ["Rows", "per_child", "per_group", "unit_and_children"]
+__all__ = ["Rows", "Summary", "per_child", "per_group", "unit_and_children"]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The aggregates of a source read from summary rows kept per unit at depth `depth` or above: `table`'s
+    rows that `conditions` choose (its `unit_id`: the unit whose subtree a row sums)."""
+
+    table: Any
+    conditions: Sequence[ColumnElement[bool]]
+    aggregates: Mapping[str, ColumnElement[Any]]
+    depth: int
 
 
 @dataclass(frozen=True)
@@ -37,6 +53,7 @@ class Rows:
     path: Any  # the path of the unit each row lies under (None: not joined, for `per_group` only; then `per_unit` is set)
     aggregates: Mapping[str, ColumnElement[Any]]
     per_unit: Any = None  # the id of the unit each row lies under, when every aggregate is a count or a sum
+    summary: Summary | None = None  # the same aggregates kept per top unit, for a caller who reads every row
 
 
 def _summed_per_unit(rows: Rows, name: str) -> Rows:
@@ -53,6 +70,8 @@ def _summed_per_unit(rows: Rows, name: str) -> Rows:
 def per_child(parent: Unit, rows: Rows, name: str) -> Any:
     """The aggregates over `rows` (of the parent's subtree), per direct child and for the whole subtree, as a
     subquery keyed by `group_path`."""
+    if rows.summary is not None and parent.depth + 1 <= rows.summary.depth:
+        return _summarised(rows, or_, name, parent=parent).subquery(name)
     key = child_on_the_way(rows.path, parent.path)  # an equality the planner hashes: summing per unit first would not pay
     labelled = [c.label(n) for n, c in rows.aggregates.items()]
     per_key = rows.select.with_only_columns(key.label("group_path"), *labelled).group_by(key).cte(f"{name}_per_key")
@@ -63,12 +82,39 @@ def per_child(parent: Unit, rows: Rows, name: str) -> Any:
 
 def per_group(group_condition: Callable[[Any], ColumnElement[bool]], rows: Rows, name: str) -> Any:
     """The aggregates over `rows` under each unit chosen by `group_condition` (given the units' alias), wherever
-    it lies: a path range join, as a subquery keyed by `group_id`."""
+    it lies: a path range join, as a subquery keyed by `group_id`. With a summary, the groups at its depth or
+    above read their summary rows, and the deeper ones are counted only if there are any (a condition
+    PostgreSQL checks once, before scanning anything for them)."""
+    if rows.summary is None:
+        return _counted_per_group(group_condition, rows, name).subquery(name)
+    depth = rows.summary.depth
+    deeper = aliased(Unit, name=f"{name}_deeper")
+    counted = _counted_per_group(lambda g: and_(group_condition(g), g.depth > depth), rows, name)
+    counted = counted.where(exists(select(deeper.id).where(group_condition(deeper), deeper.depth > depth)))
+    return union_all(_summarised(rows, group_condition, name), counted).subquery(name)
+
+
+def _counted_per_group(group_condition: Callable[[Any], ColumnElement[bool]], rows: Rows, name: str) -> Select[Any]:
     rows = _summed_per_unit(rows, name)
     groups = aliased(Unit, name=f"{name}_group")
     labelled = [c.label(n) for n, c in rows.aggregates.items()]
     joined = rows.select.with_only_columns(groups.id.label("group_id"), *labelled).join(groups, under(rows.path, groups.path))
-    return joined.where(group_condition(groups)).group_by(groups.id).subquery(name)
+    return joined.where(group_condition(groups)).group_by(groups.id)
+
+
+def _summarised(rows: Rows, choose: Callable[..., ColumnElement[bool]], name: str, *, parent: Unit | None = None) -> Select[Any]:
+    """The summary rows of the top units chosen, summed per unit: keyed by `group_path` under `parent` (the parent
+    and its direct children, `choose` being or_), else by `group_id` (the units `choose` picks of the alias)."""
+    summary = rows.summary
+    assert summary is not None
+    top = aliased(Unit, name=f"{name}_top")
+    labelled = [summary.aggregates[n].label(n) for n in rows.aggregates]  # in the order of the counted branch
+    if parent is not None:
+        key, chosen = top.path, choose(top.id == parent.id, top.parent_id == parent.id)
+    else:
+        key, chosen = top.id, and_(choose(top), top.depth <= summary.depth)
+    joined = select(key.label("group_path" if parent is not None else "group_id"), *labelled).select_from(summary.table)
+    return joined.join(top, top.id == summary.table.unit_id).where(chosen, *summary.conditions).group_by(key)
 
 
 async def unit_and_children(

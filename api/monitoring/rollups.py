@@ -23,7 +23,8 @@ from sqlalchemy.orm import aliased
 from resolute.api.access.scope import Scope
 from resolute.api.kpis.models import Kpi
 from resolute.api.monitoring.figures import COUNTS, Figures, counts, rates
-from resolute.api.monitoring.grouping import Rows, per_child, unit_and_children
+from resolute.api.monitoring.grouping import Rows, Summary, per_child, unit_and_children
+from resolute.api.monitoring.summaries import SUMMARY_DEPTH, ProgressSummary, summed
 from resolute.api.org.models import Unit
 from resolute.api.org.tree import in_subtree
 from resolute.api.resolutions.models import Resolution
@@ -71,16 +72,35 @@ def counted(scope: Scope, flt: ProgressFilter, assignee: Any, under_path: str | 
 def progress_rows(scope: Scope, flt: ProgressFilter, today: date, under_path: str | None) -> Rows:
     """The assignments that count with their assignee's path, and the counts over them. `under_path`: only the
     subtree of that unit, said as a literal range so that the planner knows how few units it holds; else the
-    units the caller may read (groups are readable units, and a scope is whole subtrees)."""
+    units the caller may read (groups are readable units, and a scope is whole subtrees). A caller who reads
+    every assignment there also gets the progress summaries of the top units."""
     member = aliased(Unit, name="member")
-    if under_path is None and scope.covers_whole_tree("unit", "read") and scope.covers_whole_tree("assignment", "read"):
+    reads_all = scope.covers(under_path, "assignment", "read") if under_path is not None else scope.covers_whole_tree("assignment", "read")
+    summary = _summary(flt, today) if reads_all else None
+    if under_path is None and scope.covers_whole_tree("unit", "read") and reads_all:
         # every assignment counts wherever it lies: no unit to join before summing per assignee (the grouping reads
         # the paths of the few units summed), which spares a national ranking a join of 100,000 rows
         everywhere = select(Assignment.assignee_unit_id).where(*counted(scope, flt, member, None))
-        return Rows(everywhere, None, counts(today), per_unit=Assignment.assignee_unit_id)
+        return Rows(everywhere, None, counts(today), per_unit=Assignment.assignee_unit_id, summary=summary)
     within = in_subtree(member.path, under_path) if under_path is not None else scope.within(member.path, "unit", "read")
     rows = select(member.id).select_from(member).join(Assignment, Assignment.assignee_unit_id == member.id).where(within, *counted(scope, flt, member, under_path))
-    return Rows(rows, member.path, counts(today), per_unit=member.id)
+    return Rows(rows, member.path, counts(today), per_unit=member.id, summary=summary)
+
+
+def _summary(flt: ProgressFilter, today: date) -> Summary:
+    """The filter said on the summary rows: a resolution by the task's resolution each row keeps, a KPI group
+    by its task, a due window by its due date."""
+    s = ProgressSummary
+    conds: list[ColumnElement[bool]] = []
+    if flt.resolution_ids is not None:
+        conds.append(s.resolution_id.in_(flt.resolution_ids) if flt.resolution_ids else false())
+    if flt.kpi_group is not None:
+        conds.append(s.task_id.in_(select(Task.id).where(Task.kpi_id.in_(select(Kpi.id).where(Kpi.kpi_group == flt.kpi_group)))))
+    if flt.due_from is not None:
+        conds.append(s.due_on >= flt.due_from)
+    if flt.due_to is not None:
+        conds.append(s.due_on <= flt.due_to)
+    return Summary(s, conds, summed(today), SUMMARY_DEPTH)
 
 
 def figures_columns(grouped: Any) -> list[ColumnElement[Any]]:
