@@ -85,6 +85,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
                 "application_name": "resolute",
                 # JIT pays off on long analytic scans; on a rollup it spends 30 ms compiling for 5 ms of work
                 "jit": "off",
+                # Statements are prepared and cached per connection; after five runs PostgreSQL may switch to a
+                # generic plan that cannot see the scope's path ranges or a resolution family's ids, and a
+                # province dashboard's statement takes 30-40 ms instead of 14 (bench/README.md). Plan each run.
+                "plan_cache_mode": "force_custom_plan",
             }
         }
     engine = create_async_engine(url, **kwargs)
