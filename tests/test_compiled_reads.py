@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 from datetime import date, timedelta
 from decimal import Decimal
@@ -21,11 +22,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import insert, literal, update
+from sqlalchemy import insert, literal, select, update
 
 from resolute.api.kpis.models import Measurement
+from resolute.api.org.models import Unit
 from resolute.api.tasks.models import Assignment, Milestone, ProgressReport, Task
 from resolute.schema.compiled import catalog
+from resolute.schema.ids import encode_id
 from tests.support import Api, Backend, StatementCounter, executor_twin, running_app
 from tests.test_scope_property_cycle import PERIODS, World, _load, worlds
 
@@ -91,6 +94,24 @@ LISTS = """query Lists($first: Int!, $search: String, $overdue: Boolean, $from: 
   k: kpi(code: "K0") { code name target }
 }"""
 
+# answered in Python from the service's rows (schema/compiled/direct.py), not by SQL: the same bytes all the same
+MONITORING = """query Monitoring($unit: ID, $res: ID, $group: String, $from: Date, $to: Date, $metric: RankingMetric!, $then: RankingMetric!,
+                                 $kind: String, $period: String) {
+  __typename
+  own: progressRollup { __typename unit { __typename id code name kind depth archived version } figures { ...F } children { unit { code } figures { ...F } } }
+  some: progressRollup(unit: $unit, filter: {resolution: $res, kpiGroup: $group, dueFrom: $from, dueTo: $to}) {
+    unit { code } figures { total overdue completionRate } children { __typename unit { code } figures { completedLate averageProgress } } }
+  byKind: ranking(metric: $metric, thenBy: $then, kind: $kind, filter: {resolution: $res, dueTo: $to}, period: $period) {
+    __typename metric thenBy rankedCount lowerQuartile median upperQuartile
+    entries { rank value unit { code } figures { ...F } lights { green yellow red measured greenShare }
+              discipline { expected received onTime assigned acknowledged acknowledgedInTime completeness timeliness averageAckDays disciplineIndex } } }
+  byParent: ranking(metric: $then, childrenOf: $unit) { metric thenBy entries { rank value unit { code name } } }
+}
+fragment F on ProgressFigures { total notStarted inProgress completed cancelled overdue completedOnTime completedWithinExtension completedLate
+                                completionRate onTimeRate averageProgress }"""
+METRICS = ("COMPLETION_RATE", "ON_TIME_RATE", "AVERAGE_PROGRESS", "OVERDUE", "COMPLETED", "GREEN_SHARE", "REPORTING_COMPLETENESS",
+           "REPORTING_TIMELINESS", "DISCIPLINE_INDEX")
+
 
 def _vary(seed: int, world: World) -> dict[str, Any]:
     """Random dates, statuses, progress, report days (ties included) and values, from one seed."""
@@ -138,6 +159,8 @@ async def _compare(api: Api, world: World, seed: int) -> None:
     pks = await _load(api, world)
     await _apply(api, world, pks, _vary(seed, world))
     rnd = random.Random(seed)
+    async with api.engine.begin() as conn:
+        unit_pks = dict(enumerate((await conn.execute(select(Unit.id).order_by(Unit.code))).scalars()))  # U00, U01, ...
     async with executor_twin(api) as twin:
         for n in range(len(world.grants)):
             user = f"user{n}"
@@ -160,6 +183,16 @@ async def _compare(api: Api, world: World, seed: int) -> None:
                 if not lists["tasks"]["pageInfo"]["hasNextPage"] and not lists["measurements"]["pageInfo"]["hasNextPage"]:
                     break
                 variables = {**variables, "tasksAfter": lists["tasks"]["pageInfo"]["endCursor"], "mAfter": lists["measurements"]["pageInfo"]["endCursor"]}
+            for _ in range(2):
+                variables = {
+                    "unit": encode_id("Unit", unit_pks[rnd.randrange(len(world.parents))]),
+                    "res": rnd.choice([None, *(encode_id("Resolution", pks["Resolution"][r]) for r in range(len(world.resolutions)))]),
+                    "group": rnd.choice([None, "growth"]), "from": rnd.choice([None, (TODAY - timedelta(days=20)).isoformat()]),
+                    "to": rnd.choice([None, (TODAY + timedelta(days=10)).isoformat()]), "metric": rnd.choice(METRICS),
+                    "then": rnd.choice(METRICS), "kind": rnd.choice(["central", "department", world.kind(rnd.randrange(len(world.parents)))]),
+                    "period": rnd.choice([None, TODAY.strftime("%Y-%m")]),
+                }  # fmt: skip
+                await _both(api, twin, user, MONITORING, variables)
             variables = {"first": rnd.randrange(0, 5), "after": None, "kind": rnd.choice([None, "department"]),
                          "search": rnd.choice([None, "", "u0", "vị u1"]), "code": world.code(rnd.randrange(len(world.parents)))}
             for _ in range(3):
@@ -236,3 +269,35 @@ async def test_a_failing_compiled_statement_is_answered_by_the_executor(api: Api
     body = await api.gql(query + " ", as_user="user0")  # another text: not answered from the prepared statements
     assert compiled == ["units"]  # the compiled statement was made (and failed in PostgreSQL)
     assert not body.get("errors") and body["data"] == expected
+
+
+async def test_dashboards_are_written_directly_and_a_wider_selection_is_the_executors(
+    api: Api, backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    """progressRollup and ranking skip the executor (no fallback logged) and answer its bytes; a selection that
+    reaches past a unit's own columns (its parent) is the executor's, with the same bytes again."""
+    if backend.name != "postgresql":
+        pytest.skip("compiled reads run on PostgreSQL only")
+    world = World(
+        parents=(0, 0, 1, 1, 0), grants=((0, (("admin", 0),)), (1, (("manager", 1),))), resolutions=((0, None, frozenset()), (1, 0, frozenset())),
+        tasks=((0, 0, frozenset()), (1, 1, frozenset())), assignments=((0, 0, 1), (0, 0, 4), (0, 1, 2), (1, 1, 3)),
+        reports=(0, 1), kpis=((0, 0, frozenset({1}), frozenset()),), measurements=((0, 1, 0), (0, 4, 0)), events=(),
+        kinds=("central", "province", "commune", "commune", "province"),
+    )
+    pks = await _load(api, world)
+    await _apply(api, world, pks, _vary(3, world))
+    async with api.engine.begin() as conn:
+        province = (await conn.execute(select(Unit.id).where(Unit.code == "U01"))).scalar_one()
+    variables = {"unit": encode_id("Unit", province), "res": encode_id("Resolution", pks["Resolution"][0]), "group": None, "from": None, "to": None,
+                 "metric": "COMPLETION_RATE", "then": "GREEN_SHARE", "kind": "province", "period": None}  # fmt: skip
+    wider = "query($u: ID) { progressRollup(unit: $u) { unit { code parent { code } } figures { total } } }"
+    async with executor_twin(api) as twin:
+        for user in ("user0", "user1"):
+            caplog.clear()
+            with caplog.at_level(logging.DEBUG, logger="resolute.compiled"):
+                answer = json.loads(await _both(api, twin, user, MONITORING, variables))["data"]
+                assert not [r.message for r in caplog.records if r.name == "resolute.compiled"], "the dashboards fell back to the executor"
+                assert answer["own"] is not None and answer["byKind"]["entries"], answer
+                caplog.clear()
+                await _both(api, twin, user, wider, {"u": encode_id("Unit", province)})
+                assert any("Unit.parent" in r.message for r in caplog.records), "a unit's parent is not written directly"

@@ -31,6 +31,7 @@ from strawberry.types.graphql import OperationType
 from resolute.api.db import driver_sql
 from resolute.schema.compiled.builder import Compiler
 from resolute.schema.compiled.catalog import ROOTS, TYPES
+from resolute.schema.compiled.direct import DIRECT
 from resolute.schema.compiled.plan import Field, NotCovered, plan_query
 
 __all__ = ["CompiledReads", "Prepared", "compile_operation"]
@@ -42,11 +43,13 @@ MAX_PREPARED = 2000
 
 @dataclass(frozen=True)
 class Prepared:
-    """One root field's answer: SQL text and its positional parameters (no SQL for `__typename`)."""
+    """One root field's answer: SQL text and its positional parameters (no SQL for `__typename`), or a root
+    answered in Python (`direct`: its planned field, schema/compiled/direct.py)."""
 
     key: str
     sql: str | None
     params: tuple[Any, ...] = ()
+    direct: Field | None = None
 
 
 def compile_operation(context: Any, fields: tuple[Field, ...], dialect: Dialect) -> tuple[Prepared, ...]:
@@ -55,6 +58,9 @@ def compile_operation(context: Any, fields: tuple[Field, ...], dialect: Dialect)
     for number, field in enumerate(fields):
         if field.name == "__typename":
             prepared.append(Prepared(field.key, None))
+            continue
+        if field.name in DIRECT:
+            prepared.append(Prepared(field.key, None, direct=field))
             continue
         root = ROOTS.get(field.name)
         if root is None:
@@ -118,13 +124,27 @@ class CompiledReads(SchemaExtension):
             data: dict[str, Any] = {}
             try:
                 for part in prepared:
-                    if part.sql is None:
+                    if part.direct is not None:
+                        data[part.key] = None  # answered below, once the session is free (its steps take it themselves)
+                    elif part.sql is None:
                         data[part.key] = "Query"
-                        continue
-                    text = (await connection.exec_driver_sql(part.sql, part.params)).scalar()
-                    data[part.key] = orjson.loads(text) if text is not None else None
+                    else:
+                        text = (await connection.exec_driver_sql(part.sql, part.params)).scalar()
+                        data[part.key] = orjson.loads(text) if text is not None else None
             except Exception:
                 log.warning("compiled read failed; the executor answers instead", exc_info=True)
                 await session.rollback()
+                return None
+        for part in prepared:
+            if part.direct is None:
+                continue
+            try:
+                data[part.key] = await DIRECT[part.direct.name](context, part.direct)
+            except NotCovered as reason:
+                log.debug("executor: %s", reason)
+                _prepared.put(key, _NOT_COVERED)
+                return None
+            except Exception:
+                log.warning("direct answer failed; the executor answers instead", exc_info=True)
                 return None
         return data

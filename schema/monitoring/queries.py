@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
@@ -80,6 +80,44 @@ async def kpi_filter(info: Info, given: KpiStatusFilterInput | None) -> KpiFilte
     return KpiFilter(resolution_ids=family, kpi_group=given.group, kpi_id=kpi_id)
 
 
+async def find_rollup(info: Any, unit: str | None, filter: ProgressFilterInput | None) -> rollups.Rollup | None:
+    """progressRollup's answer before it becomes GraphQL objects (also written directly: schema/compiled/direct.py);
+    `info`: anything with the request's context."""
+    ctx = info.context
+    flt = await progress_filter(info, filter)  # a bad filter is refused whatever the unit
+    row = await unit_or_own(info, unit)
+    if row is None:
+        return None
+    async with ctx.db.use() as session:
+        return await rollups.rollup(session, ctx.scope, row, flt, today=ctx.today)
+
+
+async def find_ranking(
+    info: Any, metric: RankingMetric, then_by: RankingMetric | None, children_of: str | None, kind: str | None,
+    filter: ProgressFilterInput | None, period: str | None,
+) -> ranking.Ranking | None:
+    """ranking's answer before it becomes GraphQL objects (also written directly); a bad argument is refused."""
+    if (children_of is None) == (kind is None):
+        raise _invalid("childrenOf", "give exactly one of 'childrenOf' and 'kind'")
+    if kind is not None and len(kind) > MAX_TEXT:
+        raise _invalid("kind", f"at most {MAX_TEXT} characters", ErrorCode.TOO_LONG)
+    ctx = info.context
+    bounds = discipline.period_bounds(_period(ctx.today, period))
+    flt = await progress_filter(info, filter)  # a bad filter is refused whatever the unit
+    parent = None
+    if children_of is not None:
+        parent = await ctx.loaders.units_by_id.load(decode_id(children_of, "Unit", "childrenOf"))
+        if parent is None:
+            return None
+    inputs = ranking.RankingInputs(
+        progress=flt, kpis=KpiFilter(resolution_ids=flt.resolution_ids, kpi_group=flt.kpi_group), period=bounds, today=ctx.today  # type: ignore[arg-type]
+    )
+    async with ctx.db.use() as session:
+        return await ranking.ranking(
+            session, ctx.scope, metric=metric.value, then_by=then_by.value if then_by else None, parent=parent, kind=kind, inputs=inputs
+        )
+
+
 @strawberry.type
 class MonitoringQuery:
     @strawberry.field(description=(
@@ -87,13 +125,7 @@ class MonitoringQuery:
         "and per direct sub-unit; null if the unit does not exist or is out of your scope."
     ))
     async def progress_rollup(self, info: Info, unit: strawberry.ID | None = None, filter: ProgressFilterInput | None = None) -> ProgressRollup | None:
-        ctx = info.context
-        flt = await progress_filter(info, filter)  # a bad filter is refused whatever the unit
-        row = await unit_or_own(info, unit)
-        if row is None:
-            return None
-        async with ctx.db.use() as session:
-            found = await rollups.rollup(session, ctx.scope, row, flt, today=ctx.today)
+        found = await find_rollup(info, unit, filter)
         return ProgressRollup.of(found) if found else None
 
     @strawberry.field(description=(
@@ -111,26 +143,8 @@ class MonitoringQuery:
         filter: ProgressFilterInput | None = None,
         period: Annotated[str | None, strawberry.argument(description="The reporting period of the discipline metrics (default: the last complete month).")] = None,
     ) -> RankingType | None:
-        if (children_of is None) == (kind is None):
-            raise _invalid("childrenOf", "give exactly one of 'childrenOf' and 'kind'")
-        if kind is not None and len(kind) > MAX_TEXT:
-            raise _invalid("kind", f"at most {MAX_TEXT} characters", ErrorCode.TOO_LONG)
-        ctx = info.context
-        bounds = discipline.period_bounds(_period(ctx.today, period))
-        flt = await progress_filter(info, filter)  # a bad filter is refused whatever the unit
-        parent = None
-        if children_of is not None:
-            parent = await ctx.loaders.units_by_id.load(decode_id(children_of, "Unit", "childrenOf"))
-            if parent is None:
-                return None
-        inputs = ranking.RankingInputs(
-            progress=flt, kpis=KpiFilter(resolution_ids=flt.resolution_ids, kpi_group=flt.kpi_group), period=bounds, today=ctx.today  # type: ignore[arg-type]
-        )
-        async with ctx.db.use() as session:
-            found = await ranking.ranking(
-                session, ctx.scope, metric=metric.value, then_by=then_by.value if then_by else None, parent=parent, kind=kind, inputs=inputs
-            )
-        return RankingType.of(found, metric, then_by)
+        found = await find_ranking(info, metric, then_by, children_of, kind, filter, period)
+        return RankingType.of(found, metric, then_by) if found else None
 
     @strawberry.field(description=(
         "How many (KPI, unit) pairs stand green, yellow and red now under a unit (default: your own) and under each "
