@@ -15,14 +15,14 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Executable, MetaData, TypeDecorator, event
+from sqlalchemy import DateTime, Dialect, Executable, MetaData, TypeDecorator, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool, StaticPool
 
 from resolute.api.settings import Settings
 
-__all__ = ["NAMING_CONVENTION", "Base", "RequestDB", "UtcDateTime", "create_engine", "driver_sql", "session_factory", "utcnow"]
+__all__ = ["NAMING_CONVENTION", "Base", "RequestDB", "UtcDateTime", "create_engine", "driver_sql", "plan_with_parameters", "session_factory", "utcnow"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -85,10 +85,6 @@ def create_engine(settings: Settings) -> AsyncEngine:
                 "application_name": "resolute",
                 # JIT pays off on long analytic scans; on a rollup it spends 30 ms compiling for 5 ms of work
                 "jit": "off",
-                # Statements are prepared and cached per connection; after five runs PostgreSQL may switch to a
-                # generic plan that cannot see the scope's path ranges or a resolution family's ids, and a
-                # province dashboard's statement takes 30-40 ms instead of 14 (bench/README.md). Plan each run.
-                "plan_cache_mode": "force_custom_plan",
             }
         }
     engine = create_async_engine(url, **kwargs)
@@ -154,3 +150,19 @@ class RequestDB:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+async def plan_with_parameters(session: AsyncSession) -> None:
+    """Have PostgreSQL plan the rest of this transaction's statements with their parameters (once per transaction).
+
+    asyncpg prepares and caches every statement; after five runs PostgreSQL may switch to a generic plan, which
+    cannot see a scope's path ranges or a resolution family's ids: a province dashboard's statement then takes
+    30-40 ms instead of 14 (bench/README.md). Planning costs a millisecond, more than small lookups save, so only
+    the dashboards' aggregates ask for it."""
+    if session.bind.dialect.name != "postgresql":
+        return
+    transaction = session.get_transaction()
+    if transaction is not None and session.info.get("custom_plans") is transaction:
+        return
+    await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    session.info["custom_plans"] = session.get_transaction()

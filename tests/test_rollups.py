@@ -658,6 +658,7 @@ async def test_statements_do_not_grow_with_the_number_of_groups(api: Api, statem
         baseline = statements.count
         for name, f in filters.items():
             family = int(f is not None)  # the resolution's family: one statement before the aggregate
+            family += int(api.engine.dialect.name == "postgresql")  # and, on PostgreSQL, SET LOCAL plan_cache_mode
             cost = {}
             for shape, query, small, large in [
                 ("progressRollup", rollup, {"u": uid[1]}, {"u": uid[2]}),

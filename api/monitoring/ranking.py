@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, case, func, literal_column, null, select, 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolute.api.access.scope import Scope
+from resolute.api.db import plan_with_parameters
 from resolute.api.monitoring import discipline, lights, rollups
 from resolute.api.monitoring.discipline import DisciplineFigures
 from resolute.api.monitoring.figures import Figures
@@ -136,6 +137,7 @@ async def ranking(
     ).cte("ranked")
     stats = select(*[_quartile(k, ranked.c.value, ranked.c.position, ranked.c.n).label(f"q{k}") for k in (1, 2, 3)]).subquery("stats")
     query = select(Unit, ranked, stats).select_from(ranked).join(Unit, Unit.id == ranked.c.unit_id).join(stats, true()).order_by(*keys(ranked), ranked.c.code)
+    await plan_with_parameters(session)
     rows = (await session.execute(query)).all()
     entries = [
         RankingEntry(

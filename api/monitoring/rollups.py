@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from resolute.api.access.scope import Scope
+from resolute.api.db import plan_with_parameters
 from resolute.api.kpis.models import Kpi
 from resolute.api.monitoring.figures import COUNTS, Figures, counts, rates
 from resolute.api.monitoring.grouping import Rows, Summary, per_child, unit_and_children
@@ -118,6 +119,7 @@ class Rollup:
 
 async def rollup(session: AsyncSession, scope: Scope, unit: Unit, flt: ProgressFilter, *, today: date) -> Rollup:
     """A unit's figures and each direct child's, in one statement (`unit`: one the caller may read)."""
+    await plan_with_parameters(session)
     grouped = per_child(unit, progress_rows(scope, flt, today, unit.path), "grouped")
     head, rest = await unit_and_children(session, scope, unit, grouped, figures_columns(grouped))
     return Rollup(unit=head[0], figures=Figures.of(head._mapping), children=[(row[0], Figures.of(row._mapping)) for row in rest])
