@@ -32,6 +32,7 @@ from resolute.api.accounts.service import authenticate
 from resolute.api.auth.backend import TokenBackend
 from resolute.api.auth.tokens import issue_token
 from resolute.api.db import create_engine, session_factory
+from resolute.api.readiness import head_revision, readiness
 from resolute.api.reports.routes import ROUTES as REPORT_ROUTES
 from resolute.api.request_state import RequestStateMiddleware
 from resolute.api.settings import Settings
@@ -67,7 +68,15 @@ async def token_endpoint(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
+    """Alive: the process answers (nothing else is checked; see /readyz)."""
     return JSONResponse({"status": "ok"})
+
+
+async def ready(request: Request) -> Response:
+    """Ready for traffic: the database answers, at the migrations' head, and Redis when configured (api.readiness)."""
+    state = request.app.state
+    ok, body = await readiness(state.settings, state.sessions, state.head_revision)
+    return JSONResponse(body, status_code=200 if ok else 503, headers={"Cache-Control": "no-store"})
 
 
 async def home(request: Request) -> Response:
@@ -130,6 +139,7 @@ def create_app(
         routes=[
             Route("/", home),
             Route("/healthz", health),
+            Route("/readyz", ready),
             Route("/auth/token", token_endpoint, methods=["POST"]),
             *REPORT_ROUTES,
             *([Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql)] if graphql is not None else []),
@@ -138,4 +148,5 @@ def create_app(
     )
     app.state.settings = settings
     app.state.policy = load_policy(settings.policy_dir)
+    app.state.head_revision = head_revision(settings)  # what /readyz compares the database with
     return app
