@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from resolute.api.settings import ROOT, Settings
+from resolute.api.settings import ROOT, Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from resolute.api.transaction import Outcome, UnitOfWork
@@ -56,11 +56,33 @@ def _server_implementations() -> dict[str, str]:
     }
 
 
+async def _database_problem(settings: Settings) -> str | None:
+    """Why the server must not start on this database (it does not answer, or is not at the migrations' head)."""
+    from resolute.api.db import create_engine, session_factory
+    from resolute.api.readiness import head_revision, readiness
+
+    engine = create_engine(settings)
+    try:
+        _, body = await readiness(settings.replace(redis_url=""), session_factory(engine), head_revision(settings))
+    finally:
+        await engine.dispose()
+    checks = body["checks"]
+    if checks["database"] != "ok":
+        return f"the database does not answer: {checks['database']}"
+    if checks["migrations"] != "ok":
+        return f"the database is {checks['migrations']} (or `resolute serve --migrate`)"
+    return None
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     if args.migrate:
         cmd_migrate(argparse.Namespace(revision="head", downgrade=None), settings)
+    problem = asyncio.run(_database_problem(settings))
+    if problem is not None:
+        print(f"resolute: {problem}", file=sys.stderr)
+        return 2
     fast = _server_implementations()
     print(
         f"Resolute on http://{args.host}:{args.port}/graphql (GraphiQL in a browser; POST /auth/token for a token);"
@@ -204,13 +226,14 @@ def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
+    settings = settings or Settings()
     parser = argparse.ArgumentParser(prog="resolute", description="Resolute: monitor how resolutions are carried out, unit by unit.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="serve the GraphQL API", description="Serve the API (GraphiQL at /graphql, tokens at POST /auth/token).")
-    serve.add_argument("--host", default=Settings().host)
-    serve.add_argument("--port", type=int, default=Settings().port)
+    serve.add_argument("--host", default=settings.host)
+    serve.add_argument("--port", type=int, default=settings.port)
     serve.add_argument("--workers", type=int, default=1, help="server processes (use PostgreSQL for more than one)")
     serve.add_argument("--migrate", action="store_true", help="apply migrations before serving")
     serve.set_defaults(func=cmd_serve)
@@ -254,8 +277,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.func(args, Settings()) or 0)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:  # one line, not a traceback (the value of a secret is never in it)
+        print(f"resolute: {exc}", file=sys.stderr)
+        return 2
+    args = build_parser(settings).parse_args(argv)
+    return int(args.func(args, settings) or 0)
 
 
 if __name__ == "__main__":

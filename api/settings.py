@@ -6,13 +6,14 @@ working directory, an HS256 secret kept in ./var/jwt-secret, GraphiQL on.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import os
 import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-__all__ = ["ROOT", "VAR", "Settings"]
+__all__ = ["ROOT", "VAR", "Settings", "SettingsError", "load_settings"]
 
 # The folder holding api/, schema/, migrations/ and policies/: the checkout, or site-packages/resolute
 # in an installed wheel (both ship as data there). Nothing is ever written under it.
@@ -103,3 +104,78 @@ def _local_secret() -> str:
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_urlsafe(48))
     return _key_file(str(path)).strip()
+
+
+# -- checked at start (`resolute ...`): one clear line instead of a traceback, or a setting silently ignored ----------
+
+# RESOLUTE_* names read elsewhere: by create-admin and set-password, and by the test suite
+OTHER_NAMES = frozenset({"ADMIN_PASSWORD", "TEST_PG"})
+JWT_ALGORITHMS = ("HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA")
+DRIVERS = {"sqlite+aiosqlite": "sqlite+aiosqlite:///path/to/file.db", "postgresql+asyncpg": "postgresql+asyncpg://user@host:5432/database"}
+_BOOLEANS = {"1", "true", "yes", "on", "0", "false", "no", "off"}
+# (lowest, highest) of the numbers that have bounds
+_BOUNDS: dict[str, tuple[float, float]] = {
+    "port": (1, 65535), "db_pool_size": (1, 1000), "db_pool_timeout": (0.001, 3600), "db_statement_timeout_ms": (1, 86_400_000),
+    "jwt_leeway_seconds": (0, 3600), "token_ttl_seconds": (1, 31 * 86400), "argon2_time_cost": (1, 100),
+    "argon2_memory_kib": (1024, 4 * 1024 * 1024), "live_recheck_seconds": (0.01, 3600),
+}  # fmt: skip
+
+
+class SettingsError(ValueError):
+    """A setting the process cannot start with; its message is one line naming the variable (never its secret value)."""
+
+
+def _number(name: str, kind: str, raw: str) -> None:
+    variable = f"RESOLUTE_{name.upper()}"
+    try:
+        value = int(raw) if kind == "int" else float(raw)
+    except ValueError:
+        raise SettingsError(f"{variable}={raw!r}: {'a whole number' if kind == 'int' else 'a number'} is expected") from None
+    low, high = _BOUNDS.get(name, (float("-inf"), float("inf")))
+    if not low <= value <= high:
+        raise SettingsError(f"{variable}={raw!r}: between {low:g} and {high:g}")
+
+
+def _database_url(url: str) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        driver = make_url(url).drivername
+    except ArgumentError:
+        raise SettingsError("RESOLUTE_DATABASE_URL is not a database URL; for example " + " or ".join(DRIVERS.values())) from None
+    if driver not in DRIVERS:
+        raise SettingsError(f"RESOLUTE_DATABASE_URL uses {driver!r}; use " + " or ".join(DRIVERS.values()))
+
+
+def load_settings() -> Settings:
+    """The settings of this process, checked: an unknown RESOLUTE_* name (a misspelling would otherwise be ignored),
+    a value of the wrong type or out of bounds, a database URL of another driver, an unknown token algorithm or a
+    key file that cannot be read each raise SettingsError."""
+    env = os.environ
+    known = {f.name.upper(): f for f in fields(Settings)}
+    for variable in sorted(env):
+        if not variable.startswith("RESOLUTE_"):
+            continue
+        name = variable.removeprefix("RESOLUTE_")
+        if name not in known and name not in OTHER_NAMES:
+            close = difflib.get_close_matches(name, [*known, *OTHER_NAMES], n=1)
+            raise SettingsError(f"unknown setting {variable}" + (f" (did you mean RESOLUTE_{close[0]}?)" if close else ""))
+        f = known.get(name)
+        if f is None:
+            continue
+        raw = env[variable].strip()
+        if f.type in ("int", "float"):
+            _number(f.name, str(f.type), raw)
+        elif f.type == "bool" and raw.lower() not in _BOOLEANS:
+            raise SettingsError(f"{variable}={raw!r}: one of true, false (or 1, 0, yes, no, on, off)")
+    settings = Settings()
+    _database_url(settings.database_url)
+    if settings.jwt_algorithm not in JWT_ALGORITHMS:
+        raise SettingsError(f"RESOLUTE_JWT_ALGORITHM={settings.jwt_algorithm!r}: one of {', '.join(JWT_ALGORITHMS)}")
+    for name in ("jwt_private_key_file", "jwt_public_key_file"):
+        path = getattr(settings, name)
+        if path and not os.access(path, os.R_OK):
+            raise SettingsError(f"RESOLUTE_{name.upper()}: cannot read {path}")
+    return settings
+

@@ -203,10 +203,12 @@ async def test_grants_are_read_afresh_on_every_request(tree: Api) -> None:
 # -- 4. resolute serve ---------------------------------------------------------------------------------
 
 
-def test_serve_runs_uvloop_and_httptools_with_the_workers_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_runs_uvloop_and_httptools_with_the_workers_asked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RESOLUTE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}")
     calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
     monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: calls.append((args, kwargs)))
-    assert cli.main(["serve", "--port", "8123", "--workers", "3"]) == 0
+    assert cli.main(["serve", "--port", "8123", "--workers", "3"]) == 2  # an empty database: refused before serving
+    assert cli.main(["serve", "--port", "8123", "--workers", "3", "--migrate"]) == 0
     ((args, kwargs),) = calls
     assert args == ("resolute.schema.server:create_app",)
     assert kwargs | {"host": None} == {
@@ -220,12 +222,13 @@ def test_serve_runs_uvloop_and_httptools_with_the_workers_asked(monkeypatch: pyt
     }
 
 
-def test_serve_falls_back_to_uvicorns_choice_without_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_falls_back_to_uvicorns_choice_without_uvloop(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RESOLUTE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}")
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: calls.append(kwargs))
     find_spec: Callable[..., Any] = cli.importlib.util.find_spec
     monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name, *a: None if name in ("uvloop", "httptools") else find_spec(name, *a))
-    cli.main(["serve"])
+    cli.main(["serve", "--migrate"])
     assert (calls[0]["loop"], calls[0]["http"], calls[0]["workers"]) == ("auto", "auto", 1)
 
 
@@ -239,7 +242,7 @@ def test_serve_answers_with_two_workers(tmp_path: Path) -> None:
         "RESOLUTE_JWT_SECRET": "serve-secret-" + "z" * 32,
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "resolute.api.cli", "serve", "--port", str(port), "--workers", "2"],
+        [sys.executable, "-m", "resolute.api.cli", "serve", "--port", str(port), "--workers", "2", "--migrate"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
