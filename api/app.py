@@ -31,6 +31,7 @@ from resolute.api.access.policy import load_policy
 from resolute.api.accounts.service import authenticate
 from resolute.api.auth.backend import TokenBackend
 from resolute.api.auth.tokens import issue_token
+from resolute.api.body_limit import BodyLimitMiddleware
 from resolute.api.db import create_engine, session_factory
 from resolute.api.readiness import head_revision, readiness
 from resolute.api.reports.routes import ROUTES as REPORT_ROUTES
@@ -132,6 +133,7 @@ def create_app(
         )
     middleware += [
         Middleware(RequestStateMiddleware),  # the request's id and its one session, for every route
+        Middleware(BodyLimitMiddleware, limit=settings.max_body_bytes),  # 413 before a large body is read or a token checked
         Middleware(AuthenticationMiddleware, backend=TokenBackend(settings)),  # the caller, from that session
     ]
     app = Starlette(

@@ -61,6 +61,8 @@ class Settings:
     redis_url: str = field(default_factory=lambda: _env("REDIS_URL", ""))
     # How often a live subscription re-reads its caller (expiry, deactivation, lost grants end it).
     live_recheck_seconds: float = field(default_factory=lambda: float(_env("LIVE_RECHECK_SECONDS", "30")))
+    # The largest request body accepted (GraphQL documents and logins are a few kB; bulk data comes by `resolute import`).
+    max_body_bytes: int = field(default_factory=lambda: int(_env("MAX_BODY_BYTES", str(1024 * 1024))))
     host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(_env("PORT", "8000")))
 
@@ -117,7 +119,7 @@ _BOOLEANS = {"1", "true", "yes", "on", "0", "false", "no", "off"}
 _BOUNDS: dict[str, tuple[float, float]] = {
     "port": (1, 65535), "db_pool_size": (1, 1000), "db_pool_timeout": (0.001, 3600), "db_statement_timeout_ms": (1, 86_400_000),
     "jwt_leeway_seconds": (0, 3600), "token_ttl_seconds": (1, 31 * 86400), "argon2_time_cost": (1, 100),
-    "argon2_memory_kib": (1024, 4 * 1024 * 1024), "live_recheck_seconds": (0.01, 3600),
+    "argon2_memory_kib": (1024, 4 * 1024 * 1024), "live_recheck_seconds": (0.01, 3600), "max_body_bytes": (1024, 1024**3),
 }  # fmt: skip
 
 
