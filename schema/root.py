@@ -12,6 +12,7 @@ from resolute.schema.accounts.mutations import AccountsMutation
 from resolute.schema.accounts.queries import AccountsQuery
 from resolute.schema.audit.queries import AuditQuery
 from resolute.schema.compiled.extension import CompiledReads
+from resolute.schema.cost import CostLimit
 from resolute.schema.context import Info
 from resolute.schema.documents import DocumentCache, Rules
 from resolute.schema.kpis.mutations import KpisMutation
@@ -66,6 +67,7 @@ schema = strawberry.Schema(
         lambda: AddValidationRules(list(LIMITS)),
         DocumentCache,
         lambda: MaskErrors(should_mask_error=_should_mask),
+        CostLimit,  # before the compiled reads: a refused query runs nothing
         CompiledReads,
         HttpSubscriptions,
     ],

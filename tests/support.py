@@ -272,6 +272,7 @@ class Api:
     settings: Settings
     engine: AsyncEngine | TestConnection  # a TestConnection unless the test is `committing`
     tokens: dict[str, str] = field(default_factory=dict)
+    last_cost: dict[str, int] | None = None  # extensions.cost of the last answer to `gql`
 
     async def seed(self, units: list[UnitRecord], users: list[UserRecord] | None = None, *, passwords: bool = True) -> ImportReport:
         """Load units and users through the importer, and give every user PASSWORD."""
@@ -308,6 +309,8 @@ class Api:
         response = await self.client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
         body = response.json()
         body["_status"] = response.status_code
+        extensions = body.pop("extensions", None)  # every answer says what it cost (schema.cost): kept in `last_cost`
+        self.last_cost = extensions.get("cost") if isinstance(extensions, dict) else None
         return body
 
     async def data(self, query: str, variables: dict[str, Any] | None = None, *, as_user: str) -> dict[str, Any]:

@@ -28,7 +28,7 @@ async def test_a_body_past_the_limit_is_refused_before_anything_reads_it(api: Ap
         await small.seed([unit("TW", None, "central")], [user("admin", "TW", "admin")])
         token = {"Authorization": f"Bearer {await small.token_for('admin')}", "Content-Type": "application/json"}
         at_limit = await small.client.post("/graphql", content=document(LIMIT), headers=token)
-        assert (at_limit.status_code, at_limit.json()) == (200, {"data": {"__typename": "Query"}})
+        assert (at_limit.status_code, at_limit.json()["data"]) == (200, {"__typename": "Query"})
 
         for name, headers, body in [
             ("announced, with a token", token, document(LIMIT + 1)),
@@ -50,4 +50,4 @@ async def test_a_body_past_the_limit_is_refused_before_anything_reads_it(api: Ap
     refused = await api.client.post("/graphql", content=document(api.settings.max_body_bytes + 1), headers=token)
     assert (refused.status_code, statements.count) == (413, 0)
     answered = await api.client.post("/graphql", content=document(api.settings.max_body_bytes), headers=token)
-    assert (answered.status_code, answered.json()) == (200, {"data": {"__typename": "Query"}}) and statements.count > 0
+    assert (answered.status_code, answered.json()["data"]) == (200, {"__typename": "Query"}) and statements.count > 0

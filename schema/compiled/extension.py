@@ -96,7 +96,8 @@ class CompiledReads(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
         execution = self.execution_context
         context = execution.context
-        if execution.graphql_document is not None and execution.operation_type == OperationType.QUERY and getattr(context, "compiled_reads", False):
+        answered = execution.result is not None  # refused before (the cost limit): nothing to run
+        if not answered and execution.graphql_document is not None and execution.operation_type == OperationType.QUERY and getattr(context, "compiled_reads", False):
             data = await self._answer(execution, context)
             if data is not None:
                 execution.result = ExecutionResult(data=data, errors=None)

@@ -1,0 +1,166 @@
+"""The computed cost of a query: how many objects it may read at most, refused above a ceiling before anything runs.
+
+Depth and alias limits bound a document's shape, not what it reads: `units(first: 100) { children { children
+{ ... } } }` stays shallow and reads millions. So each operation is costed, as GitHub and Shopify count it, by
+the objects it may return: an object field counts once per parent object; a connection (a field taking `first`)
+counts itself once and `first` objects for its `nodes` or `edges` (`first` as the request gives it, a variable
+included, or its default); a list without `first` counts UNPAGED_LIST objects per parent (its real size is not
+known before reading it), or the bound the domain sets (5 key results an objective, 50 milestones a task). Scalars are free. Fragments count where they apply (an interface or union's fragments
+all count: an over-estimate is safe). Mutations cost like queries, subscriptions are not costed here (a
+subscription reads per event).
+
+An operation above MAX_COST is refused with COST_LIMIT (the cost and the ceiling in `extensions`) and no resolver
+runs; every answer carries `extensions.cost` = {requested, limit}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    get_named_type,
+    value_from_ast,
+)
+from strawberry.extensions import SchemaExtension
+
+from resolute.api.kpis.service import MAX_COORDINATORS
+from resolute.api.resolutions.models import MAX_KEY_RESULTS
+from resolute.api.tasks.service import MAX_MILESTONES
+
+__all__ = ["MAX_COST", "UNPAGED_LIST", "CostLimit", "operation_cost"]
+
+MAX_COST = 500_000  # objects one request may read at most (GitHub's ceiling, 500,000 nodes)
+UNPAGED_LIST = 100  # objects assumed for a list field that takes no `first`, unless the domain bounds it:
+BOUNDED_LISTS = {
+    ("Objective", "keyResults"): MAX_KEY_RESULTS, ("Task", "milestones"): MAX_MILESTONES,
+    ("Task", "coordinatingUnits"): MAX_COORDINATORS, ("Kpi", "coordinatingUnits"): MAX_COORDINATORS,
+}  # fmt: skip
+PAGE_ITEMS = frozenset({"nodes", "edges"})
+
+
+def _is_list(field: GraphQLField) -> bool:
+    kind = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+    return isinstance(kind, GraphQLList)
+
+
+def _fields(named: GraphQLNamedType) -> Mapping[str, GraphQLField]:
+    return named.fields if isinstance(named, (GraphQLObjectType, GraphQLInterfaceType)) else {}
+
+
+class _Coster:
+    def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode], variables: dict[str, Any]) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+
+    def _first(self, node: FieldNode, field: GraphQLField) -> int | None:
+        """The `first` the request gives (a literal or a variable), or the argument's default; None without one."""
+        argument = field.args.get("first")
+        if argument is None:
+            return None
+        given = next((a.value for a in node.arguments or () if a.name.value == "first"), None)
+        value = value_from_ast(given, argument.type, self.variables) if given is not None else argument.default_value
+        return value if isinstance(value, int) and value >= 0 else 0
+
+    def _selected(self, selection_set: SelectionSetNode, seen: frozenset[str]) -> list[FieldNode]:
+        """The field nodes of a selection, fragments flattened (a fragment inside itself counts once)."""
+        found: list[FieldNode] = []
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                found.append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                found += self._selected(selection.selection_set, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if fragment is not None and name not in seen:
+                    found += self._selected(fragment.selection_set, seen | {name})
+        return found
+
+    def _lookup(self, parent: GraphQLNamedType, name: str) -> GraphQLField | None:
+        """The field on the parent type, or on any member of a union or implementation of an interface."""
+        field = _fields(parent).get(name)
+        if field is not None:
+            return field
+        members = parent.types if isinstance(parent, GraphQLUnionType) else self.schema.get_possible_types(parent) if isinstance(parent, GraphQLInterfaceType) else []
+        return next((_fields(m)[name] for m in members if name in _fields(m)), None)
+
+    def cost(self, selection_set: SelectionSetNode, parent: GraphQLNamedType, multiplier: int, page: int | None = None) -> int:
+        """Objects read below `parent`, itself read `multiplier` times; `page`: the parent is a connection of that size."""
+        total = 0
+        for node in self._selected(selection_set, frozenset()):
+            if node.name.value.startswith("__") or node.selection_set is None:
+                continue  # scalars, __typename; introspection is bounded by the schema's size
+            field = self._lookup(parent, node.name.value)
+            if field is None:
+                continue
+            named = get_named_type(field.type)
+            first = self._first(node, field)
+            if page is not None and node.name.value in PAGE_ITEMS:
+                count = multiplier * page  # a connection's items: its `first`
+            elif first is not None:
+                count = multiplier  # the connection object; its items count below
+            elif _is_list(field):
+                count = multiplier * BOUNDED_LISTS.get((parent.name, node.name.value), UNPAGED_LIST)
+            else:
+                count = multiplier
+            total += count + self.cost(node.selection_set, named, count, first)
+            if total > 10 * MAX_COST:
+                return total  # far past the ceiling: no need to count the rest
+        return total
+
+
+def operation_cost(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None) -> int:
+    """The objects the operation may read at most (0 for a subscription, or when the operation cannot be told)."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [op for op in operations if operation_name is None or (op.name is not None and op.name.value == operation_name)]
+    if len(chosen) != 1 or chosen[0].operation == OperationType.SUBSCRIPTION:
+        return 0
+    root = schema.query_type if chosen[0].operation == OperationType.QUERY else schema.mutation_type
+    if root is None:
+        return 0
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    return _Coster(schema, fragments, variables or {}).cost(chosen[0].selection_set, root, 1)
+
+
+class CostLimit(SchemaExtension):
+    """Costs each operation before it executes; refuses it above MAX_COST; reports the cost with every answer."""
+
+    cost: int | None = None
+
+    async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
+        execution = self.execution_context
+        self.cost = None
+        if execution.graphql_document is not None and execution.result is None and execution.operation_type != OperationType.SUBSCRIPTION:
+            try:
+                self.cost = operation_cost(execution.schema._schema, execution.graphql_document, execution.operation_name, execution.variables)
+            except GraphQLError:
+                self.cost = None  # variables that do not coerce: the executor reports them
+            if self.cost is not None and self.cost > MAX_COST:
+                execution.result = ExecutionResult(data=None, errors=[GraphQLError(
+                    f"this query may read up to {self.cost:,} objects; the limit is {MAX_COST:,}: ask for smaller pages (first) or fewer nested lists",
+                    extensions={"code": "COST_LIMIT", "cost": self.cost, "limit": MAX_COST},
+                )])  # fmt: skip
+        yield
+
+    def get_results(self) -> dict[str, Any]:
+        return {} if self.cost is None else {"cost": {"requested": self.cost, "limit": MAX_COST}}
