@@ -3,6 +3,8 @@ its extensions (the document cache, masked errors, compiled reads)."""
 
 from __future__ import annotations
 
+import logging
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import AddValidationRules, MaskErrors, MaxAliasesLimiter, QueryDepthLimiter
@@ -29,6 +31,8 @@ from resolute.schema.tasks.mutations import TasksMutation
 from resolute.schema.tasks.queries import TasksQuery
 
 __all__ = ["schema"]
+
+log = logging.getLogger("resolute.errors")
 
 
 @strawberry.type
@@ -59,6 +63,20 @@ def _should_mask(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
+class MaskInternalErrors(MaskErrors):
+    """An internal failure reaches the client as a fixed message with the request's id (code INTERNAL), and the log
+    as the failure itself with the same id: an operator finds the one from the other, a client learns nothing."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        request_id = getattr(self.execution_context.context, "request_id", None) or "unknown"
+        log.error("request %s: unexpected error at %s", request_id, error.path, exc_info=error.original_error)
+        return GraphQLError(
+            message=f"Unexpected error (request {request_id}); it has been logged.",
+            nodes=error.nodes, source=error.source, positions=error.positions, path=error.path,
+            extensions={"code": "INTERNAL", "requestId": request_id},
+        )
+
+
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
@@ -66,7 +84,7 @@ schema = strawberry.Schema(
     extensions=[
         lambda: AddValidationRules(list(LIMITS)),
         DocumentCache,
-        lambda: MaskErrors(should_mask_error=_should_mask),
+        lambda: MaskInternalErrors(should_mask_error=_should_mask),
         CostLimit,  # before the compiled reads: a refused query runs nothing
         CompiledReads,
         HttpSubscriptions,
