@@ -21,7 +21,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 
 from resolute.api import clock
 from resolute.api.db import session_factory
@@ -32,7 +32,7 @@ from resolute.api.resolutions.models import Resolution
 from resolute.api.tasks.models import ASSIGNMENT_STATUSES, Assignment, Task
 from resolute.schema.ids import encode_id
 from tests.support import Api, Backend, running_app, unit, user
-from tests.test_rollups import World, fixed_today, load, worlds  # noqa: F401 (fixed_today: the world's today, autouse)
+from tests.test_rollups import Work, World, fixed_today, load, worlds  # noqa: F401 (fixed_today: the world's today, autouse)
 from tests.test_scope_property_cycle import insert_rows
 
 Key = tuple[int, int, date]
@@ -232,5 +232,28 @@ def test_moves_and_merges_through_graphql_keep_the_ranking_equal_to_the_assignme
                                    {"i": {"sourceIds": [encode_id("Unit", ids["C2"])], "targetId": encode_id("Unit", ids["C3"])}}, as_user="admin")
             assert merged["data"]["unitMerge"]["errors"] in (None, []), merged
             await same_as_listed("C2 (under P1) merged into C3 (under P2)")
+
+    asyncio.run(run())
+
+
+def test_a_truncate_of_the_assignments_empties_their_summaries(backend: Backend) -> None:
+    """TRUNCATE fires no row trigger: on PostgreSQL a statement trigger empties the summaries with the assignments
+    (SQLite has no TRUNCATE; its DELETE runs the row triggers)."""
+    work = Work(task=0, assignee=2, status="in_progress", progress=40, original_due=DAY, due=DAY, completed_on=None)
+    world = World(parents=(0, 0, 1), kinds=("central", "province", "commune"), personas=(), resolutions=((0, None),), tasks=((0, None),),
+                  assignments=((0, work),), kpi_groups=())  # fmt: skip
+
+    async def run() -> None:
+        async with running_app(backend.settings, engine=backend.engine) as api:
+            await load(api, world)
+            assert len(await summary_rows(api)) == 3  # the commune, its province, the root
+            async with api.engine.begin() as conn:
+                if backend.name == "postgresql":
+                    await conn.execute(text("TRUNCATE assignments CASCADE"))
+                else:
+                    await conn.execute(text("UPDATE tasks SET origin_assignment_id = NULL"))
+                    await conn.execute(text("DELETE FROM assignments"))
+            assert await summary_rows(api) == {}
+            await check(api, "the assignments were emptied")
 
     asyncio.run(run())

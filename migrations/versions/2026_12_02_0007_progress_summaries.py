@@ -3,7 +3,8 @@
 Each unit at depth 3 or above (the root, provinces and ministries, their communes and departments) keeps, per (task, due date), the counts
 of the assignments whose assignee lies in its subtree. Triggers keep them in the writing transaction:
 on assignments (insert, delete, and an update of a counted column), on units (a path change that moves
-a unit under another top unit) and on tasks (a task moved to another resolution). On PostgreSQL they
+a unit under another top unit) and on tasks (a task moved to another resolution); on PostgreSQL a TRUNCATE
+of the assignments (which fires no row trigger) empties the summaries. On PostgreSQL the row triggers
 do nothing in a transaction that set `resolute.summaries` to 'deferred' (a bulk import, which then
 rebuilds the rows). The existing assignments are summed once here.
 
@@ -82,6 +83,13 @@ BEGIN
   RETURN NULL;
 END $$
 """
+PG_ON_TRUNCATE = """
+CREATE FUNCTION progress_summaries_on_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM progress_summaries;  -- not TRUNCATE: the statement that fired this may be truncating it too
+  RETURN NULL;
+END $$
+"""
 PG_ON_TASK = """
 CREATE FUNCTION progress_summaries_on_task() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -98,6 +106,8 @@ PG_TRIGGERS = [
     f"EXECUTE FUNCTION progress_summaries_on_assignment()",
     f"CREATE TRIGGER progress_summaries_unit AFTER UPDATE OF path ON units FOR EACH ROW "
     f"WHEN ({PG_TOP.format('OLD')} IS DISTINCT FROM {PG_TOP.format('NEW')} AND {PG_ON}) EXECUTE FUNCTION progress_summaries_on_unit()",
+    # TRUNCATE fires no row trigger: emptying the assignments empties their summaries
+    "CREATE TRIGGER progress_summaries_truncate AFTER TRUNCATE ON assignments FOR EACH STATEMENT EXECUTE FUNCTION progress_summaries_on_truncate()",
     f"CREATE TRIGGER progress_summaries_task AFTER UPDATE OF resolution_id ON tasks FOR EACH ROW "
     f"WHEN (OLD.resolution_id IS DISTINCT FROM NEW.resolution_id AND {PG_ON}) EXECUTE FUNCTION progress_summaries_on_task()",
 ]
@@ -106,6 +116,8 @@ PG_DROP = [
     "DROP TRIGGER IF EXISTS progress_summaries_update ON assignments",
     "DROP TRIGGER IF EXISTS progress_summaries_unit ON units",
     "DROP TRIGGER IF EXISTS progress_summaries_task ON tasks",
+    "DROP TRIGGER IF EXISTS progress_summaries_truncate ON assignments",
+    "DROP FUNCTION IF EXISTS progress_summaries_on_truncate()",
     "DROP FUNCTION IF EXISTS progress_summaries_on_assignment()",
     "DROP FUNCTION IF EXISTS progress_summaries_on_unit()",
     "DROP FUNCTION IF EXISTS progress_summaries_on_task()",
@@ -184,7 +196,7 @@ def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     if dialect == "postgresql":
         op.execute("SET LOCAL statement_timeout = 0")  # seconds on a national database: not an API request
-        for statement in (PG_APPLY, PG_ON_ASSIGNMENT, PG_ON_UNIT, PG_ON_TASK, *PG_TRIGGERS):
+        for statement in (PG_APPLY, PG_ON_ASSIGNMENT, PG_ON_UNIT, PG_ON_TASK, PG_ON_TRUNCATE, *PG_TRIGGERS):
             op.execute(statement)
     else:
         for statement in SQLITE_TRIGGERS:
