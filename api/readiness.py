@@ -13,6 +13,7 @@ from typing import Any
 
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from resolute.api.migrate import alembic_config
@@ -35,9 +36,7 @@ async def _database(sessions: async_sessionmaker[AsyncSession], head: str | None
             await asyncio.wait_for(session.execute(text("SELECT 1")), CHECK_SECONDS)
             try:
                 current = await asyncio.wait_for(session.scalar(text("SELECT version_num FROM alembic_version")), CHECK_SECONDS)
-            except asyncio.TimeoutError:
-                raise
-            except Exception:  # no alembic_version table: never migrated
+            except DBAPIError:  # no alembic_version table: never migrated
                 return "ok", "not migrated: run `resolute migrate`"
     except asyncio.TimeoutError:
         return f"no answer within {CHECK_SECONDS:g} s", "unknown"

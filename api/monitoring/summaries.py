@@ -27,12 +27,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Index, Integer, Text, and_, case, cast, delete, func, insert, literal, select, text, true
+from sqlalchemy import ColumnElement, Date, Index, Integer, Text, case, cast, delete, func, insert, literal, select, text, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from resolute.api.db import Base
+from resolute.api.monitoring.figures import counts as figure_counts
 from resolute.api.org.models import Unit
 from resolute.api.tasks.models import Assignment, Task
 
@@ -93,23 +94,9 @@ async def rebuild(session: AsyncSession) -> None:
     on for the rest of the transaction: one statement, each assignment counted under the top units of its
     assignee's path (the ids a path lists, as the triggers read them)."""
     a, member = Assignment, aliased(Unit, name="member")
-    status, dialect = a.status, session.bind.dialect.name
-
-    def where(condition: ColumnElement[bool]) -> ColumnElement[int]:
-        return func.count(a.id).filter(condition)
-
-    done = and_(status == "completed", a.completed_on.is_not(None))
-    counts = {
-        "total": func.count(a.id),
-        "not_started": where(status == "not_started"),
-        "in_progress": where(status == "in_progress"),
-        "completed": where(status == "completed"),
-        "cancelled": where(status == "cancelled"),
-        "completed_on_time": where(and_(done, a.completed_on <= a.original_due_on)),
-        "completed_within_extension": where(and_(done, a.completed_on > a.original_due_on, a.completed_on <= a.due_on)),
-        "completed_late": where(and_(done, a.completed_on > a.original_due_on, a.completed_on > a.due_on)),
-        "progress_sum": func.coalesce(func.sum(case((status != "cancelled", a.progress), else_=0)), 0),
-    }
+    dialect = session.bind.dialect.name
+    # the counts every rollup makes of assignments (api.monitoring.figures), but overdue, which depends on the day asked
+    counts = {name: c for name, c in figure_counts(date.today(), a).items() if name in STORED}
     if dialect == "postgresql":
         ids = func.string_to_array(func.btrim(member.path, "/"), "/", type_=ARRAY(Text))
         top = func.unnest(ids[1:SUMMARY_DEPTH]).table_valued("value").render_derived(name="top")
