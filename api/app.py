@@ -10,7 +10,6 @@ work, api.transaction).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -28,44 +27,18 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp
 
 from resolute.api.access.policy import load_policy
-from resolute.api.accounts.service import authenticate
 from resolute.api.auth.backend import TokenBackend
-from resolute.api.auth.tokens import issue_token
+from resolute.api.auth.routes import ROUTES as AUTH_ROUTES
 from resolute.api.body_limit import BodyLimitMiddleware
 from resolute.api.db import create_engine, session_factory
 from resolute.api.readiness import head_revision, readiness
 from resolute.api.reports.routes import ROUTES as REPORT_ROUTES
 from resolute.api.request_state import RequestStateMiddleware
 from resolute.api.settings import Settings
-from resolute.api.transaction import UnitOfWork
 
 __all__ = ["Service", "create_app"]
 
 log = logging.getLogger("resolute")
-
-
-def _system_uow(request: Request) -> UnitOfWork:
-    """A unit of work with no caller, on the request's session (logins)."""
-    return UnitOfWork(sessions=request.state.db.use, settings=request.app.state.settings, request_id=request.state.request_id)
-
-
-async def token_endpoint(request: Request) -> Response:
-    """POST {"username", "password"} -> {"access_token", "token_type", "expires_in"}."""
-    settings: Settings = request.app.state.settings
-    try:
-        body = await request.json()
-        username, password = body["username"], body["password"]
-        if not isinstance(username, str) or not isinstance(password, str):
-            raise TypeError
-        if "\x00" in username or "\x00" in password:
-            return JSONResponse({"error": "invalid_grant", "error_description": "wrong username or password"}, status_code=401)
-    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
-        return JSONResponse({"error": "invalid_request", "error_description": "send JSON {\"username\": ..., \"password\": ...}"}, status_code=400)
-    outcome = await authenticate(_system_uow(request), username=username, password=password)  # a refusal still commits its count
-    if outcome.value is None:
-        return JSONResponse({"error": "invalid_grant", "error_description": "wrong username or password"}, status_code=401)
-    token, ttl = issue_token(settings, outcome.value.id)
-    return JSONResponse({"access_token": token, "token_type": "Bearer", "expires_in": ttl}, headers={"Cache-Control": "no-store"})
 
 
 async def health(request: Request) -> Response:
@@ -142,7 +115,7 @@ def create_app(
             Route("/", home),
             Route("/healthz", health),
             Route("/readyz", ready),
-            Route("/auth/token", token_endpoint, methods=["POST"]),
+            *AUTH_ROUTES,
             *REPORT_ROUTES,
             *([Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql)] if graphql is not None else []),
         ],

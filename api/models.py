@@ -2,6 +2,7 @@
 
 from resolute.api.accounts.models import Grant, User
 from resolute.api.audit.models import AuditEvent
+from resolute.api.auth.models import AuthSession, RefreshToken
 from resolute.api.db import Base
 from resolute.api.idempotency.models import IdempotencyKey
 from resolute.api.kpis.models import Kpi, KpiCoordinator, KpiUnitTarget, Measurement, MeasurementRevision
@@ -13,6 +14,7 @@ from resolute.api.tasks.models import Assignment, Evaluation, Extension, Milesto
 __all__ = [
     "Assignment",
     "AuditEvent",
+    "AuthSession",
     "Base",
     "Evaluation",
     "Extension",
@@ -28,6 +30,7 @@ __all__ = [
     "Objective",
     "ProgressReport",
     "ProgressSummary",
+    "RefreshToken",
     "Resolution",
     "Task",
     "TaskCoordinator",

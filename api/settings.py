@@ -48,7 +48,13 @@ class Settings:
     jwt_issuer: str = field(default_factory=lambda: _env("JWT_ISSUER", "resolute"))
     jwt_audience: str = field(default_factory=lambda: _env("JWT_AUDIENCE", "resolute-api"))
     jwt_leeway_seconds: int = field(default_factory=lambda: int(_env("JWT_LEEWAY_SECONDS", "10")))
-    token_ttl_seconds: int = field(default_factory=lambda: int(_env("TOKEN_TTL_SECONDS", "3600")))
+    # An access token's life: short, since a refresh token gets the next one.
+    token_ttl_seconds: int = field(default_factory=lambda: int(_env("TOKEN_TTL_SECONDS", "900")))
+    # A refresh token's life (each is used once), and a login session's whole life, refreshes included.
+    refresh_ttl_seconds: int = field(default_factory=lambda: int(_env("REFRESH_TTL_SECONDS", str(14 * 86400))))
+    session_ttl_seconds: int = field(default_factory=lambda: int(_env("SESSION_TTL_SECONDS", str(30 * 86400))))
+    # A refresh token used again within this many seconds answers the same successor (a lost answer), not a revocation.
+    refresh_grace_seconds: int = field(default_factory=lambda: int(_env("REFRESH_GRACE_SECONDS", "10")))
 
     argon2_time_cost: int = field(default_factory=lambda: int(_env("ARGON2_TIME_COST", "3")))
     argon2_memory_kib: int = field(default_factory=lambda: int(_env("ARGON2_MEMORY_KIB", "65536")))
@@ -118,7 +124,8 @@ _BOOLEANS = {"1", "true", "yes", "on", "0", "false", "no", "off"}
 # (lowest, highest) of the numbers that have bounds
 _BOUNDS: dict[str, tuple[float, float]] = {
     "port": (1, 65535), "db_pool_size": (1, 1000), "db_pool_timeout": (0.001, 3600), "db_statement_timeout_ms": (1, 86_400_000),
-    "jwt_leeway_seconds": (0, 3600), "token_ttl_seconds": (1, 31 * 86400), "argon2_time_cost": (1, 100),
+    "jwt_leeway_seconds": (0, 3600), "token_ttl_seconds": (1, 31 * 86400),
+    "refresh_ttl_seconds": (60, 366 * 86400), "session_ttl_seconds": (60, 366 * 86400), "refresh_grace_seconds": (0, 300), "argon2_time_cost": (1, 100),
     "argon2_memory_kib": (1024, 4 * 1024 * 1024), "live_recheck_seconds": (0.01, 3600), "max_body_bytes": (1024, 1024**3),
 }  # fmt: skip
 

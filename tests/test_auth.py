@@ -96,9 +96,10 @@ def b64url(data: bytes) -> str:
 
 
 def claims_for(api: Api, user_id: int, *, drop: tuple[str, ...] = (), **overrides: Any) -> dict[str, Any]:
-    """The claims the app itself issues (sub, iss, aud, iat, nbf, exp), with changes."""
+    """The claims the app itself issues (typ, sub, iss, aud, iat, nbf, exp), with changes."""
     now = int(time.time())
     claims: dict[str, Any] = {
+        "typ": "access",
         "sub": str(user_id),
         "iss": api.settings.jwt_issuer,
         "aud": api.settings.jwt_audience,
@@ -144,7 +145,7 @@ async def test_login_with_right_password_gives_a_working_bearer_token(tree: Api)
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
     body = response.json()
-    assert set(body) == {"access_token", "token_type", "expires_in"}
+    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token", "refresh_expires_in"}
     assert body["token_type"] == "Bearer"
     assert body["expires_in"] == tree.settings.token_ttl_seconds
     claims = jwt.decode(
@@ -152,6 +153,7 @@ async def test_login_with_right_password_gives_a_working_bearer_token(tree: Api)
         audience=tree.settings.jwt_audience, issuer=tree.settings.jwt_issuer,
     )
     assert claims["sub"] == str(await tree.user_id("p01.manager"))
+    assert claims["typ"] == "access" and len(claims["sid"]) == 32
     assert before <= claims["iat"] <= time.time()  # milliseconds, so that a revocation cuts sharply
     assert abs(claims["exp"] - claims["iat"] - tree.settings.token_ttl_seconds) < 1
     assert await whoami(tree, body["access_token"]) == "p01.manager"
@@ -300,6 +302,11 @@ def _bad_claims(api: Api, uid: int) -> dict[str, dict[str, Any]]:
         "wrong_audience": {"aud": "someone-else"},
         "audience_list_without_ours": {"aud": ["someone-else", "another"]},
         "wrong_issuer": {"iss": "evil-issuer"},
+        "issuer_a_prefix_of_ours": {"iss": api.settings.jwt_issuer[:-1]},
+        "issuer_extending_ours": {"iss": api.settings.jwt_issuer + "-evil"},
+        "refresh_type": {"typ": "refresh"},
+        "unknown_type": {"typ": "id"},
+        "session_not_a_string": {"sid": 7},
         "sub_not_a_number": {"sub": "admin"},
         "sub_unknown_user": {"sub": str(uid + 100_000)},
         "sub_negative": {"sub": "-1"},
@@ -328,7 +335,7 @@ async def test_token_with_out_of_range_sub_is_401_not_a_server_error(tree: Api, 
 async def test_token_missing_a_required_claim_is_401(tree: Api) -> None:
     uid = await tree.user_id("admin")
     results = {}
-    for claim in ("exp", "iat", "sub", "iss", "aud"):
+    for claim in ("exp", "iat", "sub", "iss", "aud", "typ"):
         results[f"no {claim}"] = await tree.gql(ME, token=forge(tree, uid, drop=(claim,)))
     assert refused_cases(results) == {}
 
@@ -491,7 +498,7 @@ async def test_password_change_to_a_too_short_password_is_invalid_and_changes_no
 async def test_password_change_swaps_passwords_and_refuses_older_tokens(tree: Api) -> None:
     uid = await tree.user_id("p02.manager")
     old_token = issue_token(tree.settings, uid, now=time.time() - 5)[0]
-    older_token = issue_token(tree.settings, uid, now=time.time() - 1800)[0]
+    older_token = issue_token(tree.settings, uid, now=time.time() - 600)[0]
     assert await whoami(tree, old_token) == "p02.manager"
     assert await whoami(tree, older_token) == "p02.manager"
 

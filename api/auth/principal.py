@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Dialect, Select, bindparam, inspect, select
+from sqlalchemy import Dialect, Select, bindparam, exists, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from resolute.api.access.scope import GrantScope, Principal
 from resolute.api.accounts.models import Grant, User
+from resolute.api.auth.models import AuthSession
 from resolute.api.auth.tokens import TokenClaims
 from resolute.api.db import driver_sql
 from resolute.api.org.models import Unit
@@ -59,6 +60,8 @@ def _statement() -> Select[Any]:
         .outerjoin(Grant, Grant.user_id == User.id)
         .outerjoin(_HELD, _HELD.id == Grant.unit_id)
         .where(User.id == bindparam("user_id", 0))  # the caller's id is given at each execution
+        # and its session, if its token has one: a logout or a replayed refresh token ends its access tokens at once
+        .where(~exists().where(AuthSession.id == bindparam("session_id", None, type_=AuthSession.id.type), AuthSession.revoked_at.is_not(None)))
         .order_by(Grant.id)
     )
 
@@ -67,24 +70,27 @@ _STATEMENT = _statement()
 
 
 @functools.cache
-def _driver_text(dialect: Dialect) -> str:
-    """The statement as the driver takes it, rendered once per dialect."""
-    return driver_sql(_STATEMENT, dialect)[0]
+def _driver_text(dialect: Dialect) -> tuple[str, tuple[str, ...]]:
+    """The statement as the driver takes it, rendered once per dialect, and its parameters' names in order."""
+    compiled = _STATEMENT.compile(dialect=dialect)
+    return driver_sql(_STATEMENT, dialect)[0], tuple(compiled.positiontup or ())
 
 
-async def _rows(session: AsyncSession, user_id: int) -> list[Any]:
+async def _rows(session: AsyncSession, user_id: int, session_id: str | None) -> list[Any]:
     """The statement's rows. On PostgreSQL as SQL text made once, run by asyncpg directly (the ORM and
     the statement cache cost more than the statement itself, on every request); elsewhere through
     SQLAlchemy, whose type processing SQLite's text dates need."""
     connection = await session.connection()
     if connection.dialect.name != "postgresql":
-        return list((await session.execute(_STATEMENT, {"user_id": user_id})).all())
-    return list((await connection.exec_driver_sql(_driver_text(connection.dialect), (user_id,))).all())
+        return list((await session.execute(_STATEMENT, {"user_id": user_id, "session_id": session_id})).all())
+    text, names = _driver_text(connection.dialect)
+    values = {"user_id": user_id, "session_id": session_id}
+    return list((await connection.exec_driver_sql(text, tuple(values[name] for name in names))).all())
 
 
 async def load_account(session: AsyncSession, claims: TokenClaims) -> Account | None:
-    """The caller behind `claims`, or None if the account is gone, inactive or the token revoked: one statement."""
-    rows = await _rows(session, claims.user_id)
+    """The caller behind `claims`, or None if the account is gone, inactive, the token revoked or its session ended: one statement."""
+    rows = await _rows(session, claims.user_id, claims.session_id)
     if not rows:
         return None
     first = rows[0]._mapping
