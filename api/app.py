@@ -31,6 +31,7 @@ from resolute.api.auth.backend import TokenBackend
 from resolute.api.auth.routes import ROUTES as AUTH_ROUTES
 from resolute.api.body_limit import BodyLimitMiddleware
 from resolute.api.db import create_engine, session_factory
+from resolute.api.rate_limit import make_limiter
 from resolute.api.readiness import head_revision, readiness
 from resolute.api.reports.routes import ROUTES as REPORT_ROUTES
 from resolute.api.request_state import RequestStateMiddleware
@@ -95,6 +96,7 @@ def create_app(
         finally:
             for service in reversed(services):
                 await service.stop()
+            await app.state.rate_limiter.close()
             if engine is not None:
                 await engine.dispose()
 
@@ -122,6 +124,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.rate_limiter = make_limiter(settings.redis_url)  # callers' allowances, shared through Redis when configured
     app.state.policy = load_policy(settings.policy_dir)
     app.state.head_revision = head_revision(settings)  # what /readyz compares the database with
     return app

@@ -69,6 +69,13 @@ class Settings:
     live_recheck_seconds: float = field(default_factory=lambda: float(_env("LIVE_RECHECK_SECONDS", "30")))
     # The largest request body accepted (GraphQL documents and logins are a few kB; bulk data comes by `resolute import`).
     max_body_bytes: int = field(default_factory=lambda: int(_env("MAX_BODY_BYTES", str(1024 * 1024))))
+    # What one request may read at most (schema.cost), and what one caller may read over a window (0: no rate limit).
+    max_cost: int = field(default_factory=lambda: int(_env("MAX_COST", "500000")))
+    rate_limit_cost: int = field(default_factory=lambda: int(_env("RATE_LIMIT_COST", "5000000")))
+    rate_limit_window_seconds: float = field(default_factory=lambda: float(_env("RATE_LIMIT_WINDOW_SECONDS", "60")))
+    # Wrong logins one client address may send over a window before it must wait (0: no limit); per account, see api.accounts.
+    login_address_failures: int = field(default_factory=lambda: int(_env("LOGIN_ADDRESS_FAILURES", "20")))
+    login_address_window_seconds: float = field(default_factory=lambda: float(_env("LOGIN_ADDRESS_WINDOW_SECONDS", "300")))
     host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(_env("PORT", "8000")))
 
@@ -127,6 +134,8 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "jwt_leeway_seconds": (0, 3600), "token_ttl_seconds": (1, 31 * 86400),
     "refresh_ttl_seconds": (60, 366 * 86400), "session_ttl_seconds": (60, 366 * 86400), "refresh_grace_seconds": (0, 300), "argon2_time_cost": (1, 100),
     "argon2_memory_kib": (1024, 4 * 1024 * 1024), "live_recheck_seconds": (0.01, 3600), "max_body_bytes": (1024, 1024**3),
+    "max_cost": (1, 10**9), "rate_limit_cost": (0, 10**12), "rate_limit_window_seconds": (1, 86400),
+    "login_address_failures": (0, 10**6), "login_address_window_seconds": (1, 86400),
 }  # fmt: skip
 
 
@@ -182,6 +191,8 @@ def load_settings() -> Settings:
     _database_url(settings.database_url)
     if settings.jwt_algorithm not in JWT_ALGORITHMS:
         raise SettingsError(f"RESOLUTE_JWT_ALGORITHM={settings.jwt_algorithm!r}: one of {', '.join(JWT_ALGORITHMS)}")
+    if 0 < settings.rate_limit_cost < settings.max_cost:
+        raise SettingsError(f"RESOLUTE_RATE_LIMIT_COST={settings.rate_limit_cost}: at least RESOLUTE_MAX_COST ({settings.max_cost}), or 0 for no rate limit")
     for name in ("jwt_private_key_file", "jwt_public_key_file"):
         path = getattr(settings, name)
         if path and not os.access(path, os.R_OK):

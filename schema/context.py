@@ -21,6 +21,7 @@ from strawberry.types import Info as _Info
 from resolute.api import clock
 from resolute.api.access.scope import Scope
 from resolute.api.auth.principal import Account
+from resolute.api.rate_limit import RateLimiter
 from resolute.api.db import RequestDB
 from resolute.api.errors import ServiceError
 from resolute.api.settings import Settings
@@ -46,6 +47,8 @@ class Context:
     caller: Account | None = None  # the caller's rows as authentication read them, to seed the loaders
     live: Any = None  # a websocket connection's state (schema.live.Live); None over HTTP
     connection_params: dict[str, Any] | None = None  # a websocket's connection_init payload (strawberry sets it)
+    limiter: RateLimiter | None = None  # the callers' allowances (schema.cost spends from them)
+    response: Any = None  # the HTTP answer's status and headers, as the execution sets them (a 429's Retry-After)
 
     def refresh(self) -> None:
         """A long-lived connection's context, made current for its next piece of work: today's date, empty

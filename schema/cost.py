@@ -9,12 +9,19 @@ known before reading it), or the bound the domain sets (5 key results an objecti
 all count: an over-estimate is safe). Mutations cost like queries, subscriptions are not costed here (a
 subscription reads per event).
 
-An operation above MAX_COST is refused with COST_LIMIT (the cost and the ceiling in `extensions`) and no resolver
-runs; every answer carries `extensions.cost` = {requested, limit}.
+An operation above the ceiling (RESOLUTE_MAX_COST, MAX_COST by default) is refused with COST_LIMIT (the cost and
+the ceiling in `extensions`) and no resolver runs; every answer carries `extensions.cost` = {requested, limit}.
+
+The cost is then spent from the caller's allowance over a window (RESOLUTE_RATE_LIMIT_COST per
+RESOLUTE_RATE_LIMIT_WINDOW_SECONDS, api.rate_limit): past it, the operation is refused with RATE_LIMITED, HTTP 429
+and Retry-After, and nothing runs; other callers are not affected. `extensions.rateLimit` = {limit, window,
+remaining} tells a client where it stands.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -42,18 +49,21 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from resolute.api.rate_limit import Rate
+
 from resolute.api.kpis.service import MAX_COORDINATORS
 from resolute.api.resolutions.models import MAX_KEY_RESULTS
 from resolute.api.tasks.service import MAX_MILESTONES
 
 __all__ = ["MAX_COST", "UNPAGED_LIST", "CostLimit", "operation_cost"]
 
-MAX_COST = 500_000  # objects one request may read at most (GitHub's ceiling, 500,000 nodes)
+MAX_COST = 500_000  # objects one request may read at most by default (GitHub's ceiling, 500,000 nodes)
 UNPAGED_LIST = 100  # objects assumed for a list field that takes no `first`, unless the domain bounds it:
 BOUNDED_LISTS = {
     ("Objective", "keyResults"): MAX_KEY_RESULTS, ("Task", "milestones"): MAX_MILESTONES,
     ("Task", "coordinatingUnits"): MAX_COORDINATORS, ("Kpi", "coordinatingUnits"): MAX_COORDINATORS,
 }  # fmt: skip
+log = logging.getLogger("resolute.rate_limit")
 PAGE_ITEMS = frozenset({"nodes", "edges"})
 
 
@@ -124,7 +134,7 @@ class _Coster:
             else:
                 count = multiplier
             total += count + self.cost(node.selection_set, named, count, first)
-            if total > 10 * MAX_COST:
+            if total > 10**10:
                 return total  # far past the ceiling: no need to count the rest
         return total
 
@@ -143,24 +153,56 @@ def operation_cost(schema: GraphQLSchema, document: DocumentNode, operation_name
 
 
 class CostLimit(SchemaExtension):
-    """Costs each operation before it executes; refuses it above MAX_COST; reports the cost with every answer."""
+    """Costs each operation before it executes; refuses it above the ceiling or past the caller's allowance;
+    reports the cost (and the allowance left) with every answer."""
 
     cost: int | None = None
+    limit: int = MAX_COST
+    rate: dict[str, Any] | None = None
 
     async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
         execution = self.execution_context
-        self.cost = None
+        context = execution.context
+        settings = getattr(context, "settings", None)
+        self.cost, self.rate = None, None
+        self.limit = settings.max_cost if settings is not None else MAX_COST
         if execution.graphql_document is not None and execution.result is None and execution.operation_type != OperationType.SUBSCRIPTION:
             try:
                 self.cost = operation_cost(execution.schema._schema, execution.graphql_document, execution.operation_name, execution.variables)
             except GraphQLError:
                 self.cost = None  # variables that do not coerce: the executor reports them
-            if self.cost is not None and self.cost > MAX_COST:
+            if self.cost is not None and self.cost > self.limit:
                 execution.result = ExecutionResult(data=None, errors=[GraphQLError(
-                    f"this query may read up to {self.cost:,} objects; the limit is {MAX_COST:,}: ask for smaller pages (first) or fewer nested lists",
-                    extensions={"code": "COST_LIMIT", "cost": self.cost, "limit": MAX_COST},
+                    f"this query may read up to {self.cost:,} objects; the limit is {self.limit:,}: ask for smaller pages (first) or fewer nested lists",
+                    extensions={"code": "COST_LIMIT", "cost": self.cost, "limit": self.limit},
                 )])  # fmt: skip
+            elif self.cost is not None:
+                await self._spend(context, settings)
         yield
 
+    async def _spend(self, context: Any, settings: Any) -> None:
+        """Spend the cost from the caller's allowance, or refuse the operation (RATE_LIMITED, 429, Retry-After)."""
+        limiter, scope = getattr(context, "limiter", None), getattr(context, "scope", None)
+        if limiter is None or scope is None or settings is None or settings.rate_limit_cost <= 0:
+            return
+        rate = Rate(settings.rate_limit_cost, settings.rate_limit_window_seconds)
+        verdict = await limiter.spend(f"cost:{scope.principal.user_id}", max(1, self.cost or 0), rate)
+        self.rate = {"limit": rate.amount, "window": rate.per, "remaining": verdict.remaining}
+        if verdict.allowed:
+            return
+        wait = max(1, math.ceil(verdict.retry_after))
+        self.execution_context.result = ExecutionResult(data=None, errors=[GraphQLError(
+            f"this caller has used its allowance of {rate.amount:,} objects per {rate.per:g} s; retry in {wait} s",
+            extensions={"code": "RATE_LIMITED", "retryAfter": wait, "limit": rate.amount, "window": rate.per},
+        )])  # fmt: skip
+        log.info("rate limited: user %s, cost %s, retry after %s s", scope.principal.user_id, self.cost, wait)
+        response = getattr(context, "response", None)
+        if response is not None:
+            response.status_code = 429
+            response.headers["Retry-After"] = str(wait)
+
     def get_results(self) -> dict[str, Any]:
-        return {} if self.cost is None else {"cost": {"requested": self.cost, "limit": MAX_COST}}
+        results: dict[str, Any] = {} if self.cost is None else {"cost": {"requested": self.cost, "limit": self.limit}}
+        if self.rate is not None:
+            results["rateLimit"] = self.rate
+        return results

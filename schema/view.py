@@ -115,6 +115,8 @@ class GraphQLEndpoint(GraphQL):
             request_id=request.state.request_id,
             after_commit=self.after_commit,
             caller=account,
+            limiter=request.app.state.rate_limiter,
+            response=response,
         )
 
 

@@ -56,6 +56,7 @@ def settings_for(database_url: str) -> Settings:
         argon2_time_cost=1,
         argon2_memory_kib=1024,
         db_pool_size=5,
+        rate_limit_cost=0,  # off: a test's many queries would spend a caller's allowance; tests/test_rate_limit.py turns it on
     )
 
 

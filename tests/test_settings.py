@@ -56,6 +56,8 @@ CASES: list[tuple[dict[str, str], str]] = [
      "RESOLUTE_DATABASE_URL is not a database URL; for example sqlite+aiosqlite:///path/to/file.db or postgresql+asyncpg://user@host:5432/database"),
     ({"RESOLUTE_JWT_ALGORITHM": "none"}, "RESOLUTE_JWT_ALGORITHM='none': one of HS256, HS384, HS512, RS256, RS384, RS512, ES256, ES384, ES512, PS256, PS384, PS512, EdDSA"),
     ({"RESOLUTE_JWT_PUBLIC_KEY_FILE": "/nonexistent/key.pem"}, "RESOLUTE_JWT_PUBLIC_KEY_FILE: cannot read /nonexistent/key.pem"),
+    ({"RESOLUTE_RATE_LIMIT_COST": "1000"}, "RESOLUTE_RATE_LIMIT_COST=1000: at least RESOLUTE_MAX_COST (500000), or 0 for no rate limit"),
+    ({"RESOLUTE_REFRESH_GRACE_SECONDS": "3600"}, "RESOLUTE_REFRESH_GRACE_SECONDS='3600': between 0 and 300"),
 ]  # fmt: skip
 
 

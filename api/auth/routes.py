@@ -3,11 +3,18 @@
 POST /auth/token   {"username", "password"}                          -> access and refresh tokens
 POST /auth/token   {"grant_type": "refresh_token", "refresh_token"}  -> the next access and refresh tokens
 POST /auth/logout  {"refresh_token"} or a bearer access token         -> 204; {"everywhere": true} ends every session
+
+Wrong passwords are throttled per account (api.accounts.service: a lockout) and per client address
+(RESOLUTE_LOGIN_ADDRESS_FAILURES per window, then 429 with Retry-After), which bounds a guesser
+trying many accounts from one place. Behind a reverse proxy, the address is the proxy's unless
+uvicorn trusts its X-Forwarded-For (FORWARDED_ALLOW_IPS).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 from typing import Any
 
 from starlette.requests import Request
@@ -18,9 +25,12 @@ from resolute.api.accounts.service import authenticate
 from resolute.api.auth.backend import Caller
 from resolute.api.auth.sessions import close_sessions, open_session, refresh_session
 from resolute.api.auth.tokens import TokenError, decode_refresh_token
+from resolute.api.rate_limit import Rate
 from resolute.api.transaction import UnitOfWork
 
 __all__ = ["ROUTES"]
+
+log = logging.getLogger("resolute.auth")
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 WRONG_PASSWORD = "wrong username or password"
@@ -67,9 +77,21 @@ async def token_endpoint(request: Request) -> Response:
         return _bad_request('send JSON {"username": ..., "password": ...}')
     if "\x00" in username or "\x00" in password:
         return _error("invalid_grant", WRONG_PASSWORD, 401)
+    settings, limiter = request.app.state.settings, request.app.state.rate_limiter
+    throttle = Rate(settings.login_address_failures, settings.login_address_window_seconds) if settings.login_address_failures else None
+    address = f"login:{request.client.host if request.client else '?'}"
+    if throttle is not None:
+        verdict = await limiter.spend(address, 1, throttle, dry_run=True)
+        if not verdict.allowed:  # the same answer whatever the account: it tells nothing about any of them
+            wait = max(1, math.ceil(verdict.retry_after))
+            log.info("login throttled: %s, retry after %s s", address, wait)
+            return JSONResponse({"error": "too_many_attempts", "error_description": f"too many failed logins from this address; retry in {wait} s"},
+                                status_code=429, headers={**NO_STORE, "Retry-After": str(wait)})
     uow = _system_uow(request)
     outcome = await authenticate(uow, username=username, password=password)  # a refusal still commits its count
     if outcome.value is None:
+        if throttle is not None:
+            await limiter.spend(address, 1, throttle)
         return _error("invalid_grant", WRONG_PASSWORD, 401)
     opened = await open_session(uow, user_id=outcome.value.id, client=_client(request))
     assert opened.value is not None
