@@ -35,6 +35,7 @@ from resolute.api.rate_limit import make_limiter
 from resolute.api.readiness import head_revision, readiness
 from resolute.api.reports.routes import ROUTES as REPORT_ROUTES
 from resolute.api.request_state import RequestStateMiddleware
+from resolute.api.security_headers import SecurityHeadersMiddleware
 from resolute.api.settings import Settings
 
 __all__ = ["Service", "create_app"]
@@ -100,7 +101,10 @@ def create_app(
             if engine is not None:
                 await engine.dispose()
 
-    middleware = [Middleware(GZipMiddleware, minimum_size=1000)]  # slow links in remote communes
+    middleware = [
+        Middleware(SecurityHeadersMiddleware, production=settings.production),
+        Middleware(GZipMiddleware, minimum_size=1000),  # slow links in remote communes
+    ]
     if settings.cors_origins:
         middleware.append(
             Middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],

@@ -31,10 +31,20 @@ def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+PROFILES = ("development", "production")
+
+
+def _production() -> bool:
+    return _env("PROFILE", "development").strip().lower() == "production"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service reads from its environment, with working defaults."""
 
+    # production: GraphiQL off by default, introspection for admins and integrators only, no field suggestions
+    # in errors, HSTS, and `resolute` refuses to start without a real signing key or with a wildcard CORS origin.
+    profile: str = field(default_factory=lambda: _env("PROFILE", "development").strip().lower())
     database_url: str = field(default_factory=lambda: _env("DATABASE_URL", f"sqlite+aiosqlite:///{VAR.resolve() / 'resolute.db'}"))
     db_pool_size: int = field(default_factory=lambda: int(_env("DB_POOL_SIZE", "10")))
     db_pool_timeout: float = field(default_factory=lambda: float(_env("DB_POOL_TIMEOUT", "10")))
@@ -60,7 +70,7 @@ class Settings:
     argon2_memory_kib: int = field(default_factory=lambda: int(_env("ARGON2_MEMORY_KIB", "65536")))
 
     policy_dir: Path = field(default_factory=lambda: Path(_env("POLICY_DIR", str(ROOT / "policies"))))
-    graphiql: bool = field(default_factory=lambda: _bool(_env("GRAPHIQL", "true")))
+    graphiql: bool = field(default_factory=lambda: _bool(_env("GRAPHIQL", "false" if _production() else "true")))
     # Answer covered queries with one SQL statement per root field (PostgreSQL only); off: strawberry resolves every field.
     compiled_reads: bool = field(default_factory=lambda: _bool(_env("COMPILED_READS", "true")))
     cors_origins: tuple[str, ...] = field(default_factory=lambda: tuple(o.strip() for o in _env("CORS_ORIGINS", "").split(",") if o.strip()))
@@ -78,6 +88,10 @@ class Settings:
     login_address_window_seconds: float = field(default_factory=lambda: float(_env("LOGIN_ADDRESS_WINDOW_SECONDS", "300")))
     host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(_env("PORT", "8000")))
+
+    @property
+    def production(self) -> bool:
+        return self.profile == "production"
 
     def signing_key(self) -> str:
         """The key tokens are signed with: a private key file, the secret, or a local generated secret."""
@@ -166,6 +180,18 @@ def _database_url(url: str) -> None:
         raise SettingsError(f"RESOLUTE_DATABASE_URL uses {driver!r}; use " + " or ".join(DRIVERS.values()))
 
 
+def _production_checks(settings: Settings) -> None:
+    """What the production profile will not start without: a signing key of its own (not the generated development
+    secret), and CORS origins that are named."""
+    if settings.jwt_algorithm.startswith("HS"):
+        if len(settings.jwt_secret) < 32:
+            raise SettingsError("RESOLUTE_PROFILE=production: set RESOLUTE_JWT_SECRET (32 characters or more, the same for every process)")
+    elif not settings.jwt_private_key_file or not settings.jwt_public_key_file:
+        raise SettingsError(f"RESOLUTE_PROFILE=production: {settings.jwt_algorithm} needs RESOLUTE_JWT_PRIVATE_KEY_FILE and RESOLUTE_JWT_PUBLIC_KEY_FILE")
+    if "*" in settings.cors_origins:
+        raise SettingsError("RESOLUTE_CORS_ORIGINS: name the web clients' origins; '*' is refused in production")
+
+
 def load_settings() -> Settings:
     """The settings of this process, checked: an unknown RESOLUTE_* name (a misspelling would otherwise be ignored),
     a value of the wrong type or out of bounds, a database URL of another driver, an unknown token algorithm or a
@@ -191,6 +217,10 @@ def load_settings() -> Settings:
     _database_url(settings.database_url)
     if settings.jwt_algorithm not in JWT_ALGORITHMS:
         raise SettingsError(f"RESOLUTE_JWT_ALGORITHM={settings.jwt_algorithm!r}: one of {', '.join(JWT_ALGORITHMS)}")
+    if settings.profile not in PROFILES:
+        raise SettingsError(f"RESOLUTE_PROFILE={settings.profile!r}: one of {', '.join(PROFILES)}")
+    if settings.production:
+        _production_checks(settings)
     if 0 < settings.rate_limit_cost < settings.max_cost:
         raise SettingsError(f"RESOLUTE_RATE_LIMIT_COST={settings.rate_limit_cost}: at least RESOLUTE_MAX_COST ({settings.max_cost}), or 0 for no rate limit")
     for name in ("jwt_private_key_file", "jwt_public_key_file"):

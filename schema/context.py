@@ -21,9 +21,9 @@ from strawberry.types import Info as _Info
 from resolute.api import clock
 from resolute.api.access.scope import Scope
 from resolute.api.auth.principal import Account
-from resolute.api.rate_limit import RateLimiter
 from resolute.api.db import RequestDB
 from resolute.api.errors import ServiceError
+from resolute.api.rate_limit import RateLimiter
 from resolute.api.settings import Settings
 from resolute.api.transaction import AfterCommit, Outcome, UnitOfWork
 from resolute.schema.loaders import Loaders

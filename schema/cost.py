@@ -49,9 +49,8 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from resolute.api.rate_limit import Rate
-
 from resolute.api.kpis.service import MAX_COORDINATORS
+from resolute.api.rate_limit import Rate
 from resolute.api.resolutions.models import MAX_KEY_RESULTS
 from resolute.api.tasks.service import MAX_MILESTONES
 

@@ -15,6 +15,7 @@ from resolute.schema.accounts.queries import AccountsQuery
 from resolute.schema.audit.queries import AuditQuery
 from resolute.schema.compiled.extension import CompiledReads
 from resolute.schema.cost import CostLimit
+from resolute.schema.introspection import IntrospectionGate
 from resolute.schema.context import Info
 from resolute.schema.documents import DocumentCache, Rules
 from resolute.schema.kpis.mutations import KpisMutation
@@ -85,6 +86,7 @@ schema = strawberry.Schema(
         lambda: AddValidationRules(list(LIMITS)),
         DocumentCache,
         lambda: MaskInternalErrors(should_mask_error=_should_mask),
+        IntrospectionGate,  # production: __schema for admins and integrators only; before the cost is spent
         CostLimit,  # before the compiled reads: a refused query runs nothing
         CompiledReads,
         HttpSubscriptions,

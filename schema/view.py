@@ -21,8 +21,10 @@ from starlette.types import Scope as AsgiScope
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from resolute.api.access.scope import Scope
@@ -34,6 +36,7 @@ from resolute.api.events.broker import Broker
 from resolute.api.settings import Settings
 from resolute.api.transaction import AfterCommit
 from resolute.schema.context import Context
+from resolute.schema.introspection import without_suggestions
 from resolute.schema.live import ConnectionContext, Live
 
 __all__ = ["GraphQLEndpoint"]
@@ -95,6 +98,14 @@ class GraphQLEndpoint(GraphQL):
         except HTTPException as exc:  # strawberry's own refusal of a malformed request: a 4xx, never a 500
             response = _bad_request(exc.reason, exc.status_code)
         await response(scope, receive, send)
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """The answer; under the production profile without "Did you mean ...?" in any error (they map the schema)."""
+        if self.settings.production and result.errors:
+            errors = list(result.errors)
+            without_suggestions(errors)
+            result = ExecutionResult(data=result.data, errors=errors, extensions=result.extensions)
+        return await super().process_result(request, result)
 
     def encode_json(self, data: object) -> bytes:
         """UTF-8 JSON bytes, several times faster than the standard library's (which would also

@@ -375,7 +375,14 @@ async def running_app(settings: Settings, *, engine: AsyncEngine | None = None, 
 async def executor_twin(api: Api) -> AsyncIterator[Api]:
     """A second app over the same connection and data, with compiled reads off (strawberry resolves every
     field), sharing the tokens: a covered query sent to both is answered by both read paths."""
-    settings = api.settings.replace(compiled_reads=False)
+    async with twin(api, compiled_reads=False) as other:
+        yield other
+
+
+@asynccontextmanager
+async def twin(api: Api, **changes: Any) -> AsyncIterator[Api]:
+    """A second app over the same connection, data and tokens, with settings changed (a profile, a limit)."""
+    settings = api.settings.replace(**changes)
     app = create_app(settings, sessions=session_factory(api.engine))
     async with app.router.lifespan_context(app), _client(OneRequestAtATime(app, api.engine)) as client:  # type: ignore[arg-type]
         yield Api(client=client, settings=settings, engine=api.engine, tokens=api.tokens)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from resolute.api.access.policy import load_policy
 from resolute.api.settings import ROOT
 
-ROLES = ("admin", "leader", "manager", "officer", "viewer", "auditor")
+ROLES = ("admin", "leader", "manager", "officer", "viewer", "auditor", "integrator")
 READABLE = ("unit", "user", "grant", "resolution", "objective", "key_result", "kpi", "measurement", "task", "milestone", "assignment", "progress_report", "extension", "evaluation")
 
 # ACCESS.md, "Acting": verb -> (object, action) pairs -> roles that may.
@@ -19,6 +19,7 @@ ACCESS_TABLE: list[tuple[str, list[tuple[str, str]], set[str]]] = [
     ("submit progress reports and measurements", [("progress_report", "submit"), ("measurement", "submit")], {"manager", "officer"}),
     ("approve or refuse an extension, evaluate", [("extension", "decide"), ("evaluation", "submit")], {"admin", "leader", "manager"}),
     ("read audit events", [("audit_event", "read")], {"admin", "auditor"}),
+    ("introspect the schema (production profile)", [("schema", "introspect")], {"admin", "integrator"}),  # ACCESS.md "Integrators"
 ]
 
 

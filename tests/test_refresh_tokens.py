@@ -5,6 +5,7 @@ the two kinds of token are never accepted in each other's place."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -199,7 +200,7 @@ async def test_a_deactivated_user_can_no_longer_refresh(tree: Api) -> None:
 
 async def test_a_new_password_ends_the_sessions_begun_before_it(tree: Api) -> None:
     before = await login(tree)
-    time.sleep(1.1)  # sessions and the password stamp are compared to the second
+    await asyncio.sleep(1.1)  # sessions and the password stamp are compared to the second
     body = await tree.gql(PASSWORD_CHANGE, {"i": {"currentPassword": PASSWORD, "newPassword": "a brand new passphrase"}}, token=before["access_token"])
     assert body["data"]["passwordChange"]["errors"] == [], body
     assert (await refresh(tree, before["refresh_token"]))[0] == 401

@@ -7,6 +7,7 @@ not answer or is not at the migrations' head, unless `--migrate`.
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,12 @@ CASES: list[tuple[dict[str, str], str]] = [
     ({"RESOLUTE_JWT_PUBLIC_KEY_FILE": "/nonexistent/key.pem"}, "RESOLUTE_JWT_PUBLIC_KEY_FILE: cannot read /nonexistent/key.pem"),
     ({"RESOLUTE_RATE_LIMIT_COST": "1000"}, "RESOLUTE_RATE_LIMIT_COST=1000: at least RESOLUTE_MAX_COST (500000), or 0 for no rate limit"),
     ({"RESOLUTE_REFRESH_GRACE_SECONDS": "3600"}, "RESOLUTE_REFRESH_GRACE_SECONDS='3600': between 0 and 300"),
+    ({"RESOLUTE_PROFILE": "staging"}, "RESOLUTE_PROFILE='staging': one of development, production"),
+    ({"RESOLUTE_PROFILE": "production"}, "RESOLUTE_PROFILE=production: set RESOLUTE_JWT_SECRET (32 characters or more, the same for every process)"),
+    ({"RESOLUTE_PROFILE": "production", "RESOLUTE_JWT_SECRET": "short"}, "RESOLUTE_PROFILE=production: set RESOLUTE_JWT_SECRET (32 characters or more, the same for every process)"),
+    ({"RESOLUTE_PROFILE": "production", "RESOLUTE_JWT_ALGORITHM": "RS256"}, "RESOLUTE_PROFILE=production: RS256 needs RESOLUTE_JWT_PRIVATE_KEY_FILE and RESOLUTE_JWT_PUBLIC_KEY_FILE"),
+    ({"RESOLUTE_PROFILE": "production", "RESOLUTE_JWT_SECRET": SECRET * 3, "RESOLUTE_CORS_ORIGINS": "https://a.example, *"},
+     "RESOLUTE_CORS_ORIGINS: name the web clients' origins; '*' is refused in production"),
 ]  # fmt: skip
 
 
@@ -65,7 +72,7 @@ CASES: list[tuple[dict[str, str], str]] = [
 def test_a_bad_setting_stops_every_command_with_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], env: dict[str, str], line: str) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    with pytest.raises(SettingsError, match="^" + line.replace("(", r"\(").replace(")", r"\)").replace("+", r"\+").replace(".", r"\.").replace("?", r"\?") + "$"):
+    with pytest.raises(SettingsError, match="^" + re.escape(line) + "$"):
         load_settings()
     for argv in (["migrate"], ["serve"], ["export-schema", "--output", "schema.graphql"]):
         assert refused(capsys, *argv) == line
@@ -78,6 +85,17 @@ def test_good_settings_and_the_names_read_elsewhere_pass(monkeypatch: pytest.Mon
     settings = load_settings()
     assert (settings.port, settings.graphiql, settings.db_pool_timeout, settings.database_url) == (8080, False, 2.5, "postgresql+asyncpg://u@h:5432/d")
     assert settings == Settings()
+
+
+def test_the_production_profile_turns_graphiql_off_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RESOLUTE_PROFILE", "Production")
+    monkeypatch.setenv("RESOLUTE_JWT_SECRET", SECRET * 3)
+    settings = load_settings()
+    assert settings.production and not settings.graphiql
+    monkeypatch.setenv("RESOLUTE_GRAPHIQL", "true")
+    assert load_settings().graphiql
+    monkeypatch.delenv("RESOLUTE_PROFILE")
+    assert not load_settings().production and Settings().graphiql
 
 
 def test_serve_refuses_a_database_it_cannot_use_unless_asked_to_migrate(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

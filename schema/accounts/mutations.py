@@ -41,7 +41,7 @@ class PasswordChangeInput:
 @strawberry.input
 class RoleGrantInput:
     user_id: strawberry.ID
-    role: str = strawberry.field(description="admin, leader, manager, officer, viewer or auditor.")
+    role: str = strawberry.field(description="admin, leader, manager, officer, viewer, auditor or integrator.")
     unit_id: strawberry.ID = strawberry.field(description="The grant covers this unit and its whole subtree.")
 
 
