@@ -301,3 +301,21 @@ async def test_dashboards_are_written_directly_and_a_wider_selection_is_the_exec
                 caplog.clear()
                 await _both(api, twin, user, wider, {"u": encode_id("Unit", province)})
                 assert any("Unit.parent" in r.message for r in caplog.records), "a unit's parent is not written directly"
+
+
+async def test_a_connection_asked_only_for_its_count_is_compiled_whatever_its_rows(api: Api, backend: Backend, caplog: pytest.LogCaptureFixture) -> None:
+    """`units(first: n) { totalCount }` selects nothing of the page: its statement must still give one object, for
+    no match, one or many (it once gave a row per page row, failed and fell back, or a null for none)."""
+    if backend.name != "postgresql":
+        pytest.skip("compiled reads run on PostgreSQL only")
+    world = World(parents=(0, 0, 0, 1), grants=((0, (("admin", 0),)),), resolutions=(), tasks=(), assignments=(), reports=(), kpis=(), measurements=(), events=())
+    await _load(api, world)
+    async with executor_twin(api) as twin:
+        for search in ("U0", "U03", "nothing like it"):
+            for first in (0, 1, 2, 100):
+                query = "query($s: String, $f: Int) { units(first: $f, filter: {search: $s}) { totalCount __typename } }"
+                caplog.clear()
+                with caplog.at_level(logging.DEBUG, logger="resolute.compiled"):
+                    answer = json.loads(await _both(api, twin, "user0", query, {"s": search, "f": first}))
+                assert not [r.message for r in caplog.records if r.name == "resolute.compiled"], (search, first, "fell back")
+                assert answer["data"]["units"]["totalCount"] == {"U0": 4, "U03": 1, "nothing like it": 0}[search]

@@ -170,6 +170,9 @@ class Compiler:
                 pairs.append(self._page_info(selected, listed, in_page, page))
             else:
                 raise NotCovered(f"{field.type_name}.{selected.name}")
+        if not any(f.name in ("nodes", "edges", "pageInfo") for f in field.fields):
+            # nothing aggregates the page's rows: selecting from them would give one row per row (or none at all)
+            return select(func.json_build_object(*pairs)).scalar_subquery()
         return select(func.json_build_object(*pairs)).select_from(listed).correlate_except(listed).scalar_subquery()
 
     def _page_info(self, field: Field, listed: Any, in_page: ColumnElement[bool], page: Page) -> ColumnElement[Any]:
