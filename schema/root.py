@@ -14,10 +14,10 @@ from resolute.schema.accounts.mutations import AccountsMutation
 from resolute.schema.accounts.queries import AccountsQuery
 from resolute.schema.audit.queries import AuditQuery
 from resolute.schema.compiled.extension import CompiledReads
-from resolute.schema.cost import CostLimit
-from resolute.schema.introspection import IntrospectionGate
 from resolute.schema.context import Info
+from resolute.schema.cost import CostLimit
 from resolute.schema.documents import DocumentCache, Rules
+from resolute.schema.introspection import IntrospectionGate
 from resolute.schema.kpis.mutations import KpisMutation
 from resolute.schema.kpis.queries import KpisQuery
 from resolute.schema.live import HttpSubscriptions, LiveSubscription
@@ -30,6 +30,7 @@ from resolute.schema.resolutions.mutations import ResolutionsMutation
 from resolute.schema.resolutions.queries import ResolutionsQuery
 from resolute.schema.tasks.mutations import TasksMutation
 from resolute.schema.tasks.queries import TasksQuery
+from resolute.schema.text_input import ControlCharacters
 
 __all__ = ["schema"]
 
@@ -86,6 +87,7 @@ schema = strawberry.Schema(
         lambda: AddValidationRules(list(LIMITS)),
         DocumentCache,
         lambda: MaskInternalErrors(should_mask_error=_should_mask),
+        ControlCharacters,  # text with control characters is refused before anything runs
         IntrospectionGate,  # production: __schema for admins and integrators only; before the cost is spent
         CostLimit,  # before the compiled reads: a refused query runs nothing
         CompiledReads,
