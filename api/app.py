@@ -29,8 +29,10 @@ from starlette.types import ASGIApp
 from resolute.api.access.policy import load_policy
 from resolute.api.auth.backend import TokenBackend
 from resolute.api.auth.routes import ROUTES as AUTH_ROUTES
+from resolute.api.availability import UnavailableMiddleware
 from resolute.api.body_limit import BodyLimitMiddleware
 from resolute.api.db import create_engine, session_factory
+from resolute.api.deadline import DeadlineMiddleware
 from resolute.api.rate_limit import make_limiter
 from resolute.api.readiness import head_revision, readiness
 from resolute.api.reports.routes import ROUTES as REPORT_ROUTES
@@ -112,6 +114,8 @@ def create_app(
         )
     middleware += [
         Middleware(RequestStateMiddleware),  # the request's id and its one session, for every route
+        Middleware(UnavailableMiddleware),  # a database out of reach: 503 SERVICE_UNAVAILABLE, not a 500
+        Middleware(DeadlineMiddleware, seconds=settings.request_timeout_seconds),  # 504 TIMEOUT, its work cancelled and rolled back
         Middleware(BodyLimitMiddleware, limit=settings.max_body_bytes),  # 413 before a large body is read or a token checked
         Middleware(AuthenticationMiddleware, backend=TokenBackend(settings)),  # the caller, from that session
     ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -77,9 +77,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
         kwargs["connect_args"] = {"timeout": settings.db_statement_timeout_ms / 1000}
     else:
         kwargs["pool_size"] = settings.db_pool_size
+        kwargs["max_overflow"] = settings.db_max_overflow
         kwargs["pool_timeout"] = settings.db_pool_timeout
-        kwargs["pool_pre_ping"] = True
+        kwargs["pool_pre_ping"] = True  # a connection that died (a database restart) is replaced, not handed out
         kwargs["connect_args"] = {
+            "timeout": settings.db_connect_timeout,  # asyncpg would wait a minute
             "server_settings": {
                 "statement_timeout": str(settings.db_statement_timeout_ms),
                 "application_name": "resolute",
@@ -140,15 +142,34 @@ class RequestDB:
                 self._session = self._factory()
             try:
                 yield self._session
+            except asyncio.CancelledError:
+                # A deadline cut a statement off: its connection is mid-protocol, and a rollback would wait for it
+                await self._discard()
+                raise
             except BaseException:
                 # A failed statement poisons a PostgreSQL transaction: end it, so that the
                 # request's other fields can still read.
-                await self._session.rollback()
+                try:
+                    await self._session.rollback()
+                except Exception:  # noqa: BLE001 - the connection itself is gone, or its statement was cut off by a deadline
+                    await self._discard()
                 raise
+
+    async def _discard(self) -> None:
+        """Drop the session and its connection (the pool makes a new one): it cannot be trusted to roll back."""
+        session, self._session = self._session, None
+        if session is not None:
+            with suppress(Exception):
+                await session.invalidate()
+            with suppress(Exception):
+                await session.close()
 
     async def close(self) -> None:
         if self._session is not None:
-            await self._session.close()
+            try:
+                await self._session.close()
+            except Exception:  # noqa: BLE001 - a dead connection: the request has been answered; drop it
+                await self._discard()
             self._session = None
 
 

@@ -49,6 +49,10 @@ class Settings:
     db_pool_size: int = field(default_factory=lambda: int(_env("DB_POOL_SIZE", "10")))
     db_pool_timeout: float = field(default_factory=lambda: float(_env("DB_POOL_TIMEOUT", "10")))
     db_statement_timeout_ms: int = field(default_factory=lambda: int(_env("DB_STATEMENT_TIMEOUT_MS", "15000")))
+    db_max_overflow: int = field(default_factory=lambda: int(_env("DB_MAX_OVERFLOW", "10")))  # connections beyond the pool in a burst
+    db_connect_timeout: float = field(default_factory=lambda: float(_env("DB_CONNECT_TIMEOUT", "5")))  # a new connection, at most
+    # The most one GraphQL request may take (TIMEOUT past it); the pool wait and a statement must end before it.
+    request_timeout_seconds: float = field(default_factory=lambda: float(_env("REQUEST_TIMEOUT_SECONDS", "30")))
     db_echo: bool = field(default_factory=lambda: _bool(_env("DB_ECHO", "false")))
 
     jwt_algorithm: str = field(default_factory=lambda: _env("JWT_ALGORITHM", "HS256"))
@@ -145,6 +149,7 @@ _BOOLEANS = {"1", "true", "yes", "on", "0", "false", "no", "off"}
 # (lowest, highest) of the numbers that have bounds
 _BOUNDS: dict[str, tuple[float, float]] = {
     "port": (1, 65535), "db_pool_size": (1, 1000), "db_pool_timeout": (0.001, 3600), "db_statement_timeout_ms": (1, 86_400_000),
+    "db_max_overflow": (0, 1000), "db_connect_timeout": (0.1, 600), "request_timeout_seconds": (0.1, 3600),
     "jwt_leeway_seconds": (0, 3600), "token_ttl_seconds": (1, 31 * 86400),
     "refresh_ttl_seconds": (60, 366 * 86400), "session_ttl_seconds": (60, 366 * 86400), "refresh_grace_seconds": (0, 300), "argon2_time_cost": (1, 100),
     "argon2_memory_kib": (1024, 4 * 1024 * 1024), "live_recheck_seconds": (0.01, 3600), "max_body_bytes": (1024, 1024**3),
@@ -221,6 +226,10 @@ def load_settings() -> Settings:
         raise SettingsError(f"RESOLUTE_PROFILE={settings.profile!r}: one of {', '.join(PROFILES)}")
     if settings.production:
         _production_checks(settings)
+    if settings.db_pool_timeout >= settings.request_timeout_seconds:
+        raise SettingsError(f"RESOLUTE_DB_POOL_TIMEOUT={settings.db_pool_timeout:g}: shorter than RESOLUTE_REQUEST_TIMEOUT_SECONDS ({settings.request_timeout_seconds:g})")
+    if settings.db_statement_timeout_ms > settings.request_timeout_seconds * 1000:
+        raise SettingsError(f"RESOLUTE_DB_STATEMENT_TIMEOUT_MS={settings.db_statement_timeout_ms}: at most RESOLUTE_REQUEST_TIMEOUT_SECONDS ({settings.request_timeout_seconds:g} s)")
     if 0 < settings.rate_limit_cost < settings.max_cost:
         raise SettingsError(f"RESOLUTE_RATE_LIMIT_COST={settings.rate_limit_cost}: at least RESOLUTE_MAX_COST ({settings.max_cost}), or 0 for no rate limit")
     for name in ("jwt_private_key_file", "jwt_public_key_file"):

@@ -10,6 +10,7 @@ from graphql import GraphQLError
 from strawberry.extensions import AddValidationRules, MaskErrors, MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.tools import merge_types
 
+from resolute.api.availability import UNAVAILABLE_MESSAGE, database_unavailable
 from resolute.schema.accounts.mutations import AccountsMutation
 from resolute.schema.accounts.queries import AccountsQuery
 from resolute.schema.audit.queries import AuditQuery
@@ -71,6 +72,12 @@ class MaskInternalErrors(MaskErrors):
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = getattr(self.execution_context.context, "request_id", None) or "unknown"
+        if error.original_error is not None and database_unavailable(error.original_error):  # not a bug: the database is away
+            log.warning("request %s: database unavailable at %s (%s)", request_id, error.path, error.original_error)
+            return GraphQLError(
+                message=UNAVAILABLE_MESSAGE, nodes=error.nodes, source=error.source, positions=error.positions, path=error.path,
+                extensions={"code": "SERVICE_UNAVAILABLE", "requestId": request_id},
+            )
         log.error("request %s: unexpected error at %s", request_id, error.path, exc_info=error.original_error)
         return GraphQLError(
             message=f"Unexpected error (request {request_id}); it has been logged.",

@@ -1,0 +1,65 @@
+"""A deadline per request (RESOLUTE_REQUEST_TIMEOUT_SECONDS) for the API's routes: past it, what runs is
+cancelled and the answer is 504 with code TIMEOUT.
+
+Cancelling rolls the request's transaction back (nothing it wrote is kept) and hands its connection
+back to the pool, or drops it when it cannot be trusted (api.db.RequestDB). The pool wait and a
+statement's own timeout are shorter (checked at start, api.settings), so a request usually gets their
+clearer answer first; the deadline bounds everything else: a database that stopped answering in the
+middle of a statement, a slow client, a bug. Websockets (long-lived by nature) and report downloads
+(api.reports, which stream) are not bounded here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["DeadlineMiddleware"]
+
+log = logging.getLogger("resolute")
+
+
+class DeadlineMiddleware:
+    def __init__(self, app: ASGIApp, *, seconds: float, prefixes: tuple[str, ...] = ("/graphql", "/auth/")) -> None:
+        self.app = app
+        self.seconds = seconds
+        self.prefixes = prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
+            await self.app(scope, receive, send)
+            return
+        started = expired = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            if expired:
+                return  # the 504 has been sent: whatever the cut-off work still says is dropped
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        work = asyncio.ensure_future(self.app(scope, receive, tracking))
+        try:
+            done, _ = await asyncio.wait({work}, timeout=self.seconds)
+        except BaseException:
+            work.cancel()  # the client went away, or the server is stopping
+            raise
+        if done:
+            work.result()  # its own outcome, its own errors (a connect timeout is not the deadline)
+            return
+        expired, answered = True, started
+        work.cancel()
+        request_id = scope.get("state", {}).get("request_id")
+        log.warning("request %s: stopped after %g s (%s)", request_id, self.seconds, scope["path"])
+        if not answered:  # answer at the deadline; the cut-off work cleans up below (a connection may take seconds to drop)
+            body = json.dumps({"data": None, "errors": [{
+                "message": f"the request took longer than {self.seconds:g} s and was stopped; nothing it wrote was kept",
+                "extensions": {"code": "TIMEOUT", "requestId": request_id}}]}).encode()  # fmt: skip
+            await send({"type": "http.response.start", "status": 504, "headers": [
+                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"cache-control", b"no-store")]})  # fmt: skip
+            await send({"type": "http.response.body", "body": body})
+        await asyncio.gather(work, return_exceptions=True)  # its rollback and its connection's release end before the request's session is closed
