@@ -33,6 +33,7 @@ from resolute.api.availability import UnavailableMiddleware
 from resolute.api.body_limit import BodyLimitMiddleware
 from resolute.api.db import create_engine, session_factory
 from resolute.api.deadline import DeadlineMiddleware
+from resolute.api.metrics import MetricsMiddleware, metrics_endpoint
 from resolute.api.rate_limit import make_limiter
 from resolute.api.readiness import head_revision, readiness
 from resolute.api.reports.routes import ROUTES as REPORT_ROUTES
@@ -114,6 +115,7 @@ def create_app(
         )
     middleware += [
         Middleware(RequestStateMiddleware),  # the request's id and its one session, for every route
+        Middleware(MetricsMiddleware),  # requests by route and status, latency
         Middleware(UnavailableMiddleware),  # a database out of reach: 503 SERVICE_UNAVAILABLE, not a 500
         Middleware(DeadlineMiddleware, seconds=settings.request_timeout_seconds),  # 504 TIMEOUT, its work cancelled and rolled back
         Middleware(BodyLimitMiddleware, limit=settings.max_body_bytes),  # 413 before a large body is read or a token checked
@@ -125,6 +127,7 @@ def create_app(
             Route("/", home),
             Route("/healthz", health),
             Route("/readyz", ready),
+            *([Route("/metrics", metrics_endpoint)] if settings.metrics else []),
             *AUTH_ROUTES,
             *REPORT_ROUTES,
             *([Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql)] if graphql is not None else []),

@@ -77,6 +77,8 @@ async def _database_problem(settings: Settings) -> str | None:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from resolute.api.logs import logging_config
+
     if args.migrate:
         cmd_migrate(argparse.Namespace(revision="head", downgrade=None), settings)
     problem = asyncio.run(_database_problem(settings))
@@ -89,8 +91,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         f" {args.workers} worker(s), loop {fast['loop']}, http {fast['http']}"
     )
     # By import string, so that each worker process builds its own app (and its own engine and pool).
+    # SIGTERM: stop accepting, let in-flight requests finish within the grace, close websockets, exit 0.
+    # One access line per request comes from api.metrics, with its request id; uvicorn's own is off.
     uvicorn.run(
-        "resolute.schema.server:create_app", factory=True, host=args.host, port=args.port, workers=args.workers, log_level="info", **fast
+        "resolute.schema.server:create_app", factory=True, host=args.host, port=args.port, workers=args.workers, log_level="info",
+        log_config=logging_config(settings.log_format), access_log=False, timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        timeout_keep_alive=5, **fast,
     )
     return 0
 

@@ -13,6 +13,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from resolute.api.db import RequestDB
+from resolute.api.logs import REQUEST_ID
 
 __all__ = ["RequestStateMiddleware", "request_id_from"]
 
@@ -45,7 +46,9 @@ class RequestStateMiddleware:
                 MutableHeaders(scope=message)["X-Request-ID"] = request_id
             await send(message)
 
+        token = REQUEST_ID.set(request_id)  # every log line of this request carries it (api.logs)
         try:
             await self.app(scope, receive, send_with_id)
         finally:
             await db.close()
+            REQUEST_ID.reset(token)

@@ -50,6 +50,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from resolute.api.kpis.service import MAX_COORDINATORS
+from resolute.api.metrics import RATE_LIMITED
 from resolute.api.rate_limit import Rate
 from resolute.api.resolutions.models import MAX_KEY_RESULTS
 from resolute.api.tasks.service import MAX_MILESTONES
@@ -194,6 +195,7 @@ class CostLimit(SchemaExtension):
             f"this caller has used its allowance of {rate.amount:,} objects per {rate.per:g} s; retry in {wait} s",
             extensions={"code": "RATE_LIMITED", "retryAfter": wait, "limit": rate.amount, "window": rate.per},
         )])  # fmt: skip
+        RATE_LIMITED.labels("cost").inc()
         log.info("rate limited: user %s, cost %s, retry after %s s", scope.principal.user_id, self.cost, wait)
         response = getattr(context, "response", None)
         if response is not None:

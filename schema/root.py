@@ -25,6 +25,7 @@ from resolute.schema.live import HttpSubscriptions, LiveSubscription
 from resolute.schema.monitoring.queries import MonitoringQuery
 from resolute.schema.monitoring.warnings import WarningsQuery
 from resolute.schema.node import Node, resolve_node
+from resolute.schema.operation_metrics import OperationMetrics
 from resolute.schema.org.mutations import OrgMutation
 from resolute.schema.org.queries import OrgQuery
 from resolute.schema.resolutions.mutations import ResolutionsMutation
@@ -94,6 +95,7 @@ schema = strawberry.Schema(
         lambda: AddValidationRules(list(LIMITS)),
         DocumentCache,
         lambda: MaskInternalErrors(should_mask_error=_should_mask),
+        OperationMetrics,  # operations by type, root field and outcome (api.metrics)
         ControlCharacters,  # text with control characters is refused before anything runs
         IntrospectionGate,  # production: __schema for admins and integrators only; before the cost is spent
         CostLimit,  # before the compiled reads: a refused query runs nothing

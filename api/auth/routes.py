@@ -25,6 +25,7 @@ from resolute.api.accounts.service import authenticate
 from resolute.api.auth.backend import Caller
 from resolute.api.auth.sessions import close_sessions, open_session, refresh_session
 from resolute.api.auth.tokens import TokenError, decode_refresh_token
+from resolute.api.metrics import RATE_LIMITED
 from resolute.api.rate_limit import Rate
 from resolute.api.transaction import UnitOfWork
 
@@ -85,6 +86,7 @@ async def token_endpoint(request: Request) -> Response:
         if not verdict.allowed:  # the same answer whatever the account: it tells nothing about any of them
             wait = max(1, math.ceil(verdict.retry_after))
             log.info("login throttled: %s, retry after %s s", address, wait)
+            RATE_LIMITED.labels("login").inc()
             return JSONResponse({"error": "too_many_attempts", "error_description": f"too many failed logins from this address; retry in {wait} s"},
                                 status_code=429, headers={**NO_STORE, "Retry-After": str(wait)})
     uow = _system_uow(request)
