@@ -8,6 +8,7 @@ import getpass
 import importlib
 import importlib.util
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -91,7 +92,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         f" {args.workers} worker(s), loop {fast['loop']}, http {fast['http']}"
     )
     # By import string, so that each worker process builds its own app (and its own engine and pool).
-    # SIGTERM: stop accepting, let in-flight requests finish within the grace, close websockets, exit 0.
+    # SIGTERM: stop accepting, let in-flight requests finish within the grace, close websockets, exit 0. uvicorn
+    # raises the signal again once it has drained, to the handler it found: this one, which lets `serve` return 0.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
     # One access line per request comes from api.metrics, with its request id; uvicorn's own is off.
     uvicorn.run(
         "resolute.schema.server:create_app", factory=True, host=args.host, port=args.port, workers=args.workers, log_level="info",

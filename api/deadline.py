@@ -1,5 +1,5 @@
 """A deadline per request (RESOLUTE_REQUEST_TIMEOUT_SECONDS) for the API's routes: past it, what runs is
-cancelled and the answer is 504 with code TIMEOUT.
+cancelled and the answer is 504 with code TIMEOUT (408 if the body itself had not arrived: a slow client).
 
 Cancelling rolls the request's transaction back (nothing it wrote is kept) and hands its connection
 back to the pool, or drops it when it cannot be trusted (api.db.RequestDB). The pool wait and a
@@ -33,6 +33,14 @@ class DeadlineMiddleware:
             await self.app(scope, receive, send)
             return
         started = expired = False
+        body_read = scope["method"] in ("GET", "HEAD")
+
+        async def receiving() -> Message:
+            nonlocal body_read
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                body_read = True
+            return message
 
         async def tracking(message: Message) -> None:
             nonlocal started
@@ -42,7 +50,7 @@ class DeadlineMiddleware:
                 started = True
             await send(message)
 
-        work = asyncio.ensure_future(self.app(scope, receive, tracking))
+        work = asyncio.ensure_future(self.app(scope, receiving, tracking))
         try:
             done, _ = await asyncio.wait({work}, timeout=self.seconds)
         except BaseException:
@@ -56,10 +64,12 @@ class DeadlineMiddleware:
         request_id = scope.get("state", {}).get("request_id")
         log.warning("request %s: stopped after %g s (%s)", request_id, self.seconds, scope["path"])
         if not answered:  # answer at the deadline; the cut-off work cleans up below (a connection may take seconds to drop)
-            body = json.dumps({"data": None, "errors": [{
-                "message": f"the request took longer than {self.seconds:g} s and was stopped; nothing it wrote was kept",
-                "extensions": {"code": "TIMEOUT", "requestId": request_id}}]}).encode()  # fmt: skip
-            await send({"type": "http.response.start", "status": 504, "headers": [
+            if body_read:
+                status, message = 504, f"the request took longer than {self.seconds:g} s and was stopped; nothing it wrote was kept"
+            else:  # a client sending its body a byte at a time
+                status, message = 408, f"the request's body did not arrive within {self.seconds:g} s"
+            body = json.dumps({"data": None, "errors": [{"message": message, "extensions": {"code": "TIMEOUT", "requestId": request_id}}]}).encode()
+            await send({"type": "http.response.start", "status": status, "headers": [
                 (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"cache-control", b"no-store")]})  # fmt: skip
             await send({"type": "http.response.body", "body": body})
         await asyncio.gather(work, return_exceptions=True)  # its rollback and its connection's release end before the request's session is closed
