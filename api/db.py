@@ -10,6 +10,7 @@ queuing costs little: the number of statements depends on the query's shape, not
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
@@ -21,6 +22,8 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool, StaticPool
 
 from resolute.api.settings import Settings
+
+log = logging.getLogger("resolute.db")
 
 __all__ = ["NAMING_CONVENTION", "Base", "RequestDB", "UtcDateTime", "create_engine", "driver_sql", "plan_with_parameters", "session_factory", "utcnow"]
 
@@ -142,21 +145,20 @@ class RequestDB:
                 self._session = self._factory()
             try:
                 yield self._session
-            except asyncio.CancelledError:
-                # A deadline cut a statement off: its connection is mid-protocol, and a rollback would wait for it
-                await self._discard()
-                raise
             except BaseException:
                 # A failed statement poisons a PostgreSQL transaction: end it, so that the
                 # request's other fields can still read.
                 try:
                     await self._session.rollback()
-                except Exception:  # noqa: BLE001 - the connection itself is gone, or its statement was cut off by a deadline
-                    await self._discard()
+                except Exception as exc:  # noqa: BLE001 - the connection itself is gone, or its statement was cut off by a deadline
+                    await self._discard(exc)
+                # (a CancelledError is not always a deadline: graphql-core cancels a failed field's siblings; the
+                # rollback then ends the cut-off statement's transaction and the connection stays in use)
                 raise
 
-    async def _discard(self) -> None:
+    async def _discard(self, error: BaseException) -> None:
         """Drop the session and its connection (the pool makes a new one): it cannot be trusted to roll back."""
+        log.warning("dropping the request's database connection: %s: %s", type(error).__name__, error)
         session, self._session = self._session, None
         if session is not None:
             with suppress(Exception):
@@ -168,8 +170,8 @@ class RequestDB:
         if self._session is not None:
             try:
                 await self._session.close()
-            except Exception:  # noqa: BLE001 - a dead connection: the request has been answered; drop it
-                await self._discard()
+            except Exception as exc:  # noqa: BLE001 - a dead connection: the request has been answered; drop it
+                await self._discard(exc)
             self._session = None
 
 

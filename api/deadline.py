@@ -33,14 +33,15 @@ class DeadlineMiddleware:
             await self.app(scope, receive, send)
             return
         started = expired = False
-        body_read = scope["method"] in ("GET", "HEAD")
+        waiting_for_client = False  # the work is blocked on the client's next body bytes
 
         async def receiving() -> Message:
-            nonlocal body_read
-            message = await receive()
-            if message["type"] == "http.request" and not message.get("more_body", False):
-                body_read = True
-            return message
+            nonlocal waiting_for_client
+            waiting_for_client = True
+            try:
+                return await receive()
+            finally:
+                waiting_for_client = False
 
         async def tracking(message: Message) -> None:
             nonlocal started
@@ -59,15 +60,15 @@ class DeadlineMiddleware:
         if done:
             work.result()  # its own outcome, its own errors (a connect timeout is not the deadline)
             return
-        expired, answered = True, started
+        expired, answered, slow_client = True, started, waiting_for_client
         work.cancel()
         request_id = scope.get("state", {}).get("request_id")
         log.warning("request %s: stopped after %g s (%s)", request_id, self.seconds, scope["path"])
         if not answered:  # answer at the deadline; the cut-off work cleans up below (a connection may take seconds to drop)
-            if body_read:
-                status, message = 504, f"the request took longer than {self.seconds:g} s and was stopped; nothing it wrote was kept"
-            else:  # a client sending its body a byte at a time
+            if slow_client:  # a client sending its body a byte at a time
                 status, message = 408, f"the request's body did not arrive within {self.seconds:g} s"
+            else:
+                status, message = 504, f"the request took longer than {self.seconds:g} s and was stopped; nothing it wrote was kept"
             body = json.dumps({"data": None, "errors": [{"message": message, "extensions": {"code": "TIMEOUT", "requestId": request_id}}]}).encode()
             await send({"type": "http.response.start", "status": status, "headers": [
                 (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"cache-control", b"no-store")]})  # fmt: skip
