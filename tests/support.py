@@ -39,9 +39,11 @@ from resolute.api.auth.tokens import issue_token
 from resolute.api.db import create_engine, session_factory
 from resolute.api.interchange.loader import ImportReport, load_bundle
 from resolute.api.interchange.reader import Bundle, UnitRecord, UserRecord
+from resolute.api.models import KeyResult, Kpi, Measurement, Milestone, Objective, Resolution, Task, Unit
 from resolute.api.org.models import DEFAULT_KINDS
 from resolute.api.settings import Settings
 from resolute.api.transaction import Tx, UnitOfWork
+from resolute.schema.ids import decode_any
 from resolute.schema.server import create_app
 
 PG_ADMIN_URL = os.environ.get("RESOLUTE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -319,6 +321,21 @@ class Api:
         body = await self.gql(query, variables, as_user=as_user)
         assert not body.get("errors"), body.get("errors")
         return body["data"]
+
+
+VERSIONED = {model.__name__: model for model in (Unit, Task, Milestone, Resolution, Objective, KeyResult, Kpi, Measurement)}  # id type -> model
+
+
+async def current_version(api: Api, global_id: str) -> int:
+    """The object's version read straight from the database, not through GraphQL: a caller that may not read it still sends the true one."""
+    decoded = decode_any(global_id)
+    assert decoded is not None, f"not a global id: {global_id!r}"
+    type_name, pk = decoded
+    model = VERSIONED[type_name]
+    async with session_factory(api.engine)() as session:
+        version = await session.scalar(select(model.version).where(model.id == pk))
+    assert version is not None, f"no {type_name} {pk}"
+    return int(version)
 
 
 class OneRequestAtATime:

@@ -147,7 +147,7 @@ async def test_each_mutation_hands_its_committed_events_to_every_hook_in_commit_
     admin, p01_admin = await api.user_id("admin"), await api.user_id("p01.admin")
     steps = [
         ("req-unit-create", UNIT_CREATE, {"i": {"parentId": h.ids["P01"], "code": "P01-C09", "name": "Xã mới", "kind": "commune"}}, "p01.admin"),
-        ("req-unit-update", UNIT_UPDATE, {"i": {"id": h.ids["P02"], "name": "Tỉnh Lào Cai mới"}}, "admin"),
+        ("req-unit-update", UNIT_UPDATE, {"i": {"id": h.ids["P02"], "version": 1, "name": "Tỉnh Lào Cai mới"}}, "admin"),
         ("req-user-create", USER_CREATE, {"i": {"username": "p01.clerk", "fullName": "Cán bộ mới", "unitId": h.ids["P01-C01"]}}, "p01.admin"),
     ]
     seeded = await event_ids(api)  # the seed's own event (written outside the app, no hook)
@@ -189,7 +189,7 @@ async def test_refused_mutations_and_replays_call_no_hook(hooked: Hooked) -> Non
         (UNIT_CREATE, {"i": {**create, "code": "P01-C01"}, "k": None}, "p01.admin", ("code", "DUPLICATE")),  # typed refusal
         (UNIT_CREATE, {"i": {**create, "code": "P01-C10"}, "k": None}, "p01.viewer", ("parentId", "FORBIDDEN")),  # no role for it anywhere
         (UNIT_CREATE, {"i": {**create, "parentId": h.ids["P02"], "code": "P02-C10"}, "k": None}, "p01.admin", ("parentId", "NOT_FOUND")),  # out of scope
-        (UNIT_UPDATE, {"i": {"id": h.ids["P01-C01"], "name": " "}}, "p01.admin", ("name", "REQUIRED")),
+        (UNIT_UPDATE, {"i": {"id": h.ids["P01-C01"], "version": 1, "name": " "}}, "p01.admin", ("name", "REQUIRED")),
     ]
     for i, (query, variables, who, error) in enumerate(refusals):
         r, _ = await h.send(query, variables, who, f"req-refused-{i}")
@@ -240,7 +240,7 @@ async def test_a_hook_that_raises_is_logged_and_changes_nothing(hooked: Hooked, 
     assert broken is None and checked == seeded + len(await rows_of(api, "req-hook-fails")) == seeded + 1
     # the app keeps working, and keeps calling its hooks
     h.first.fail = False
-    r, _ = await h.send(UNIT_UPDATE, {"i": {"id": r["unit"]["id"], "name": "Xã mới hơn"}}, "p01.admin", "req-after")
+    r, _ = await h.send(UNIT_UPDATE, {"i": {"id": r["unit"]["id"], "version": 1, "name": "Xã mới hơn"}}, "p01.admin", "req-after")
     assert r["errors"] == [] and [[e.request_id for e in c] for c in h.first.calls] == [["req-hook-fails"], ["req-after"]]
     async with session_factory(api.engine)() as session:
         assert await verify_chain(session) == (seeded + 2, None)

@@ -217,13 +217,13 @@ def build_case(name: str, k: Pks) -> Case:
             "after": unit_snapshot(n, "P01-C01", "Phường Hoàn Kiếm Mới", "commune", "P01", 3, 2),
         })
     if name == "unitMove":
-        return Case("admin", UNIT_MOVE, {"i": {"id": k.unit("P01-C01"), "parentId": k.unit("P02")}}, lambda n: {
+        return Case("admin", UNIT_MOVE, {"i": {"id": k.unit("P01-C01"), "parentId": k.unit("P02"), "version": 1}}, lambda n: {
             "action": "unitMove", "objectType": "unit", "objectKey": str(n.units["P01-C01"]), "unit": {"code": "P01-C01"},
             "before": unit_snapshot(n, "P01-C01", "Phường Hoàn Kiếm", "commune", "P01", 3, 1),
             "after": unit_snapshot(n, "P01-C01", "Phường Hoàn Kiếm", "commune", "P02", 3, 2) | {"units_moved": 2},
         })
     if name == "unitArchive":
-        return Case("p01.admin", UNIT_ARCHIVE, {"i": {"id": k.unit("P01-C02")}}, lambda n: {
+        return Case("p01.admin", UNIT_ARCHIVE, {"i": {"id": k.unit("P01-C02"), "version": 1}}, lambda n: {
             "action": "unitArchive", "objectType": "unit", "objectKey": str(n.units["P01-C02"]), "unit": {"code": "P01-C02"},
             "before": unit_snapshot(n, "P01-C02", "Xã Tân Phong", "commune", "P01", 3, 1),
             "after": unit_snapshot(n, "P01-C02", "Xã Tân Phong", "commune", "P01", 3, 2, archived=True) | {"units_archived": 1},
@@ -327,9 +327,9 @@ REFUSALS = [
     # id, caller, query, variables (from pks), expected (field, code)
     ("duplicate code", "admin", UNIT_CREATE, lambda k: {"i": {"parentId": k.unit("P01"), "code": "P02-C01", "name": "Trùng", "kind": "commune"}}, [("code", "DUPLICATE")]),
     ("stale version", "admin", UNIT_UPDATE, lambda k: {"i": {"id": k.unit("P01"), "version": 7, "name": "Tên mới"}}, [("version", "CONFLICT")]),
-    ("move into itself", "admin", UNIT_MOVE, lambda k: {"i": {"id": k.unit("P01"), "parentId": k.unit("P01-C01")}}, [("parentId", "CYCLE")]),
+    ("move into itself", "admin", UNIT_MOVE, lambda k: {"i": {"id": k.unit("P01"), "parentId": k.unit("P01-C01"), "version": 1}}, [("parentId", "CYCLE")]),
     ("merge into its own sub-unit", "admin", UNIT_MERGE, lambda k: {"i": {"sourceIds": [k.unit("P01")], "targetId": k.unit("P01-C01")}}, [("targetId", "CYCLE")]),
-    ("archive with children", "admin", UNIT_ARCHIVE, lambda k: {"i": {"id": k.unit("P01-C01")}}, [("id", "HAS_CHILDREN")]),
+    ("archive with children", "admin", UNIT_ARCHIVE, lambda k: {"i": {"id": k.unit("P01-C01"), "version": 1}}, [("id", "HAS_CHILDREN")]),
     ("kind by a province admin", "p01.admin", KIND_CREATE, lambda k: {"i": {"code": "ward", "label": "Phường"}}, [(None, "FORBIDDEN")]),
     ("duplicate username", "admin", USER_CREATE, lambda k: {"i": {"username": "p01.manager", "fullName": "X", "unitId": k.unit("P01"), "password": NEW_SECRET}}, [("username", "DUPLICATE")]),
     ("deactivate oneself", "admin", USER_DEACTIVATE, lambda k: {"i": {"id": k.user("admin")}}, [("id", "INVALID")]),
@@ -354,9 +354,9 @@ async def test_a_refused_mutation_writes_no_event(tree: Api) -> None:
 
 async def test_without_a_request_id_header_the_event_gets_a_generated_one(tree: Api) -> None:
     k = await pks(tree)
-    succeeded(await send(tree, UNIT_UPDATE, {"i": {"id": k.unit("P02"), "name": "Tỉnh Lào Cai Mới"}}, as_user="admin"))
+    succeeded(await send(tree, UNIT_UPDATE, {"i": {"id": k.unit("P02"), "version": 1, "name": "Tỉnh Lào Cai Mới"}}, as_user="admin"))
     first = (await newest(tree))["requestId"]
-    succeeded(await send(tree, UNIT_UPDATE, {"i": {"id": k.unit("P02"), "name": "Tỉnh Lào Cai"}}, as_user="admin"))
+    succeeded(await send(tree, UNIT_UPDATE, {"i": {"id": k.unit("P02"), "version": 2, "name": "Tỉnh Lào Cai"}}, as_user="admin"))
     second = (await newest(tree))["requestId"]
     assert first and second and first != second, (first, second)
 
@@ -366,7 +366,7 @@ async def test_a_long_request_id_does_not_break_the_mutation(tree: Api) -> None:
     k = await pks(tree)
     before = await sql_count(tree)
     headers = {"Authorization": f"Bearer {await tree.token_for('admin')}", "X-Request-ID": "r" * 200}
-    variables = {"i": {"id": k.unit("P02"), "name": "Tỉnh Lào Cai Mới"}}
+    variables = {"i": {"id": k.unit("P02"), "version": 1, "name": "Tỉnh Lào Cai Mới"}}
     response = await tree.client.post("/graphql", json={"query": UNIT_UPDATE, "variables": variables}, headers=headers)
     body = response.json()
     assert response.status_code == 200 and not body.get("errors"), (response.status_code, body)
@@ -385,14 +385,14 @@ async def spread_events(api: Api) -> None:
     steps = [
         (UNIT_CREATE, {"i": {"parentId": k.unit("P01-C01"), "code": "P01-C01-K02", "name": "Chi bộ Tây", "kind": "cell"}}),
         (UNIT_CREATE, {"i": {"parentId": k.unit("P02"), "code": "P02-C03", "name": "Xã Mới", "kind": "commune"}}),
-        (UNIT_UPDATE, {"i": {"id": k.unit("P01"), "name": "Hà Nội"}}),
-        (UNIT_UPDATE, {"i": {"id": k.unit("P02-C01"), "name": "Xã Đông Hà Mới"}}),
-        (UNIT_UPDATE, {"i": {"id": k.unit("TW"), "name": "Trung ương"}}),
+        (UNIT_UPDATE, {"i": {"id": k.unit("P01"), "version": 1, "name": "Hà Nội"}}),
+        (UNIT_UPDATE, {"i": {"id": k.unit("P02-C01"), "version": 1, "name": "Xã Đông Hà Mới"}}),
+        (UNIT_UPDATE, {"i": {"id": k.unit("TW"), "version": 1, "name": "Trung ương"}}),
         (KIND_CREATE, {"i": {"code": "ward", "label": "Phường"}}),
         (USER_CREATE, {"i": {"username": "p01.clerk", "fullName": "Thư ký", "unitId": k.unit("P01-C02")}}),
         (USER_CREATE, {"i": {"username": "p02.clerk", "fullName": "Thư ký", "unitId": k.unit("P02-C02")}}),
         (ROLE_GRANT, {"i": {"userId": k.user("p02.manager"), "role": "viewer", "unitId": k.unit("P02-C01")}}),
-        (UNIT_ARCHIVE, {"i": {"id": k.unit("P01-C01-K01")}}),
+        (UNIT_ARCHIVE, {"i": {"id": k.unit("P01-C01-K01"), "version": 1}}),
     ]
     for query, variables in steps:
         succeeded(await send(api, query, variables, as_user="admin"))

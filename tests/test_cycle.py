@@ -37,7 +37,7 @@ import pytest
 from sqlalchemy import text
 
 from resolute.schema.ids import encode_id
-from tests.support import TABLES, Api, StatementCounter, unit, user, within
+from tests.support import TABLES, Api, StatementCounter, current_version, unit, user, within
 
 TODAY = dt.date.today()
 ERRORS = "errors { field code message }"
@@ -581,29 +581,44 @@ async def test_cycle_every_step_each_user_sees_exactly_its_share(api: Api) -> No
         # an officer evaluates nothing anywhere: casbin alone refuses it, whatever the id
         await same_refusal(api, name, inp(sibling), inp(missing("Assignment")), "p01.c01.officer", [(fld, "FORBIDDEN" if name == "assignmentEvaluate" else "NOT_FOUND")])
     # roles that may not do this anywhere: FORBIDDEN, decided by casbin before any row is read
+    # (every update sends the object's true current version, read from the database: only the role may refuse it)
+    version = {gid: await current_version(api, gid) for gid in (w.task(SUB), w.task(T001), w.res("CTr-57/P01"), w.res("57-NQ/TW"), w.kpi(KPI_P01), w.kpi(KPI_TW),
+                                                              w.ids[("milestone", "Khảo sát hiện trạng")], w.ids[("milestone", "Trình ban hành")],
+                                                              w.ids[("objective", "CTr-57/P01-O1")])}
     for who in ("p01.c01.officer", "p01.c01.viewer"):
-        await refused(api, "taskUpdate", {"id": w.task(SUB), "title": "Sửa bởi xã", "dueOn": "2027-01-31"}, who, [("id", "FORBIDDEN")])
-        await refused(api, "resolutionUpdate", {"id": w.res("CTr-57/P01"), "title": "Sửa bởi xã"}, who, [("id", "FORBIDDEN")])
+        await refused(api, "taskUpdate", {"id": w.task(SUB), "version": version[w.task(SUB)], "title": "Sửa bởi xã", "dueOn": "2027-01-31"}, who, [("id", "FORBIDDEN")])
+        await refused(api, "resolutionUpdate", {"id": w.res("CTr-57/P01"), "version": version[w.res("CTr-57/P01")], "title": "Sửa bởi xã"}, who, [("id", "FORBIDDEN")])
     for who in ("p01.c01.officer",):
         ms = w.ids[("milestone", "Khảo sát hiện trạng")]
-        await refused(api, "milestoneUpdate", {"id": ms, "doneOn": TODAY.isoformat()}, who, [("id", "NOT_FOUND")])  # it reports, but not for the lead unit
-        await refused(api, "milestoneUpdate", {"id": ms, "title": "Sửa bởi xã"}, who, [("id", "FORBIDDEN")])
+        await refused(api, "milestoneUpdate", {"id": ms, "version": version[ms], "doneOn": TODAY.isoformat()}, who, [("id", "NOT_FOUND")])  # it reports, but not for the lead unit
+        await refused(api, "milestoneUpdate", {"id": ms, "version": version[ms], "title": "Sửa bởi xã"}, who, [("id", "FORBIDDEN")])
         await refused(api, "milestoneCreate", {"taskId": w.task(SUB), "title": "Thêm bởi xã", "dueOn": "2027-01-31"}, who, [("taskId", "FORBIDDEN")])
-        await refused(api, "objectiveUpdate", {"id": w.ids[("objective", "CTr-57/P01-O1")], "title": "Sửa bởi xã"}, who, [("id", "FORBIDDEN")])
-        await refused(api, "kpiUpdate", {"id": w.kpi(KPI_P01), "target": "99"}, who, [("id", "FORBIDDEN")])
+        objective = w.ids[("objective", "CTr-57/P01-O1")]
+        await refused(api, "objectiveUpdate", {"id": objective, "version": version[objective], "title": "Sửa bởi xã"}, who, [("id", "FORBIDDEN")])
+        await refused(api, "kpiUpdate", {"id": w.kpi(KPI_P01), "version": version[w.kpi(KPI_P01)], "target": "99"}, who, [("id", "FORBIDDEN")])
         await refused(api, "taskAssign", {"taskId": w.task(SUB), "assignerUnitId": w.unit(GRANTS[who][1]), "assignees": [{"unitId": w.unit("P01-C01-K01")}]},
                       who, [("assignerUnitId", "FORBIDDEN")])
-    # handed down, so read, but outside the caller's write scope: answered exactly like a missing id
-    await same_refusal(api, "taskUpdate", {"id": w.task(T001), "title": "Sửa bởi tỉnh"}, {"id": missing("Task"), "title": "Sửa bởi tỉnh"}, "p01.manager", [("id", "NOT_FOUND")])
-    await same_refusal(api, "milestoneUpdate", {"id": w.ids[("milestone", "Trình ban hành")], "doneOn": TODAY.isoformat()},
-                       {"id": missing("Milestone"), "doneOn": TODAY.isoformat()}, "p01.manager", [("id", "NOT_FOUND")])
-    await same_refusal(api, "kpiUpdate", {"id": w.kpi(KPI_TW), "target": "99"}, {"id": missing("Kpi"), "target": "99"}, "p01.manager", [("id", "NOT_FOUND")])
-    await same_refusal(api, "resolutionUpdate", {"id": w.res("57-NQ/TW"), "title": "Sửa bởi tỉnh"}, {"id": missing("Resolution"), "title": "Sửa bởi tỉnh"}, "p01.manager",
+    # handed down, so read, but outside the caller's write scope: answered exactly like a missing id (sent with the same version)
+    v = version[w.task(T001)]
+    await same_refusal(api, "taskUpdate", {"id": w.task(T001), "version": v, "title": "Sửa bởi tỉnh"}, {"id": missing("Task"), "version": v, "title": "Sửa bởi tỉnh"},
+                       "p01.manager", [("id", "NOT_FOUND")])
+    v = version[w.ids[("milestone", "Trình ban hành")]]
+    await same_refusal(api, "milestoneUpdate", {"id": w.ids[("milestone", "Trình ban hành")], "version": v, "doneOn": TODAY.isoformat()},
+                       {"id": missing("Milestone"), "version": v, "doneOn": TODAY.isoformat()}, "p01.manager", [("id", "NOT_FOUND")])
+    v = version[w.kpi(KPI_TW)]
+    await same_refusal(api, "kpiUpdate", {"id": w.kpi(KPI_TW), "version": v, "target": "99"}, {"id": missing("Kpi"), "version": v, "target": "99"}, "p01.manager",
                        [("id", "NOT_FOUND")])
+    v = version[w.res("57-NQ/TW")]
+    await same_refusal(api, "resolutionUpdate", {"id": w.res("57-NQ/TW"), "version": v, "title": "Sửa bởi tỉnh"}, {"id": missing("Resolution"), "version": v, "title": "Sửa bởi tỉnh"},
+                       "p01.manager", [("id", "NOT_FOUND")])
     # ... and invisible beyond it: NOT_FOUND, as for a missing id
-    await same_refusal(api, "taskUpdate", {"id": w.task(T001), "title": "x"}, {"id": missing("Task"), "title": "x"}, "p01.c01.officer", [("id", "FORBIDDEN")])  # no define anywhere
-    await same_refusal(api, "taskUpdate", {"id": w.task(SUB), "title": "x"}, {"id": missing("Task"), "title": "x"}, "p02.manager", [("id", "NOT_FOUND")])
-    await same_refusal(api, "resolutionUpdate", {"id": w.res("CTr-57/P01"), "title": "x"}, {"id": missing("Resolution"), "title": "x"}, "p02.manager",
+    v = version[w.task(T001)]
+    await same_refusal(api, "taskUpdate", {"id": w.task(T001), "version": v, "title": "x"}, {"id": missing("Task"), "version": v, "title": "x"}, "p01.c01.officer",
+                       [("id", "FORBIDDEN")])  # no define anywhere
+    v = version[w.task(SUB)]
+    await same_refusal(api, "taskUpdate", {"id": w.task(SUB), "version": v, "title": "x"}, {"id": missing("Task"), "version": v, "title": "x"}, "p02.manager", [("id", "NOT_FOUND")])
+    v = version[w.res("CTr-57/P01")]
+    await same_refusal(api, "resolutionUpdate", {"id": w.res("CTr-57/P01"), "version": v, "title": "x"}, {"id": missing("Resolution"), "version": v, "title": "x"}, "p02.manager",
                        [("id", "NOT_FOUND")])
     # (each refusal above compared every row of every table before and after: nothing was written)
 

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from resolute.schema.ids import decode_any, encode_id
-from tests.support import Api, Backend, small_tree, small_users
+from tests.support import Api, Backend, current_version, small_tree, small_users
 
 UNIT_FIELDS = "id code name kind depth version archived updatedAt parent { code } ancestors { code }"
 UNIT_CREATE = (
@@ -150,7 +150,8 @@ async def test_the_same_key_with_another_input_is_refused_and_changes_nothing(tr
         assert errors(await run(tree, UNIT_CREATE, other, KEY)) == [("idempotencyKey", "IDEMPOTENCY_KEY_REUSED")]
         assert await db_state(tree) == state
     # another mutation with the same key is another input too
-    update = {"id": await unit_gid(tree, "P01"), "name": "Hà Nội"}
+    p01 = await unit_gid(tree, "P01")
+    update = {"id": p01, "version": await current_version(tree, p01), "name": "Hà Nội"}
     assert errors(await run(tree, UNIT_UPDATE, update, KEY)) == [("idempotencyKey", "IDEMPOTENCY_KEY_REUSED")]
     assert await db_state(tree) == state
 

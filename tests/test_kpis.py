@@ -30,7 +30,7 @@ import pytest
 from sqlalchemy import text
 
 from resolute.schema.ids import decode_any, encode_id
-from tests.support import Api, StatementCounter, small_tree, user
+from tests.support import Api, StatementCounter, current_version, small_tree, user
 
 # -- queries ---------------------------------------------------------------------------------------
 
@@ -408,7 +408,7 @@ async def test_update_changes_only_the_fields_given(world: World) -> None:
     reread = (await api.data(KPI_BY_CODE, {"c": "57-NQ/TW-K01"}, as_user="admin"))["kpi"]
     assert {k: v for k, v in reread.items() if k not in strip} == expected
     # clearing an optional text field with null, only it
-    cleared = ok(await mutate(api, KPI_UPDATE, {"id": created["id"], "formula": None}, as_user="tw.manager"), "kpi")
+    cleared = ok(await mutate(api, KPI_UPDATE, {"id": created["id"], "version": 2, "formula": None}, as_user="tw.manager"), "kpi")
     assert {k: v for k, v in cleared.items() if k not in strip} == expected | {"formula": None, "version": 3}
 
 
@@ -416,12 +416,12 @@ async def test_thresholds_are_checked_against_the_merged_values(world: World) ->
     api = world.api
     kpi = await create_kpi(world, "57-NQ/TW-K01")  # increase 40 -> 80, yellow 62, red 54
     # the target alone down to the yellow threshold is consistent; below it is not
-    assert ok(await mutate(api, KPI_UPDATE, {"id": kpi["id"], "target": "62"}, as_user="tw.manager"), "kpi")["target"] == "62.00"
+    assert ok(await mutate(api, KPI_UPDATE, {"id": kpi["id"], "version": 1, "target": "62"}, as_user="tw.manager"), "kpi")["target"] == "62.00"
     # lowering target and yellow together is fine
-    both = ok(await mutate(api, KPI_UPDATE, {"id": kpi["id"], "target": "58", "yellowThreshold": "57"}, as_user="tw.manager"), "kpi")
+    both = ok(await mutate(api, KPI_UPDATE, {"id": kpi["id"], "version": 2, "target": "58", "yellowThreshold": "57"}, as_user="tw.manager"), "kpi")
     assert (both["target"], both["yellowThreshold"], both["redThreshold"], both["version"]) == ("58.00", "57.00", "54.00", 3)
     # turning it round needs all values at once
-    flipped = ok(await mutate(api, KPI_UPDATE, {"id": kpi["id"], "direction": "decrease", "baseline": "90", "target": "30", "yellowThreshold": "40",
+    flipped = ok(await mutate(api, KPI_UPDATE, {"id": kpi["id"], "version": 3, "direction": "decrease", "baseline": "90", "target": "30", "yellowThreshold": "40",
                                                 "redThreshold": "50"}, as_user="tw.manager"), "kpi")
     assert (flipped["direction"], flipped["baseline"], flipped["target"], flipped["yellowThreshold"], flipped["redThreshold"]) == (
         "decrease", "90.00", "30.00", "40.00", "50.00")
@@ -430,37 +430,38 @@ async def test_thresholds_are_checked_against_the_merged_values(world: World) ->
 async def test_frequency_may_change_until_the_first_value(world: World) -> None:
     api = world.api
     kpi = await create_kpi(world, "57-NQ/TW-K01")
-    assert ok(await mutate(api, KPI_UPDATE, {"id": kpi["id"], "frequency": "quarterly"}, as_user="tw.manager"), "kpi")["frequency"] == "quarterly"
+    assert ok(await mutate(api, KPI_UPDATE, {"id": kpi["id"], "version": 1, "frequency": "quarterly"}, as_user="tw.manager"), "kpi")["frequency"] == "quarterly"
     await submit(world, kpi, "P01", "2025-Q3", "70", as_user="p01.officer")
     # giving the same frequency again changes nothing about periods and is accepted
-    assert ok(await mutate(api, KPI_UPDATE, {"id": kpi["id"], "frequency": "quarterly", "name": "Đổi tên"}, as_user="tw.manager"), "kpi")["version"] == 3
+    assert ok(await mutate(api, KPI_UPDATE, {"id": kpi["id"], "version": 2, "frequency": "quarterly", "name": "Đổi tên"}, as_user="tw.manager"), "kpi")["version"] == 3
     before = await db_state(api)
-    assert refused(await mutate(api, KPI_UPDATE, {"id": kpi["id"], "frequency": "monthly"}, as_user="tw.manager"), "kpi") == [("frequency", "INVALID")]
+    assert refused(await mutate(api, KPI_UPDATE, {"id": kpi["id"], "version": 3, "frequency": "monthly"}, as_user="tw.manager"), "kpi") == [("frequency", "INVALID")]
     assert await db_state(api) == before
 
 
 async def test_coordinating_units_are_replaced_and_the_lead_unit_never_redefines(world: World) -> None:
     api = world.api
     kpi = await create_kpi(world, "57-NQ/TW-K01", coordinators=("P01-C02",))
-    replaced = ok(await mutate(api, KPI_UPDATE, {"id": kpi["id"], "coordinatingUnitIds": [world.unit("P02-C01"), world.unit("P01-C01")]},
+    replaced = ok(await mutate(api, KPI_UPDATE, {"id": kpi["id"], "version": 1, "coordinatingUnitIds": [world.unit("P02-C01"), world.unit("P01-C01")]},
                                as_user="tw.manager"), "kpi")
     assert replaced["coordinatingUnits"] == [{"code": "P01-C01"}, {"code": "P02-C01"}] and replaced["version"] == 2
     # not giving them keeps them
-    kept = ok(await mutate(api, KPI_UPDATE, {"id": kpi["id"], "name": "Tên khác"}, as_user="tw.manager"), "kpi")
+    kept = ok(await mutate(api, KPI_UPDATE, {"id": kpi["id"], "version": replaced["version"], "name": "Tên khác"}, as_user="tw.manager"), "kpi")
     assert kept["coordinatingUnits"] == [{"code": "P01-C01"}, {"code": "P02-C01"}]
     # a new lead unit together with coordinators that no longer hold it
-    moved = ok(await mutate(api, KPI_UPDATE, {"id": kpi["id"], "leadUnitId": world.unit("P01-C01"), "coordinatingUnitIds": [world.unit("P01")]},
+    moved = ok(await mutate(api, KPI_UPDATE, {"id": kpi["id"], "version": kept["version"], "leadUnitId": world.unit("P01-C01"), "coordinatingUnitIds": [world.unit("P01")]},
                             as_user="tw.manager"), "kpi")
     assert (moved["leadUnit"], moved["coordinatingUnits"]) == ({"code": "P01-C01"}, [{"code": "P01"}])
-    emptied = ok(await mutate(api, KPI_UPDATE, {"id": kpi["id"], "coordinatingUnitIds": []}, as_user="tw.manager"), "kpi")
+    emptied = ok(await mutate(api, KPI_UPDATE, {"id": kpi["id"], "version": moved["version"], "coordinatingUnitIds": []}, as_user="tw.manager"), "kpi")
     assert emptied["coordinatingUnits"] == []
     async with api.engine.connect() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM kpi_coordinators"))).scalar_one() == 0
     # ACCESS.md: the lead unit reads a KPI but never edits its definition (it could not have created
     # it): its manager is answered exactly as for a KPI that does not exist, and nothing changes
     before = await db_state(api)
+    version = await current_version(api, kpi["id"])  # the true one, though the caller may not read the KPI: only scope refuses
     for kpi_id in (kpi["id"], MISSING_KPI):
-        refused = await mutate(api, KPI_UPDATE, {"id": kpi_id, "target": "75", "coordinatingUnitIds": [world.unit("P01-C02")]}, as_user="p01.manager")
+        refused = await mutate(api, KPI_UPDATE, {"id": kpi_id, "version": version, "target": "75", "coordinatingUnitIds": [world.unit("P01-C02")]}, as_user="p01.manager")
         assert refused == {"kpi": None, "errors": [{"field": "id", "code": "NOT_FOUND", "message": "no such KPI"}]}, refused
     assert await db_state(api) == before
 
@@ -470,7 +471,7 @@ async def test_the_lead_unit_may_not_become_one_of_its_coordinators(world: World
     api = world.api
     kpi = await create_kpi(world, "57-NQ/TW-K01", coordinators=("P01-C01",))
     before = await db_state(api)
-    payload = await mutate(api, KPI_UPDATE, {"id": kpi["id"], "leadUnitId": world.unit("P01-C01")}, as_user="tw.manager")
+    payload = await mutate(api, KPI_UPDATE, {"id": kpi["id"], "version": 1, "leadUnitId": world.unit("P01-C01")}, as_user="tw.manager")
     stored = (await api.data(KPI_BY_CODE, {"c": "57-NQ/TW-K01"}, as_user="admin"))["kpi"]
     assert payload["kpi"] is None, f"P01-C01 is now both lead and coordinator: lead {stored['leadUnit']}, coordinators {stored['coordinatingUnits']}"
     assert [e["code"] for e in payload["errors"]] == ["INVALID"]
@@ -510,10 +511,10 @@ async def test_update_and_unit_target_refusals_write_nothing(world: World) -> No
     api = world.api
     kpi = await create_kpi(world, "57-NQ/TW-K01", coordinators=("P01-C02",))
     await submit(world, kpi, "P01", "2025-01", "60", as_user="p01.officer")
-    kpi = ok(await mutate(api, KPI_UPDATE, {"id": kpi["id"], "dataSource": "Sở Nội vụ"}, as_user="tw.manager"), "kpi")  # version 2
+    kpi = ok(await mutate(api, KPI_UPDATE, {"id": kpi["id"], "version": 1, "dataSource": "Sở Nội vụ"}, as_user="tw.manager"), "kpi")  # version 2
 
     async def send(caller: str, changes: dict[str, Any]) -> dict[str, Any]:
-        values: dict[str, Any] = {"id": kpi["id"]}
+        values: dict[str, Any] = {"id": kpi["id"], "version": kpi["version"]}  # the current one, unless the case gives another
         for field, value in changes.items():
             if field == "leadUnitId":
                 value = world.unit(value)
@@ -792,7 +793,7 @@ CORRECT_REFUSALS = [
 async def test_correct_refusals_write_nothing(world: World, kpis: Kpis) -> None:
     api = world.api
     m = await submit(world, kpis.inc, "P01", "2025-07", "58.5", as_user="p01.officer")
-    ok(await mutate(api, CORRECT, {"id": m["id"], "value": "59", "reason": "sửa lần 1"}, as_user="p01.officer"), "measurement")  # now version 2
+    ok(await mutate(api, CORRECT, {"id": m["id"], "version": 1, "value": "59", "reason": "sửa lần 1"}, as_user="p01.officer"), "measurement")  # now version 2
 
     async def send(caller: str, overrides: dict[str, Any]) -> dict[str, Any]:
         values = {"id": m["id"], "version": 2, "value": "64", "reason": "sửa lần 2"} | overrides
@@ -849,7 +850,7 @@ async def test_measurement_filters_and_scope(world: World, kpis: Kpis) -> None:
     assert await measured(api, "p02.manager", {"under": gid("P01")}) == []
 
     # updatedSince: a correction moves a value forward; inclusive at that instant, in any time zone
-    corrected = ok(await mutate(api, CORRECT, {"id": ids[1], "value": "65", "reason": "sửa"}, as_user="p01.officer"), "measurement")
+    corrected = ok(await mutate(api, CORRECT, {"id": ids[1], "version": 1, "value": "65", "reason": "sửa"}, as_user="p01.officer"), "measurement")
     later = datetime.fromisoformat(corrected["updatedAt"])
     assert await measured(api, "admin", {"updatedSince": later.isoformat()}) == [m2]
     assert await measured(api, "admin", {"updatedSince": later.astimezone(timezone(timedelta(hours=7))).isoformat()}) == [m2]
@@ -894,7 +895,7 @@ async def test_statement_count_does_not_grow_with_the_page(world: World) -> None
                                                        [{"kpiId": k["id"], "unitId": world.unit("P01-C01"), "period": "2025-01", "value": "60"} for k in created],
                                                        "measurement { id }", as_user="p01.c01.officer")]
     await batch(api, "measurementCorrect", "MeasurementCorrectInput",
-                [{"id": m["id"], "value": "61", "reason": "sửa"} for m in submitted[::2]], "measurement { id }", as_user="p01.c01.officer")
+                [{"id": m["id"], "version": 1, "value": "61", "reason": "sửa"} for m in submitted[::2]], "measurement { id }", as_user="p01.c01.officer")
 
     counter = StatementCounter(api.engine)
     for reader in ("admin", "p01.manager", "p01.c01.officer"):
@@ -940,7 +941,7 @@ async def test_every_kpi_and_measurement_mutation_writes_one_audit_event(world: 
     assert event["after"]["code"] == "57-NQ/TW-K01" and event["before"] is None
     programme = await counted(create_kpi(world, "CTr-57/P01-K01", resolution="CTr-57/P01", as_user="p01.manager"))
     await one_event("kpiCreate", "kpi", programme["id"], "P01", "p01.manager")
-    await counted(mutate(api, KPI_UPDATE, {"id": kpi["id"], "target": "85"}, as_user="tw.manager"))
+    await counted(mutate(api, KPI_UPDATE, {"id": kpi["id"], "version": 1, "target": "85"}, as_user="tw.manager"))
     event = await one_event("kpiUpdate", "kpi", kpi["id"], "TW", "tw.manager")
     assert (event["before"]["target"], event["after"]["target"]) == ("80.00", "85.00")
     await counted(set_target(world, kpi, "P01-C01", "70"))
@@ -948,7 +949,7 @@ async def test_every_kpi_and_measurement_mutation_writes_one_audit_event(world: 
     m = await counted(submit(world, kpi, "P01-C01", "2025-07", "58.5", as_user="p01.c01.officer"))
     event = await one_event("measurementSubmit", "measurement", m["id"], "P01-C01", "p01.c01.officer")
     assert (event["after"]["period"], event["after"]["value"]) == ("2025-07", "58.50")
-    await counted(mutate(api, CORRECT, {"id": m["id"], "value": "63", "reason": "nhập nhầm"}, as_user="p01.c01.officer"))
+    await counted(mutate(api, CORRECT, {"id": m["id"], "version": 1, "value": "63", "reason": "nhập nhầm"}, as_user="p01.c01.officer"))
     event = await one_event("measurementCorrect", "measurement", m["id"], "P01-C01", "p01.c01.officer")
     assert (event["before"]["value"], event["after"]["value"], event["after"]["reason"]) == ("58.50", "63.00", "nhập nhầm")
     await counted(set_target(world, kpi, "P01-C01", None, remove=True))

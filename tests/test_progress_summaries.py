@@ -31,7 +31,7 @@ from resolute.api.org.tree import lies_under, rewrite_subtree
 from resolute.api.resolutions.models import Resolution
 from resolute.api.tasks.models import ASSIGNMENT_STATUSES, Assignment, Task
 from resolute.schema.ids import encode_id
-from tests.support import Api, Backend, running_app, unit, user
+from tests.support import Api, Backend, current_version, running_app, unit, user
 from tests.test_rollups import Work, World, fixed_today, load, worlds  # noqa: F401 (fixed_today: the world's today, autouse)
 from tests.test_scope_property_cycle import insert_rows
 
@@ -224,8 +224,9 @@ def test_moves_and_merges_through_graphql_keep_the_ranking_equal_to_the_assignme
                 await check(api, after)
 
             await same_as_listed("the world was written")
+            c1 = encode_id("Unit", ids["C1"])
             moved = await api.gql("mutation($i: UnitMoveInput!) { unitMove(input: $i) { errors { code } } }",
-                                  {"i": {"id": encode_id("Unit", ids["C1"]), "parentId": encode_id("Unit", ids["P3"])}}, as_user="admin")
+                                  {"i": {"id": c1, "parentId": encode_id("Unit", ids["P3"]), "version": await current_version(api, c1)}}, as_user="admin")
             assert moved["data"]["unitMove"]["errors"] in (None, []), moved
             await same_as_listed("C1 moved from P1 to P3")
             merged = await api.gql("mutation($i: UnitMergeInput!) { unitMerge(input: $i) { errors { code } } }",

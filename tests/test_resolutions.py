@@ -28,7 +28,7 @@ import pytest
 from sqlalchemy import text
 
 from resolute.schema.ids import encode_id
-from tests.support import Api, StatementCounter, small_tree, user
+from tests.support import Api, StatementCounter, current_version, small_tree, user
 
 # -- queries ---------------------------------------------------------------------------------------
 
@@ -418,10 +418,10 @@ async def test_a_draft_may_be_dated_in_the_future_on_create_and_on_update(tree: 
     assert today["issuedOn"] == iso(TODAY)
     created = await create(tree, "60-NQ/TW", "TW", as_user="tw.manager", status="draft")
     later = iso(TODAY + timedelta(days=3))
-    updated = ok(await mutate(tree, RESOLUTION_UPDATE, {"id": created["id"], "issuedOn": later}, as_user="tw.manager"), "resolution")
+    updated = ok(await mutate(tree, RESOLUTION_UPDATE, {"id": created["id"], "version": 1, "issuedOn": later}, as_user="tw.manager"), "resolution")
     assert updated["issuedOn"] == later and updated["status"] == "draft" and updated["version"] == 2
     # and an update may make a resolution a draft dated in the future in one go
-    updated = ok(await mutate(tree, RESOLUTION_UPDATE, {"id": today["id"], "status": "draft", "issuedOn": later}, as_user="tw.manager"), "resolution")
+    updated = ok(await mutate(tree, RESOLUTION_UPDATE, {"id": today["id"], "version": 1, "status": "draft", "issuedOn": later}, as_user="tw.manager"), "resolution")
     assert updated["issuedOn"] == later and updated["status"] == "draft"
 
 
@@ -451,16 +451,14 @@ async def test_update_changes_only_the_fields_given_and_bumps_the_version(tree: 
     updated = ok(await mutate(tree, RESOLUTION_UPDATE, {"id": rid, "version": 2, "summary": None}, as_user="admin"), "resolution")
     assert updated == {**created, "title": "Nghị quyết 57 (sửa)", "summary": None, "version": 3}
 
-    # several at once, without a version (last writer wins)
-    updated = ok(
-        await mutate(
-            tree,
-            RESOLUTION_UPDATE,
-            {"id": rid, "status": "completed", "documentUrl": "http://example.vn/57-v2.pdf", "implementerKinds": ["province", "commune"], "programmeDueOn": iso(due + timedelta(days=1)), "issuedOn": iso(LONG_AGO - timedelta(days=1))},
-            as_user="tw.manager",
-        ),
-        "resolution",
-    )
+    # several at once; without the version read, refused by validation (no last writer wins) and nothing written
+    several = {"id": rid, "status": "completed", "documentUrl": "http://example.vn/57-v2.pdf", "implementerKinds": ["province", "commune"], "programmeDueOn": iso(due + timedelta(days=1)), "issuedOn": iso(LONG_AGO - timedelta(days=1))}
+    before = await db_state(tree)
+    unversioned = await tree.gql(RESOLUTION_UPDATE, {"i": several}, as_user="tw.manager")
+    assert unversioned["_status"] == 200 and unversioned["data"] is None, unversioned
+    assert len(unversioned["errors"]) == 1 and "required field 'version'" in unversioned["errors"][0]["message"], unversioned
+    assert await db_state(tree) == before
+    updated = ok(await mutate(tree, RESOLUTION_UPDATE, {**several, "version": 3}, as_user="tw.manager"), "resolution")
     assert updated == {
         **created,
         "title": "Nghị quyết 57 (sửa)",
@@ -533,7 +531,8 @@ async def update_input(api: Api, overrides: dict[str, Any]) -> dict[str, Any]:
         rid = encode_id("Resolution", 987654)
     else:
         rid = await res_gid(api, target)
-    input: dict[str, Any] = {"id": rid}
+    # the true current version (read from the database, whoever calls): only what the case changes may refuse
+    input: dict[str, Any] = {"id": rid, "version": 1 if target == "<missing>" else await current_version(api, rid)}
     for name, value in overrides.items():
         input[name] = iso(TODAY + timedelta(days=1)) if value == "<tomorrow>" else value
     return input
@@ -602,8 +601,14 @@ async def test_objectives_and_at_most_five_key_results(tree: Api) -> None:
     assert renamed["version"] == 2 and renamed["title"] == "Chuyển đổi số toàn diện" and len(renamed["keyResults"]) == 5
     kr = ok(await mutate(tree, KR_UPDATE, {"id": krs[2]["id"], "version": 1, "title": " Kết quả ba "}, as_user="tw.manager"), "keyResult")
     assert {k: v for k, v in kr.items() if k != "id"} == {"position": 3, "title": "Kết quả ba", "version": 2, "objective": {"code": "CTr-57/P01-O1"}}
-    unversioned = ok(await mutate(tree, KR_UPDATE, {"id": krs[2]["id"], "title": "Kết quả 3"}, as_user="tw.manager"), "keyResult")
-    assert unversioned["version"] == 3
+    # the version is required: leaving it out is refused by validation and writes nothing
+    before = await db_state(tree)
+    unversioned = await tree.gql(KR_UPDATE, {"i": {"id": krs[2]["id"], "title": "Kết quả 3"}}, as_user="tw.manager")
+    assert unversioned["_status"] == 200 and unversioned["data"] is None, unversioned
+    assert len(unversioned["errors"]) == 1 and "required field 'version'" in unversioned["errors"][0]["message"], unversioned
+    assert await db_state(tree) == before
+    versioned = ok(await mutate(tree, KR_UPDATE, {"id": krs[2]["id"], "version": 2, "title": "Kết quả 3"}, as_user="tw.manager"), "keyResult")
+    assert versioned["version"] == 3
 
     before = await db_state(tree)
     stale_objective = await mutate(tree, OBJECTIVE_UPDATE, {"id": objective["id"], "version": 1, "title": "Cũ"}, as_user="p01.manager")
@@ -629,18 +634,18 @@ async def test_objective_and_key_result_refusals_and_node_scope(tree: Api) -> No
         (OBJECTIVE_CREATE, "objective", "admin", {"resolutionId": await unit_gid(tree, "P01"), "code": "O-X", "title": "T"}, [("resolutionId", "INVALID_ID")]),
         (OBJECTIVE_CREATE, "objective", "admin", {"resolutionId": programme_id, "code": "CTr-57/P01-O1", "title": "T"}, [("code", "DUPLICATE")]),
         (OBJECTIVE_CREATE, "objective", "admin", {"resolutionId": programme_id, "code": "O X", "title": ""}, [("code", "INVALID"), ("title", "REQUIRED")]),
-        (OBJECTIVE_UPDATE, "objective", "p01.officer", {"id": objective["id"], "title": "T"}, [("id", "FORBIDDEN")]),
-        (OBJECTIVE_UPDATE, "objective", "p02.manager", {"id": objective["id"], "title": "T"}, [("id", "NOT_FOUND")]),
-        (OBJECTIVE_UPDATE, "objective", "admin", {"id": objective["id"], "title": "  "}, [("title", "REQUIRED")]),
-        (OBJECTIVE_UPDATE, "objective", "admin", {"id": kr["id"], "title": "T"}, [("id", "INVALID_ID")]),
+        (OBJECTIVE_UPDATE, "objective", "p01.officer", {"id": objective["id"], "version": 1, "title": "T"}, [("id", "FORBIDDEN")]),
+        (OBJECTIVE_UPDATE, "objective", "p02.manager", {"id": objective["id"], "version": 1, "title": "T"}, [("id", "NOT_FOUND")]),
+        (OBJECTIVE_UPDATE, "objective", "admin", {"id": objective["id"], "version": 1, "title": "  "}, [("title", "REQUIRED")]),
+        (OBJECTIVE_UPDATE, "objective", "admin", {"id": kr["id"], "version": 1, "title": "T"}, [("id", "INVALID_ID")]),
         (KR_CREATE, "keyResult", "p01.c01.officer", {"objectiveId": objective["id"], "title": "T"}, [("objectiveId", "FORBIDDEN")]),  # defines nothing anywhere
         (KR_CREATE, "keyResult", "p01.officer", {"objectiveId": objective["id"], "title": "T"}, [("objectiveId", "FORBIDDEN")]),
         (KR_CREATE, "keyResult", "p02.manager", {"objectiveId": objective["id"], "title": "T"}, [("objectiveId", "NOT_FOUND")]),
         (KR_CREATE, "keyResult", "admin", {"objectiveId": objective["id"], "title": ""}, [("title", "REQUIRED")]),
         (KR_CREATE, "keyResult", "admin", {"objectiveId": encode_id("Objective", 987654), "title": "T"}, [("objectiveId", "NOT_FOUND")]),
-        (KR_UPDATE, "keyResult", "p01.viewer", {"id": kr["id"], "title": "T"}, [("id", "FORBIDDEN")]),
-        (KR_UPDATE, "keyResult", "p02.manager", {"id": kr["id"], "title": "T"}, [("id", "NOT_FOUND")]),
-        (KR_UPDATE, "keyResult", "admin", {"id": objective["id"], "title": "T"}, [("id", "INVALID_ID")]),
+        (KR_UPDATE, "keyResult", "p01.viewer", {"id": kr["id"], "version": 1, "title": "T"}, [("id", "FORBIDDEN")]),
+        (KR_UPDATE, "keyResult", "p02.manager", {"id": kr["id"], "version": 1, "title": "T"}, [("id", "NOT_FOUND")]),
+        (KR_UPDATE, "keyResult", "admin", {"id": objective["id"], "version": 1, "title": "T"}, [("id", "INVALID_ID")]),
     ]
     before = await db_state(tree)
     for query, name, caller, input, expected in refusals:
@@ -803,7 +808,8 @@ async def test_a_province_reads_the_coverage_of_its_own_programme(tree: Api) -> 
     assert await by_code(tree, "62-NQ/TW", "p02.manager") is None
     # an archived unit is no longer expected to implement anything
     archive = "mutation($i: UnitArchiveInput!) { unitArchive(input: $i) { errors { code } } }"
-    assert (await tree.data(archive, {"i": {"id": await unit_gid(tree, "P02-C02")}}, as_user="admin"))["unitArchive"]["errors"] == []
+    p02_c02 = await unit_gid(tree, "P02-C02")
+    assert (await tree.data(archive, {"i": {"id": p02_c02, "version": await current_version(tree, p02_c02)}}, as_user="admin"))["unitArchive"]["errors"] == []
     cov = await coverage(tree, "61-NQ/TW", "admin")
     assert [e[0] for e in entries(cov)] == ["P01-C01", "P01-C01-K01", "P01-C02", "P02-C01"]
     assert cov["coverageSummary"] == summary(4, pending=4)
@@ -811,7 +817,8 @@ async def test_a_province_reads_the_coverage_of_its_own_programme(tree: Api) -> 
     assert [e[0] for e in entries(cov)] == ["P02-C01"] and cov["coverageSummary"] == summary(1, pending=1)
     # ... nor makes its scope read what it alone was expected to implement: with the only cell archived,
     # 62-NQ/TW expects no unit of P01's scope any more and is out of P01's sight again
-    assert (await tree.data(archive, {"i": {"id": await unit_gid(tree, "P01-C01-K01")}}, as_user="admin"))["unitArchive"]["errors"] == []
+    cell = await unit_gid(tree, "P01-C01-K01")
+    assert (await tree.data(archive, {"i": {"id": cell, "version": await current_version(tree, cell)}}, as_user="admin"))["unitArchive"]["errors"] == []
     cov = await coverage(tree, "62-NQ/TW", "admin")
     assert entries(cov) == [] and cov["coverageSummary"] == summary(0)
     for username in [*P01_USERS, "p01.c01.officer", "p02.manager"]:
@@ -868,7 +875,8 @@ async def test_a_resolution_handed_down_shows_a_province_only_its_own_coverage(t
     for code in ["45-CT/TW", "57-NQ/TW"]:
         payload = await mutate(tree, OBJECTIVE_CREATE, {"resolutionId": await res_gid(tree, code), "code": "X-O1", "title": "T"}, as_user="p01.manager")
         assert refused(payload, "objective") == [("resolutionId", "NOT_FOUND")], code
-        payload = await mutate(tree, RESOLUTION_UPDATE, {"id": await res_gid(tree, code), "title": "T"}, as_user="p01.manager")
+        rid = await res_gid(tree, code)
+        payload = await mutate(tree, RESOLUTION_UPDATE, {"id": rid, "version": await current_version(tree, rid), "title": "T"}, as_user="p01.manager")
         assert refused(payload, "resolution") == [("id", "NOT_FOUND")], code
     assert await db_state(tree) == before
 
@@ -894,7 +902,8 @@ async def test_a_resolution_handed_down_shows_a_province_only_its_own_coverage(t
     cov = await coverage(tree, "57-NQ/TW", "p02.manager")
     assert entries(cov) == [("P02", "ON_TIME", "CTr-57/P02")] and cov["coverageSummary"] == summary(1, on_time=1)
     before = await db_state(tree)
-    payload = await mutate(tree, RESOLUTION_UPDATE, {"id": await res_gid(tree, "57-NQ/TW"), "title": "T"}, as_user="p02.manager")
+    rid = await res_gid(tree, "57-NQ/TW")
+    payload = await mutate(tree, RESOLUTION_UPDATE, {"id": rid, "version": await current_version(tree, rid), "title": "T"}, as_user="p02.manager")
     assert refused(payload, "resolution") == [("id", "NOT_FOUND")]
     assert await db_state(tree) == before
 
@@ -990,7 +999,8 @@ async def test_updated_since_excludes_older_rows_and_includes_later_updates(tree
     mark = datetime.now(UTC)
     await asyncio.sleep(0.05)
     assert await listed(tree, "admin", {"updatedSince": mark.isoformat()}) == []
-    ok(await mutate(tree, RESOLUTION_UPDATE, {"id": await res_gid(tree, "CTr-59/P01"), "title": "Chương trình hội nhập"}, as_user="admin"), "resolution")
+    rid = await res_gid(tree, "CTr-59/P01")
+    ok(await mutate(tree, RESOLUTION_UPDATE, {"id": rid, "version": await current_version(tree, rid), "title": "Chương trình hội nhập"}, as_user="admin"), "resolution")
     ok(await mutate(tree, OBJECTIVE_CREATE, {"resolutionId": await res_gid(tree, "59-NQ/TW"), "code": "59-O1", "title": "Mục tiêu"}, as_user="admin"), "objective")
     assert await listed(tree, "admin", {"updatedSince": mark.isoformat()}) == ["CTr-59/P01"]
     # the same instant in another zone

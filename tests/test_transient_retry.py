@@ -16,7 +16,7 @@ async def test_move_that_loses_a_deadlock_is_retried_and_succeeds(api: Api, back
     if backend.name != "postgresql":
         pytest.skip("SQLite's BEGIN IMMEDIATE queues writers; deadlocks are PostgreSQL's")
     await api.seed(small_tree(), small_users())
-    ids = await api.data('{ u: unit(code: "P01-C02") { id } p: unit(code: "P02") { id } }', as_user="admin")
+    ids = await api.data('{ u: unit(code: "P01-C02") { id version } p: unit(code: "P02") { id } }', as_user="admin")
     outside = create_engine(backend.settings)
     try:
         async with outside.connect() as conn:
@@ -24,7 +24,7 @@ async def test_move_that_loses_a_deadlock_is_retried_and_succeeds(api: Api, back
             await conn.commit()
             await conn.execute(text("SELECT id FROM units WHERE code = 'P02' FOR UPDATE"))  # hold the new parent
             move = asyncio.create_task(
-                api.gql("mutation($u: ID!, $p: ID!) { unitMove(input: {id: $u, parentId: $p}) { unit { depth ancestors { code } } errors { code } } }", {"u": ids["u"]["id"], "p": ids["p"]["id"]}, as_user="admin")
+                api.gql("mutation($u: ID!, $p: ID!, $v: Int!) { unitMove(input: {id: $u, parentId: $p, version: $v}) { unit { depth ancestors { code } } errors { code } } }", {"u": ids["u"]["id"], "p": ids["p"]["id"], "v": ids["u"]["version"]}, as_user="admin")
             )
             await asyncio.sleep(0.5)  # the move now holds P01-C02 and waits for P02
             await conn.execute(text("SELECT id FROM units WHERE code = 'P01-C02' FOR UPDATE"))  # closes the cycle

@@ -124,7 +124,7 @@ async def test_wrong_type_and_malformed_ids_are_clean_errors(tree: Api) -> None:
 
 async def test_archived_units_hidden_by_default_but_kept(tree: Api) -> None:
     cell = await tree.data('{ unit(code: "P01-C01-K01") { id version } }', as_user="admin")
-    result = await tree.data("mutation($id: ID!) { unitArchive(input: {id: $id}) { unit { archived } errors { code } } }", {"id": cell["unit"]["id"]}, as_user="admin")
+    result = await tree.data("mutation($id: ID!, $v: Int!) { unitArchive(input: {id: $id, version: $v}) { unit { archived } errors { code } } }", {"id": cell["unit"]["id"], "v": cell["unit"]["version"]}, as_user="admin")
     assert result["unitArchive"] == {"unit": {"archived": True}, "errors": []}
     assert "P01-C01-K01" not in await codes(tree, "p01.manager")
     assert "P01-C01-K01" in await codes(tree, "p01.manager", {"includeArchived": True})

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import event, text
 
 from resolute.schema.ids import encode_id
-from tests.support import Api, Backend, StatementCounter, small_tree, small_users, unit, user
+from tests.support import Api, Backend, StatementCounter, current_version, small_tree, small_users, unit, user
 
 # -- helpers ---------------------------------------------------------------------------------
 
@@ -212,7 +212,7 @@ async def test_create_refusals_change_nothing(tree: Api, caller: str, parent: st
 
 async def test_create_under_archived_parent_is_refused(tree: Api) -> None:
     cell = await unit_id(tree, "P01-C01-K01")
-    ok(await mutate(tree, "unitArchive", {"id": cell}, as_user="admin"))
+    ok(await mutate(tree, "unitArchive", {"id": cell, "version": 1}, as_user="admin"))
     before = await tree_state(tree)
     assert before["P01-C01-K01"]["archived"] is True
     payload = await mutate(tree, "unitCreate", {"parentId": cell, "code": "P01-C01-K01-X", "name": "Tổ mới", "kind": "cell"}, as_user="admin")
@@ -256,7 +256,7 @@ async def test_rename_with_current_version_then_stale_version_conflicts(tree: Ap
 async def test_rename_is_found_by_search_ignoring_diacritics(tree: Api) -> None:
     commune = await unit_id(tree, "P02-C01")
     assert await codes(tree, "admin", {"search": "dong ha"}) == ["P02-C01"]
-    ok(await mutate(tree, "unitUpdate", {"id": commune, "name": "Phường Quảng Đức"}, as_user="admin"))
+    ok(await mutate(tree, "unitUpdate", {"id": commune, "version": 1, "name": "Phường Quảng Đức"}, as_user="admin"))
     for search in ("quang duc", "QUẢNG ĐỨC", "Quang Đuc", "phuong quang"):
         assert await codes(tree, "admin", {"search": search}) == ["P02-C01"], search
     assert await codes(tree, "p02.manager", {"search": "quang duc"}) == ["P02-C01"]
@@ -277,7 +277,7 @@ async def test_rename_is_found_by_search_ignoring_diacritics(tree: Api) -> None:
 async def test_update_refusals_change_nothing(tree: Api, caller: str, code: str, change: dict[str, str], expected: list[tuple[str, str]]) -> None:
     target = await unit_id(tree, code)
     before = await tree_state(tree)
-    assert refused(await mutate(tree, "unitUpdate", {"id": target, **change}, as_user=caller)) == expected
+    assert refused(await mutate(tree, "unitUpdate", {"id": target, "version": await current_version(tree, target), **change}, as_user=caller)) == expected
     assert await tree_state(tree) == before
 
 
@@ -322,11 +322,11 @@ async def test_move_subtree_updates_depth_parent_ancestors_and_scope(tree: Api) 
 
 async def test_move_deeper_and_back_shifts_depths(tree: Api) -> None:
     unit_ids = await ids(tree)
-    moved = ok(await mutate(tree, "unitMove", {"id": unit_ids["P01-C01"], "parentId": unit_ids["P02-C02"]}, as_user="admin"))
+    moved = ok(await mutate(tree, "unitMove", {"id": unit_ids["P01-C01"], "parentId": unit_ids["P02-C02"], "version": 1}, as_user="admin"))
     assert moved["depth"] == 4
     cell = (await tree.data(BY_CODE, {"c": "P01-C01-K01"}, as_user="admin"))["unit"]
     assert cell["depth"] == 5 and [a["code"] for a in cell["ancestors"]] == ["TW", "P02", "P02-C02", "P01-C01"]
-    back = ok(await mutate(tree, "unitMove", {"id": unit_ids["P01-C01"], "parentId": unit_ids["P01"]}, as_user="admin"))
+    back = ok(await mutate(tree, "unitMove", {"id": unit_ids["P01-C01"], "parentId": unit_ids["P01"], "version": 2}, as_user="admin"))
     assert (back["depth"], back["version"], back["parent"]) == (3, 3, {"code": "P01"})
     cell = (await tree.data(BY_CODE, {"c": "P01-C01-K01"}, as_user="p01.c01.officer"))["unit"]
     assert cell["depth"] == 4 and [a["code"] for a in cell["ancestors"]] == ["TW", "P01", "P01-C01"]
@@ -336,7 +336,7 @@ async def test_move_deeper_and_back_shifts_depths(tree: Api) -> None:
 async def test_move_to_current_parent_changes_nothing(tree: Api) -> None:
     unit_ids = await ids(tree)
     before = await tree_state(tree)
-    same = ok(await mutate(tree, "unitMove", {"id": unit_ids["P01-C02"], "parentId": unit_ids["P01"]}, as_user="admin"))
+    same = ok(await mutate(tree, "unitMove", {"id": unit_ids["P01-C02"], "parentId": unit_ids["P01"], "version": 1}, as_user="admin"))
     assert (same["depth"], same["version"], same["parent"]) == (3, 1, {"code": "P01"})
     assert await tree_state(tree) == before
 
@@ -345,12 +345,12 @@ async def test_mutations_in_one_operation_see_each_others_moves(tree: Api) -> No
     """GraphQL runs mutation fields in order on one request session: a unit read by the first
     (and cached by its loaders) must not keep a stale path when the third writes under it."""
     unit_ids = await ids(tree)
-    query = """mutation($k: ID!, $c: ID!, $p: ID!) {
+    query = """mutation($k: ID!, $c: ID!, $p: ID!, $v: Int!) {
       a: unitCreate(input: {parentId: $k, code: "X1", name: "Tổ 1", kind: "cell"}) { unit { depth parent { code depth } } errors { code } }
-      b: unitMove(input: {id: $c, parentId: $p}) { unit { depth } errors { code } }
+      b: unitMove(input: {id: $c, parentId: $p, version: $v}) { unit { depth } errors { code } }
       c: unitCreate(input: {parentId: $k, code: "X2", name: "Tổ 2", kind: "cell"}) { unit { depth ancestors { code } parent { depth } } errors { code } }
     }"""
-    out = await tree.data(query, {"k": unit_ids["P01-C01-K01"], "c": unit_ids["P01-C01"], "p": unit_ids["P02-C02"]}, as_user="admin")
+    out = await tree.data(query, {"k": unit_ids["P01-C01-K01"], "c": unit_ids["P01-C01"], "p": unit_ids["P02-C02"], "v": await current_version(tree, unit_ids["P01-C01"])}, as_user="admin")
     assert out["a"] == {"unit": {"depth": 5, "parent": {"code": "P01-C01-K01", "depth": 4}}, "errors": []}
     assert out["b"] == {"unit": {"depth": 4}, "errors": []}
     assert out["c"] == {"unit": {"depth": 6, "ancestors": [{"code": c} for c in ("TW", "P02", "P02-C02", "P01-C01", "P01-C01-K01")], "parent": {"depth": 5}}, "errors": []}
@@ -384,18 +384,18 @@ async def test_move_refusals_change_nothing(tree: Api, caller: str, code: str, p
     else:
         parent_id = unit_ids[parent]
     before = await tree_state(tree)
-    assert refused(await mutate(tree, "unitMove", {"id": unit_ids[code], "parentId": parent_id}, as_user=caller)) == expected
+    assert refused(await mutate(tree, "unitMove", {"id": unit_ids[code], "parentId": parent_id, "version": await current_version(tree, unit_ids[code])}, as_user=caller)) == expected
     assert await tree_state(tree) == before
 
 
 async def test_move_with_stale_version_or_under_archived_parent_is_refused(tree: Api) -> None:
     unit_ids = await ids(tree)
-    ok(await mutate(tree, "unitUpdate", {"id": unit_ids["P01-C02"], "name": "Xã Tân Phong mới"}, as_user="admin"))  # now version 2
-    ok(await mutate(tree, "unitArchive", {"id": unit_ids["P02-C02"]}, as_user="admin"))
+    ok(await mutate(tree, "unitUpdate", {"id": unit_ids["P01-C02"], "version": 1, "name": "Xã Tân Phong mới"}, as_user="admin"))  # now version 2
+    ok(await mutate(tree, "unitArchive", {"id": unit_ids["P02-C02"], "version": 1}, as_user="admin"))
     before = await tree_state(tree)
     stale = await mutate(tree, "unitMove", {"id": unit_ids["P01-C02"], "parentId": unit_ids["P02"], "version": 1}, as_user="admin")
     assert refused(stale) == [("version", "CONFLICT")]
-    archived = await mutate(tree, "unitMove", {"id": unit_ids["P01-C02"], "parentId": unit_ids["P02-C02"]}, as_user="admin")
+    archived = await mutate(tree, "unitMove", {"id": unit_ids["P01-C02"], "parentId": unit_ids["P02-C02"], "version": 2}, as_user="admin")
     assert refused(archived) == [("parentId", "ARCHIVED")]
     assert await tree_state(tree) == before
 
@@ -488,7 +488,7 @@ async def test_moving_a_1000_unit_subtree_is_one_transaction_and_scope_follows(a
 
     # A failing move (BIG under one of its own descendants) leaves every row, all 1,000 paths included, untouched.
     rows_before = await sql_state(api)
-    assert refused(await mutate(api, "unitMove", {"id": big["id"], "parentId": deep}, as_user="admin", fields="code")) == [("parentId", "CYCLE")]
+    assert refused(await mutate(api, "unitMove", {"id": big["id"], "parentId": deep, "version": big["version"]}, as_user="admin", fields="code")) == [("parentId", "CYCLE")]
     assert await sql_state(api) == rows_before
 
     # Moving a 10-unit subtree, then the 1,000-unit one: the same statements, UPDATEs included.
@@ -559,8 +559,8 @@ async def test_moving_a_1000_unit_subtree_is_one_transaction_and_scope_follows(a
 async def test_archive_with_active_children_needs_cascade(tree: Api) -> None:
     commune = await unit_id(tree, "P01-C01")
     before = await tree_state(tree)
-    assert refused(await mutate(tree, "unitArchive", {"id": commune}, as_user="admin")) == [("id", "HAS_CHILDREN")]
-    assert refused(await mutate(tree, "unitArchive", {"id": commune, "cascade": False}, as_user="p01.admin")) == [("id", "HAS_CHILDREN")]
+    assert refused(await mutate(tree, "unitArchive", {"id": commune, "version": 1}, as_user="admin")) == [("id", "HAS_CHILDREN")]
+    assert refused(await mutate(tree, "unitArchive", {"id": commune, "cascade": False, "version": 1}, as_user="p01.admin")) == [("id", "HAS_CHILDREN")]
     assert await tree_state(tree) == before
 
     archived = ok(await mutate(tree, "unitArchive", {"id": commune, "cascade": True, "version": 1}, as_user="p01.admin"))
@@ -584,16 +584,16 @@ async def test_archive_with_active_children_needs_cascade(tree: Api) -> None:
     assert kids["unit"]["all"] == [{"code": "P01-C01", "archived": True}, {"code": "P01-C02", "archived": False}]
 
     # archiving again is a no-op
-    again = ok(await mutate(tree, "unitArchive", {"id": commune, "cascade": True}, as_user="admin"))
+    again = ok(await mutate(tree, "unitArchive", {"id": commune, "cascade": True, "version": 2}, as_user="admin"))
     assert again["version"] == 2
     assert await tree_state(tree) == after
 
 
 async def test_archive_leaf_then_parent_without_cascade(tree: Api) -> None:
     unit_ids = await ids(tree)
-    leaf = ok(await mutate(tree, "unitArchive", {"id": unit_ids["P01-C01-K01"]}, as_user="admin"))
+    leaf = ok(await mutate(tree, "unitArchive", {"id": unit_ids["P01-C01-K01"], "version": 1}, as_user="admin"))
     assert (leaf["archived"], leaf["version"]) == (True, 2)
-    parent = ok(await mutate(tree, "unitArchive", {"id": unit_ids["P01-C01"]}, as_user="admin"))  # only archived children left
+    parent = ok(await mutate(tree, "unitArchive", {"id": unit_ids["P01-C01"], "version": 1}, as_user="admin"))  # only archived children left
     assert (parent["archived"], parent["version"]) == (True, 2)
     after = await tree_state(tree)
     assert after["P01-C01-K01"]["version"] == 2  # not bumped a second time
@@ -612,8 +612,40 @@ async def test_archive_leaf_then_parent_without_cascade(tree: Api) -> None:
 async def test_archive_refusals_change_nothing(tree: Api, caller: str, code: str, input: dict[str, Any], expected: list[tuple[str, str]]) -> None:
     target = await unit_id(tree, code)
     before = await tree_state(tree)
-    assert refused(await mutate(tree, "unitArchive", {"id": target, **input}, as_user=caller)) == expected
+    assert refused(await mutate(tree, "unitArchive", {"id": target, "version": await current_version(tree, target), **input}, as_user=caller)) == expected
     assert await tree_state(tree) == before
+
+
+# -- 6b. every update requires the version read ----------------------------------------------
+
+UPDATE_INPUTS = (
+    "UnitUpdateInput", "UnitMoveInput", "UnitArchiveInput", "TaskUpdateInput", "MilestoneUpdateInput",
+    "ResolutionUpdateInput", "ObjectiveUpdateInput", "KeyResultUpdateInput", "KpiUpdateInput", "MeasurementCorrectInput",
+)
+INPUT_FIELDS = "query($n: String!) { __type(name: $n) { inputFields { name type { kind ofType { name } } } } }"
+
+
+async def test_leaving_the_version_out_of_any_update_is_refused_before_anything_runs(tree: Api) -> None:
+    """No update may silently overwrite a concurrent edit: every one of the ten update inputs requires `version: Int!`,
+    so a request without it fails GraphQL validation (HTTP 200, `data` null, an error naming `version`) and writes nothing."""
+    for name in UPDATE_INPUTS:
+        fields = {f["name"]: f["type"] for f in (await tree.data(INPUT_FIELDS, {"n": name}, as_user="admin"))["__type"]["inputFields"]}
+        assert fields["version"] == {"kind": "NON_NULL", "ofType": {"name": "Int"}}, name
+
+    target = await unit_id(tree, "P02-C01")
+    before = await tree_state(tree)
+    async with tree.engine.connect() as conn:
+        events_before = (await conn.execute(text("SELECT count(*) FROM audit_events"))).scalar_one()
+    as_variable = await tree.gql("mutation($i: UnitUpdateInput!) { unitUpdate(input: $i) { unit { name } errors { code } } }",
+                                 {"i": {"id": target, "name": "Ghi đè"}}, as_user="admin")
+    inline = await tree.gql("mutation($id: ID!) { unitUpdate(input: {id: $id, name: \"Ghi đè\"}) { unit { name } errors { code } } }",
+                            {"id": target}, as_user="admin")
+    for body in (as_variable, inline):
+        assert body["_status"] == 200 and body["data"] is None, body
+        assert len(body["errors"]) == 1 and "version" in body["errors"][0]["message"] and "required" in body["errors"][0]["message"], body
+    assert await tree_state(tree) == before
+    async with tree.engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM audit_events"))).scalar_one() == events_before
 
 
 # -- 7. unitKindCreate -----------------------------------------------------------------------
@@ -668,9 +700,10 @@ async def test_concurrent_crossing_moves_never_form_a_cycle(backend: Backend, tr
     move = "mutation($i: UnitMoveInput!) { unitMove(input: $i) { unit { code parent { code } } errors { field code } } }"
     outcomes: list[tuple[str, ...]] = []
     for round_ in range(6):
+        version_a, version_b = await current_version(tree, a), await current_version(tree, b)  # read before the race: neither move changes the other's row
         first, second = await asyncio.gather(
-            tree.gql(move, {"i": {"id": a, "parentId": b}}, as_user="admin"),
-            tree.gql(move, {"i": {"id": b, "parentId": a}}, as_user="admin"),
+            tree.gql(move, {"i": {"id": a, "parentId": b, "version": version_a}}, as_user="admin"),
+            tree.gql(move, {"i": {"id": b, "parentId": a, "version": version_b}}, as_user="admin"),
         )
         payloads = []
         for body in (first, second):
@@ -692,5 +725,5 @@ async def test_concurrent_crossing_moves_never_form_a_cycle(backend: Backend, tr
         other = "P01-C02" if winner == "P01-C01" else "P01-C01"
         assert state[winner]["parent"] == {"code": other} and state[other]["parent"] == {"code": "P01"}
         # put the winner back for the next round
-        ok(await mutate(tree, "unitMove", {"id": unit_ids[winner], "parentId": p01}, as_user="admin"))
+        ok(await mutate(tree, "unitMove", {"id": unit_ids[winner], "parentId": p01, "version": state[winner]["version"]}, as_user="admin"))
     assert_is_tree(await sql_state(tree))

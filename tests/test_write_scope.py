@@ -38,7 +38,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import text
 
-from tests.support import Api, Backend, running_app, unit, user
+from tests.support import Api, Backend, current_version, running_app, unit, user
 from tests.test_cycle import World, missing, snapshot
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -202,6 +202,16 @@ async def send(api: Api, name: str, inp: dict[str, Any], caller: str) -> dict[st
     body = await api.gql(query, {"i": inp}, as_user=caller)
     assert "errors" not in body, (name, caller, body)
     return body
+
+
+UPDATES = {"unitUpdate", "unitMove", "unitArchive", "resolutionUpdate", "objectiveUpdate", "keyResultUpdate", "kpiUpdate", "measurementCorrect", "taskUpdate",
+           "milestoneUpdate"}  # their inputs require the version read
+
+
+async def version_of(api: Api, name: str, inp: dict[str, Any]) -> dict[str, int]:
+    """{"version": the current version of inp["id"]} for an update, read from the database rather than as the caller (who may
+    not read the object), so that scope, never a stale version, is what refuses it; {} for any other mutation."""
+    return {"version": await current_version(api, inp["id"])} if name in UPDATES else {}
 
 
 def objects(body: dict[str, Any]) -> dict[str, Any]:
@@ -441,10 +451,11 @@ async def answered_like_missing(s: Scene, case: Case) -> None:
     api = s.api
     gid = s.id(*case.target)
     before, s.clean = s.clean or await snapshot(api), None
-    foreign = await send(api, case.mutation, with_id(case, s, gid), case.caller)
+    version = await version_of(api, case.mutation, with_id(case, s, gid))  # the same for the missing id: the inputs differ by the id alone
+    foreign = await send(api, case.mutation, with_id(case, s, gid) | version, case.caller)
     middle = await snapshot(api)
     assert middle == before, f"{case.mutation} by {case.caller} on {case.target} was refused but changed {[t for t in before if before[t] != middle[t]]}"
-    absent = await send(api, case.mutation, with_id(case, s, missing(case.type_name)), case.caller)
+    absent = await send(api, case.mutation, with_id(case, s, missing(case.type_name)) | version, case.caller)
     after = await snapshot(api)
     assert after == before, f"{case.mutation} by {case.caller} on a missing id changed {[t for t in before if before[t] != after[t]]}"
     r = absent["data"]["r"]
@@ -507,8 +518,9 @@ async def test_the_lead_province_reads_the_national_kpi_but_cannot_change_its_de
         ("kpiUnitTargetSet", {"unitId": s.w.unit("P01"), "target": "70"}),
     ):
         key = "id" if name == "kpiUpdate" else "kpiId"
-        got = await send(api, name, {**inp, key: kpi}, "p01.manager")
-        absent = await send(api, name, {**inp, key: nokpi}, "p01.manager")
+        version = await version_of(api, name, {key: kpi})
+        got = await send(api, name, {**inp, key: kpi, **version}, "p01.manager")
+        absent = await send(api, name, {**inp, key: nokpi, **version}, "p01.manager")
         assert [(e["field"], e["code"]) for e in absent["data"]["r"]["errors"]] == [(key, "NOT_FOUND")]
         assert got == absent, (name, inp, got)
     assert await snapshot(api) == before
@@ -590,7 +602,8 @@ async def test_the_right_caller_succeeds(scene: Scene, control: Control) -> None
     api = scene.api
     scene.clean = None
     before = await audit_count(api)
-    body = await send(api, control.mutation, control.inp(scene), control.caller)
+    inp = control.inp(scene)
+    body = await send(api, control.mutation, inp | await version_of(api, control.mutation, inp), control.caller)
     r = body["data"]["r"]
     assert r["errors"] == [], (control.what, r["errors"])
     assert all(v not in (None, []) for v in objects(body).values()), (control.what, r)

@@ -41,7 +41,7 @@ class KpiCreateInput:
 @strawberry.input(description="Only the fields you give change.")
 class KpiUpdateInput:
     id: strawberry.ID
-    version: int | None = None
+    version: int = strawberry.field(description="The version you read (required): refused with CONFLICT, naming the current version, if it changed since.")
     name: str | None = UNSET
     unit_of_measure: str | None = UNSET
     formula: str | None = UNSET
@@ -79,7 +79,7 @@ class MeasurementCorrectInput:
     id: strawberry.ID
     value: Decimal
     reason: str = strawberry.field(description="Why the value changes; kept with the earlier value.")
-    version: int | None = None
+    version: int = strawberry.field(description="The version you read (required): refused with CONFLICT, naming the current version, if it changed since.")
     note: str | None = None
 
 

@@ -29,7 +29,7 @@ class UnitCreateInput:
 @strawberry.input
 class UnitUpdateInput:
     id: strawberry.ID
-    version: int | None = strawberry.field(default=None, description="The version you read; the update is refused with CONFLICT if the unit changed since.")
+    version: int = strawberry.field(description="The version you read (required): refused with CONFLICT, naming the current version, if it changed since.")
     name: str | None = None
     kind: str | None = None
 
@@ -38,14 +38,14 @@ class UnitUpdateInput:
 class UnitMoveInput:
     id: strawberry.ID
     parent_id: strawberry.ID = strawberry.field(description="The new parent; it may not lie under the unit itself.")
-    version: int | None = None
+    version: int = strawberry.field(description="The version you read (required): refused with CONFLICT, naming the current version, if it changed since.")
 
 
 @strawberry.input
 class UnitArchiveInput:
     id: strawberry.ID
     cascade: bool = strawberry.field(default=False, description="Also archive every unit below; without it, a unit with active sub-units is refused.")
-    version: int | None = None
+    version: int = strawberry.field(description="The version you read (required): refused with CONFLICT, naming the current version, if it changed since.")
 
 
 @strawberry.input

@@ -35,7 +35,7 @@ class ResolutionCreateInput:
 @strawberry.input(description="Only the fields you give change.")
 class ResolutionUpdateInput:
     id: strawberry.ID
-    version: int | None = strawberry.field(default=None, description="The version you read; CONFLICT if it changed since.")
+    version: int = strawberry.field(description="The version you read (required): refused with CONFLICT, naming the current version, if it changed since.")
     title: str | None = UNSET
     status: str | None = UNSET
     summary: str | None = UNSET
@@ -56,7 +56,7 @@ class ObjectiveCreateInput:
 class ObjectiveUpdateInput:
     id: strawberry.ID
     title: str
-    version: int | None = None
+    version: int = strawberry.field(description="The version you read (required): refused with CONFLICT, naming the current version, if it changed since.")
 
 
 @strawberry.input
@@ -69,7 +69,7 @@ class KeyResultCreateInput:
 class KeyResultUpdateInput:
     id: strawberry.ID
     title: str
-    version: int | None = None
+    version: int = strawberry.field(description="The version you read (required): refused with CONFLICT, naming the current version, if it changed since.")
 
 
 @strawberry.type

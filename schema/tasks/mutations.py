@@ -54,7 +54,7 @@ class TaskCreateInput:
 @strawberry.input(description="Only the fields you give change.")
 class TaskUpdateInput:
     id: strawberry.ID
-    version: int | None = None
+    version: int = strawberry.field(description="The version you read (required): refused with CONFLICT, naming the current version, if it changed since.")
     title: str | None = UNSET
     description: str | None = UNSET
     status: str | None = UNSET
@@ -75,7 +75,7 @@ class MilestoneCreateInput:
 @strawberry.input(description="Only the fields you give change. Marking doneOn alone needs report rights on the lead unit.")
 class MilestoneUpdateInput:
     id: strawberry.ID
-    version: int | None = None
+    version: int = strawberry.field(description="The version you read (required): refused with CONFLICT, naming the current version, if it changed since.")
     title: str | None = UNSET
     due_on: date | None = UNSET
     done_on: date | None = UNSET
