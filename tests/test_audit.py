@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, text, update
+from sqlalchemy.exc import DBAPIError
 
 from resolute.api import cli
 from resolute.api.audit.chain import event_hash
@@ -562,6 +563,13 @@ TAMPERING = [
 ]
 
 
+async def past_the_trigger(conn: Any, backend: Backend) -> None:
+    """Tamper as the database's superuser would: on PostgreSQL the server's role cannot change an event at all
+    (the append-only trigger, test_audit_events_are_append_only_for_the_server); verify must catch the rest."""
+    if backend.name == "postgresql":
+        await conn.execute(text("SET LOCAL session_replication_role = replica"))
+
+
 @pytest.mark.committing("`resolute audit verify` reads the chain on its own connection, in a thread")
 async def test_verify_names_a_changed_event(audited: Api, backend: Backend, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """Each hashed column in turn: changed, verify names the event; put back, the chain is intact again."""
@@ -573,6 +581,7 @@ async def test_verify_names_a_changed_event(audited: Api, backend: Backend, monk
             original = getattr(await session.get_one(AuditEvent, target), column)
         assert original != value, column
         async with audited.engine.begin() as conn:
+            await past_the_trigger(conn, backend)
             changed = await conn.execute(update(AuditEvent).where(AuditEvent.id == target).values({column: value}))
             assert changed.rowcount == 1
         code, out, err = await verify(monkeypatch, capsys, backend)
@@ -580,6 +589,7 @@ async def test_verify_names_a_changed_event(audited: Api, backend: Backend, monk
         assert f"BROKEN at event {target}:" in err, (column, err)
         assert "intact" not in out
         async with audited.engine.begin() as conn:
+            await past_the_trigger(conn, backend)
             await conn.execute(update(AuditEvent).where(AuditEvent.id == target).values({column: original}))
         code, out, err = await verify(monkeypatch, capsys, backend)
         assert code == 0, (column, err)
@@ -589,6 +599,7 @@ async def test_verify_names_a_changed_event(audited: Api, backend: Backend, monk
 async def test_verify_names_a_changed_last_event(audited: Api, backend: Backend, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     last = (await event_ids(audited))[-1]
     async with audited.engine.begin() as conn:
+        await past_the_trigger(conn, backend)
         await conn.execute(update(AuditEvent).where(AuditEvent.id == last).values(after='{"forged":true}'))
     code, _, err = await verify(monkeypatch, capsys, backend)
     assert code == 1 and f"BROKEN at event {last}:" in err, err
@@ -598,6 +609,7 @@ async def test_verify_names_a_changed_last_event(audited: Api, backend: Backend,
 async def test_verify_names_the_event_after_a_removed_one(audited: Api, backend: Backend, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     ids = await event_ids(audited)
     async with audited.engine.begin() as conn:
+        await past_the_trigger(conn, backend)
         await conn.execute(delete(AuditEvent).where(AuditEvent.id == ids[4]))
     code, out, err = await verify(monkeypatch, capsys, backend)
     assert code == 1 and "intact" not in out
@@ -617,12 +629,27 @@ async def test_verify_names_the_next_event_when_a_changed_event_got_a_recomputed
             action=row.action, object_type=row.object_type, object_key=row.object_key, unit_id=row.unit_id,
             before=row.before, after=forged_after, request_id=row.request_id,
         )
+        await past_the_trigger(session, backend)
         await session.execute(update(AuditEvent).where(AuditEvent.id == target).values(after=forged_after, hash=forged_hash))
         await session.commit()
     code, _, err = await verify(monkeypatch, capsys, backend)
     assert code == 1
     assert f"BROKEN at event {ids[4]}:" in err, err  # the forged event itself is consistent; its successor is not
     assert f"event {target}:" not in err
+
+
+@pytest.mark.committing("each refused statement is tried in a transaction of its own, on the app's own engine")
+async def test_audit_events_are_append_only_for_the_server(audited: Api, backend: Backend) -> None:
+    """On PostgreSQL the server's connections can add events but never change, remove or truncate them."""
+    if backend.name != "postgresql":
+        pytest.skip("SQLite has no roles: whoever opens the file can rewrite it (README)")
+    ids = await event_ids(audited)
+    for statement in (update(AuditEvent).where(AuditEvent.id == ids[0]).values(after='{"forged":true}'),
+                      delete(AuditEvent).where(AuditEvent.id == ids[-1]), text("TRUNCATE audit_events CASCADE")):
+        with pytest.raises(DBAPIError, match="audit events are append-only"):
+            async with audited.engine.begin() as conn:
+                await conn.execute(statement)
+    assert await event_ids(audited) == ids
 
 
 # -- 4. PostgreSQL: concurrent writers -------------------------------------------------------------
