@@ -104,6 +104,7 @@ def create_app(
             if engine is not None:
                 await engine.dispose()
 
+    tokens = TokenBackend(settings)  # also checks a websocket's connection_init token (schema.view)
     middleware = [
         Middleware(SecurityHeadersMiddleware, production=settings.production),
         Middleware(GZipMiddleware, minimum_size=1000),  # slow links in remote communes
@@ -119,7 +120,7 @@ def create_app(
         Middleware(UnavailableMiddleware),  # a database out of reach: 503 SERVICE_UNAVAILABLE, not a 500
         Middleware(DeadlineMiddleware, seconds=settings.request_timeout_seconds),  # 504 TIMEOUT, its work cancelled and rolled back
         Middleware(BodyLimitMiddleware, limit=settings.max_body_bytes),  # 413 before a large body is read or a token checked
-        Middleware(AuthenticationMiddleware, backend=TokenBackend(settings)),  # the caller, from that session
+        Middleware(AuthenticationMiddleware, backend=tokens),  # the caller, from that session
     ]
     app = Starlette(
         middleware=middleware,
@@ -135,6 +136,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.token_backend = tokens
     app.state.rate_limiter = make_limiter(settings.redis_url)  # callers' allowances, shared through Redis when configured
     app.state.policy = load_policy(settings.policy_dir)
     app.state.head_revision = head_revision(settings)  # what /readyz compares the database with

@@ -70,6 +70,15 @@ class Settings:
     # A refresh token used again within this many seconds answers the same successor (a lost answer), not a revocation.
     refresh_grace_seconds: int = field(default_factory=lambda: int(_env("REFRESH_GRACE_SECONDS", "10")))
 
+    # An external identity provider (both set, or neither): its tokens are verified with its published keys (api.auth.jwks)
+    external_issuer: str = field(default_factory=lambda: _env("EXTERNAL_ISSUER", ""))
+    jwks_url: str = field(default_factory=lambda: _env("JWKS_URL", ""))
+    external_algorithms: tuple[str, ...] = field(default_factory=lambda: tuple(a.strip() for a in _env("EXTERNAL_ALGORITHMS", "RS256").split(",") if a.strip()))
+    external_username_claim: str = field(default_factory=lambda: _env("EXTERNAL_USERNAME_CLAIM", "preferred_username"))
+    jwks_timeout_seconds: float = field(default_factory=lambda: float(_env("JWKS_TIMEOUT_SECONDS", "2")))
+    jwks_ttl_seconds: float = field(default_factory=lambda: float(_env("JWKS_TTL_SECONDS", "300")))
+    jwks_cooldown_seconds: float = field(default_factory=lambda: float(_env("JWKS_COOLDOWN_SECONDS", "30")))
+
     argon2_time_cost: int = field(default_factory=lambda: int(_env("ARGON2_TIME_COST", "3")))
     argon2_memory_kib: int = field(default_factory=lambda: int(_env("ARGON2_MEMORY_KIB", "65536")))
 
@@ -159,6 +168,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "jwt_leeway_seconds": (0, 3600), "token_ttl_seconds": (1, 31 * 86400),
     "refresh_ttl_seconds": (60, 366 * 86400), "session_ttl_seconds": (60, 366 * 86400), "refresh_grace_seconds": (0, 300), "argon2_time_cost": (1, 100),
     "argon2_memory_kib": (1024, 4 * 1024 * 1024), "live_recheck_seconds": (0.01, 3600), "max_body_bytes": (1024, 1024**3),
+    "jwks_timeout_seconds": (0.1, 60), "jwks_ttl_seconds": (1, 86400), "jwks_cooldown_seconds": (0, 3600),
     "max_cost": (1, 10**9), "rate_limit_cost": (0, 10**12), "rate_limit_window_seconds": (1, 86400),
     "login_address_failures": (0, 10**6), "login_address_window_seconds": (1, 86400),
 }  # fmt: skip
@@ -228,6 +238,15 @@ def load_settings() -> Settings:
     _database_url(settings.database_url)
     if settings.jwt_algorithm not in JWT_ALGORITHMS:
         raise SettingsError(f"RESOLUTE_JWT_ALGORITHM={settings.jwt_algorithm!r}: one of {', '.join(JWT_ALGORITHMS)}")
+    if bool(settings.external_issuer) != bool(settings.jwks_url):
+        raise SettingsError("RESOLUTE_EXTERNAL_ISSUER and RESOLUTE_JWKS_URL go together: set both for an external identity provider, or neither")
+    if settings.external_issuer and settings.external_issuer == settings.jwt_issuer:
+        raise SettingsError("RESOLUTE_EXTERNAL_ISSUER: another issuer than RESOLUTE_JWT_ISSUER (Resolute's own tokens)")
+    if settings.jwks_url and not settings.jwks_url.startswith(("https://", "http://")):
+        raise SettingsError("RESOLUTE_JWKS_URL: an https:// URL")
+    for algorithm in settings.external_algorithms:
+        if algorithm not in JWT_ALGORITHMS or algorithm.startswith("HS"):
+            raise SettingsError(f"RESOLUTE_EXTERNAL_ALGORITHMS: {algorithm!r} is not an asymmetric algorithm (RS256, ES256, PS256, EdDSA, ...)")
     if settings.log_format not in ("json", "text"):
         raise SettingsError(f"RESOLUTE_LOG_FORMAT={settings.log_format!r}: json or text")
     if settings.profile not in PROFILES:

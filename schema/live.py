@@ -59,6 +59,7 @@ class Live:
     policy: Policy
     settings: Settings
     claims: TokenClaims | None
+    tokens: Any = None  # the app's api.auth.backend.TokenBackend: how connection_init's token is checked
 
 
 # The context of the subscription running in this task: a connection's subscriptions run side by side,

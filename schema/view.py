@@ -30,7 +30,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from resolute.api.access.scope import Scope
 from resolute.api.auth.backend import Caller
 from resolute.api.auth.principal import Account, load_account
-from resolute.api.auth.tokens import TokenError, decode_token
+from resolute.api.auth.tokens import TokenError
 from resolute.api.db import RequestDB
 from resolute.api.events.broker import Broker
 from resolute.api.settings import Settings
@@ -145,7 +145,7 @@ class GraphQLEndpoint(GraphQL):
             after_commit=self.after_commit,
             caller=caller.account if caller else None,
             live=Live(broker=self.broker, sessions=websocket.app.state.sessions, policy=policy, settings=self.settings,
-                      claims=caller.claims if caller else None),
+                      claims=caller.claims if caller else None, tokens=websocket.app.state.token_backend),
         ))
 
     async def on_ws_connect(self, context: ConnectionContext) -> UnsetType | dict[str, object] | None:  # type: ignore[override]
@@ -158,11 +158,11 @@ class GraphQLEndpoint(GraphQL):
         scheme, _, token = given.partition(" ") if isinstance(given, str) else ("", "", "")
         if scheme.lower() != "bearer" or not token.strip():
             raise ConnectionRejectionError()
-        try:
-            claims = decode_token(self.settings, token.strip())
-        except TokenError:
-            raise ConnectionRejectionError() from None
         async with context.live.sessions() as session:
+            try:
+                claims = await context.live.tokens.claims(token.strip(), session)
+            except TokenError:
+                raise ConnectionRejectionError() from None
             account = await load_account(session, claims)
         if account is None:
             raise ConnectionRejectionError()
