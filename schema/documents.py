@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator
-from contextlib import suppress
 from dataclasses import dataclass, field
 
 from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-__all__ = ["DOCUMENTS", "DocumentCache", "Documents", "Rules"]
+__all__ = ["DOCUMENTS", "MAX_TOKENS", "DocumentCache", "Documents", "Rules"]
+
+MAX_TOKENS = 5_000  # lexical tokens of one document: a large dashboard query has some 1,500; parsing stops past it
 
 Rules = tuple[type[ASTValidationRule], ...]
 
@@ -45,7 +46,7 @@ class Documents:
         if entry is not None:
             self._entries.move_to_end(text)
             return entry.document
-        document = parse(text)
+        document = parse(text, max_tokens=MAX_TOKENS)
         if len(text) <= self.max_chars:
             self._entries[text] = _Document(document)
             self._chars += len(text)
@@ -77,8 +78,13 @@ class DocumentCache(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         ctx = self.execution_context
         if isinstance(ctx.query, str) and not ctx.parse_options and ctx.graphql_document is None:
-            with suppress(GraphQLError):  # a syntax error: strawberry parses it again and reports it its own way
+            try:
                 ctx.graphql_document = self._document = DOCUMENTS.parsed(ctx.query)
+            except GraphQLError as error:
+                if "tokens. Parsing aborted" in error.message:  # the token limit: refused here, with its code and value
+                    raise GraphQLError(f"the document has more than {MAX_TOKENS:,} tokens: send a smaller one",
+                                       extensions={"code": "TOKEN_LIMIT", "limit": MAX_TOKENS}) from None
+                # any other syntax error: strawberry parses it again and reports it its own way
         yield
 
     def on_validate(self) -> Iterator[None]:

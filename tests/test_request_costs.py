@@ -120,6 +120,23 @@ async def test_a_syntax_error_is_answered_as_before(tree: Api) -> None:
     assert answers[0]["data"] is None and answers[0]["errors"][0]["message"].startswith("Syntax Error"), answers[0]
 
 
+async def test_a_document_past_the_token_limit_is_refused_before_anything_runs(tree: Api, statements: StatementCounter) -> None:
+    from resolute.schema.documents import MAX_TOKENS
+
+    await tree.token_for("admin")
+    statements.reset()
+    body = await tree.gql("{ me { user { " + "username " * MAX_TOKENS + "} } }", as_user="admin")
+    assert body["data"] is None and [e["extensions"] for e in body["errors"]] == [{"code": "TOKEN_LIMIT", "limit": MAX_TOKENS}], body
+    assert statements.count == 1  # the caller's account: the document was never run
+    assert (await tree.gql("{ me { user { " + "username " * 200 + "} } }", as_user="admin")).get("errors") is None
+
+
+async def test_a_directive_repeated_on_a_field_is_refused(tree: Api) -> None:
+    """Directives per field are bounded by the spec's rule (no directive of the schema is repeatable): one of each."""
+    body = await tree.gql("{ me @include(if: true) @include(if: true) @skip(if: false) { user { username } } }", as_user="admin")
+    assert body["data"] is None and [e["message"] for e in body["errors"]] == ["The directive '@include' can only be used once at this location."]
+
+
 async def test_variables_and_operation_names_still_apply_to_a_cached_document(tree: Api) -> None:
     document = fresh("query A($c: String!) { unit(code: $c) { code } } query B { me { user { username } } }")
     for code in ("P01", "P02"):
