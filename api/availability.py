@@ -9,12 +9,13 @@ connection before use (pre-ping), so the first request after the database return
 
 from __future__ import annotations
 
-import json
 import logging
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from resolute.api.asgi_errors import send_error
 
 __all__ = ["UNAVAILABLE_MESSAGE", "UnavailableMiddleware", "database_unavailable"]
 
@@ -72,8 +73,4 @@ class UnavailableMiddleware:
             if started or not database_unavailable(exc):
                 raise
             log.warning("request %s: database unavailable (%s: %s)", scope.get("state", {}).get("request_id"), type(exc).__name__, exc)
-            body = json.dumps({"data": None, "errors": [{"message": UNAVAILABLE_MESSAGE, "extensions": {"code": "SERVICE_UNAVAILABLE"}}]}).encode()
-            await send({"type": "http.response.start", "status": 503, "headers": [
-                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"retry-after", RETRY_AFTER.encode()),
-                (b"cache-control", b"no-store")]})  # fmt: skip
-            await send({"type": "http.response.body", "body": body})
+            await send_error(send, 503, "SERVICE_UNAVAILABLE", UNAVAILABLE_MESSAGE, headers={"Retry-After": RETRY_AFTER})

@@ -12,10 +12,11 @@ middle of a statement, a slow client, a bug. Websockets (long-lived by nature) a
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from resolute.api.asgi_errors import send_error
 
 __all__ = ["DeadlineMiddleware"]
 
@@ -69,8 +70,5 @@ class DeadlineMiddleware:
                 status, message = 408, f"the request's body did not arrive within {self.seconds:g} s"
             else:
                 status, message = 504, f"the request took longer than {self.seconds:g} s and was stopped; nothing it wrote was kept"
-            body = json.dumps({"data": None, "errors": [{"message": message, "extensions": {"code": "TIMEOUT", "requestId": request_id}}]}).encode()
-            await send({"type": "http.response.start", "status": status, "headers": [
-                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"cache-control", b"no-store")]})  # fmt: skip
-            await send({"type": "http.response.body", "body": body})
+            await send_error(send, status, "TIMEOUT", message, request_id=request_id)
         await asyncio.gather(work, return_exceptions=True)  # its rollback and its connection's release end before the request's session is closed
