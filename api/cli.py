@@ -94,13 +94,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # By import string, so that each worker process builds its own app (and its own engine and pool).
     # SIGTERM: stop accepting, let in-flight requests finish within the grace, close websockets, exit 0. uvicorn
     # raises the signal again once it has drained, to the handler it found: this one, which lets `serve` return 0.
-    signal.signal(signal.SIGTERM, lambda signum, frame: None)
     # One access line per request comes from api.metrics, with its request id; uvicorn's own is off.
-    uvicorn.run(
-        "resolute.schema.server:create_app", factory=True, host=args.host, port=args.port, workers=args.workers, log_level="info",
-        log_config=logging_config(settings.log_format), access_log=False, timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-        timeout_keep_alive=5, **fast,
-    )
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        uvicorn.run(
+            "resolute.schema.server:create_app", factory=True, host=args.host, port=args.port, workers=args.workers, log_level="info",
+            log_config=logging_config(settings.log_format), access_log=False, timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+            timeout_keep_alive=5, **fast,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
 
 

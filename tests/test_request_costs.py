@@ -27,6 +27,7 @@ from sqlalchemy import delete, insert, select
 
 from resolute.api import cli
 from resolute.api.accounts.models import Grant
+from resolute.api.logs import logging_config
 from resolute.api.org.models import Unit
 from resolute.schema.root import MAX_ALIASES
 from tests.support import Api, StatementCounter, small_tree, small_users
@@ -228,6 +229,7 @@ def test_serve_runs_uvloop_and_httptools_with_the_workers_asked(monkeypatch: pyt
     assert cli.main(["serve", "--port", "8123", "--workers", "3", "--migrate"]) == 0
     ((args, kwargs),) = calls
     assert args == ("resolute.schema.server:create_app",)
+    assert kwargs.pop("log_config") == logging_config("text")  # every worker logs alike, with the request id (api.logs)
     assert kwargs | {"host": None} == {
         "factory": True,
         "host": None,
@@ -236,6 +238,9 @@ def test_serve_runs_uvloop_and_httptools_with_the_workers_asked(monkeypatch: pyt
         "log_level": "info",
         "loop": "uvloop",
         "http": "httptools",
+        "access_log": False,  # api.metrics writes the access lines
+        "timeout_graceful_shutdown": 20.0,
+        "timeout_keep_alive": 5,
     }
 
 
