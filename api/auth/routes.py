@@ -96,7 +96,8 @@ async def token_endpoint(request: Request) -> Response:
             await limiter.spend(address, 1, throttle)
         return _error("invalid_grant", WRONG_PASSWORD, 401)
     opened = await open_session(uow, user_id=outcome.value.id, client=_client(request))
-    assert opened.value is not None
+    if opened.value is None:  # a conflict writing the session (the database busy): the client may simply retry
+        return _error("temporarily_unavailable", "the login could not be recorded; retry", 503)
     return JSONResponse(opened.value.body(), headers=NO_STORE)
 
 
