@@ -13,9 +13,9 @@ import logging
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from resolute.api.asgi_errors import send_error
+from resolute.api.asgi import WatchedSend, send_error
 
 __all__ = ["UNAVAILABLE_MESSAGE", "UnavailableMiddleware", "database_unavailable"]
 
@@ -59,18 +59,11 @@ class UnavailableMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        watched = WatchedSend(send)
         try:
-            await self.app(scope, receive, tracking)
+            await self.app(scope, receive, watched)
         except Exception as exc:
-            if started or not database_unavailable(exc):
+            if watched.started or not database_unavailable(exc):
                 raise
             log.warning("request %s: database unavailable (%s: %s)", scope.get("state", {}).get("request_id"), type(exc).__name__, exc)
             await send_error(send, 503, "SERVICE_UNAVAILABLE", UNAVAILABLE_MESSAGE, headers={"Retry-After": RETRY_AFTER})

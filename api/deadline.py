@@ -16,7 +16,7 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from resolute.api.asgi_errors import send_error
+from resolute.api.asgi import WatchedSend, send_error
 
 __all__ = ["DeadlineMiddleware"]
 
@@ -33,7 +33,6 @@ class DeadlineMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
             await self.app(scope, receive, send)
             return
-        started = expired = False
         waiting_for_client = False  # the work is blocked on the client's next body bytes
 
         async def receiving() -> Message:
@@ -44,15 +43,8 @@ class DeadlineMiddleware:
             finally:
                 waiting_for_client = False
 
-        async def tracking(message: Message) -> None:
-            nonlocal started
-            if expired:
-                return  # the 504 has been sent: whatever the cut-off work still says is dropped
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        work = asyncio.ensure_future(self.app(scope, receiving, tracking))
+        watched = WatchedSend(send)
+        work = asyncio.ensure_future(self.app(scope, receiving, watched))
         try:
             done, _ = await asyncio.wait({work}, timeout=self.seconds)
         except BaseException:
@@ -61,7 +53,8 @@ class DeadlineMiddleware:
         if done:
             work.result()  # its own outcome, its own errors (a connect timeout is not the deadline)
             return
-        expired, answered, slow_client = True, started, waiting_for_client
+        watched.closed = True  # the 504 goes out now: whatever the cut-off work still sends is dropped
+        answered, slow_client = watched.started, waiting_for_client
         work.cancel()
         request_id = scope.get("state", {}).get("request_id")
         log.warning("request %s: stopped after %g s (%s)", request_id, self.seconds, scope["path"])

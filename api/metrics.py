@@ -14,7 +14,9 @@ import time
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from resolute.api.asgi import WatchedSend
 
 __all__ = ["OPERATIONS", "RATE_LIMITED", "MetricsMiddleware", "metrics_endpoint", "route_group"]
 
@@ -47,19 +49,12 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        start, status = time.perf_counter(), 500
-        route = route_group(scope["path"])
-
-        async def recording(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        start, route = time.perf_counter(), route_group(scope["path"])
+        watched = WatchedSend(send)
         try:
-            await self.app(scope, receive, recording)
+            await self.app(scope, receive, watched)
         finally:
-            elapsed = time.perf_counter() - start
+            elapsed, status = time.perf_counter() - start, watched.status
             REQUESTS.labels(route, str(status)).inc()
             LATENCY.labels(route).observe(elapsed)
             client = scope.get("client")

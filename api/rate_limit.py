@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["MemoryLimiter", "Rate", "RateLimiter", "RedisLimiter", "Verdict", "make_limiter"]
+__all__ = ["MemoryLimiter", "Rate", "RateLimiter", "RedisLimiter", "Verdict", "cost_allowance", "login_allowance", "make_limiter"]
 
 log = logging.getLogger("resolute.rate_limit")
 
@@ -126,3 +126,20 @@ class RedisLimiter:
 
 def make_limiter(redis_url: str) -> RateLimiter:
     return RedisLimiter(redis_url) if redis_url else MemoryLimiter()
+
+
+# -- the service's two allowances ------------------------------------------------------------------
+
+
+def cost_allowance(settings: Any, user_id: int) -> tuple[str, Rate] | None:
+    """The key and rate a caller's requests spend their computed cost from (schema.cost), or None: no limit."""
+    if settings.rate_limit_cost <= 0:
+        return None
+    return f"cost:{user_id}", Rate(settings.rate_limit_cost, settings.rate_limit_window_seconds)
+
+
+def login_allowance(settings: Any, address: str) -> tuple[str, Rate] | None:
+    """The key and rate a client address's wrong logins spend from (api.auth.routes), or None: no limit."""
+    if settings.login_address_failures <= 0:
+        return None
+    return f"login:{address}", Rate(settings.login_address_failures, settings.login_address_window_seconds)

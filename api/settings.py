@@ -34,8 +34,12 @@ def _bool(value: str) -> bool:
 PROFILES = ("development", "production")
 
 
+def _profile() -> str:
+    return _env("PROFILE", "development").strip().lower()
+
+
 def _production() -> bool:
-    return _env("PROFILE", "development").strip().lower() == "production"
+    return _profile() == "production"
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class Settings:
 
     # production: GraphiQL off by default, introspection for admins and integrators only, no field suggestions
     # in errors, HSTS, and `resolute` refuses to start without a real signing key or with a wildcard CORS origin.
-    profile: str = field(default_factory=lambda: _env("PROFILE", "development").strip().lower())
+    profile: str = field(default_factory=_profile)
     database_url: str = field(default_factory=lambda: _env("DATABASE_URL", f"sqlite+aiosqlite:///{VAR.resolve() / 'resolute.db'}"))
     db_pool_size: int = field(default_factory=lambda: int(_env("DB_POOL_SIZE", "10")))
     db_pool_timeout: float = field(default_factory=lambda: float(_env("DB_POOL_TIMEOUT", "10")))
@@ -243,7 +247,7 @@ def load_settings() -> Settings:
     if settings.external_issuer and settings.external_issuer == settings.jwt_issuer:
         raise SettingsError("RESOLUTE_EXTERNAL_ISSUER: another issuer than RESOLUTE_JWT_ISSUER (Resolute's own tokens)")
     if settings.jwks_url and not settings.jwks_url.startswith(("https://", "http://")):
-        raise SettingsError("RESOLUTE_JWKS_URL: an https:// URL")
+        raise SettingsError("RESOLUTE_JWKS_URL: an https:// (or http://) URL")
     for algorithm in settings.external_algorithms:
         if algorithm not in JWT_ALGORITHMS or algorithm.startswith("HS"):
             raise SettingsError(f"RESOLUTE_EXTERNAL_ALGORITHMS: {algorithm!r} is not an asymmetric algorithm (RS256, ES256, PS256, EdDSA, ...)")

@@ -41,7 +41,6 @@ from graphql import (
     GraphQLSchema,
     GraphQLUnionType,
     InlineFragmentNode,
-    OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
     get_named_type,
@@ -51,9 +50,10 @@ from strawberry.extensions import SchemaExtension
 
 from resolute.api.kpis.service import MAX_COORDINATORS
 from resolute.api.metrics import RATE_LIMITED
-from resolute.api.rate_limit import Rate
+from resolute.api.rate_limit import cost_allowance
 from resolute.api.resolutions.models import MAX_KEY_RESULTS
 from resolute.api.tasks.service import MAX_MILESTONES
+from resolute.schema.documents import chosen_operation
 
 __all__ = ["MAX_COST", "UNPAGED_LIST", "CostLimit", "operation_cost"]
 
@@ -141,15 +141,14 @@ class _Coster:
 
 def operation_cost(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None) -> int:
     """The objects the operation may read at most (0 for a subscription, or when the operation cannot be told)."""
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    chosen = [op for op in operations if operation_name is None or (op.name is not None and op.name.value == operation_name)]
-    if len(chosen) != 1 or chosen[0].operation == OperationType.SUBSCRIPTION:
+    operation = chosen_operation(document, operation_name)
+    if operation is None or operation.operation == OperationType.SUBSCRIPTION:
         return 0
-    root = schema.query_type if chosen[0].operation == OperationType.QUERY else schema.mutation_type
+    root = schema.get_root_type(operation.operation)
     if root is None:
         return 0
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    return _Coster(schema, fragments, variables or {}).cost(chosen[0].selection_set, root, 1)
+    return _Coster(schema, fragments, variables or {}).cost(operation.selection_set, root, 1)
 
 
 class CostLimit(SchemaExtension):
@@ -183,10 +182,11 @@ class CostLimit(SchemaExtension):
     async def _spend(self, context: Any, settings: Any) -> None:
         """Spend the cost from the caller's allowance, or refuse the operation (RATE_LIMITED, 429, Retry-After)."""
         limiter, scope = getattr(context, "limiter", None), getattr(context, "scope", None)
-        if limiter is None or scope is None or settings is None or settings.rate_limit_cost <= 0:
+        allowance = cost_allowance(settings, scope.principal.user_id) if limiter is not None and scope is not None and settings is not None else None
+        if allowance is None:
             return
-        rate = Rate(settings.rate_limit_cost, settings.rate_limit_window_seconds)
-        verdict = await limiter.spend(f"cost:{scope.principal.user_id}", max(1, self.cost or 0), rate)
+        key, rate = allowance
+        verdict = await limiter.spend(key, max(1, self.cost or 0), rate)
         self.rate = {"limit": rate.amount, "window": rate.per, "remaining": verdict.remaining}
         if verdict.allowed:
             return

@@ -11,11 +11,11 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, parse
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-__all__ = ["DOCUMENTS", "MAX_TOKENS", "DocumentCache", "Documents", "Rules"]
+__all__ = ["DOCUMENTS", "MAX_TOKENS", "DocumentCache", "Documents", "Rules", "chosen_operation"]
 
 MAX_TOKENS = 5_000  # lexical tokens of one document: a large dashboard query has some 1,500; parsing stops past it
 
@@ -64,6 +64,13 @@ class Documents:
             entry.errors = validate_document(graphql_schema, document, rules)
             entry.validated_for = (graphql_schema, rules)
         return list(entry.errors)
+
+
+def chosen_operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode | None:
+    """The operation a request runs: the one named, or the document's only one; None if that cannot be told."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [op for op in operations if operation_name is None or (op.name is not None and op.name.value == operation_name)]
+    return chosen[0] if len(chosen) == 1 else None
 
 
 DOCUMENTS = Documents(max_documents=1_000, max_chars=1_000_000)

@@ -47,7 +47,6 @@ class JwksCache:
         self._keys: dict[str, Any] = {}
         self._fetched_at = float("-inf")  # when the keys were last fetched (successfully or not)
         self._lock = asyncio.Lock()
-        self.fetches = 0
 
     async def key(self, kid: str) -> Any | None:
         """The provider's public key `kid`: the set is fetched again when it is older than the TTL, or when `kid` is
@@ -62,7 +61,6 @@ class JwksCache:
 
     async def _fetch(self) -> None:
         self._fetched_at = time.monotonic()
-        self.fetches += 1
         try:
             document = await asyncio.wait_for(asyncio.to_thread(self._download), self.timeout + 0.5)
             keys = jwt.PyJWKSet.from_dict(document).keys

@@ -26,7 +26,7 @@ from resolute.api.auth.backend import Caller
 from resolute.api.auth.sessions import close_sessions, open_session, refresh_session
 from resolute.api.auth.tokens import TokenError, decode_refresh_token
 from resolute.api.metrics import RATE_LIMITED
-from resolute.api.rate_limit import Rate
+from resolute.api.rate_limit import login_allowance
 from resolute.api.transaction import UnitOfWork
 
 __all__ = ["ROUTES"]
@@ -58,10 +58,13 @@ async def _json_object(request: Request) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "?"
+
+
 def _client(request: Request) -> str:
     """Who logged in from where, as the owner of the account would recognise it."""
-    address = request.client.host if request.client else "?"
-    return f"{address} {request.headers.get('user-agent', '')}".strip()[:200]
+    return f"{_address(request)} {request.headers.get('user-agent', '')}".strip()[:200]
 
 
 async def token_endpoint(request: Request) -> Response:
@@ -78,14 +81,13 @@ async def token_endpoint(request: Request) -> Response:
         return _bad_request('send JSON {"username": ..., "password": ...}')
     if "\x00" in username or "\x00" in password:
         return _error("invalid_grant", WRONG_PASSWORD, 401)
-    settings, limiter = request.app.state.settings, request.app.state.rate_limiter
-    throttle = Rate(settings.login_address_failures, settings.login_address_window_seconds) if settings.login_address_failures else None
-    address = f"login:{request.client.host if request.client else '?'}"
+    limiter = request.app.state.rate_limiter
+    throttle = login_allowance(request.app.state.settings, _address(request))
     if throttle is not None:
-        verdict = await limiter.spend(address, 1, throttle, dry_run=True)
+        verdict = await limiter.spend(throttle[0], 1, throttle[1], dry_run=True)
         if not verdict.allowed:  # the same answer whatever the account: it tells nothing about any of them
             wait = max(1, math.ceil(verdict.retry_after))
-            log.info("login throttled: %s, retry after %s s", address, wait)
+            log.info("login throttled: %s, retry after %s s", _address(request), wait)
             RATE_LIMITED.labels("login").inc()
             return JSONResponse({"error": "too_many_attempts", "error_description": f"too many failed logins from this address; retry in {wait} s"},
                                 status_code=429, headers={**NO_STORE, "Retry-After": str(wait)})
@@ -93,7 +95,7 @@ async def token_endpoint(request: Request) -> Response:
     outcome = await authenticate(uow, username=username, password=password)  # a refusal still commits its count
     if outcome.value is None:
         if throttle is not None:
-            await limiter.spend(address, 1, throttle)
+            await limiter.spend(throttle[0], 1, throttle[1])  # a wrong login spends one
         return _error("invalid_grant", WRONG_PASSWORD, 401)
     opened = await open_session(uow, user_id=outcome.value.id, client=_client(request))
     if opened.value is None:  # a conflict writing the session (the database busy): the client may simply retry

@@ -1,12 +1,29 @@
-"""A GraphQL-shaped JSON error sent straight on an ASGI channel, for middleware that answers before any route."""
+"""What the pure ASGI middlewares share: watching the answer go out, and sending a JSON error themselves."""
 
 from __future__ import annotations
 
 import json
 
-from starlette.types import Send
+from starlette.types import Message, Send
 
-__all__ = ["send_error"]
+__all__ = ["WatchedSend", "send_error"]
+
+
+class WatchedSend:
+    """`send`, noting whether the answer has started and its status; once `closed`, what is sent is dropped."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+        self.status = 500  # until an answer says otherwise
+        self.closed = False
+
+    async def __call__(self, message: Message) -> None:
+        if self.closed:
+            return
+        if message["type"] == "http.response.start":
+            self.started, self.status = True, message["status"]
+        await self._send(message)
 
 
 async def send_error(send: Send, status: int, code: str, message: str, *, request_id: str | None = None, headers: dict[str, str] | None = None) -> None:
