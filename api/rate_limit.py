@@ -45,6 +45,11 @@ class RateLimiter(Protocol):
     async def close(self) -> None: ...
 
 
+def _whole(units: float) -> int:
+    """Whole units of allowance, forgiving the float error of a tiny interval (60 s / 5,000,000)."""
+    return max(0, math.floor(round(units, 6)))
+
+
 def _decide(tat: float, now: float, cost: int, rate: Rate) -> tuple[Verdict, float]:
     """The verdict and the key's next TAT (unchanged when refused)."""
     interval = rate.per / rate.amount
@@ -52,8 +57,8 @@ def _decide(tat: float, now: float, cost: int, rate: Rate) -> tuple[Verdict, flo
     new_tat = start + cost * interval
     ahead = new_tat - now
     if ahead > rate.per + 1e-9:
-        return Verdict(False, ahead - rate.per, max(0, math.floor((rate.per - (start - now)) / interval + 1e-9))), tat
-    return Verdict(True, 0.0, math.floor((rate.per - ahead) / interval + 1e-9)), new_tat
+        return Verdict(False, ahead - rate.per, _whole((rate.per - (start - now)) / interval)), tat
+    return Verdict(True, 0.0, _whole((rate.per - ahead) / interval)), new_tat
 
 
 class MemoryLimiter:
@@ -117,7 +122,7 @@ class RedisLimiter:
                 log.warning("rate limits are not enforced: Redis does not answer (%s)", exc)
             return Verdict(True, 0.0, 0)
         if int(allowed):
-            return Verdict(True, 0.0, math.floor(int(micros) / interval))
+            return Verdict(True, 0.0, _whole(int(micros) / interval))
         return Verdict(False, int(micros) / 1_000_000, 0)
 
     async def close(self) -> None:

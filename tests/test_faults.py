@@ -102,6 +102,8 @@ async def test_a_database_that_stops_answering_times_out_and_the_pool_recovers(f
     warm = await asyncio.gather(timed(api, UNITS), timed(api, UNITS, user="p01.admin"))  # both connections of the pool are open
     assert [body["_status"] for body, _, _ in warm] == [200, 200]
     assert api.engine.pool.checkedin() == 2  # type: ignore[attr-defined]
+    metrics = (await api.client.get("/metrics")).text  # the pool as /metrics reports it
+    assert 'resolute_db_pool_connections{state="idle"} 2.0' in metrics and 'resolute_db_pool_connections{state="checked_out"} 0.0' in metrics
     proxy.hold()
     hanging = [asyncio.create_task(timed(api, UNITS, user=user)) for user in ("admin", "p01.admin")]
     await asyncio.sleep(0.3)
