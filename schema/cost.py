@@ -4,8 +4,9 @@ Depth and alias limits bound a document's shape, not what it reads: `units(first
 { ... } } }` stays shallow and reads millions. So each operation is costed, as GitHub and Shopify count it, by
 the objects it may return: an object field counts once per parent object; a connection (a field taking `first`)
 counts itself once and `first` objects for its `nodes` or `edges` (`first` as the request gives it, a variable
-included, or its default); a list without `first` counts UNPAGED_LIST objects per parent (its real size is not
-known before reading it), or the bound the domain sets (5 key results an objective, 50 milestones a task). Scalars are free. Fragments count where they apply (an interface or union's fragments
+included, or its default); a list taking `first` (a dashboard's per-child rows, a ranking's entries) counts
+`first` objects; a list without `first` counts UNPAGED_LIST objects per parent, or the bound the domain sets
+(5 key results an objective, 50 milestones a task). Scalars are free. Fragments count where they apply (an interface or union's fragments
 all count: an over-estimate is safe). Mutations cost like queries, subscriptions are not costed here (a
 subscription reads per event).
 
@@ -48,14 +49,16 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from resolute.api.errors import ErrorCode
 from resolute.api.kpis.service import MAX_COORDINATORS
 from resolute.api.metrics import RATE_LIMITED
 from resolute.api.rate_limit import cost_allowance
 from resolute.api.resolutions.models import MAX_KEY_RESULTS
 from resolute.api.tasks.service import MAX_MILESTONES
 from resolute.schema.documents import chosen_operation
+from resolute.schema.pagination import MAX_PAGE, MAX_WINDOW
 
-__all__ = ["MAX_COST", "UNPAGED_LIST", "CostLimit", "operation_cost"]
+__all__ = ["MAX_COST", "UNPAGED_LIST", "CostLimit", "PageBound", "operation_cost"]
 
 MAX_COST = 500_000  # objects one request may read at most by default (GitHub's ceiling, 500,000 nodes)
 UNPAGED_LIST = 100  # objects assumed for a list field that takes no `first`, unless the domain bounds it:
@@ -76,19 +79,39 @@ def _fields(named: GraphQLNamedType) -> Mapping[str, GraphQLField]:
     return named.fields if isinstance(named, (GraphQLObjectType, GraphQLInterfaceType)) else {}
 
 
+class PageBound(GraphQLError):
+    """A `first` or an `offset` out of its bounds, found while costing: the operation is refused as it stands."""
+
+
 class _Coster:
     def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode], variables: dict[str, Any]) -> None:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
 
-    def _first(self, node: FieldNode, field: GraphQLField) -> int | None:
-        """The `first` the request gives (a literal or a variable), or the argument's default; None without one."""
-        argument = field.args.get("first")
+    def _argument(self, node: FieldNode, field: GraphQLField, name: str) -> Any:
+        """The value the request gives an argument (a literal or a variable), or the argument's default; None without one."""
+        argument = field.args.get(name)
         if argument is None:
             return None
-        given = next((a.value for a in node.arguments or () if a.name.value == "first"), None)
-        value = value_from_ast(given, argument.type, self.variables) if given is not None else argument.default_value
+        given = next((a.value for a in node.arguments or () if a.name.value == name), None)
+        return value_from_ast(given, argument.type, self.variables) if given is not None else argument.default_value
+
+    def _first(self, node: FieldNode, field: GraphQLField) -> int | None:
+        """The field's `first`, None without one; OUT_OF_RANGE past its bound (MAX_PAGE for a connection, MAX_WINDOW for
+        a sliced list) or for a negative `offset`, so that a bad page size is refused before anything runs."""
+        for name in ("first", "offset"):
+            value = self._argument(node, field, name)
+            top = None if name == "offset" else MAX_WINDOW if _is_list(field) else MAX_PAGE
+            if isinstance(value, int) and (value < 0 or (top is not None and value > top)):
+                bounds = f"between 0 and {top}" if top is not None else "0 or more"
+                raise PageBound(
+                    f"'{name}' must be {bounds} (got {value})",
+                    extensions={"code": ErrorCode.OUT_OF_RANGE.value, "field": name, **({"limit": top} if top is not None else {})},
+                )
+        value = self._argument(node, field, "first")
+        if "first" not in field.args:
+            return None
         return value if isinstance(value, int) and value >= 0 else 0
 
     def _selected(self, selection_set: SelectionSetNode, seen: frozenset[str]) -> list[FieldNode]:
@@ -127,6 +150,8 @@ class _Coster:
             first = self._first(node, field)
             if page is not None and node.name.value in PAGE_ITEMS:
                 count = multiplier * page  # a connection's items: its `first`
+            elif first is not None and _is_list(field):
+                count, first = multiplier * first, None  # a list sliced by `first`: its items are the list itself
             elif first is not None:
                 count = multiplier  # the connection object; its items count below
             elif _is_list(field):
@@ -168,6 +193,10 @@ class CostLimit(SchemaExtension):
         if execution.graphql_document is not None and execution.result is None and execution.operation_type != OperationType.SUBSCRIPTION:
             try:
                 self.cost = operation_cost(execution.schema._schema, execution.graphql_document, execution.operation_name, execution.variables)
+            except PageBound as refused:
+                execution.result = ExecutionResult(data=None, errors=[refused])
+                yield
+                return
             except GraphQLError:
                 self.cost = None  # variables that do not coerce: the executor reports them
             if self.cost is not None and self.cost > self.limit:

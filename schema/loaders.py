@@ -64,7 +64,9 @@ class Loaders:
         self.today = today or clock.today()
         self.units_by_id: DataLoader[int, Unit | None] = DataLoader(self._by_ids(org_reads.units_by_ids))
         self.nameable_units_by_id: DataLoader[int, Unit | None] = DataLoader(self._by_ids(org_reads.nameable_units_by_ids))
-        self.children_by_parent_id: DataLoader[tuple[int, bool], list[Unit]] = DataLoader(_grouped(self._children, list))
+        # keyed (parent id, keyword arguments as sorted pairs): include_archived, first, after
+        self.child_pages_by_parent_id: DataLoader[tuple[int, Any], list[Unit]] = DataLoader(self._keyed(org_reads.children_pages, list))
+        self.child_count_by_parent_id: DataLoader[tuple[int, Any], int] = DataLoader(self._keyed(org_reads.count_children, int))
         self.ancestors_by_path: DataLoader[str, list[Unit]] = DataLoader(self._ancestors)
         self.descendants_by_unit_id: DataLoader[tuple[int, Any], list[Unit]] = DataLoader(_grouped(self._descendants, list))
         self.descendant_count_by_unit_id: DataLoader[tuple[int, UnitFilter], int] = DataLoader(_grouped(self._descendant_counts, int))
@@ -77,13 +79,15 @@ class Loaders:
         self.key_results_by_id: DataLoader[int, KeyResult | None] = DataLoader(self._by_ids(resolution_reads.key_results_by_ids))
         self.objectives_by_resolution_id: DataLoader[int, list[Objective]] = DataLoader(self._grouped_by(resolution_reads.objectives_by_resolution_ids))
         self.key_results_by_objective_id: DataLoader[int, list[KeyResult]] = DataLoader(self._grouped_by(resolution_reads.key_results_by_objective_ids))
-        self.programmes_by_resolution_id: DataLoader[int, list[Resolution]] = DataLoader(self._grouped_by(resolution_reads.programmes_by_resolution_ids))
+        self.programme_pages_by_resolution_id: DataLoader[tuple[int, Any], list[Resolution]] = DataLoader(self._keyed(resolution_reads.programme_pages, list))
+        self.programme_count_by_resolution_id: DataLoader[int, int] = DataLoader(self._counted(resolution_reads.count_programmes))
         self.coverage_by_resolution_id: DataLoader[tuple[int, Any], list[CoverageRow]] = DataLoader(_grouped(self._coverage, list))
         self.coverage_summary_by_resolution_id: DataLoader[int, dict[str, int]] = DataLoader(self._coverage_summaries)
         self.kpis_by_id: DataLoader[int, Kpi | None] = DataLoader(self._by_ids(kpi_reads.kpis_by_ids))
         self.kpis_by_resolution_id: DataLoader[int, list[Kpi]] = DataLoader(self._grouped_by(kpi_reads.kpis_by_resolution_ids))
         self.coordinators_by_kpi_id: DataLoader[int, list[Unit]] = DataLoader(self._grouped_by(kpi_reads.coordinators_by_kpi_ids))
-        self.unit_targets_by_kpi_id: DataLoader[int, list[Any]] = DataLoader(self._grouped_by(kpi_reads.unit_targets_by_kpi_ids))
+        self.unit_target_pages_by_kpi_id: DataLoader[tuple[int, Any], list[Any]] = DataLoader(self._keyed(kpi_reads.unit_target_pages, list))
+        self.unit_target_count_by_kpi_id: DataLoader[int, int] = DataLoader(self._counted(kpi_reads.count_unit_targets))
         self.latest_by_child_by_kpi_id: DataLoader[tuple[int, int], list[Measurement]] = DataLoader(_grouped(self._latest_by_child, list))
         self.measurements_by_id: DataLoader[int, Measurement | None] = DataLoader(self._by_ids(kpi_reads.measurements_by_ids))
         self.revisions_by_measurement_id: DataLoader[int, list[MeasurementRevision]] = DataLoader(self._grouped_by(kpi_reads.revisions_by_measurement_ids))
@@ -135,9 +139,14 @@ class Loaders:
 
         return load
 
-    async def _children(self, include_archived: bool, ids: list[int]) -> dict[int, list[Unit]]:
-        async with self._db.use() as session:
-            return await org_reads.children_of(session, self._scope, ids, include_archived=include_archived)
+    def _keyed(self, fetch: Callable[..., Awaitable[dict[int, V]]], default: Callable[[], V]) -> Callable[[Sequence[tuple[int, Any]]], Awaitable[list[V]]]:
+        """A batch function for keys (id, keyword arguments as sorted pairs): one statement per distinct arguments."""
+
+        async def load(args: tuple[tuple[str, Any], ...], ids: list[int]) -> dict[int, V]:
+            async with self._db.use() as session:
+                return await fetch(session, self._scope, ids, **dict(args))
+
+        return _grouped(load, default)
 
     async def _ancestors(self, paths: Sequence[str]) -> list[list[Unit]]:
         async with self._db.use() as session:

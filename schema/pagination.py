@@ -22,8 +22,12 @@ __all__ = [
     "BY_CODE",
     "BY_USERNAME",
     "FIRST_DESCRIPTION",
+    "FULL_PAGE_DESCRIPTION",
     "MAX_PAGE",
+    "MAX_WINDOW",
     "NEWEST_FIRST",
+    "OFFSET_DESCRIPTION",
+    "WINDOW_FIRST_DESCRIPTION",
     "Connection",
     "Edge",
     "KeyOrdering",
@@ -31,12 +35,20 @@ __all__ = [
     "PageInfo",
     "build_connection",
     "check_first",
+    "check_window",
+    "window",
 ]
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
 FIRST_DESCRIPTION = f"How many items to return: 0 to {MAX_PAGE}, default {DEFAULT_PAGE}."
+FULL_PAGE_DESCRIPTION = f"How many items to return: 0 to {MAX_PAGE}, default {MAX_PAGE} (most lists of this kind fit one page)."
 AFTER_DESCRIPTION = "Return the items after this cursor (an endCursor or an edge's cursor)."
+# The dashboards' computed lists (a rollup's per-child rows, a ranking's entries) are one SQL statement over every
+# row; they are sliced, not paged: `first` (default and most MAX_WINDOW) and `offset`, with a count beside them.
+MAX_WINDOW = 1000
+WINDOW_FIRST_DESCRIPTION = f"How many items to return: 0 to {MAX_WINDOW}, default {MAX_WINDOW}."
+OFFSET_DESCRIPTION = "How many items to skip first (with `first`, to read a long list in slices)."
 
 T = TypeVar("T")
 
@@ -125,6 +137,20 @@ def check_first(first: int) -> int:
             extensions={"code": ErrorCode.OUT_OF_RANGE.value, "field": "first"},
         )
     return first
+
+
+def check_window(first: int, offset: int) -> None:
+    """OUT_OF_RANGE for a `first` outside 0..MAX_WINDOW or a negative `offset`."""
+    for name, value, top in (("first", first, MAX_WINDOW), ("offset", offset, None)):
+        if value < 0 or (top is not None and value > top):
+            bounds = f"between 0 and {top}" if top is not None else "0 or more"
+            raise GraphQLError(f"'{name}' must be {bounds} (got {value})", extensions={"code": ErrorCode.OUT_OF_RANGE.value, "field": name})
+
+
+def window(items: Sequence[T], *, first: int, offset: int) -> list[T]:
+    """The slice [offset, offset + first) of a computed list, its bounds checked."""
+    check_window(first, offset)
+    return list(items[offset : offset + first])
 
 
 @strawberry.type

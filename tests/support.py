@@ -327,6 +327,11 @@ class Api:
 VERSIONED = {model.__name__: model for model in (Unit, Task, Milestone, Resolution, Objective, KeyResult, Kpi, Measurement)}  # id type -> model
 
 
+def typed_errors(body: dict[str, Any]) -> list[tuple[str | None, str | None]]:
+    """The (code, field) of each error of an answer."""
+    return [(e.get("extensions", {}).get("code"), e.get("extensions", {}).get("field")) for e in body.get("errors") or []]
+
+
 async def current_version(api: Api, global_id: str) -> int:
     """The object's version read straight from the database, not through GraphQL: a caller that may not read it still sends the true one."""
     decoded = decode_any(global_id)

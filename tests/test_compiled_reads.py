@@ -64,11 +64,12 @@ TASK = """query Task($code: String!, $order: AssignmentOrder!, $skipMilestones: 
   byId: task(code: $code) { __typename id }
 }"""
 
-KPIS = """query Kpis($code: String!) {
+KPIS = """query Kpis($code: String!, $lf: Int! = 1000, $lo: Int! = 0) {
   resolution(code: $code) {
     code title
     kpis { code name direction baseline target yellowThreshold redThreshold group frequency leadUnit { code }
       latestByChild { id period value note light unit { code name } }
+      part: latestByChild(first: $lf, offset: $lo) { id unit { code } }
     }
   }
 }"""
@@ -77,9 +78,10 @@ KPIS = """query Kpis($code: String!) {
 UNITS = """query Units($first: Int!, $after: String, $kind: String, $search: String, $code: String!) {
   units(first: $first, after: $after, filter: {kind: $kind, search: $search}) {
     totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor }
-    nodes { id code name kind depth archived version parent { code } children { code depth } }
+    nodes { id code name kind depth archived version parent { code } children { nodes { code depth } } }
   }
-  one: unit(code: $code) { __typename code parent { code parent { code } } children(includeArchived: true) { code archived } }
+  one: unit(code: $code) { __typename code parent { code parent { code } } children(includeArchived: true) { nodes { code archived } }
+    paged: children(first: 1) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { code } } } }
 }"""
 
 
@@ -96,7 +98,7 @@ LISTS = """query Lists($first: Int!, $search: String, $overdue: Boolean, $from: 
 
 # answered in Python from the service's rows (schema/compiled/direct.py), not by SQL: the same bytes all the same
 MONITORING = """query Monitoring($unit: ID, $res: ID, $group: String, $from: Date, $to: Date, $metric: RankingMetric!, $then: RankingMetric!,
-                                 $kind: String, $period: String) {
+                                 $kind: String, $period: String, $cf: Int! = 1000, $co: Int! = 0) {
   __typename
   own: progressRollup { __typename unit { __typename id code name kind depth archived version } figures { ...F } children { unit { code } figures { ...F } } }
   some: progressRollup(unit: $unit, filter: {resolution: $res, kpiGroup: $group, dueFrom: $from, dueTo: $to}) {
@@ -105,7 +107,8 @@ MONITORING = """query Monitoring($unit: ID, $res: ID, $group: String, $from: Dat
     __typename metric thenBy rankedCount lowerQuartile median upperQuartile
     entries { rank value unit { code } figures { ...F } lights { green yellow red measured greenShare }
               discipline { expected received onTime assigned acknowledged acknowledgedInTime completeness timeliness averageAckDays disciplineIndex } } }
-  byParent: ranking(metric: $then, childrenOf: $unit) { metric thenBy entries { rank value unit { code name } } }
+  byParent: ranking(metric: $then, childrenOf: $unit) { metric thenBy entries { rank value unit { code name } } entryCount part: entries(first: $cf, offset: $co) { rank unit { code } } }
+  sliced: progressRollup(unit: $unit) { childCount children(first: $cf, offset: $co) { unit { code } figures { total } } }
 }
 fragment F on ProgressFigures { total notStarted inProgress completed cancelled overdue completedOnTime completedWithinExtension completedLate
                                 completionRate onTimeRate averageProgress }"""
@@ -175,7 +178,7 @@ async def _compare(api: Api, world: World, seed: int) -> None:
             for t in range(len(world.tasks)):
                 await _both(api, twin, user, TASK, {"code": f"T{t}", "order": rnd.choice(["DUE_ON", "ASSIGNEE_CODE"]), "skipMilestones": rnd.random() < 0.3})
             for r in range(len(world.resolutions)):
-                await _both(api, twin, user, KPIS, {"code": f"R{r}"})
+                await _both(api, twin, user, KPIS, {"code": f"R{r}", "lf": rnd.randrange(0, 4), "lo": rnd.randrange(0, 4)})
             variables = {"first": rnd.randrange(0, 5), "search": rnd.choice([None, "task", "1"]), "overdue": rnd.choice([None, True, False]),
                          "from": rnd.choice([None, PERIODS[1]]), "tasksAfter": None, "mAfter": None}
             for _ in range(3):
@@ -190,7 +193,7 @@ async def _compare(api: Api, world: World, seed: int) -> None:
                     "group": rnd.choice([None, "growth"]), "from": rnd.choice([None, (TODAY - timedelta(days=20)).isoformat()]),
                     "to": rnd.choice([None, (TODAY + timedelta(days=10)).isoformat()]), "metric": rnd.choice(METRICS),
                     "then": rnd.choice(METRICS), "kind": rnd.choice(["central", "department", world.kind(rnd.randrange(len(world.parents)))]),
-                    "period": rnd.choice([None, TODAY.strftime("%Y-%m")]),
+                    "period": rnd.choice([None, TODAY.strftime("%Y-%m")]), "cf": rnd.randrange(0, 4), "co": rnd.randrange(0, 4),
                 }  # fmt: skip
                 await _both(api, twin, user, MONITORING, variables)
             variables = {"first": rnd.randrange(0, 5), "after": None, "kind": rnd.choice([None, "department"]),
@@ -289,7 +292,7 @@ async def test_dashboards_are_written_directly_and_a_wider_selection_is_the_exec
     async with api.engine.begin() as conn:
         province = (await conn.execute(select(Unit.id).where(Unit.code == "U01"))).scalar_one()
     variables = {"unit": encode_id("Unit", province), "res": encode_id("Resolution", pks["Resolution"][0]), "group": None, "from": None, "to": None,
-                 "metric": "COMPLETION_RATE", "then": "GREEN_SHARE", "kind": "province", "period": None}  # fmt: skip
+                 "metric": "COMPLETION_RATE", "then": "GREEN_SHARE", "kind": "province", "period": None, "cf": 1, "co": 1}  # fmt: skip
     wider = "query($u: ID) { progressRollup(unit: $u) { unit { code parent { code } } figures { total } } }"
     async with executor_twin(api) as twin:
         for user in ("user0", "user1"):
@@ -298,6 +301,7 @@ async def test_dashboards_are_written_directly_and_a_wider_selection_is_the_exec
                 answer = json.loads(await _both(api, twin, user, MONITORING, variables))["data"]
                 assert not [r.message for r in caplog.records if r.name == "resolute.compiled"], "the dashboards fell back to the executor"
                 assert answer["own"] is not None and answer["byKind"]["entries"], answer
+                assert len(answer["sliced"]["children"]) == 1 and answer["sliced"]["childCount"] == 2, answer  # U01's communes, the second
                 caplog.clear()
                 await _both(api, twin, user, wider, {"u": encode_id("Unit", province)})
                 assert any("Unit.parent" in r.message for r in caplog.records), "a unit's parent is not written directly"

@@ -262,12 +262,12 @@ def expected_view(m: Model, grant_unit: str) -> dict[str, Any]:
 
 
 VIEW = """
-  resolutions(first: 100) { totalCount nodes { code implements { code } implementedBy { code } objectives { code keyResults { title } } kpis { code } } }
+  resolutions(first: 100) { totalCount nodes { code implements { code } implementedBy { nodes { code } } objectives { code keyResults { title } } kpis { code } } }
   tasks(first: 100) { totalCount nodes { code resolution { code } parentTask { code } originAssignment { task { code } unit { code } }
     assignments(first: 100) { nodes { unit { code } } } milestones { title } subtasks { code } } }
   assignments(first: 100) { totalCount nodes { task { code } unit { code } assignerUnit { code } status progress dueOn originalDueOn acknowledgedAt
     reports { totalCount nodes { progress status } } extensions { status requestedDueOn } evaluation { rating } subtasks { code } } }
-  kpis(first: 100) { totalCount nodes { code resolution { code } unitTargets { unit { code } } } }
+  kpis(first: 100) { totalCount nodes { code resolution { code } unitTargets { nodes { unit { code } } } } }
   measurements(first: 100) { totalCount nodes { kpi { code } unit { code } period } }
 """
 
@@ -285,7 +285,7 @@ async def actual_view(api: Api, m: Model, as_user: str) -> dict[str, Any]:
         assert data[conn]["totalCount"] == len(data[conn]["nodes"]), (as_user, conn, "totalCount covers only the rows listed")
     resolutions = {
         r["code"]: {
-            "implements": _code(r["implements"]), "implementedBy": sorted(x["code"] for x in r["implementedBy"]),
+            "implements": _code(r["implements"]), "implementedBy": sorted(x["code"] for x in r["implementedBy"]["nodes"]),
             "objectives": sorted((o["code"], tuple(k["title"] for k in o["keyResults"])) for o in r["objectives"]),
             "kpis": sorted(k["code"] for k in r["kpis"]),
         }
@@ -310,7 +310,7 @@ async def actual_view(api: Api, m: Model, as_user: str) -> dict[str, Any]:
         }
         for a in data["assignments"]["nodes"]
     }
-    kpis = {k["code"]: {"resolution": _code(k["resolution"]), "targets": sorted(t["unit"]["code"] for t in k["unitTargets"])} for k in data["kpis"]["nodes"]}
+    kpis = {k["code"]: {"resolution": _code(k["resolution"]), "targets": sorted(t["unit"]["code"] for t in k["unitTargets"]["nodes"])} for k in data["kpis"]["nodes"]}
     measurements = {(x["kpi"]["code"], x["unit"]["code"], x["period"]) for x in data["measurements"]["nodes"]}
     assert len(measurements) == len(data["measurements"]["nodes"])
     found = {gid: data[f"n{i}"] is not None for i, gid in enumerate(gids)}

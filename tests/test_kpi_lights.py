@@ -41,7 +41,7 @@ from sqlalchemy import insert
 
 from resolute.api.kpis.models import Kpi, KpiUnitTarget, Measurement
 from resolute.schema.ids import encode_id
-from tests.support import Api, Backend, Resolutions, StatementCounter, Tree, running_app, unit, write_world_base
+from tests.support import Api, Backend, Resolutions, StatementCounter, Tree, running_app, typed_errors, unit, write_world_base
 from tests.test_scope_property_cycle import ORACLE, ROLES, insert_rows
 
 Json = dict[str, Any]
@@ -494,10 +494,6 @@ async def test_a_cursor_continues_under_another_filter_by_its_keys(api: Api) -> 
 
 def forged(name: str, key: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps([name, key]).encode()).decode().rstrip("=")
-
-
-def typed_errors(body: Json) -> list[tuple[str | None, str | None]]:
-    return [(e.get("extensions", {}).get("code"), e.get("extensions", {}).get("field")) for e in body.get("errors") or []]
 
 
 async def test_a_cursor_of_another_list_or_a_forged_one_is_refused(api: Api) -> None:

@@ -37,7 +37,7 @@ from tests.support import Api, StatementCounter, current_version, small_tree, us
 ERRORS = "errors { field code message }"
 KPI_FIELDS = (
     "id code name unitOfMeasure formula dataSource direction baseline target yellowThreshold redThreshold group frequency version"
-    " updatedAt leadUnit { code } coordinatingUnits { code } unitTargets { unit { code } target } resolution { code }"
+    " updatedAt leadUnit { code } coordinatingUnits { code } unitTargets { nodes { unit { code } target } } resolution { code }"
 )
 M_FIELDS = (
     "id period value note version updatedAt light unit { code } kpi { code }"
@@ -299,7 +299,7 @@ async def test_create_answers_every_field_exactly(world: World) -> None:
         "version": 1,
         "leadUnit": {"code": "P01"},
         "coordinatingUnits": [{"code": "P01-C01"}, {"code": "P02"}],
-        "unitTargets": [],
+        "unitTargets": {"nodes": []},
         "resolution": {"code": "57-NQ/TW"},
     }
     # read back from the database, the same
@@ -312,7 +312,7 @@ async def test_create_answers_every_field_exactly(world: World) -> None:
     # unit targets, nested, in unit code order; setting one bumps the version
     after = await set_target(world, stored, "P01-C01", "70.5")
     after = await set_target(world, stored, "P01", None)
-    assert after["unitTargets"] == [{"unit": {"code": "P01"}, "target": None}, {"unit": {"code": "P01-C01"}, "target": "70.50"}]
+    assert after["unitTargets"]["nodes"] == [{"unit": {"code": "P01"}, "target": None}, {"unit": {"code": "P01-C01"}, "target": "70.50"}]
     assert after["version"] == 3
 
 
@@ -580,12 +580,12 @@ async def test_a_kpi_is_read_by_its_home_units_and_the_units_given_a_target(worl
     await set_target(world, central, "P01-C01", "75", as_user="tw.manager")  # a definition: where the resolution was issued
     assert await readers(api, central) == home | {"p01.c01.officer"}
     handed = (await api.data(KPI_BY_CODE, {"c": central["code"]}, as_user="p01.c01.officer"))["kpi"]
-    assert handed["unitTargets"] == [{"unit": {"code": "P01-C01"}, "target": "75.00"}]
+    assert handed["unitTargets"]["nodes"] == [{"unit": {"code": "P01-C01"}, "target": "75.00"}]
     measurement = await submit(world, handed, "P01-C01", "2025-05", "70", as_user="p01.c01.officer")
 
     # taking the target away hides it again (its value stays visible, without the KPI)
     removed = await set_target(world, central, "P01-C01", None, remove=True, as_user="tw.manager")
-    assert removed["unitTargets"] == []
+    assert removed["unitTargets"]["nodes"] == []
     assert await readers(api, central) == home
     left = (await api.data(MEASUREMENTS, {"first": 10}, as_user="p01.c01.officer"))["measurements"]
     assert [(n["id"], n["kpi"], n["light"], n["value"]) for n in left["nodes"]] == [(measurement["id"], None, None, "70.00")]
@@ -606,7 +606,7 @@ async def test_a_kpi_is_read_by_its_home_units_and_the_units_given_a_target(worl
     await set_target(world, coordinated, "P02-C01", "50")
     assert await sees(api, coordinated, "p02.manager")
     seen = (await api.data(KPI_BY_CODE, {"c": coordinated["code"]}, as_user="p02.manager"))["kpi"]
-    assert seen["unitTargets"] == [{"unit": {"code": "P02-C01"}, "target": "50.00"}] and seen["coordinatingUnits"] == [{"code": "P02"}]
+    assert seen["unitTargets"]["nodes"] == [{"unit": {"code": "P02-C01"}, "target": "50.00"}] and seen["coordinatingUnits"] == [{"code": "P02"}]
     assert await kpi_codes(api, "p02.manager") == ["57-NQ/TW-K03"]
 
 
@@ -880,7 +880,7 @@ async def test_updated_since_includes_values_submitted_at_or_after_that_instant(
 
 # -- 8. statement counts ---------------------------------------------------------------------------
 
-KPI_PAGE = "query($n: Int!) { kpis(first: $n) { nodes { code leadUnit { code } coordinatingUnits { code } unitTargets { unit { code } } resolution { code } } } }"
+KPI_PAGE = "query($n: Int!) { kpis(first: $n) { nodes { code leadUnit { code } coordinatingUnits { code } unitTargets { nodes { unit { code } } } resolution { code } } } }"
 M_PAGE = "query($n: Int!) { measurements(first: $n) { nodes { kpi { code } unit { code } light history { value } } } }"
 
 
@@ -911,7 +911,7 @@ async def test_statement_count_does_not_grow_with_the_page(world: World) -> None
                     assert all(node["light"] and node["kpi"] and node["unit"] for node in nodes)
                     assert sum(1 for node in nodes if node["history"] == [{"value": "60.00"}]) >= n // 2
                 else:
-                    assert all(node["unitTargets"] for node in nodes)
+                    assert all(node["unitTargets"]["nodes"] for node in nodes)
                     assert reader != "admin" or all(node["resolution"] == {"code": "57-NQ/TW"} for node in nodes)
             assert counts[(key, 3)] == counts[(key, 30)], (reader, key, counts, counter.statements)
 

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from tests.support import Api, unit, user
 
-MERGE = "mutation($s: [ID!]!, $t: ID!) { unitMerge(input: {sourceIds: $s, targetId: $t}) { unit { code children { code } } errors { field code message } } }"
+MERGE = "mutation($s: [ID!]!, $t: ID!) { unitMerge(input: {sourceIds: $s, targetId: $t}) { unit { code children { nodes { code } } } errors { field code message } } }"
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ async def test_merge_moves_work_people_and_duties_and_keeps_history(api: Api, wo
     since = datetime.now(UTC).isoformat()
     result = await api.data(MERGE, {"s": [world["P01-C02"]], "t": world["P01-C01"]}, as_user="p01.admin")
     assert result["unitMerge"]["errors"] == []
-    assert result["unitMerge"]["unit"] == {"code": "P01-C01", "children": [{"code": "P01-C02-K01"}]}  # the archived source is hidden
+    assert result["unitMerge"]["unit"] == {"code": "P01-C01", "children": {"nodes": [{"code": "P01-C02-K01"}]}}  # the archived source is hidden
     units = (await api.data("{ units(first: 50, filter: {includeArchived: true}) { nodes { code archived parent { code } depth } } }", as_user="admin"))["units"]["nodes"]
     by_code = {u["code"]: u for u in units}
     assert by_code["P01-C02"] == {"code": "P01-C02", "archived": True, "parent": {"code": "P01-C01"}, "depth": 4}
@@ -62,8 +62,8 @@ async def test_merge_moves_work_people_and_duties_and_keeps_history(api: Api, wo
     me = await api.data("{ me { unit { code } grants { role unit { code } } } }", as_user="c02.officer")
     assert me["me"] == {"unit": {"code": "P01-C01"}, "grants": [{"role": "officer", "unit": {"code": "P01-C01"}}]}
     # KPI duty moved; the measurement stays the source's and rolls up under the target
-    kpi = await api.data('{ kpi(code: "CTr-1/P01-K1") { unitTargets { unit { code } target } } }', as_user="admin")
-    assert kpi["kpi"]["unitTargets"] == [{"unit": {"code": "P01-C01"}, "target": "40.00"}]
+    kpi = await api.data('{ kpi(code: "CTr-1/P01-K1") { unitTargets { nodes { unit { code } target } } } }', as_user="admin")
+    assert kpi["kpi"]["unitTargets"]["nodes"] == [{"unit": {"code": "P01-C01"}, "target": "40.00"}]
     under = await api.data("query($u: ID!) { measurements(first: 10, filter: {under: $u}) { nodes { unit { code } value } } }", {"u": world["P01-C01"]}, as_user="c01.officer")
     assert under["measurements"]["nodes"] == [{"unit": {"code": "P01-C02"}, "value": "25.00"}]
     # an incremental sync sees everything the merge changed

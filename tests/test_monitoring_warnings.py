@@ -54,7 +54,7 @@ from tests.monitoring_world import (
     warnings,
     worlds,
 )
-from tests.support import Api, Backend, StatementCounter, executor_twin, running_app
+from tests.support import Api, Backend, StatementCounter, executor_twin, running_app, typed_errors
 
 Json = dict[str, Any]
 TODAY = TODAYS[0]
@@ -326,10 +326,6 @@ async def test_thresholds_move_the_edges(api: Api) -> None:
             assert (got["warnings"]["totalCount"], got["warningCounts"]) == (len(want), warning_counts(want)), f"{th} {kinds}"
             if kinds == ():
                 assert want == []
-
-
-def typed_errors(body: Json) -> list[tuple[str | None, str | None]]:
-    return [(e.get("extensions", {}).get("code"), e.get("extensions", {}).get("field")) for e in body.get("errors") or []]
 
 
 async def test_bad_thresholds_and_page_sizes_are_typed_errors(api: Api) -> None:

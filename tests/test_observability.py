@@ -38,7 +38,7 @@ async def test_metrics_count_requests_operations_and_refusals(tree: Api) -> None
     before = await scrape(tree)
     for _ in range(2):
         assert not (await tree.gql(UNITS, as_user="p01.manager")).get("errors")
-    refused = await tree.gql("{ a: units(first: 100) { nodes { children { children { code } } } } }", as_user="p01.manager")
+    refused = await tree.gql("{ a: units(first: 100) { nodes { children { nodes { children { nodes { code } } } } } } }", as_user="p01.manager")
     assert refused["errors"][0]["extensions"]["code"] == "COST_LIMIT"
     assert (await tree.client.post("/graphql", json={"query": UNITS})).status_code == 401
     after = await scrape(tree)

@@ -585,7 +585,8 @@ async def test_bad_cursors_pages_and_status_sets_are_typed_errors_that_change_no
                 if "status" in override:
                     continue
                 body = await reader.gql(NESTED, {k: v for k, v in variables.items() if k != "status"} | {"task": task}, as_user="admin")
-                if (typed_errors(body), body.get("data")) != (want, {"task": None}):
+                refused_whole = name.startswith("first")  # a page size is refused before anything runs (schema.cost), not in the field
+                if (typed_errors(body), body.get("data")) != (want, None if refused_whole else {"task": None}):
                     problems.append(f"{path}: Task.assignments, {name}: {body.get('errors')} {body.get('data')}")
             for root, query in BOARDS.items():  # latestByChild(unit:) given the id of a task
                 body = await reader.gql(query, {"unit": task}, as_user="admin")

@@ -160,7 +160,7 @@ async def test_variables_and_operation_names_still_apply_to_a_cached_document(tr
 
 
 async def test_answers_are_utf8_json_that_means_the_same(tree: Api) -> None:
-    query = '{ unit(code: "P01") { name children { name } } me { user { fullName updatedAt } } }'
+    query = '{ unit(code: "P01") { name children { nodes { name } } } me { user { fullName updatedAt } } }'
     response = await tree.client.post(
         "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {await tree.token_for('p01.manager')}"}
     )
@@ -168,7 +168,7 @@ async def test_answers_are_utf8_json_that_means_the_same(tree: Api) -> None:
     body = response.content
     assert "Thành phố Hà Nội".encode() in body and "Phường Hoàn Kiếm".encode() in body and b"\\u" not in body
     data = json.loads(body.decode("utf-8"))["data"]
-    assert data["unit"] == {"name": "Thành phố Hà Nội", "children": [{"name": "Phường Hoàn Kiếm"}, {"name": "Xã Tân Phong"}]}
+    assert data["unit"] == {"name": "Thành phố Hà Nội", "children": {"nodes": [{"name": "Phường Hoàn Kiếm"}, {"name": "Xã Tân Phong"}]}}
     assert data["me"]["user"]["fullName"] == "Người dùng p01.manager"
     assert isinstance(data["me"]["user"]["updatedAt"], str) and data["me"]["user"]["updatedAt"].startswith("20")
 

@@ -34,7 +34,7 @@ from tests.support import Api, StatementCounter, current_version, small_tree, us
 
 RES_FIELDS = (
     "id code title kind status issuedOn summary documentUrl implementerKinds programmeDueOn version"
-    " issuingUnit { code } implements { code } implementedBy { code }"
+    " issuingUnit { code } implements { code } implementedBy { nodes { code } }"
 )
 ERRORS = "errors { field code message }"
 RESOLUTION_CREATE = (
@@ -226,7 +226,7 @@ async def test_create_answers_version_1_and_the_issuers_scope_and_its_expected_i
         "version": 1,
         "issuingUnit": {"code": "TW"},
         "implements": None,
-        "implementedBy": [],
+        "implementedBy": {"nodes": []},
     }
     # Two central resolutions nobody below TW is expected to implement: 58-NQ/TW names no implementer
     # kinds, 59-NQ/TW names ministries (there is none in the tree). Nothing of either is handed down.
@@ -286,10 +286,10 @@ async def test_programme_implements_a_resolution_above_and_links_both_ways(tree:
     assert programme["kind"] == "action_programme" and programme["version"] == 1
     assert programme["issuingUnit"] == {"code": "P01"}
     assert programme["implements"] == {"code": "57-NQ/TW"}
-    assert programme["implementedBy"] == []
+    assert programme["implementedBy"]["nodes"] == []
 
     for username in TW_USERS:
-        assert (await by_code(tree, "57-NQ/TW", username))["implementedBy"] == [{"code": "CTr-57/P01"}], username
+        assert (await by_code(tree, "57-NQ/TW", username))["implementedBy"]["nodes"] == [{"code": "CTr-57/P01"}], username
         assert (await by_code(tree, "CTr-57/P01", username))["implements"] == {"code": "57-NQ/TW"}, username
         assert await listed(tree, username) == ["57-NQ/TW", "58-NQ/TW", "CTr-57/P01"], username
     # P01's users: their programme (home) and 57-NQ/TW (expected, and up the chain of their programme),
@@ -302,24 +302,24 @@ async def test_programme_implements_a_resolution_above_and_links_both_ways(tree:
         seen = await by_code(tree, "CTr-57/P01", username)
         assert seen is not None and seen["issuingUnit"] == {"code": "P01"}, username
         assert seen["implements"] == {"code": "57-NQ/TW"}, username  # read by P01 (expected and up the chain)
-        assert (await by_code(tree, "57-NQ/TW", username))["implementedBy"] == [{"code": "CTr-57/P01"}], username
+        assert (await by_code(tree, "57-NQ/TW", username))["implementedBy"]["nodes"] == [{"code": "CTr-57/P01"}], username
     # P02's manager reads 57-NQ/TW (P02 is a province, expected too) but not its sibling's programme:
     # 57-NQ/TW's implementers are shown only as far as it sees
     assert await listed(tree, "p02.manager") == ["57-NQ/TW"]
     assert await by_code(tree, "CTr-57/P01", "p02.manager") is None
-    assert (await by_code(tree, "57-NQ/TW", "p02.manager"))["implementedBy"] == []
+    assert (await by_code(tree, "57-NQ/TW", "p02.manager"))["implementedBy"]["nodes"] == []
 
     # a commune programme implementing P01's: P01's manager may define it, and sees both ends
     commune = await create(tree, "KH-57/P01-C01", "P01-C01", as_user="p01.manager", kind="plan", implements="CTr-57/P01")
     assert commune["implements"] == {"code": "CTr-57/P01"} and commune["kind"] == "plan"
-    assert (await by_code(tree, "CTr-57/P01", "p01.manager"))["implementedBy"] == [{"code": "KH-57/P01-C01"}]
+    assert (await by_code(tree, "CTr-57/P01", "p01.manager"))["implementedBy"]["nodes"] == [{"code": "KH-57/P01-C01"}]
     # P01-C01's officer reads its plan (home) and, up the implementation chain, the province programme
     # the plan implements and the central resolution that programme implements: neither is expected of
     # a commune (CTr-57/P01 names no implementer kinds, 57-NQ/TW only provinces), nor handed down to it
     assert await listed(tree, "p01.c01.officer") == ["57-NQ/TW", "CTr-57/P01", "KH-57/P01-C01"]
     assert (await by_code(tree, "KH-57/P01-C01", "p01.c01.officer"))["implements"] == {"code": "CTr-57/P01"}
     assert (await by_code(tree, "CTr-57/P01", "p01.c01.officer"))["implements"] == {"code": "57-NQ/TW"}
-    assert (await by_code(tree, "57-NQ/TW", "p01.c01.officer"))["implementedBy"] == [{"code": "CTr-57/P01"}]
+    assert (await by_code(tree, "57-NQ/TW", "p01.c01.officer"))["implementedBy"]["nodes"] == [{"code": "CTr-57/P01"}]
     central_id = await res_gid(tree, "57-NQ/TW")
     assert await node(tree, central_id, "p01.c01.officer") == {"id": central_id, "code": "57-NQ/TW"}
     assert await node(tree, programme["id"], "p01.c01.officer") == {"id": programme["id"], "code": "CTr-57/P01"}
@@ -684,9 +684,9 @@ async def test_objective_and_key_result_refusals_and_node_scope(tree: Api) -> No
         "objective": {"code": "CTr-57/P01-O1", "resolution": {"code": "CTr-57/P01", "issuingUnit": {"code": "P01"}, "implements": {"code": "57-NQ/TW", "issuingUnit": {"code": "TW"}}}}
     }
     # and the way back down stops there too: P02's manager reads 57-NQ/TW, not P01's programme under it
-    down = "query($c: String) { resolution(code: $c) { implementedBy { code objectives { code } } } }"
-    assert (await tree.data(down, {"c": "57-NQ/TW"}, as_user="p02.manager"))["resolution"] == {"implementedBy": []}
-    assert (await tree.data(down, {"c": "57-NQ/TW"}, as_user="p01.viewer"))["resolution"] == {"implementedBy": [{"code": "CTr-57/P01", "objectives": [{"code": "CTr-57/P01-O1"}]}]}
+    down = "query($c: String) { resolution(code: $c) { implementedBy { nodes { code objectives { code } } } } }"
+    assert (await tree.data(down, {"c": "57-NQ/TW"}, as_user="p02.manager"))["resolution"] == {"implementedBy": {"nodes": []}}
+    assert (await tree.data(down, {"c": "57-NQ/TW"}, as_user="p01.viewer"))["resolution"] == {"implementedBy": {"nodes": [{"code": "CTr-57/P01", "objectives": [{"code": "CTr-57/P01-O1"}]}]}}
 
 
 # -- 6. coverage -----------------------------------------------------------------------------------
@@ -881,9 +881,9 @@ async def test_a_resolution_handed_down_shows_a_province_only_its_own_coverage(t
     assert await db_state(tree) == before
 
     for username in P01_USERS:
-        assert (await by_code(tree, "45-CT/TW", username))["implementedBy"] == [{"code": "CTr-45/P01"}], username
+        assert (await by_code(tree, "45-CT/TW", username))["implementedBy"]["nodes"] == [{"code": "CTr-45/P01"}], username
         seen = await by_code(tree, "57-NQ/TW", username)
-        assert seen["implementedBy"] == [{"code": "CTr-57/P01"}], username  # not P02's
+        assert seen["implementedBy"]["nodes"] == [{"code": "CTr-57/P01"}], username  # not P02's
         cov = await coverage(tree, "57-NQ/TW", username)
         assert entries(cov) == [("P01", "ON_TIME", "CTr-57/P01")], username
         assert cov["coverage"]["totalCount"] == 1, username
@@ -898,7 +898,7 @@ async def test_a_resolution_handed_down_shows_a_province_only_its_own_coverage(t
     # but P02 reads 57-NQ/TW as an expected implementer, read-only, with only its own row and programme
     assert await listed(tree, "p02.manager") == ["57-NQ/TW", "CTr-57/P02"]
     assert (await by_code(tree, "CTr-57/P02", "p02.manager"))["implements"] == {"code": "57-NQ/TW"}
-    assert (await by_code(tree, "57-NQ/TW", "p02.manager"))["implementedBy"] == [{"code": "CTr-57/P02"}]  # not P01's
+    assert (await by_code(tree, "57-NQ/TW", "p02.manager"))["implementedBy"]["nodes"] == [{"code": "CTr-57/P02"}]  # not P01's
     cov = await coverage(tree, "57-NQ/TW", "p02.manager")
     assert entries(cov) == [("P02", "ON_TIME", "CTr-57/P02")] and cov["coverageSummary"] == summary(1, on_time=1)
     before = await db_state(tree)
@@ -1025,7 +1025,7 @@ async def test_updated_since_includes_a_resolution_created_after_the_instant(tre
 # -- 8. statement counts ------------------------------------------------------------------------------
 
 COUNTED = """query($first: Int!) { resolutions(first: $first) { nodes {
-  code objectives { code keyResults { title } } implementedBy { code } implements { code } issuingUnit { code }
+  code objectives { code keyResults { title } } implementedBy { nodes { code } } implements { code } issuingUnit { code }
   coverageSummary { expected } coverage(first: 2) { totalCount nodes { unit { code } state programme { code } } }
 } } }"""
 
@@ -1046,7 +1046,7 @@ async def test_statement_count_does_not_grow_with_the_page(tree: Api, statements
         statements.reset()
         nodes = (await tree.data(COUNTED, {"first": first}, as_user="admin"))["resolutions"]["nodes"]
         assert len(nodes) == first
-        assert any(n["objectives"] and n["implementedBy"] and n["coverage"]["nodes"] for n in nodes[:3])
+        assert any(n["objectives"] and n["implementedBy"]["nodes"] and n["coverage"]["nodes"] for n in nodes[:3])
         assert any(n["implements"] for n in nodes[:3])
         return statements.count
 

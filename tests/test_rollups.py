@@ -40,7 +40,7 @@ from hypothesis import strategies as st
 from resolute.api.kpis.models import Kpi
 from resolute.api.tasks.models import ASSIGNMENT_STATUSES, Assignment, Task
 from resolute.schema.ids import decode_any, encode_id
-from tests.support import Api, Backend, Resolutions, StatementCounter, Tree, running_app, unit, write_world_base
+from tests.support import Api, Backend, Resolutions, StatementCounter, Tree, running_app, typed_errors, unit, write_world_base
 from tests.test_scope_property_cycle import ORACLE, ROLES, insert_rows
 
 TODAY = date(2025, 6, 15)
@@ -570,10 +570,6 @@ async def test_out_of_scope_units_are_null_and_a_filter_reads_resolutions_up_the
     assert (await ask("user0", 0, 0))["progressRollup"]["figures"] == {"total": 4, "completed": 2}
     assert (await ask("user0", 0, 3))["progressRollup"]["figures"] == {"total": 1, "completed": 1}
     assert (await ask("user0", 0, 2))["ranking"] == {"entries": [{"unit": {"code": "U02"}, "value": 1.0}, {"unit": {"code": "U01"}, "value": 0.0}]}
-
-
-def typed_errors(body: Json) -> list[tuple[str | None, str | None]]:
-    return [(e.get("extensions", {}).get("code"), e.get("extensions", {}).get("field")) for e in body.get("errors") or []]
 
 
 async def test_bad_input_is_a_typed_error_and_runs_no_sql_of_the_resolver(api: Api, statements: StatementCounter) -> None:

@@ -6,10 +6,10 @@ import pytest
 
 from tests.support import Api, StatementCounter, unit, user
 
-ACCEPTANCE_QUERY = """query($first: Int) { units(first: $first) { edges { node { code parent { code } children { code } ancestors { code } } } } }"""
+ACCEPTANCE_QUERY = """query($first: Int) { units(first: $first) { edges { node { code parent { code } children { nodes { code } } ancestors { code } } } } }"""
 
 TREE_QUERY = """query($first: Int) { units(first: $first) { totalCount edges { node {
-  code parent { code } children { code } ancestors { code }
+  code parent { code } children { nodes { code } } ancestors { code }
   descendants(first: 5) { totalCount nodes { code parent { code } } }
 } } } }"""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import Api, small_tree, small_users
+from tests.support import Api, small_tree, small_users, unit
 
 UNITS = "query($first: Int, $after: String, $filter: UnitFilterInput) { units(first: $first, after: $after, filter: $filter) { totalCount edges { node { code } } pageInfo { hasNextPage endCursor } } }"
 
@@ -62,12 +62,12 @@ async def test_ancestors_show_own_chain_as_summary_only(tree: Api) -> None:
 
 async def test_children_descendants_and_depth(tree: Api) -> None:
     data = await tree.data(
-        '{ unit(code: "P01") { depth children { code depth } descendants(first: 2) { totalCount edges { node { code } } pageInfo { hasNextPage endCursor } } } }',
+        '{ unit(code: "P01") { depth children { nodes { code depth } } descendants(first: 2) { totalCount edges { node { code } } pageInfo { hasNextPage endCursor } } } }',
         as_user="admin",
     )
     unit = data["unit"]
     assert unit["depth"] == 2
-    assert unit["children"] == [{"code": "P01-C01", "depth": 3}, {"code": "P01-C02", "depth": 3}]
+    assert unit["children"]["nodes"] == [{"code": "P01-C01", "depth": 3}, {"code": "P01-C02", "depth": 3}]
     assert unit["descendants"]["totalCount"] == 3
     assert [e["node"]["code"] for e in unit["descendants"]["edges"]] == ["P01-C01", "P01-C01-K01"]
     assert unit["descendants"]["pageInfo"]["hasNextPage"] is True
@@ -75,6 +75,62 @@ async def test_children_descendants_and_depth(tree: Api) -> None:
     rest = await tree.data('query($a: String) { unit(code: "P01") { descendants(first: 2, after: $a) { edges { node { code } } pageInfo { hasNextPage } } } }', {"a": after}, as_user="admin")
     assert [e["node"]["code"] for e in rest["unit"]["descendants"]["edges"]] == ["P01-C02"]
     assert rest["unit"]["descendants"]["pageInfo"]["hasNextPage"] is False
+
+
+CHILDREN = """query($c: String, $first: Int!, $after: String, $all: Boolean!) { unit(code: $c) {
+  children(first: $first, after: $after, includeArchived: $all) {
+    totalCount pageInfo { hasNextPage endCursor } edges { cursor node { code archived } } nodes { code archived }
+} } }"""
+
+
+async def child_pages(api: Api, code: str, user: str, *, include_archived: bool) -> tuple[list[list[str]], set[int], list[bool]]:
+    """Walks a unit's children 2 at a time: the codes of each page, the totalCounts seen, the archived flags in order."""
+    pages: list[list[str]] = []
+    totals: set[int] = set()
+    archived: list[bool] = []
+    after = None
+    while True:
+        data = await api.data(CHILDREN, {"c": code, "first": 2, "after": after, "all": include_archived}, as_user=user)
+        children = data["unit"]["children"]
+        edges, nodes, info = children["edges"], children["nodes"], children["pageInfo"]
+        assert [e["node"] for e in edges] == nodes  # edges and nodes: the same page
+        assert 1 <= len(nodes) <= 2, children
+        assert info["endCursor"] == edges[-1]["cursor"]
+        pages.append([n["code"] for n in nodes])
+        archived += [n["archived"] for n in nodes]
+        totals.add(children["totalCount"])
+        assert len(pages) <= 10, pages  # never loops
+        if not info["hasNextPage"]:
+            return pages, totals, archived
+        after = info["endCursor"]
+
+
+async def test_children_are_paged_with_first_and_after(api: Api) -> None:
+    """P01 gets five communes (C03 archived, after seeding): they are listed two at a time in code order, every page
+    counting all of them, the archived one only with includeArchived: true."""
+    extra = [unit(f"P01-C0{n}", "P01", "commune") for n in (3, 4, 5)]
+    await api.seed([*small_tree(), *extra], small_users())
+    admin = await api.data('{ unit(code: "P01-C03") { id version } }', as_user="admin")
+    archive = "mutation($id: ID!, $v: Int!) { unitArchive(input: {id: $id, version: $v}) { unit { archived } errors { code } } }"
+    result = await api.data(archive, {"id": admin["unit"]["id"], "v": admin["unit"]["version"]}, as_user="admin")
+    assert result["unitArchive"] == {"unit": {"archived": True}, "errors": []}
+
+    everyone = ["P01-C01", "P01-C02", "P01-C03", "P01-C04", "P01-C05"]
+    active = [c for c in everyone if c != "P01-C03"]
+    for user in ("admin", "p01.manager"):
+        pages, totals, archived = await child_pages(api, "P01", user, include_archived=False)
+        assert pages == [["P01-C01", "P01-C02"], ["P01-C04", "P01-C05"]], user  # a last page that is full: no next page
+        assert [c for page in pages for c in page] == active and totals == {4} and not any(archived), user
+        pages, totals, archived = await child_pages(api, "P01", user, include_archived=True)
+        assert pages == [["P01-C01", "P01-C02"], ["P01-C03", "P01-C04"], ["P01-C05"]], user
+        assert [c for page in pages for c in page] == everyone and totals == {5}, user
+        assert archived == [c == "P01-C03" for c in everyone], user
+        # one page of all of them, by default: the same list, nothing after it
+        whole = await api.data('{ unit(code: "P01") { children { totalCount pageInfo { hasNextPage } nodes { code } } } }', as_user=user)
+        assert whole["unit"]["children"] == {"totalCount": 4, "pageInfo": {"hasNextPage": False}, "nodes": [{"code": c} for c in active]}, user
+    # a unit without children: an empty page
+    leaf = await api.data(CHILDREN, {"c": "P01-C05", "first": 2, "after": None, "all": True}, as_user="admin")
+    assert leaf["unit"]["children"] == {"totalCount": 0, "pageInfo": {"hasNextPage": False, "endCursor": None}, "edges": [], "nodes": []}
 
 
 @pytest.mark.parametrize(("search", "expected"), [("ha noi", ["P01"]), ("HÀ NỘI", ["P01"]), ("dong", ["P01-C01-K01", "P02-C01"]), ("hoa an", ["P02-C02"]), ("p02-c0", ["P02-C01", "P02-C02"]), ("100%", [])])
@@ -109,7 +165,7 @@ async def test_pagination_walks_every_unit_once(tree: Api) -> None:
 async def test_first_is_capped(tree: Api, first: int) -> None:
     body = await tree.gql(UNITS, {"first": first}, as_user="admin")
     assert body["data"] is None
-    assert body["errors"][0]["extensions"] == {"code": "OUT_OF_RANGE", "field": "first"}
+    assert body["errors"][0]["extensions"] == {"code": "OUT_OF_RANGE", "field": "first", "limit": 100}  # refused before anything runs (schema.cost)
 
 
 async def test_wrong_type_and_malformed_ids_are_clean_errors(tree: Api) -> None:

@@ -302,9 +302,9 @@ async def test_move_subtree_updates_depth_parent_ancestors_and_scope(tree: Api) 
     untouched = set(before) - {"P01-C02", "P01-C02-K01"}
     assert {c: after[c] for c in untouched} == {c: before[c] for c in untouched}
 
-    parents = await tree.data('{ p01: unit(code: "P01") { children { code } } p02: unit(code: "P02") { children { code } descendants { totalCount } } }', as_user="admin")
-    assert parents["p01"]["children"] == [{"code": "P01-C01"}]
-    assert parents["p02"]["children"] == [{"code": "P01-C02"}, {"code": "P02-C01"}, {"code": "P02-C02"}]
+    parents = await tree.data('{ p01: unit(code: "P01") { children { nodes { code } } } p02: unit(code: "P02") { children { nodes { code } } descendants { totalCount } } }', as_user="admin")
+    assert parents["p01"]["children"]["nodes"] == [{"code": "P01-C01"}]
+    assert parents["p02"]["children"]["nodes"] == [{"code": "P01-C02"}, {"code": "P02-C01"}, {"code": "P02-C02"}]
     assert parents["p02"]["descendants"]["totalCount"] == 4
 
     assert await codes(tree, "p01.manager") == ["P01", "P01-C01", "P01-C01-K01"]
@@ -579,9 +579,9 @@ async def test_archive_with_active_children_needs_cascade(tree: Api) -> None:
     assert await codes(tree, "p01.manager", {"includeArchived": True}) == ["P01", "P01-C01", "P01-C01-K01", "P01-C02"]
     assert await codes(tree, "p01.c01.officer") == []
     assert await codes(tree, "p01.c01.officer", {"includeArchived": True}) == ["P01-C01", "P01-C01-K01"]
-    kids = await tree.data('{ unit(code: "P01") { children { code } all: children(includeArchived: true) { code archived } } }', as_user="admin")
-    assert kids["unit"]["children"] == [{"code": "P01-C02"}]
-    assert kids["unit"]["all"] == [{"code": "P01-C01", "archived": True}, {"code": "P01-C02", "archived": False}]
+    kids = await tree.data('{ unit(code: "P01") { children { nodes { code } } all: children(includeArchived: true) { nodes { code archived } } } }', as_user="admin")
+    assert kids["unit"]["children"]["nodes"] == [{"code": "P01-C02"}]
+    assert kids["unit"]["all"]["nodes"] == [{"code": "P01-C01", "archived": True}, {"code": "P01-C02", "archived": False}]
 
     # archiving again is a no-op
     again = ok(await mutate(tree, "unitArchive", {"id": commune, "cascade": True, "version": 2}, as_user="admin"))

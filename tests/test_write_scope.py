@@ -498,7 +498,7 @@ async def test_a_verb_allowed_nowhere_is_forbidden_whatever_the_id(scene: Scene,
 # -- the KPI lead unit, explicitly ---------------------------------------------------------------
 
 KPI_READ = ("query($c: String) { kpi(code: $c) { code version baseline target yellowThreshold redThreshold direction"
-            " leadUnit { code } unitTargets { unit { code } target } } }")
+            " leadUnit { code } unitTargets { nodes { unit { code } target } } } }")
 
 
 async def test_the_lead_province_reads_the_national_kpi_but_cannot_change_its_definition(scene: Scene) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import with_expression
 
 from resolute.api.access.scope import Scope
+from resolute.api.keyset import counts_by_parent, pages_by_parent
 from resolute.api.kpis.models import Kpi, KpiCoordinator, KpiUnitTarget, Measurement, MeasurementRevision
 from resolute.api.kpis.rules import light
 from resolute.api.org.models import Unit
@@ -28,6 +29,7 @@ __all__ = [
     "coordinators_by_kpi_ids",
     "count_kpis",
     "count_measurements",
+    "count_unit_targets",
     "kpi_by_code",
     "kpi_conditions",
     "kpis_by_ids",
@@ -38,7 +40,7 @@ __all__ = [
     "measurement_conditions",
     "measurements_by_ids",
     "revisions_by_measurement_ids",
-    "unit_targets_by_kpi_ids",
+    "unit_target_pages",
 ]
 
 
@@ -132,15 +134,20 @@ async def coordinators_by_kpi_ids(session: AsyncSession, scope: Scope, ids: Sequ
     return grouped
 
 
-async def unit_targets_by_kpi_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, list[tuple[Unit, object]]]:
-    """Each KPI's per-unit targets, for the units the caller may see."""
-    rows = await session.execute(
-        select(KpiUnitTarget.kpi_id, Unit, KpiUnitTarget.target).join(Unit, Unit.id == KpiUnitTarget.unit_id).where(KpiUnitTarget.kpi_id.in_(set(ids)), scope.visible(Unit)).order_by(Unit.code)
-    )
-    grouped: dict[int, list[tuple[Unit, object]]] = defaultdict(list)
-    for kpi_id, unit, target in rows.all():
-        grouped[kpi_id].append((unit, target))
-    return grouped
+def _unit_targets(scope: Scope, ids: Sequence[int]) -> Select[tuple[Unit, object]]:
+    return select(Unit, KpiUnitTarget.target).join(KpiUnitTarget, KpiUnitTarget.unit_id == Unit.id).where(KpiUnitTarget.kpi_id.in_(set(ids)), scope.visible(Unit))
+
+
+async def unit_target_pages(session: AsyncSession, scope: Scope, ids: Sequence[int], *, first: int, after: str | None) -> dict[int, list[tuple[Unit, object]]]:
+    """For each KPI, up to first+1 of its per-unit targets, for the units the caller may see, in unit code order after the cursor's code."""
+    query = _unit_targets(scope, ids)
+    if after is not None:
+        query = query.where(Unit.code > after)
+    return await pages_by_parent(session, query, parent=KpiUnitTarget.kpi_id, order=[Unit.code], first=first)
+
+
+async def count_unit_targets(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, int]:
+    return await counts_by_parent(session, _unit_targets(scope, ids), parent=KpiUnitTarget.kpi_id)
 
 
 def _measurements(scope: Scope) -> Select[tuple[Measurement]]:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from resolute.api.access.scope import Scope
+from resolute.api.keyset import counts_by_parent, pages_by_parent
 from resolute.api.org.models import Unit, UnitKind
 from resolute.api.org.text import fold, like_escape
 from resolute.api.org.tree import in_subtree, path_ids, strictly_under
@@ -23,7 +24,8 @@ from resolute.api.org.tree import in_subtree, path_ids, strictly_under
 __all__ = [
     "UnitFilter",
     "ancestors_of",
-    "children_of",
+    "children_pages",
+    "count_children",
     "count_descendants",
     "count_units",
     "descendants_pages",
@@ -79,16 +81,23 @@ async def unit_by_code(session: AsyncSession, scope: Scope, code: str) -> Unit |
     return await session.scalar(select(Unit).where(Unit.code == code, scope.visible(Unit)))
 
 
-async def children_of(
-    session: AsyncSession, scope: Scope, parent_ids: Sequence[int], *, include_archived: bool
+def _children(scope: Scope, parent_ids: Sequence[int], *, include_archived: bool) -> Select[tuple[Unit]]:
+    query = select(Unit).where(Unit.parent_id.in_(set(parent_ids)), scope.visible(Unit))
+    return query if include_archived else query.where(Unit.archived_at.is_(None))
+
+
+async def children_pages(
+    session: AsyncSession, scope: Scope, parent_ids: Sequence[int], *, include_archived: bool, first: int, after: str | None
 ) -> dict[int, list[Unit]]:
-    query = select(Unit).where(Unit.parent_id.in_(set(parent_ids)), scope.visible(Unit)).order_by(Unit.code)
-    if not include_archived:
-        query = query.where(Unit.archived_at.is_(None))
-    grouped: dict[int, list[Unit]] = defaultdict(list)
-    for unit in await session.scalars(query):
-        grouped[unit.parent_id].append(unit)  # type: ignore[index]
-    return grouped
+    """For each parent, up to first+1 of the direct sub-units the caller may see, in code order after the cursor's code."""
+    query = _children(scope, parent_ids, include_archived=include_archived)
+    if after is not None:
+        query = query.where(Unit.code > after)
+    return await pages_by_parent(session, query, parent=Unit.parent_id, order=[Unit.code], first=first)
+
+
+async def count_children(session: AsyncSession, scope: Scope, parent_ids: Sequence[int], *, include_archived: bool) -> dict[int, int]:
+    return await counts_by_parent(session, _children(scope, parent_ids, include_archived=include_archived), parent=Unit.parent_id)
 
 
 async def ancestors_of(session: AsyncSession, scope: Scope, paths: Sequence[str]) -> dict[str, list[Unit]]:

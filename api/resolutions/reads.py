@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from resolute.api.access.scope import Scope
+from resolute.api.keyset import counts_by_parent, pages_by_parent
 from resolute.api.org.models import Unit
 from resolute.api.org.text import fold, like_escape
 from resolute.api.org.tree import strictly_under, units_under
@@ -26,6 +27,7 @@ __all__ = [
     "COVERAGE_STATES",
     "CoverageRow",
     "ResolutionFilter",
+    "count_programmes",
     "count_resolutions",
     "coverage_pages",
     "coverage_summaries",
@@ -34,7 +36,7 @@ __all__ = [
     "list_resolutions",
     "objectives_by_ids",
     "objectives_by_resolution_ids",
-    "programmes_by_resolution_ids",
+    "programme_pages",
     "resolution_by_code",
     "resolutions_by_ids",
 ]
@@ -90,12 +92,20 @@ async def count_resolutions(session: AsyncSession, scope: Scope, flt: Resolution
     return int(await session.scalar(select(func.count()).select_from(Resolution).where(*_conditions(scope, flt))) or 0)
 
 
-async def programmes_by_resolution_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, list[Resolution]]:
-    rows = await session.scalars(select(Resolution).where(Resolution.implements_id.in_(set(ids)), scope.visible(Resolution)).order_by(Resolution.code))
-    grouped: dict[int, list[Resolution]] = defaultdict(list)
-    for row in rows:
-        grouped[row.implements_id].append(row)  # type: ignore[index]
-    return grouped
+def _programmes(scope: Scope, ids: Sequence[int]) -> Select[tuple[Resolution]]:
+    return select(Resolution).where(Resolution.implements_id.in_(set(ids)), scope.visible(Resolution))
+
+
+async def programme_pages(session: AsyncSession, scope: Scope, ids: Sequence[int], *, first: int, after: str | None) -> dict[int, list[Resolution]]:
+    """For each resolution, up to first+1 of the programmes implementing it that the caller may see, in code order after the cursor's code."""
+    query = _programmes(scope, ids)
+    if after is not None:
+        query = query.where(Resolution.code > after)
+    return await pages_by_parent(session, query, parent=Resolution.implements_id, order=[Resolution.code], first=first)
+
+
+async def count_programmes(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, int]:
+    return await counts_by_parent(session, _programmes(scope, ids), parent=Resolution.implements_id)
 
 
 async def objectives_by_resolution_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, list[Objective]]:

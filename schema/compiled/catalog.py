@@ -33,7 +33,7 @@ from resolute.schema.kpis.queries import BY_ID as MEASUREMENT_CURSORS
 from resolute.schema.kpis.queries import KpiFilterInput, MeasurementFilterInput, kpi_filter, measurement_filter
 from resolute.schema.org.queries import unit_filter
 from resolute.schema.org.types import UnitFilterInput
-from resolute.schema.pagination import BY_CODE, KeyOrdering, Ordering
+from resolute.schema.pagination import BY_CODE, MAX_WINDOW, KeyOrdering, Ordering
 from resolute.schema.tasks.queries import AssignmentFilterInput, TaskFilterInput, assignment_filter, task_filter
 from resolute.schema.tasks.types import ASSIGNMENT_CURSORS, REPORT_CURSORS
 
@@ -91,13 +91,13 @@ def _after(ordering: Ordering | KeyOrdering, field: Field) -> tuple[Any, ...] | 
 # -- types --------------------------------------------------------------------------------------
 
 def _children(compiler: Compiler, level: Level, field: Field) -> ColumnElement[Any]:
-    """Unit.children: the direct sub-units the caller may see, in code order (archived ones on request)."""
+    """Unit.children: the direct sub-units the caller may see, in code order (archived ones on request), paged."""
     archived = field.args.get("includeArchived", False)
-    return compiler.list_of(
-        Unit, field,
-        lambda unit: [unit.c.parent_id == level.c.id, unit.visible(compiler.scope), *([] if archived else [unit.c.archived_at.is_(None)])],
-        lambda unit: [unit.c.code],
+    page = Page(
+        where=lambda unit: [unit.c.parent_id == level.c.id, unit.visible(compiler.scope), *([] if archived else [unit.c.archived_at.is_(None)])],
+        keys=lambda unit: [unit.c.code], cursor_name=BY_CODE.name, first=field.args["first"], after=_after(BY_CODE, field), composite=False,
     )
+    return compiler.connection(Unit, field, page, "UnitEdge", "Unit")
 
 
 UNIT: dict[str, FieldHandler] = {
@@ -144,13 +144,20 @@ def _latest_by_child(compiler: Compiler, level: Level, field: Field) -> ColumnEl
         .lateral(f"{history.table.name}l")
     )
     measurement = Level(Measurement, latest)
-    listed = func.json_agg(aggregate_order_by(compiler.object(measurement, field.type_name, field.fields), child.c.code))
-    query = (
-        select(listed)
+    first, offset = field.args["first"], field.args["offset"]
+    if not (0 <= first <= MAX_WINDOW and offset >= 0):
+        raise NotCovered("first or offset out of range")
+    sliced = (
+        select(compiler.object(measurement, field.type_name, field.fields).label("obj"), child.c.code.label("code"))
         .select_from(child.table.join(latest, true()))
         .where(child.c.parent_id == parent_id, measurement.visible(compiler.scope), *conditions)
+        .order_by(child.c.code)
+        .limit(first)
+        .offset(offset)
         .correlate_except(child.table, latest)
+        .lateral(f"{child.table.name}w")
     )
+    query = select(func.json_agg(aggregate_order_by(sliced.c.obj, sliced.c.code))).select_from(sliced)
     return func.coalesce(query.scalar_subquery(), EMPTY_ARRAY)
 
 

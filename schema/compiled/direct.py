@@ -24,6 +24,7 @@ from resolute.schema.compiled.plan import Field, NotCovered
 from resolute.schema.ids import encode_id
 from resolute.schema.monitoring.queries import find_ranking, find_rollup
 from resolute.schema.monitoring.types import ProgressFilterInput, RankingMetric
+from resolute.schema.pagination import window
 
 __all__ = ["DIRECT"]
 
@@ -63,14 +64,18 @@ _PLAIN = {
 # the object types of these roots: field -> how to read it from the service's object
 _FIELDS: dict[str, Mapping[str, Getter]] = {
     "Unit": _UNIT,
-    "ProgressRollup": {"unit": lambda r: r.unit, "figures": lambda r: r.figures, "children": lambda r: r.children},
+    "ProgressRollup": {"unit": lambda r: r.unit, "figures": lambda r: r.figures, "children": lambda r: r.children, "childCount": lambda r: len(r.children)},
     "UnitProgress": {"unit": lambda pair: pair[0], "figures": lambda pair: pair[1]},
-    "Ranking": {"metric": lambda r: r[1], "thenBy": lambda r: r[2], "entries": lambda r: r[0].entries, "rankedCount": lambda r: r[0].ranked,
+    "Ranking": {"metric": lambda r: r[1], "thenBy": lambda r: r[2], "entries": lambda r: r[0].entries, "entryCount": lambda r: len(r[0].entries),
+                "rankedCount": lambda r: r[0].ranked,
                 "lowerQuartile": lambda r: r[0].lower_quartile, "median": lambda r: r[0].median, "upperQuartile": lambda r: r[0].upper_quartile},
     "RankingEntry": {"rank": lambda e: e.rank, "unit": lambda e: e.unit, "value": lambda e: e.value, "figures": lambda e: e.figures,
                      "lights": lambda e: e.lights, "discipline": lambda e: e.discipline},
     **{t: {f: _plain(t)(f) for f in names} for t, names in _PLAIN.items()},
 }  # fmt: skip
+
+
+_WINDOWED = {("ProgressRollup", "children"), ("Ranking", "entries")}  # lists sliced by `first` and `offset`
 
 
 def _write(fields: tuple[Field, ...], type_name: str, obj: Any) -> Any:
@@ -91,6 +96,8 @@ def _write(fields: tuple[Field, ...], type_name: str, obj: Any) -> Any:
         if getter is None:
             raise NotCovered(f"{type_name}.{f.name} is not written directly")
         value = getter(obj)
+        if (type_name, f.name) in _WINDOWED:
+            value = window(value, first=f.args["first"], offset=f.args["offset"])  # a bad bound: NotCovered (by _guarded), the executor refuses it
         if f.fields:
             value = _write(f.fields, f.type_name, value)
         elif isinstance(value, Enum):

@@ -20,6 +20,20 @@ from resolute.schema.context import Info
 from resolute.schema.ids import decode_id, encode_id
 from resolute.schema.node import Node, register_node
 from resolute.schema.org.types import UnitType
+from resolute.schema.pagination import (
+    AFTER_DESCRIPTION,
+    BY_CODE,
+    FULL_PAGE_DESCRIPTION,
+    MAX_PAGE,
+    MAX_WINDOW,
+    OFFSET_DESCRIPTION,
+    WINDOW_FIRST_DESCRIPTION,
+    Connection,
+    build_connection,
+    check_first,
+    check_window,
+    window,
+)
 
 if TYPE_CHECKING:
     from resolute.schema.resolutions.types import ResolutionType
@@ -199,7 +213,14 @@ class KpiType(Node):
     @strawberry.field(
         description="The latest value (latest period) of each direct sub-unit of `unit` (default: your own unit) that has one, in unit code order, with its light."
     )
-    async def latest_by_child(self, info: Info, unit: strawberry.ID | None = None) -> list[MeasurementType]:
+    async def latest_by_child(
+        self,
+        info: Info,
+        unit: strawberry.ID | None = None,
+        first: Annotated[int, strawberry.argument(description=WINDOW_FIRST_DESCRIPTION)] = MAX_WINDOW,
+        offset: Annotated[int, strawberry.argument(description=OFFSET_DESCRIPTION)] = 0,
+    ) -> list[MeasurementType]:
+        check_window(first, offset)
         if unit is None:
             parent_id = info.context.scope.principal.unit_id
         else:
@@ -207,11 +228,24 @@ class KpiType(Node):
             if parent is None:  # unknown or out of scope: nothing below it to show
                 return []
             parent_id = parent.id
-        return [MeasurementType.of(row) for row in await info.context.loaders.latest_by_child_by_kpi_id.load((self.row.id, parent_id))]
+        rows = await info.context.loaders.latest_by_child_by_kpi_id.load((self.row.id, parent_id))
+        return [MeasurementType.of(row) for row in window(rows, first=first, offset=offset)]
 
-    @strawberry.field(description="Per-unit targets, for the units you may see.")
-    async def unit_targets(self, info: Info) -> list[UnitTarget]:
-        return [UnitTarget(unit=UnitType.of(unit), target=target) for unit, target in await info.context.loaders.unit_targets_by_kpi_id.load(self.row.id)]
+    @strawberry.field(description="Per-unit targets, for the units you may see, in unit code order, paged (a national KPI may have one per commune).")
+    async def unit_targets(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description=FULL_PAGE_DESCRIPTION)] = MAX_PAGE,
+        after: Annotated[str | None, strawberry.argument(description=AFTER_DESCRIPTION)] = None,
+    ) -> Connection[UnitTarget]:
+        check_first(first)
+        loaders = info.context.loaders
+        rows = await loaders.unit_target_pages_by_kpi_id.load((self.row.id, (("after", BY_CODE.decode(after)), ("first", first))))
+        kpi_id = self.row.id
+        return build_connection(
+            rows, first=first, after=after, ordering=BY_CODE, key=lambda pair: pair[0].code,
+            wrap=lambda pair: UnitTarget(unit=UnitType.of(pair[0]), target=pair[1]), count=lambda: loaders.unit_target_count_by_kpi_id.load(kpi_id),
+        )
 
     @strawberry.field
     async def resolution(self, info: Info) -> Annotated[ResolutionType, strawberry.lazy("resolute.schema.resolutions.types")] | None:

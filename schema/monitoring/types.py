@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
@@ -16,6 +17,7 @@ from resolute.api.monitoring.rollups import Rollup
 from resolute.api.monitoring.series import KpiPoint, ProgressPoint
 from resolute.schema.kpis.types import KpiType, TrafficLight
 from resolute.schema.org.types import UnitType
+from resolute.schema.pagination import MAX_WINDOW, OFFSET_DESCRIPTION, WINDOW_FIRST_DESCRIPTION, window
 
 __all__ = ["DisciplineRollup", "Granularity", "KpiLightRollup", "KpiPointType", "KpiStatusFilterInput", "KpiStatusType", "LightCountsType", "ProgressFigures", "ProgressFilterInput", "ProgressPointType", "ProgressRollup", "RankingMetric", "RankingType", "UnitProgress"]
 
@@ -67,13 +69,25 @@ class UnitProgress:
 class ProgressRollup:
     unit: UnitType
     figures: ProgressFigures
-    children: list[UnitProgress]
+    every_child: strawberry.Private[list[UnitProgress]]
+
+    @strawberry.field(description="Each direct sub-unit's figures, in code order (a slice: see `childCount`).")
+    def children(
+        self,
+        first: Annotated[int, strawberry.argument(description=WINDOW_FIRST_DESCRIPTION)] = MAX_WINDOW,
+        offset: Annotated[int, strawberry.argument(description=OFFSET_DESCRIPTION)] = 0,
+    ) -> list[UnitProgress]:
+        return window(self.every_child, first=first, offset=offset)
+
+    @strawberry.field(description="How many direct sub-units `children` has in all.")
+    def child_count(self) -> int:
+        return len(self.every_child)
 
     @classmethod
     def of(cls, r: Rollup) -> ProgressRollup:
         return cls(
             unit=UnitType.of(r.unit), figures=ProgressFigures.of(r.figures),
-            children=[UnitProgress(unit=UnitType.of(u), figures=ProgressFigures.of(f)) for u, f in r.children],
+            every_child=[UnitProgress(unit=UnitType.of(u), figures=ProgressFigures.of(f)) for u, f in r.children],
         )
 
 
@@ -123,13 +137,25 @@ class UnitLights:
 class KpiLightRollup:
     unit: UnitType
     counts: LightCountsType
-    children: list[UnitLights]
+    every_child: strawberry.Private[list[UnitLights]]
+
+    @strawberry.field(description="Each direct sub-unit's lights, in code order (a slice: see `childCount`).")
+    def children(
+        self,
+        first: Annotated[int, strawberry.argument(description=WINDOW_FIRST_DESCRIPTION)] = MAX_WINDOW,
+        offset: Annotated[int, strawberry.argument(description=OFFSET_DESCRIPTION)] = 0,
+    ) -> list[UnitLights]:
+        return window(self.every_child, first=first, offset=offset)
+
+    @strawberry.field(description="How many direct sub-units `children` has in all.")
+    def child_count(self) -> int:
+        return len(self.every_child)
 
     @classmethod
     def of(cls, r: LightRollup) -> KpiLightRollup:
         return cls(
             unit=UnitType.of(r.unit), counts=LightCountsType.of(r.counts),
-            children=[UnitLights(unit=UnitType.of(u), counts=LightCountsType.of(c)) for u, c in r.children],
+            every_child=[UnitLights(unit=UnitType.of(u), counts=LightCountsType.of(c)) for u, c in r.children],
         )
 
 
@@ -193,13 +219,25 @@ class DisciplineRollup:
     unit: UnitType
     period: str
     figures: DisciplineFiguresType
-    children: list[UnitDiscipline]
+    every_child: strawberry.Private[list[UnitDiscipline]]
+
+    @strawberry.field(description="Each direct sub-unit's discipline, in code order (a slice: see `childCount`).")
+    def children(
+        self,
+        first: Annotated[int, strawberry.argument(description=WINDOW_FIRST_DESCRIPTION)] = MAX_WINDOW,
+        offset: Annotated[int, strawberry.argument(description=OFFSET_DESCRIPTION)] = 0,
+    ) -> list[UnitDiscipline]:
+        return window(self.every_child, first=first, offset=offset)
+
+    @strawberry.field(description="How many direct sub-units `children` has in all.")
+    def child_count(self) -> int:
+        return len(self.every_child)
 
     @classmethod
     def of(cls, d: Discipline) -> DisciplineRollup:
         return cls(
             unit=UnitType.of(d.unit), period=d.period, figures=DisciplineFiguresType.of(d.figures),
-            children=[UnitDiscipline(unit=UnitType.of(u), figures=DisciplineFiguresType.of(f)) for u, f in d.children],
+            every_child=[UnitDiscipline(unit=UnitType.of(u), figures=DisciplineFiguresType.of(f)) for u, f in d.children],
         )
 
 
@@ -225,16 +263,28 @@ class RankingEntryType:
 class RankingType:
     metric: RankingMetric
     then_by: RankingMetric | None
-    entries: list[RankingEntryType]
+    every_entry: strawberry.Private[list[RankingEntry]]
     ranked_count: int = strawberry.field(description="How many entries have a value (and a rank).")
     lower_quartile: float | None
     median: float | None
     upper_quartile: float | None
 
+    @strawberry.field(description="The ranked units, best first (a slice: see `entryCount`; all the units of a kind may be thousands).")
+    def entries(
+        self,
+        first: Annotated[int, strawberry.argument(description=WINDOW_FIRST_DESCRIPTION)] = MAX_WINDOW,
+        offset: Annotated[int, strawberry.argument(description=OFFSET_DESCRIPTION)] = 0,
+    ) -> list[RankingEntryType]:
+        return [RankingEntryType.of(e) for e in window(self.every_entry, first=first, offset=offset)]
+
+    @strawberry.field(description="How many units `entries` has in all, ranked or not.")
+    def entry_count(self) -> int:
+        return len(self.every_entry)
+
     @classmethod
     def of(cls, r: Ranking, metric: RankingMetric, then_by: RankingMetric | None) -> RankingType:
         return cls(
-            metric=metric, then_by=then_by, entries=[RankingEntryType.of(e) for e in r.entries], ranked_count=r.ranked,
+            metric=metric, then_by=then_by, every_entry=r.entries, ranked_count=r.ranked,
             lower_quartile=r.lower_quartile, median=r.median, upper_quartile=r.upper_quartile,
         )
 

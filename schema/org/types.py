@@ -13,7 +13,16 @@ from resolute.api.org.reads import UnitFilter
 from resolute.schema.context import Info
 from resolute.schema.ids import encode_id
 from resolute.schema.node import Node, register_node
-from resolute.schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, build_connection, check_first
+from resolute.schema.pagination import (
+    AFTER_DESCRIPTION,
+    BY_CODE,
+    FIRST_DESCRIPTION,
+    FULL_PAGE_DESCRIPTION,
+    MAX_PAGE,
+    Connection,
+    build_connection,
+    check_first,
+)
 
 __all__ = ["DescendantFilterInput", "UnitFilterInput", "UnitKindType", "UnitSummary", "UnitType"]
 
@@ -110,10 +119,21 @@ class UnitType(Node):
         row = await info.context.loaders.units_by_id.load(self.row.parent_id)
         return UnitType.of(row) if row else None
 
-    @strawberry.field(description="Direct sub-units you may see, in code order.")
-    async def children(self, info: Info, include_archived: bool = False) -> list[UnitType]:
-        rows = await info.context.loaders.children_by_parent_id.load((self.row.id, include_archived))
-        return [UnitType.of(row) for row in rows]
+    @strawberry.field(description="Direct sub-units you may see, in code order, paged (a province has over a hundred).")
+    async def children(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description=FULL_PAGE_DESCRIPTION)] = MAX_PAGE,
+        after: Annotated[str | None, strawberry.argument(description=AFTER_DESCRIPTION)] = None,
+        include_archived: bool = False,
+    ) -> Connection[UnitType]:
+        check_first(first)
+        loaders = info.context.loaders
+        rows = await loaders.child_pages_by_parent_id.load((self.row.id, (("after", BY_CODE.decode(after)), ("first", first), ("include_archived", include_archived))))
+        key = (self.row.id, (("include_archived", include_archived),))
+        return build_connection(
+            rows, first=first, after=after, ordering=BY_CODE, key=lambda row: row.code, wrap=UnitType.of, count=lambda: loaders.child_count_by_parent_id.load(key)
+        )
 
     @strawberry.field(description="The ancestors you may name, root first: those in your scope and your own unit's chain.")
     async def ancestors(self, info: Info) -> list[UnitSummary]:

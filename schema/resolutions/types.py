@@ -17,7 +17,16 @@ from resolute.schema.ids import encode_id
 from resolute.schema.kpis.types import KpiType
 from resolute.schema.node import Node, register_node
 from resolute.schema.org.types import UnitType
-from resolute.schema.pagination import AFTER_DESCRIPTION, BY_CODE, FIRST_DESCRIPTION, Connection, build_connection, check_first
+from resolute.schema.pagination import (
+    AFTER_DESCRIPTION,
+    BY_CODE,
+    FIRST_DESCRIPTION,
+    FULL_PAGE_DESCRIPTION,
+    MAX_PAGE,
+    Connection,
+    build_connection,
+    check_first,
+)
 
 __all__ = ["CoverageState", "KeyResultType", "ObjectiveType", "ResolutionType"]
 
@@ -199,9 +208,21 @@ class ResolutionType(Node):
         row = await info.context.loaders.resolutions_by_id.load(self.row.implements_id)
         return ResolutionType.of(row) if row else None
 
-    @strawberry.field(description="The programmes that implement this resolution, that you may see.")
-    async def implemented_by(self, info: Info) -> list[ResolutionType]:
-        return [ResolutionType.of(row) for row in await info.context.loaders.programmes_by_resolution_id.load(self.row.id)]
+    @strawberry.field(description="The programmes that implement this resolution, that you may see, in code order, paged (every province may issue one).")
+    async def implemented_by(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description=FULL_PAGE_DESCRIPTION)] = MAX_PAGE,
+        after: Annotated[str | None, strawberry.argument(description=AFTER_DESCRIPTION)] = None,
+    ) -> Connection[ResolutionType]:
+        check_first(first)
+        loaders = info.context.loaders
+        rows = await loaders.programme_pages_by_resolution_id.load((self.row.id, (("after", BY_CODE.decode(after)), ("first", first))))
+        resolution_id = self.row.id
+        return build_connection(
+            rows, first=first, after=after, ordering=BY_CODE, key=lambda row: row.code, wrap=ResolutionType.of,
+            count=lambda: loaders.programme_count_by_resolution_id.load(resolution_id),
+        )
 
     @strawberry.field(description="The KPIs of this resolution that you may see.")
     async def kpis(self, info: Info) -> list[KpiType]:
