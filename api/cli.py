@@ -78,6 +78,7 @@ async def _database_problem(settings: Settings) -> str | None:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from resolute.api.http_timeouts import protocol_class
     from resolute.api.logs import logging_config
 
     if args.migrate:
@@ -100,7 +101,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         uvicorn.run(
             "resolute.schema.server:create_app", factory=True, host=args.host, port=args.port, workers=args.workers, log_level="info",
             log_config=logging_config(settings.log_format), access_log=False, timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-            timeout_keep_alive=5, **fast,
+            timeout_keep_alive=5, loop=fast["loop"], http=protocol_class(fast["http"]),
         )
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -107,6 +107,8 @@ class Settings:
     metrics: bool = field(default_factory=lambda: _bool(_env("METRICS", "true")))
     # Log lines as JSON objects (one per line, with the request id) or as text; JSON under the production profile.
     log_format: str = field(default_factory=lambda: _env("LOG_FORMAT", "json" if _production() else "text").strip().lower())
+    # How long a client may take to send a request's line and headers (slowloris), on a new connection or a kept-alive one.
+    header_timeout_seconds: float = field(default_factory=lambda: float(_env("HEADER_TIMEOUT_SECONDS", "10")))
     # On SIGTERM, how long in-flight requests may take to finish before the process exits.
     shutdown_grace_seconds: float = field(default_factory=lambda: float(_env("SHUTDOWN_GRACE_SECONDS", "20")))
     host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1"))
@@ -169,6 +171,7 @@ _BOOLEANS = {"1", "true", "yes", "on", "0", "false", "no", "off"}
 _BOUNDS: dict[str, tuple[float, float]] = {
     "port": (1, 65535), "db_pool_size": (1, 1000), "db_pool_timeout": (0.001, 3600), "db_statement_timeout_ms": (1, 86_400_000),
     "db_max_overflow": (0, 1000), "db_connect_timeout": (0.1, 600), "request_timeout_seconds": (0.1, 3600), "shutdown_grace_seconds": (0, 3600),
+    "header_timeout_seconds": (0.1, 3600),
     "jwt_leeway_seconds": (0, 3600), "token_ttl_seconds": (1, 31 * 86400),
     "refresh_ttl_seconds": (60, 366 * 86400), "session_ttl_seconds": (60, 366 * 86400), "refresh_grace_seconds": (0, 300), "argon2_time_cost": (1, 100),
     "argon2_memory_kib": (1024, 4 * 1024 * 1024), "live_recheck_seconds": (0.01, 3600), "max_body_bytes": (1024, 1024**3),

@@ -27,6 +27,7 @@ from sqlalchemy import delete, insert, select
 
 from resolute.api import cli
 from resolute.api.accounts.models import Grant
+from resolute.api.http_timeouts import BoundedH11Protocol, BoundedHttpToolsProtocol
 from resolute.api.logs import logging_config
 from resolute.api.org.models import Unit
 from resolute.schema.root import MAX_ALIASES
@@ -240,7 +241,7 @@ def test_serve_runs_uvloop_and_httptools_with_the_workers_asked(monkeypatch: pyt
         "workers": 3,
         "log_level": "info",
         "loop": "uvloop",
-        "http": "httptools",
+        "http": BoundedHttpToolsProtocol,  # httptools, with a bound on slow headers (api.http_timeouts)
         "access_log": False,  # api.metrics writes the access lines
         "timeout_graceful_shutdown": 20.0,
         "timeout_keep_alive": 5,
@@ -254,7 +255,7 @@ def test_serve_falls_back_to_uvicorns_choice_without_uvloop(monkeypatch: pytest.
     find_spec: Callable[..., Any] = cli.importlib.util.find_spec
     monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name, *a: None if name in ("uvloop", "httptools") else find_spec(name, *a))
     cli.main(["serve", "--migrate"])
-    assert (calls[0]["loop"], calls[0]["http"], calls[0]["workers"]) == ("auto", "auto", 1)
+    assert (calls[0]["loop"], calls[0]["http"], calls[0]["workers"]) == ("auto", BoundedH11Protocol, 1)
 
 
 def test_serve_answers_with_two_workers(tmp_path: Path) -> None:

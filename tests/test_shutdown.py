@@ -1,5 +1,5 @@
-"""A real `resolute serve` process: a client sending its body a byte at a time is cut off at the deadline (408),
-and SIGTERM lets an in-flight request finish, refuses new connections, and exits 0."""
+"""A real `resolute serve` process: a client sending its body a byte at a time is cut off at the deadline (408), one
+whose headers never end at the header bound (408), and SIGTERM lets an in-flight request finish, refuses new connections, and exits 0."""
 
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ def test_slow_clients_are_cut_off_and_sigterm_drains_in_flight_requests(tmp_path
     db.parent.mkdir(parents=True)
     port = _free_port()
     log = tmp_path / "serve.log"
-    env = _env(db, REQUEST_TIMEOUT_SECONDS=str(DEADLINE), DB_POOL_TIMEOUT="1", DB_STATEMENT_TIMEOUT_MS="1000", SHUTDOWN_GRACE_SECONDS="10")
+    env = _env(db, REQUEST_TIMEOUT_SECONDS=str(DEADLINE), DB_POOL_TIMEOUT="1", DB_STATEMENT_TIMEOUT_MS="1000", SHUTDOWN_GRACE_SECONDS="10",
+               HEADER_TIMEOUT_SECONDS="1")
     with log.open("wb") as out:
         proc = subprocess.Popen([*_resolute(), "serve", "--migrate", "--host", "127.0.0.1", "--port", str(port)], cwd=tmp_path, env=env,
                                 stdout=out, stderr=subprocess.STDOUT)
@@ -65,6 +66,17 @@ def test_slow_clients_are_cut_off_and_sigterm_drains_in_flight_requests(tmp_path
             answer += _answer(slow, 5) if not answer.rstrip().endswith(b"}") else b""
         assert answer.startswith(b"HTTP/1.1 408"), (answer, server.output())
         assert b'"TIMEOUT"' in answer and time.monotonic() - start < DEADLINE + 2
+
+        # headers that never end: cut off by the server itself after RESOLUTE_HEADER_TIMEOUT_SECONDS (api.http_timeouts)
+        start = time.monotonic()
+        with socket.create_connection(("127.0.0.1", port)) as stalled:
+            stalled.sendall(b"GET /healthz HTTP/1.1\r\nHost: resolute.test\r\n")
+            stalled.settimeout(5)
+            answer = b""
+            while chunk := stalled.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 408"), (answer, server.output())
+        assert time.monotonic() - start < 3
 
         # SIGTERM while a request is in flight (its body half sent): it still gets its answer, then the process exits 0
         with socket.create_connection(("127.0.0.1", port)) as inflight:
