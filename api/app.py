@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp
 
+from resolute.api import tracing
 from resolute.api.access.policy import load_policy
 from resolute.api.auth.backend import TokenBackend
 from resolute.api.auth.routes import ROUTES as AUTH_ROUTES
@@ -103,9 +104,13 @@ def create_app(
             await app.state.rate_limiter.close()
             if engine is not None:
                 await engine.dispose()
+            if provider is not None:
+                provider.shutdown()  # the last spans sent
 
     tokens = TokenBackend(settings)  # also checks a websocket's connection_init token (schema.view)
+    provider = tracing.make_provider(settings.otel_endpoint, settings.otel_service_name) if settings.otel_endpoint else None
     middleware = [
+        *([Middleware(tracing.TracingMiddleware, provider=provider)] if provider is not None else []),  # the request's span, outermost
         Middleware(SecurityHeadersMiddleware, production=settings.production),
         Middleware(GZipMiddleware, minimum_size=1000),  # slow links in remote communes
     ]

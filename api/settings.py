@@ -109,6 +109,9 @@ class Settings:
     log_format: str = field(default_factory=lambda: _env("LOG_FORMAT", "json" if _production() else "text").strip().lower())
     # How long a client may take to send a request's line and headers (slowloris), on a new connection or a kept-alive one.
     header_timeout_seconds: float = field(default_factory=lambda: float(_env("HEADER_TIMEOUT_SECONDS", "10")))
+    # OpenTelemetry tracing (api/tracing.py): an OTLP/HTTP collector's base URL turns it on (needs the `tracing` extra).
+    otel_endpoint: str = field(default_factory=lambda: _env("OTEL_ENDPOINT", "").strip())
+    otel_service_name: str = field(default_factory=lambda: _env("OTEL_SERVICE_NAME", "resolute").strip())
     # On SIGTERM, how long in-flight requests may take to finish before the process exits.
     shutdown_grace_seconds: float = field(default_factory=lambda: float(_env("SHUTDOWN_GRACE_SECONDS", "20")))
     host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1"))
@@ -220,6 +223,15 @@ def _production_checks(settings: Settings) -> None:
         raise SettingsError("RESOLUTE_CORS_ORIGINS: name the web clients' origins; '*' is refused in production")
 
 
+def _tracing(endpoint: str) -> None:
+    from resolute.api import tracing
+
+    if not endpoint.startswith(("http://", "https://")):
+        raise SettingsError(f"RESOLUTE_OTEL_ENDPOINT={endpoint!r}: an http:// or https:// URL of an OTLP/HTTP collector")
+    if not tracing.available():
+        raise SettingsError("RESOLUTE_OTEL_ENDPOINT: tracing needs the tracing extra (pip install 'resolute[tracing]')")
+
+
 def load_settings() -> Settings:
     """The settings of this process, checked: an unknown RESOLUTE_* name (a misspelling would otherwise be ignored),
     a value of the wrong type or out of bounds, a database URL of another driver, an unknown token algorithm or a
@@ -266,6 +278,8 @@ def load_settings() -> Settings:
         raise SettingsError(f"RESOLUTE_DB_STATEMENT_TIMEOUT_MS={settings.db_statement_timeout_ms}: at most RESOLUTE_REQUEST_TIMEOUT_SECONDS ({settings.request_timeout_seconds:g} s)")
     if 0 < settings.rate_limit_cost < settings.max_cost:
         raise SettingsError(f"RESOLUTE_RATE_LIMIT_COST={settings.rate_limit_cost}: at least RESOLUTE_MAX_COST ({settings.max_cost}), or 0 for no rate limit")
+    if settings.otel_endpoint:
+        _tracing(settings.otel_endpoint)
     for name in ("jwt_private_key_file", "jwt_public_key_file"):
         path = getattr(settings, name)
         if path and not os.access(path, os.R_OK):

@@ -11,6 +11,7 @@ from strawberry.extensions import AddValidationRules, MaskErrors, MaxAliasesLimi
 from strawberry.tools import merge_types
 
 from resolute.api.availability import UNAVAILABLE_MESSAGE, database_unavailable
+from resolute.api.tracing import OperationTracing
 from resolute.schema.accounts.mutations import AccountsMutation
 from resolute.schema.accounts.queries import AccountsQuery
 from resolute.schema.audit.queries import AuditQuery
@@ -95,6 +96,7 @@ schema = strawberry.Schema(
         lambda: AddValidationRules(list(LIMITS)),
         DocumentCache,
         lambda: MaskInternalErrors(should_mask_error=_should_mask),
+        OperationTracing,  # the operation's span, when tracing is on (api.tracing); what follows runs inside it
         OperationMetrics,  # operations by type, root field and outcome (api.metrics)
         ControlCharacters,  # text with control characters is refused before anything runs
         IntrospectionGate,  # production: __schema for admins and integrators only; before the cost is spent
