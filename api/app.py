@@ -22,7 +22,7 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp
 
@@ -41,6 +41,7 @@ from resolute.api.reports.routes import ROUTES as REPORT_ROUTES
 from resolute.api.request_state import RequestStateMiddleware
 from resolute.api.security_headers import SecurityHeadersMiddleware
 from resolute.api.settings import Settings
+from resolute.api.web import ROUTES as WEB_ROUTES
 
 __all__ = ["Service", "create_app"]
 
@@ -57,10 +58,6 @@ async def ready(request: Request) -> Response:
     state = request.app.state
     ok, body = await readiness(state.settings, state.sessions, state.head_revision)
     return JSONResponse(body, status_code=200 if ok else 503, headers={"Cache-Control": "no-store"})
-
-
-async def home(request: Request) -> Response:
-    return RedirectResponse("/graphql")
 
 
 class Service(Protocol):
@@ -130,7 +127,7 @@ def create_app(
     app = Starlette(
         middleware=middleware,
         routes=[
-            Route("/", home),
+            *WEB_ROUTES,
             Route("/healthz", health),
             Route("/readyz", ready),
             *([Route("/metrics", metrics_endpoint)] if settings.metrics else []),

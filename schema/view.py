@@ -35,6 +35,7 @@ from resolute.api.db import RequestDB
 from resolute.api.events.broker import Broker
 from resolute.api.settings import Settings
 from resolute.api.transaction import AfterCommit
+from resolute.api.web import graphiql_page
 from resolute.schema.context import Context
 from resolute.schema.introspection import without_suggestions
 from resolute.schema.live import ConnectionContext, Live
@@ -98,6 +99,10 @@ class GraphQLEndpoint(GraphQL):
         except HTTPException as exc:  # strawberry's own refusal of a malformed request: a 4xx, never a 500
             response = _bad_request(exc.reason, exc.status_code)
         await response(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL from the files shipped in the package (api.web), not strawberry's page, which loads them from a CDN."""
+        return graphiql_page()
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         """The answer; under the production profile without "Did you mean ...?" in any error (they map the schema)."""

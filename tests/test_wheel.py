@@ -67,10 +67,11 @@ def _run(args: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> su
 
 
 def _expected_files(src: Path) -> set[str]:
-    """What the wheel must hold: every module of api/ and schema/, the migrations, the policies."""
+    """What the wheel must hold: every module of api/ and schema/, the migrations, the policies, the web page's files."""
     files = {p for top in ("api", "schema") for p in (src / top).rglob("*.py") if "__pycache__" not in p.parts}
     files |= {src / "migrations" / "env.py", src / "migrations" / "script.py.mako", src / "policies" / "model.conf", src / "policies" / "policy.csv"}
     files |= set((src / "migrations" / "versions").glob("*.py"))
+    files |= {p for p in (src / "web").rglob("*") if p.is_file()}  # the page and GraphiQL, served offline
     return {f"resolute/{p.relative_to(src).as_posix()}" for p in files}
 
 
@@ -97,7 +98,7 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     package = {n for n in names if n.startswith("resolute/")}
     missing = _expected_files(src) - package
     assert not missing, f"missing from the wheel: {sorted(missing)}"
-    stray = {n for n in package if n.split("/")[1] not in {"api", "schema", "migrations", "policies"}}
+    stray = {n for n in package if n.split("/")[1] not in {"api", "schema", "migrations", "policies", "web"}}
     assert not stray, f"not part of the package: {sorted(stray)}"  # resolute/setup.py, tests/, bench/, deploy/, var/
     extra_modules = {n for n in package if n.endswith(".py")} - _expected_files(src)
     assert not extra_modules, f"modules that are not in the source tree: {sorted(extra_modules)}"
