@@ -118,8 +118,10 @@ class World(Tree, Resolutions):
 
     def matches(self, p: Persona, k: int) -> bool:
         f, kpi = p.flt, self.kpis[k]
-        # a resolution the caller may not read counts nothing (no task hands one down here: it is read where it was issued)
-        of_family = f.resolution is None or (self.reads(p, "resolution", self.resolutions[f.resolution][0]) and kpi.resolution in self.family(f.resolution))
+        # a resolution the caller may not read counts nothing; no task hands one down here, so it is read where it was
+        # issued, or where one implementing it, down the chain, was issued (ACCESS.md, "handed down")
+        readable = any(self.reads(p, "resolution", self.resolutions[d][0]) for d in self.family(f.resolution)) if f.resolution is not None else True
+        of_family = f.resolution is None or (readable and kpi.resolution in self.family(f.resolution))
         return of_family and (f.group is None or kpi.group == f.group) and (f.kpi is None or k == f.kpi)
 
     def own_target(self, k: int, u: int) -> Decimal | None:
