@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell $(PYTHON) -c "import hashlib,sys; print(hashlib.md5(open('pyproject.toml','rb').read() + open('setup.py','rb').read()).hexdigest()[:8])")
 
-.PHONY: demo test install schema bench clean
+.PHONY: demo test install schema bench clean screenshots
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/resolute export-schema
+
+# The README's screenshots of the web page (Debian's Chromium, installed when missing): docs/screenshots/*.png
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.screenshots docs/screenshots
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -12,9 +12,11 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from openpyxl import load_workbook
 
@@ -43,11 +45,9 @@ def _chromium() -> None:
         pytest.skip(f"BROWSER TESTS SKIPPED: apt-get could not install chromium: {run.stderr[-500:]}")
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@contextmanager
+def serving_demo(folder: Path) -> Iterator[Server]:
     """The demo organisation, served on SQLite by a real `resolute serve` (GraphiQL on, as a developer has it)."""
-    _chromium()
-    folder = tmp_path_factory.mktemp("web")
     env = _env(folder / "var" / "resolute.db", GRAPHIQL="true")
     made = subprocess.run([*_resolute(), "demo"], cwd=folder, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert made.returncode == 0, made.stderr[-2000:]
@@ -61,6 +61,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    _chromium()
+    with serving_demo(tmp_path_factory.mktemp("web")) as server:
+        yield server
 
 
 class Page:
@@ -234,3 +241,20 @@ def test_english_on_a_phones_width(demo: Server, tmp_path: Path) -> None:
     finally:
         phone.driver.execute_script("localStorage.clear()")
         phone.quit()
+
+
+def test_a_report_submitted_elsewhere_redraws_the_leaders_board_without_reloading(page: Page, demo: Server) -> None:
+    page.login("p01.leader")
+    page.board()
+    page.wait(lambda d: d.execute_script("return document.readyState") == "complete")
+    time.sleep(1)  # the board's subscriptions are open
+    token = httpx.post(f"{demo.http}/auth/token", json={"username": "p01.c002.officer", "password": PASSWORD}, timeout=10).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    mine = httpx.post(f"{demo.http}/graphql", headers=headers, timeout=10, json={"query": '{ assignments(first: 1, filter: {toMyUnit: true, status: ["in_progress", "not_started"]}) { nodes { id progress } } }'})
+    assignment = mine.json()["data"]["assignments"]["nodes"][0]
+    report = ("mutation($a: ID!, $p: Int!) { progressReportSubmit(input: {assignmentId: $a, progress: $p, status: \"in_progress\", note: \"live\"})"
+              " { errors { code } } }")  # fmt: skip
+    done = httpx.post(f"{demo.http}/graphql", headers=headers, timeout=10, json={"query": report, "variables": {"a": assignment["id"], "p": min(99, assignment["progress"] + 1)}})
+    assert done.json()["data"]["progressReportSubmit"]["errors"] == [], done.text
+    page.wait(lambda d: d.execute_script("return document.body.dataset.updates") == "1", 15)
+    assert page.css("#live").get_attribute("textContent") == "Có cập nhật mới; đã tải lại."

@@ -116,8 +116,9 @@ export async function download(path, filename) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-/** Live events over graphql-transport-ws; `onEvent(data)` for each, returns a function that closes it. */
-export function subscribe(query, variables, onEvent) {
+/** Live events over one graphql-transport-ws connection, one subscription per query; `onEvent(data)` for each
+ * event of any of them. Returns a function that closes the connection. */
+export function subscribe(queries, variables, onEvent) {
   if (!session) return () => {};
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const socket = new WebSocket(`${scheme}://${location.host}/graphql`, "graphql-transport-ws");
@@ -127,7 +128,7 @@ export function subscribe(query, variables, onEvent) {
   socket.addEventListener("open", () => socket.send(JSON.stringify({ type: "connection_init", payload: { Authorization: `Bearer ${session.access}` } })));
   socket.addEventListener("message", (message) => {
     const frame = JSON.parse(typeof message.data === "string" ? message.data : text.decode(message.data));
-    if (frame.type === "connection_ack") socket.send(JSON.stringify({ id: "1", type: "subscribe", payload: { query, variables } }));
+    if (frame.type === "connection_ack") queries.forEach((query, i) => socket.send(JSON.stringify({ id: String(i + 1), type: "subscribe", payload: { query, variables } })));
     else if (frame.type === "next" && frame.payload?.data) onEvent(frame.payload.data);
     else if (frame.type === "ping") socket.send(JSON.stringify({ type: "pong" }));
   });

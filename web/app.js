@@ -35,7 +35,7 @@ function failure(error) {
   show(main, h("p", { class: "error", role: "alert" }, error.message || String(error)));
 }
 
-async function route() {
+async function route(options = {}) {
   closeLive();
   closeLive = () => {};
   header();
@@ -51,7 +51,7 @@ async function route() {
   } catch (error) {
     failure(error);
   }
-  main.focus({ preventScroll: true });
+  if (!options.quiet) main.focus({ preventScroll: true });  // a live redraw leaves the keyboard where it was
 }
 
 // -- login ---------------------------------------------------------------------------------------------------------
@@ -180,9 +180,18 @@ async function unitView(code, query) {
     h("section", { id: "series" }),
   );
   seriesSection(unit.id);
-  closeLive = subscribe("subscription($u: ID) { warningRaised(unit: $u) { kind } }", { u: unit.id }, () => {
-    live.textContent = t("updated");
-    route();
+  // live: a warning raised or an assignment changed (a report, an acknowledgement...) under this unit redraws the board
+  let pending = null;
+  closeLive = subscribe([
+    "subscription($u: ID) { warningRaised(unit: $u) { kind } }",
+    "subscription($u: ID) { assignmentChanged(unit: $u) { action } }",
+  ], { u: unit.id }, () => {
+    clearTimeout(pending);
+    pending = setTimeout(async () => {
+      await route({ quiet: true });
+      live.textContent = t("updated");
+      document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
+    }, 400);  // a burst of events, one redraw
   });
 }
 
