@@ -43,6 +43,7 @@ class Context:
     request_id: str
     after_commit: Sequence[AfterCommit] = ()
     today: date = field(default_factory=lambda: clock.today())
+    language: str = "en"  # what words answer in (api.i18n: the warnings' reasons, input errors), from Accept-Language
 
     caller: Account | None = None  # the caller's rows as authentication read them, to seed the loaders
     live: Any = None  # a websocket connection's state (schema.live.Live); None over HTTP

@@ -33,6 +33,7 @@ from resolute.api.auth.principal import Account, load_account
 from resolute.api.auth.tokens import TokenError
 from resolute.api.db import RequestDB
 from resolute.api.events.broker import Broker
+from resolute.api.i18n import language
 from resolute.api.settings import Settings
 from resolute.api.transaction import AfterCommit
 from resolute.api.web import graphiql_page
@@ -133,6 +134,7 @@ class GraphQLEndpoint(GraphQL):
             caller=account,
             limiter=request.app.state.rate_limiter,
             response=response,
+            language=language(request.headers.get("accept-language")),
         )
 
 

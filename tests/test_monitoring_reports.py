@@ -379,3 +379,19 @@ async def test_texts_that_look_like_formulas_stay_text_in_the_workbook(api: Api)
     found = {(sheet, c.coordinate): (c.value, c.data_type) for sheet in SHEETS for row in book[sheet].iter_rows() for c in row if c.value in planted.values()}
     assert {value for value, _ in found.values()} == set(planted.values())
     assert {where: kind for where, (_, kind) in found.items() if kind != "s"} == {}, "formulas in the workbook"
+
+
+async def test_the_warnings_reasons_follow_accept_language_as_the_api_does(api: Api) -> None:
+    w = example_world()
+    await load(api, w)
+    token = await api.token_for("user0")
+    reasons: dict[str, list[str]] = {}
+    for accept in ("en", "vi"):
+        headers = {"Authorization": f"Bearer {token}", "Accept-Language": accept}
+        rows = parse_csv(await api.client.get("/reports/warnings.csv", headers=headers))
+        listed = (await api.client.post("/graphql", json={"query": "{ warnings(first: 100) { nodes { reason } } }"}, headers=headers)).json()
+        assert [r[-1] for r in rows[1:]] == [x["reason"] for x in listed["data"]["warnings"]["nodes"]], accept
+        assert rows[0] == list(HEADERS["warnings"])  # column names stay: they are the stable part
+        reasons[accept] = [r[-1] for r in rows[1:]]
+    assert len(reasons["vi"]) >= 3 and all(v != e for v, e in zip(reasons["vi"], reasons["en"], strict=True))
+    assert any(r.startswith("quá hạn") for r in reasons["vi"])

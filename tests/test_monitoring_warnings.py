@@ -570,3 +570,42 @@ async def test_statements_do_not_grow_with_the_number_of_children_or_warnings(ap
                 assert got["totalCount"] == len(want) > 0
                 sizes.append(len(want))
             assert sizes[0] < sizes[1] and counts == [extra[name]] * 2, f"{name} as {user}: {counts} statements for {sizes} warnings: {[s[:90] for s in statements.statements]}"
+
+
+def vietnamese(x: Json) -> str:
+    """The reason README.md's rules give a warning, in Vietnamese, from its own figures (api.i18n)."""
+    kind, days, due, progress = x["kind"], x["days"], x["dueOn"], x["progress"]
+    if kind == "OVERDUE":
+        return f"quá hạn {days} ngày (hạn {due}), mới đạt {progress}%"
+    if kind == "BEHIND_PACE":
+        text = f"báo cáo {progress}% trong khi theo tiến độ đều thì hôm nay phải đạt {x['expectedProgress']}%"
+        if progress == 0:
+            return text + "; chưa làm được gì"
+        late = "sau hạn" if x["severity"] == "RED" else "kịp hạn"
+        return text + f"; với tốc độ hiện nay {'sẽ' if late == 'sau hạn' else 'vẫn'} xong vào {x['projectedFinishOn']}, {late} {due}"
+    return {
+        "MILESTONE_MISSED": f"mốc hạn {due} chưa hoàn thành (trễ {days} ngày)",
+        "REPORT_MISSING": f"chưa có báo cáo tiến độ kỳ {x['period']}",
+        "KPI_LIGHT": f"giá trị mới nhất {x['value']} kỳ {x['period']} ở mức {'đỏ' if x['severity'] == 'RED' else 'vàng'}",
+        "STALE": f"không có báo cáo tiến độ trong {days} ngày",
+        "UNACKNOWLEDGED": f"chưa xác nhận đã nhận sau {days} ngày kể từ khi được giao",
+    }[kind]
+
+
+async def test_reasons_speak_the_language_the_request_prefers_and_nothing_else_changes(api: Api) -> None:
+    w, _ = edges_world()
+    await load(api, w)
+    token = await api.token_for("user0")
+    query = f"{{ warnings(first: 100) {{ nodes {{ ...W }} }} }} {FRAGMENT}"
+
+    async def ask(accept: str | None) -> list[Json]:
+        headers = {"Authorization": f"Bearer {token}"} | ({"Accept-Language": accept} if accept else {})
+        body = (await api.client.post("/graphql", json={"query": query}, headers=headers)).json()
+        assert "errors" not in body, body
+        return body["data"]["warnings"]["nodes"]
+
+    english, vi, preferred = await ask(None), await ask("vi-VN,vi;q=0.9,en;q=0.8"), await ask("fr;q=1, vi;q=0.5, en;q=0.4")
+    assert {x["kind"] for x in english} == {"OVERDUE", "BEHIND_PACE", "MILESTONE_MISSED", "REPORT_MISSING", "KPI_LIGHT", "STALE", "UNACKNOWLEDGED"}
+    assert [normal(x) for x in vi] == [normal(x) for x in english] and preferred == vi  # the same warnings, only the words differ
+    assert [x["reason"] for x in vi] == [vietnamese(x) for x in vi]
+    assert await ask("en-GB,vi;q=0.9") == english and await ask("de, fr") == english  # English when it comes first, or when nothing matches

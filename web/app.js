@@ -273,19 +273,19 @@ async function assignmentView(id) {
   const key = () => (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`);
   const ack = a.acknowledgedAt ? h("p", {}, `${t("acknowledged")}: ${a.acknowledgedAt.slice(0, 10)}`)
     : form("ack", [], t("acknowledge"), () => gql(`mutation($id: ID!, $k: String) { assignmentAcknowledge(input: {id: $id}, idempotencyKey: $k) {
-        assignment { acknowledgedAt } errors { field code message } } }`, { id: a.id, k: key() }).then((d) => d.assignmentAcknowledge));
+        assignment { acknowledgedAt } errors { field code message detail } } }`, { id: a.id, k: key() }).then((d) => d.assignmentAcknowledge));
   const report = form("report", [
     field("progress", t("progress"), { type: "number", min: 0, max: 100, value: a.progress, required: true }),
     field("status", t("status"), { options: ["in_progress", "completed", "not_started"], value: a.status === "not_started" ? "in_progress" : a.status }),
     field("note", t("note"), { textarea: true }),
   ], t("reportProgress"), (v) => gql(`mutation($a: ID!, $p: Int!, $s: String!, $n: String, $k: String) {
-      progressReportSubmit(input: {assignmentId: $a, progress: $p, status: $s, note: $n}, idempotencyKey: $k) { assignment { progress status } errors { field code message } } }`,
+      progressReportSubmit(input: {assignmentId: $a, progress: $p, status: $s, note: $n}, idempotencyKey: $k) { assignment { progress status } errors { field code message detail } } }`,
   { a: a.id, p: Number(v.progress), s: v.status, n: v.note || null, k: key() }).then((d) => d.progressReportSubmit));
   const extension = form("extension", [
     field("requestedDueOn", t("newDueOn"), { type: "date", required: true }),
     field("reason", t("reason"), { textarea: true, required: true }),
   ], t("askExtension"), (v) => gql(`mutation($a: ID!, $d: Date!, $r: String!) { extensionRequest(input: {assignmentId: $a, requestedDueOn: $d, reason: $r}) {
-      extension { id status } errors { field code message } } }`, { a: a.id, d: v.requestedDueOn, r: v.reason }).then((d) => d.extensionRequest));
+      extension { id status } errors { field code message detail } } }`, { a: a.id, d: v.requestedDueOn, r: v.reason }).then((d) => d.extensionRequest));
   show(main,
     h("p", {}, h("a", { href: "#/work" }, `← ${t("back")}`)),
     h("h1", {}, a.task?.title || a.code, " ", h("small", {}, a.code || "")),
@@ -322,7 +322,8 @@ function form(name, fields, action, run) {
       if (payload.errors?.length) {
         for (const error of payload.errors) {
           const slot = el.querySelector(`#f-${CSS.escape(error.field || "")}-error`);
-          (slot || said).textContent = `${error.message} (${error.code})`;
+          const detail = error.detail && error.detail !== error.message ? ` — ${error.detail}` : "";
+          (slot || said).textContent = `${error.message}${detail} (${error.code})`;
         }
         return;
       }

@@ -284,8 +284,12 @@ async def warning_counts(session: AsyncSession, scope: Scope, unit: Unit, flt: W
     return [(kind, severity, int(n)) for kind, severity, n in (await session.execute(query)).all()]
 
 
-def reason(w: Warning) -> str:
-    """The warning in words (English; the codes are the stable part)."""
+def reason(w: Warning, lang: str = "en") -> str:
+    """The warning in words, in English or Vietnamese (api.i18n); the codes are the stable part."""
+    return _reason_vi(w) if lang == "vi" else _reason_en(w)
+
+
+def _reason_en(w: Warning) -> str:
     if w.kind == "overdue":
         return f"{w.days} days past its due date {w.due_on}, at {w.progress}%"
     if w.kind == "behind_pace":
@@ -304,3 +308,24 @@ def reason(w: Warning) -> str:
     if w.kind == "stale":
         return f"no progress report for {w.days} days"
     return f"not acknowledged {w.days} days after it was assigned"
+
+
+def _reason_vi(w: Warning) -> str:
+    if w.kind == "overdue":
+        return f"quá hạn {w.days} ngày (hạn {w.due_on}), mới đạt {w.progress}%"
+    if w.kind == "behind_pace":
+        text = f"báo cáo {w.progress}% trong khi theo tiến độ đều thì hôm nay phải đạt {w.expected_progress}%"
+        if w.progress == 0:
+            return text + "; chưa làm được gì"
+        if w.severity == "red":
+            return text + f"; với tốc độ hiện nay sẽ xong vào {w.projected_finish_on}, sau hạn {w.due_on}"
+        return text + f"; với tốc độ hiện nay vẫn xong vào {w.projected_finish_on}, kịp hạn {w.due_on}"
+    if w.kind == "milestone_missed":
+        return f"mốc hạn {w.due_on} chưa hoàn thành (trễ {w.days} ngày)"
+    if w.kind == "report_missing":
+        return f"chưa có báo cáo tiến độ kỳ {w.period}"
+    if w.kind == "kpi_light":
+        return f"giá trị mới nhất {w.value} kỳ {w.period} ở mức {'đỏ' if w.severity == 'red' else 'vàng'}"
+    if w.kind == "stale":
+        return f"không có báo cáo tiến độ trong {w.days} ngày"
+    return f"chưa xác nhận đã nhận sau {w.days} ngày kể từ khi được giao"

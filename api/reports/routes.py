@@ -29,6 +29,7 @@ from starlette.routing import Route
 from resolute.api import clock
 from resolute.api.access.scope import Scope
 from resolute.api.auth.backend import Caller
+from resolute.api.i18n import language
 from resolute.api.monitoring.discipline import period_bounds
 from resolute.api.monitoring.rollups import resolution_family
 from resolute.api.org.models import Unit
@@ -68,7 +69,7 @@ async def _inputs(request: Request, scope: Scope) -> PackInputs | JSONResponse:
             if found is None:
                 return _problem(404, "NOT_FOUND", "no such resolution in your scope", "resolution")
             family = await resolution_family(session, scope, found)
-    return PackInputs(unit=unit, resolution_ids=family, period=period, today=today)
+    return PackInputs(unit=unit, resolution_ids=family, period=period, today=today, language=language(request.headers.get("accept-language")))
 
 
 async def _asked(request: Request) -> tuple[Scope, PackInputs] | Response:

@@ -36,6 +36,7 @@ class PackInputs:
     resolution_ids: tuple[int, ...] | None
     period: str
     today: date
+    language: str = "en"  # of the warnings' reasons (api.i18n, from Accept-Language)
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ async def _warnings(session: AsyncSession, scope: Scope, p: PackInputs) -> Async
     async for w, labels in warnings.stream_warnings(session, scope, p.unit, flt, today=p.today):
         yield (
             w.severity, w.kind, labels.unit_code, labels.unit_name, labels.object_label, labels.task_code, w.due_on, w.days, w.progress,
-            w.expected_progress, w.projected_finish_on, w.period, w.value, warnings.reason(w),
+            w.expected_progress, w.projected_finish_on, w.period, w.value, warnings.reason(w, p.language),
         )
 
 

@@ -72,9 +72,9 @@ class WarningType:
     def severity(self) -> Severity:
         return Severity(self.data.severity)
 
-    @strawberry.field(description="Why, in words.")
-    def reason(self) -> str:
-        return warnings.reason(self.data)
+    @strawberry.field(description="Why, in words: English, or Vietnamese when the request's Accept-Language prefers it.")
+    def reason(self, info: Info) -> str:
+        return warnings.reason(self.data, info.context.language)
 
     @strawberry.field(description="The unit that answers for it: the assignee, the task's lead unit (milestone), the measured unit (KPI).")
     async def unit(self, info: Info) -> UnitType | None:
