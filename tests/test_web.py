@@ -258,3 +258,45 @@ def test_a_report_submitted_elsewhere_redraws_the_leaders_board_without_reloadin
     assert done.json()["data"]["progressReportSubmit"]["errors"] == [], done.text
     page.wait(lambda d: d.execute_script("return document.body.dataset.updates") == "1", 15)
     assert page.css("#live").get_attribute("textContent") == "Có cập nhật mới; đã tải lại."
+
+
+def _api(demo: Server, username: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    token = httpx.post(f"{demo.http}/auth/token", json={"username": username, "password": PASSWORD}, timeout=10).json()["access_token"]
+    body = httpx.post(f"{demo.http}/graphql", headers={"Authorization": f"Bearer {token}"}, json={"query": query, "variables": variables or {}}, timeout=20).json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+def test_the_matrix_of_a_resolution_and_a_kpis_history(page: Page, demo: Server) -> None:
+    page.login("p01.leader")
+    page.board()
+    page.css("#resolution option:nth-child(2)").click()  # the first resolution the leader reads
+    page.css("#matrix-link").click()
+    page.css("#matrix tbody tr")
+    header = [th.text for th in page.all("#matrix thead th")][1:]
+    assert header and all(code.startswith("P01") for code in header), header
+    cells = page.all("#matrix tbody td .light")
+    assert cells and all(c.text.strip() for c in cells)  # each cell says its status in words
+    page.go("/#/unit/P01")
+    page.board()
+    attention = page.all("#kpi-attention tbody tr th a")
+    assert attention, "the demo has KPIs in yellow or red under P01"
+    name = attention[0].text
+    attention[0].click()
+    page.wait(lambda d: d.find_element(By.CSS_SELECTOR, "main h1").text.startswith(name))
+    page.css("svg.chart")
+    assert page.all("#kpi-children tbody tr")
+
+
+def test_the_assigner_approves_an_extension_the_assignee_asked_for(page: Page, demo: Server) -> None:
+    mine = _api(demo, "p01.c003.officer", '{ assignments(first: 5, orderBy: DUE_ON, filter: {toMyUnit: true, status: ["in_progress", "not_started"]}) { nodes { id dueOn extensions { status } } } }')
+    target = next(a for a in mine["assignments"]["nodes"] if not any(e["status"] == "pending" for e in a["extensions"]))
+    asked = _api(demo, "p01.c003.officer", "mutation($a: ID!) { extensionRequest(input: {assignmentId: $a, requestedDueOn: \"2031-12-31\", reason: \"Chờ kinh phí\"}) { extension { id } errors { code } } }",
+                 {"a": target["id"]})  # fmt: skip
+    assert asked["extensionRequest"]["errors"] == [], asked
+    extension = asked["extensionRequest"]["extension"]["id"]
+    page.login("p01.manager")
+    page.go(f"/#/assignment/{target['id']}")
+    page.css(f"#form-approve-{extension.replace('=', '')} button, form[id='form-approve-{extension}'] button").click()
+    page.wait(lambda d: "2031-12-31" in d.find_element(By.CSS_SELECTOR, "dl.facts").text)
+    assert "Đã duyệt" in page.text()

@@ -40,14 +40,17 @@ async function route(options = {}) {
   closeLive = () => {};
   header();
   if (!signedIn()) return loginView();
-  const [, page = "", arg = ""] = (location.hash || "#/").split("/");
-  const query = new URLSearchParams(location.hash.split("?")[1] || "");
+  const [path, search = ""] = (location.hash || "#/").slice(1).split("?");
+  const [, page = "", arg = ""] = path.split("/");
+  const query = new URLSearchParams(search);
   show(main, h("p", { class: "loading" }, t("loading")));
   try {
     if (page === "ranking") await rankingView(query);
     else if (page === "work") await workView();
-    else if (page === "assignment") await assignmentView(decodeURIComponent(arg.split("?")[0]));
-    else await unitView(decodeURIComponent(arg.split("?")[0]), query);
+    else if (page === "assignment") await assignmentView(decodeURIComponent(arg));
+    else if (page === "matrix") await matrixView(query);
+    else if (page === "kpi") await kpiView(decodeURIComponent(arg), query);
+    else await unitView(decodeURIComponent(arg), query);
   } catch (error) {
     failure(error);
   }
@@ -112,6 +115,8 @@ const BOARD = `query Board($unit: ID, $res: ID) {
   kpiLights(unit: $unit, filter: {resolution: $res}) { counts { green yellow red measured } children { unit { code } counts { green yellow red measured } } }
   warnings(unit: $unit, first: 20, filter: {resolution: $res}) {
     totalCount nodes { kind severity reason unit { code name } assignment { id code } } }
+  kpiStatuses(unit: $unit, first: 10, filter: {resolution: $res, light: [RED, YELLOW]}) {
+    totalCount nodes { kpi { id code name } unit { code name } period value light targetShare } }
   reportingDiscipline(unit: $unit, resolution: $res) { period figures { completeness timeliness disciplineIndex }
     children { unit { code } figures { completeness timeliness disciplineIndex } } }
   resolutions(first: 50) { nodes { id code title } }
@@ -146,7 +151,8 @@ async function unitView(code, query) {
     h("div", { class: "tools" }, picker,
       h("button", { type: "button", id: "download-xlsx", onclick: () => download(`/reports/pack.xlsx?${params}`, `resolute-${unit.code}.xlsx`).catch(failure) }, `${t("download")} (XLSX)`),
       h("button", { type: "button", id: "download-csv", onclick: () => download(`/reports/progress.csv?${params}`, `resolute-${unit.code}.csv`).catch(failure) }, "CSV"),
-      h("a", { href: `#/ranking?of=${encodeURIComponent(unit.code)}${res ? `&res=${encodeURIComponent(res)}` : ""}` }, t("ranking"))),
+      h("a", { href: `#/ranking?of=${encodeURIComponent(unit.code)}${res ? `&res=${encodeURIComponent(res)}` : ""}` }, t("ranking")),
+      res ? h("a", { href: `#/matrix?res=${encodeURIComponent(res)}`, id: "matrix-link" }, t("matrix")) : null),
     h("section", { class: "figures", "aria-label": t("unit") },
       figure(t("total"), number(f.total)), figure(t("completionRate"), percent(f.completionRate)), figure(t("onTimeRate"), percent(f.onTimeRate)),
       figure(t("overdue"), number(f.overdue), progressLight(f)), figure(t("averageProgress"), f.averageProgress === null ? "–" : `${number(f.averageProgress)}%`),
@@ -173,6 +179,15 @@ async function unitView(code, query) {
         h("span", { class: "reason" }, w.reason), " ", w.unit ? h("a", { href: `#/unit/${encodeURIComponent(w.unit.code)}` }, w.unit.name) : null,
         w.assignment ? [" · ", h("a", { href: `#/assignment/${encodeURIComponent(w.assignment.id)}` }, w.assignment.code || t("open"))] : null)))
         : h("p", { id: "no-warnings" }, t("noWarnings"))),
+    data.kpiStatuses.nodes.length ? h("section", {},
+      h("h2", {}, t("kpiAttention"), " ", h("small", {}, String(data.kpiStatuses.totalCount))),
+      h("div", { class: "scroll" }, h("table", { id: "kpi-attention" },
+        h("thead", {}, h("tr", {}, [t("kpis"), t("unit"), t("period"), t("value"), t("targetShare")].map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, data.kpiStatuses.nodes.map((k) => h("tr", {},
+          h("th", { scope: "row" }, h("a", { href: `#/kpi/${encodeURIComponent(k.kpi.id)}?unit=${encodeURIComponent(unit.code)}` }, k.kpi.name)),
+          h("td", {}, k.unit.name), h("td", {}, k.period),
+          h("td", {}, number(Number(k.value)), " ", light(k.light.toLowerCase(), t(k.light.toLowerCase()))),
+          h("td", {}, percent(k.targetShare)))))))) : null,
     data.reportingDiscipline ? h("section", {},
       h("h2", {}, t("discipline"), " ", h("small", {}, `${t("period")} ${data.reportingDiscipline.period}`)),
       h("p", {}, `${t("completeness")}: ${percent(data.reportingDiscipline.figures.completeness)} · ${t("timeliness")}: ${percent(data.reportingDiscipline.figures.timeliness)}`
@@ -247,6 +262,52 @@ async function rankingView(query) {
   );
 }
 
+// -- a resolution's unit x task matrix, a KPI's history -------------------------------------------------------------
+
+async function matrixView(query) {
+  const res = query.get("res");
+  const after = query.get("after") || null;
+  const data = await gql(`query Matrix($res: ID!, $after: String) { resolution: node(id: $res) { ... on Resolution { code title } }
+    statusMatrix(resolution: $res, first: 20, after: $after) { totalTasks pageInfo { hasNextPage endCursor }
+      units { code name } rows { task { code title } cells { id status progress overdue } } } }`, { res, after });
+  const m = data.statusMatrix;
+  const cell = (a) => {
+    if (!a) return h("td", { class: "empty" }, "");
+    const key = a.overdue ? "red" : a.status === "completed" ? "green" : a.status === "cancelled" ? "none" : "yellow";
+    return h("td", {}, h("a", { href: `#/assignment/${encodeURIComponent(a.id)}` }, light(key, t(a.status), `${a.progress}%`), a.overdue ? ` · ${t("overdue")}` : ""));
+  };
+  show(main,
+    h("h1", {}, t("matrix"), " ", h("small", {}, data.resolution ? `${data.resolution.code} · ${data.resolution.title}` : "")),
+    h("p", {}, t("showing", { n: m.rows.length, total: m.totalTasks })),
+    h("div", { class: "scroll" }, h("table", { class: "matrix", id: "matrix" },
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("task")), m.units.map((u) => h("th", { scope: "col", title: u.name }, u.code)))),
+      h("tbody", {}, m.rows.map((r) => h("tr", {}, h("th", { scope: "row", title: r.task.title }, r.task.code), r.cells.map(cell)))))),
+    m.pageInfo.hasNextPage ? h("p", {}, h("a", { href: `#/matrix?res=${encodeURIComponent(res)}&after=${encodeURIComponent(m.pageInfo.endCursor)}` }, t("more"))) : null,
+  );
+}
+
+async function kpiView(id, query) {
+  let unitId = null;
+  if (query.get("unit")) unitId = (await gql("query($code: String!) { unit(code: $code) { id } }", { code: query.get("unit") })).unit?.id ?? null;
+  const data = await gql(`query Kpi($k: ID!, $u: ID) { kpi: node(id: $k) { ... on Kpi { code name unitOfMeasure direction target
+      latestByChild(unit: $u) { unit { code name } period value light } } }
+    kpiSeries(kpi: $k, unit: $u, last: 24) { period average ownValue green yellow red } }`, { k: id, u: unitId });
+  const k = data.kpi;
+  if (!k) return show(main, h("p", { class: "error", role: "alert" }, "–"));
+  const values = data.kpiSeries.map((p) => Number(p.average ?? p.ownValue ?? 0));
+  const top = Math.max(...values, Number(k.target) || 0, 1e-9);
+  show(main,
+    h("h1", {}, k.name, " ", h("small", {}, `${k.code} · ${k.unitOfMeasure || ""}`)),
+    data.kpiSeries.length ? seriesChart(data.kpiSeries.map((p, i) => ({ period: p.period, value: values[i] / top })),
+      { title: k.name, format: (v) => number(v * top) }) : h("p", {}, t("noData")),
+    h("h2", {}, t("children")),
+    h("div", { class: "scroll" }, h("table", { id: "kpi-children" },
+      h("thead", {}, h("tr", {}, [t("unit"), t("period"), t("value")].map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, k.latestByChild.map((m) => h("tr", {}, h("th", { scope: "row" }, m.unit.name), h("td", {}, m.period),
+        h("td", {}, number(Number(m.value)), " ", m.light ? light(m.light.toLowerCase(), t(m.light.toLowerCase())) : "")))))),
+  );
+}
+
 // -- an officer's work and an assignment -------------------------------------------------------------------------------
 
 async function workView() {
@@ -296,8 +357,23 @@ async function assignmentView(id) {
       h("dt", {}, t("dueOn")), h("dd", {}, a.dueOn),
       h("dt", {}, t("latestReport")), h("dd", {}, a.latestReport ? `${a.latestReport.reportedOn} · ${a.latestReport.progress}% · ${a.latestReport.note || ""}` : "–")),
     ack, report, extension,
-    a.extensions.length ? h("section", {}, h("h2", {}, t("extensions")), h("ul", {}, a.extensions.map((e) => h("li", {}, `${e.requestedDueOn} · ${t(e.status)} · ${e.reason}`)))) : null,
+    a.extensions.length ? h("section", {}, h("h2", {}, t("extensions")), h("ul", {}, a.extensions.map((e) => h("li", {}, `${e.requestedDueOn} · ${t(e.status)} · ${e.reason}`,
+      e.status === "pending" ? decide(e) : null)))) : null,
+    a.status === "completed" ? form("evaluate", [
+      field("rating", t("rating"), { options: ["excellent", "good", "satisfactory", "unsatisfactory"], value: "good" }),
+      field("comment", t("comment"), { textarea: true }),
+    ], t("evaluate"), (v) => gql(`mutation($a: ID!, $r: String!, $c: String) { assignmentEvaluate(input: {assignmentId: $a, rating: $r, comment: $c}) {
+        evaluation { rating } errors { field code message detail } } }`, { a: a.id, r: v.rating, c: v.comment || null }).then((d) => d.assignmentEvaluate)) : null,
   );
+}
+
+/** The assigner's side of a pending extension: approve it, or refuse it with a reason. */
+function decide(extension) {
+  const run = (approve) => (v) => gql(`mutation($id: ID!, $ok: Boolean!, $r: String) { extensionDecide(input: {id: $id, approve: $ok, reason: $r}) {
+      extension { status } errors { field code message detail } } }`, { id: extension.id, ok: approve, r: v.reason || null }).then((d) => d.extensionDecide);
+  return h("div", { class: "decide" },
+    form(`approve-${extension.id}`, [], t("approve"), run(true)),
+    form(`refuse-${extension.id}`, [field("reason", t("reason"), { textarea: true })], t("refuse"), run(false)));
 }
 
 function field(name, label, options) {
