@@ -592,6 +592,26 @@ def vietnamese(x: Json) -> str:
     }[kind]
 
 
+def in_english(x: Json) -> str:
+    """The reason README.md's rules give a warning, in English, from its own figures."""
+    kind, days, due, progress = x["kind"], x["days"], x["dueOn"], x["progress"]
+    if kind == "BEHIND_PACE":
+        text = f"reports {progress}% where a steady pace would reach {x['expectedProgress']}% today"
+        if progress == 0:
+            return text + "; nothing is done yet"
+        if x["severity"] == "RED":
+            return text + f"; at its pace so far it would finish on {x['projectedFinishOn']}, after its due date {due}"
+        return text + f"; at its pace so far it would still finish on {x['projectedFinishOn']}, by its due date {due}"
+    return {
+        "OVERDUE": f"{days} days past its due date {due}, at {progress}%",
+        "MILESTONE_MISSED": f"milestone due {due} is not done ({days} days late)",
+        "REPORT_MISSING": f"no progress report for {x['period']}",
+        "KPI_LIGHT": f"latest value {x['value']} for {x['period']} is {x['severity'].lower()}",
+        "STALE": f"no progress report for {days} days",
+        "UNACKNOWLEDGED": f"not acknowledged {days} days after it was assigned",
+    }[kind]
+
+
 async def test_reasons_speak_the_language_the_request_prefers_and_nothing_else_changes(api: Api) -> None:
     w, _ = edges_world()
     await load(api, w)
@@ -608,4 +628,5 @@ async def test_reasons_speak_the_language_the_request_prefers_and_nothing_else_c
     assert {x["kind"] for x in english} == {"OVERDUE", "BEHIND_PACE", "MILESTONE_MISSED", "REPORT_MISSING", "KPI_LIGHT", "STALE", "UNACKNOWLEDGED"}
     assert [normal(x) for x in vi] == [normal(x) for x in english] and preferred == vi  # the same warnings, only the words differ
     assert [x["reason"] for x in vi] == [vietnamese(x) for x in vi]
+    assert [x["reason"] for x in english] == [in_english(x) for x in english]
     assert await ask("en-GB,vi;q=0.9") == english and await ask("de, fr") == english  # English when it comes first, or when nothing matches

@@ -284,48 +284,43 @@ async def warning_counts(session: AsyncSession, scope: Scope, unit: Unit, flt: W
     return [(kind, severity, int(n)) for kind, severity, n in (await session.execute(query)).all()]
 
 
+# the words of each kind of warning, by language; the figures fill them in (`reason`)
+_WORDS = {
+    "en": {
+        "overdue": "{days} days past its due date {due_on}, at {progress}%",
+        "behind_pace": "reports {progress}% where a steady pace would reach {expected}% today",
+        "nothing_done": "; nothing is done yet",
+        "late_finish": "; at its pace so far it would finish on {projected}, after its due date {due_on}",
+        "in_time": "; at its pace so far it would still finish on {projected}, by its due date {due_on}",
+        "milestone_missed": "milestone due {due_on} is not done ({days} days late)",
+        "report_missing": "no progress report for {period}",
+        "kpi_light": "latest value {value} for {period} is {colour}",
+        "stale": "no progress report for {days} days",
+        "unacknowledged": "not acknowledged {days} days after it was assigned",
+        "red": "red", "yellow": "yellow",
+    },
+    "vi": {
+        "overdue": "quá hạn {days} ngày (hạn {due_on}), mới đạt {progress}%",
+        "behind_pace": "báo cáo {progress}% trong khi theo tiến độ đều thì hôm nay phải đạt {expected}%",
+        "nothing_done": "; chưa làm được gì",
+        "late_finish": "; với tốc độ hiện nay sẽ xong vào {projected}, sau hạn {due_on}",
+        "in_time": "; với tốc độ hiện nay vẫn xong vào {projected}, kịp hạn {due_on}",
+        "milestone_missed": "mốc hạn {due_on} chưa hoàn thành (trễ {days} ngày)",
+        "report_missing": "chưa có báo cáo tiến độ kỳ {period}",
+        "kpi_light": "giá trị mới nhất {value} kỳ {period} ở mức {colour}",
+        "stale": "không có báo cáo tiến độ trong {days} ngày",
+        "unacknowledged": "chưa xác nhận đã nhận sau {days} ngày kể từ khi được giao",
+        "red": "đỏ", "yellow": "vàng",
+    },
+}  # fmt: skip
+
+
 def reason(w: Warning, lang: str = "en") -> str:
     """The warning in words, in English or Vietnamese (api.i18n); the codes are the stable part."""
-    return _reason_vi(w) if lang == "vi" else _reason_en(w)
-
-
-def _reason_en(w: Warning) -> str:
-    if w.kind == "overdue":
-        return f"{w.days} days past its due date {w.due_on}, at {w.progress}%"
+    words = _WORDS.get(lang, _WORDS["en"])
+    figures = {"days": w.days, "due_on": w.due_on, "progress": w.progress, "expected": w.expected_progress, "projected": w.projected_finish_on,
+               "period": w.period, "value": w.value, "colour": words.get(w.severity, w.severity)}  # fmt: skip
+    text = words[w.kind].format(**figures)
     if w.kind == "behind_pace":
-        text = f"reports {w.progress}% where a steady pace would reach {w.expected_progress}% today"
-        if w.progress == 0:
-            return text + "; nothing is done yet"
-        if w.severity == "red":
-            return text + f"; at its pace so far it would finish on {w.projected_finish_on}, after its due date {w.due_on}"
-        return text + f"; at its pace so far it would still finish on {w.projected_finish_on}, by its due date {w.due_on}"
-    if w.kind == "milestone_missed":
-        return f"milestone due {w.due_on} is not done ({w.days} days late)"
-    if w.kind == "report_missing":
-        return f"no progress report for {w.period}"
-    if w.kind == "kpi_light":
-        return f"latest value {w.value} for {w.period} is {w.severity}"
-    if w.kind == "stale":
-        return f"no progress report for {w.days} days"
-    return f"not acknowledged {w.days} days after it was assigned"
-
-
-def _reason_vi(w: Warning) -> str:
-    if w.kind == "overdue":
-        return f"quá hạn {w.days} ngày (hạn {w.due_on}), mới đạt {w.progress}%"
-    if w.kind == "behind_pace":
-        text = f"báo cáo {w.progress}% trong khi theo tiến độ đều thì hôm nay phải đạt {w.expected_progress}%"
-        if w.progress == 0:
-            return text + "; chưa làm được gì"
-        if w.severity == "red":
-            return text + f"; với tốc độ hiện nay sẽ xong vào {w.projected_finish_on}, sau hạn {w.due_on}"
-        return text + f"; với tốc độ hiện nay vẫn xong vào {w.projected_finish_on}, kịp hạn {w.due_on}"
-    if w.kind == "milestone_missed":
-        return f"mốc hạn {w.due_on} chưa hoàn thành (trễ {w.days} ngày)"
-    if w.kind == "report_missing":
-        return f"chưa có báo cáo tiến độ kỳ {w.period}"
-    if w.kind == "kpi_light":
-        return f"giá trị mới nhất {w.value} kỳ {w.period} ở mức {'đỏ' if w.severity == 'red' else 'vàng'}"
-    if w.kind == "stale":
-        return f"không có báo cáo tiến độ trong {w.days} ngày"
-    return f"chưa xác nhận đã nhận sau {w.days} ngày kể từ khi được giao"
+        text += words["nothing_done" if w.progress == 0 else "late_finish" if w.severity == "red" else "in_time"].format(**figures)
+    return text
