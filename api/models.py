@@ -9,6 +9,7 @@ from resolute.api.kpis.models import Kpi, KpiCoordinator, KpiUnitTarget, Measure
 from resolute.api.monitoring.summaries import ProgressSummary
 from resolute.api.org.models import Unit, UnitKind
 from resolute.api.resolutions.models import KeyResult, Objective, Resolution
+from resolute.api.results.models import PublishedResult
 from resolute.api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task, TaskCoordinator
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "Objective",
     "ProgressReport",
     "ProgressSummary",
+    "PublishedResult",
     "RefreshToken",
     "Resolution",
     "Task",

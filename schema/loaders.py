@@ -31,6 +31,7 @@ from resolute.api.org.reads import UnitFilter
 from resolute.api.resolutions import reads as resolution_reads
 from resolute.api.resolutions.models import KeyResult, Objective, Resolution
 from resolute.api.resolutions.reads import CoverageRow
+from resolute.api.results import reads as results_reads
 from resolute.api.tasks import reads as task_reads
 from resolute.api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task
 
@@ -108,7 +109,14 @@ class Loaders:
         self.extensions_by_assignment_id: DataLoader[int, list[Extension]] = DataLoader(self._grouped_by(task_reads.extensions_by_assignment_ids))
         self.evaluations_by_assignment_id: DataLoader[int, list[Evaluation]] = DataLoader(self._grouped_by(task_reads.evaluations_by_assignment_ids))
         self.family_by_resolution_id: DataLoader[int, tuple[int, ...]] = DataLoader(self._families)
+        self.result_hashes_by_id: DataLoader[int, str | None] = DataLoader(self._result_hashes)
 
+
+    async def _result_hashes(self, ids: Sequence[int]) -> list[str | None]:
+        """The hash the audit chain recorded for each published snapshot: one statement."""
+        async with self._db.use() as session:
+            found = await results_reads.hashes_on_record(session, ids)
+        return [found.get(pk) for pk in ids]
 
     async def _families(self, ids: Sequence[int]) -> list[tuple[int, ...]]:
         """Each resolution's family (itself and its programmes down the chain): one statement per resolution."""

@@ -31,6 +31,8 @@ from resolute.schema.org.mutations import OrgMutation
 from resolute.schema.org.queries import OrgQuery
 from resolute.schema.resolutions.mutations import ResolutionsMutation
 from resolute.schema.resolutions.queries import ResolutionsQuery
+from resolute.schema.results.mutations import ResultsMutation
+from resolute.schema.results.queries import ResultsQuery
 from resolute.schema.tasks.mutations import TasksMutation
 from resolute.schema.tasks.queries import TasksQuery
 from resolute.schema.text_input import ControlCharacters
@@ -47,8 +49,8 @@ class NodeQuery:
         return await resolve_node(info, id)
 
 
-Query = merge_types("Query", (NodeQuery, OrgQuery, AccountsQuery, ResolutionsQuery, KpisQuery, TasksQuery, MonitoringQuery, WarningsQuery, AuditQuery))
-Mutation = merge_types("Mutation", (OrgMutation, AccountsMutation, ResolutionsMutation, KpisMutation, TasksMutation))
+Query = merge_types("Query", (NodeQuery, OrgQuery, AccountsQuery, ResolutionsQuery, KpisQuery, TasksQuery, MonitoringQuery, WarningsQuery, AuditQuery, ResultsQuery))
+Mutation = merge_types("Mutation", (OrgMutation, AccountsMutation, ResolutionsMutation, KpisMutation, TasksMutation, ResultsMutation))
 
 MAX_QUERY_DEPTH = 12
 MAX_ALIASES = 30

@@ -7,6 +7,7 @@ them when they are missing and it may (root, apt-get), else these tests are skip
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -300,3 +301,11 @@ def test_the_assigner_approves_an_extension_the_assignee_asked_for(page: Page, d
     page.css(f"#form-approve-{extension.replace('=', '')} button, form[id='form-approve-{extension}'] button").click()
     page.wait(lambda d: "2031-12-31" in d.find_element(By.CSS_SELECTOR, "dl.facts").text)
     assert "Đã duyệt" in page.text()
+
+
+def test_the_demo_has_published_results_and_a_correction(demo: Server) -> None:
+    central = _api(demo, "admin", '{ resolution(code: "57-NQ/TW") { id } }')["resolution"]["id"]
+    listed = _api(demo, "p01.leader", "query($r: ID!) { publishedResults(resolution: $r) { nodes { version reason verified contentHash content } } }", {"r": central})
+    nodes = listed["publishedResults"]["nodes"]
+    assert [(n["version"], n["verified"], bool(n["reason"])) for n in nodes] == [(2, True, True), (1, True, False)]
+    assert all(hashlib.sha256(n["content"].encode()).hexdigest() == n["contentHash"] for n in nodes)

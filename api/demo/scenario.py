@@ -23,6 +23,7 @@ from resolute.api.kpis import service as kpis
 from resolute.api.kpis.models import Measurement
 from resolute.api.resolutions import service as resolutions
 from resolute.api.resolutions.models import KeyResult, Objective, Resolution
+from resolute.api.results import service as results
 from resolute.api.tasks import service as tasks
 from resolute.api.tasks.models import Assignment, Extension
 from resolute.api.transaction import Outcome, Tx, UnitOfWork, operation
@@ -102,4 +103,9 @@ async def _play(uow: UnitOfWork, policy: Policy) -> list[str]:
     if measurement is not None:
         _done(await kpis.correct_measurement(manager, measurement_id=measurement.id, version=None, value=measurement.value, reason="Đối chiếu lại số liệu", note="Đã kiểm tra"))
         done.append("one measurement corrected by p01.manager (history kept)")
+    if central is not None:
+        quarter = f"{today.year}-Q{(today.month - 1) // 3 + 1}"
+        _done(await results.publish_results(tw, resolution_id=central.id, period=quarter))
+        _done(await results.publish_results(tw, resolution_id=central.id, period=quarter, reason="Bổ sung số liệu báo cáo muộn của các tỉnh"))
+        done.append(f"57-NQ/TW's results for {quarter} published, then corrected (version 2; see publishedResults)")
     return done
