@@ -5,7 +5,15 @@ from resolute.api.audit.models import AuditEvent
 from resolute.api.auth.models import AuthSession, RefreshToken
 from resolute.api.db import Base
 from resolute.api.idempotency.models import IdempotencyKey
-from resolute.api.kpis.models import Kpi, KpiCoordinator, KpiUnitTarget, Measurement, MeasurementRevision
+from resolute.api.kpis.models import (
+    DecompositionTarget,
+    Kpi,
+    KpiCoordinator,
+    KpiUnitTarget,
+    Measurement,
+    MeasurementRevision,
+    TargetDecomposition,
+)
 from resolute.api.monitoring.summaries import ProgressSummary
 from resolute.api.org.models import Unit, UnitKind
 from resolute.api.resolutions.models import KeyResult, Objective, Resolution
@@ -17,6 +25,7 @@ __all__ = [
     "AuditEvent",
     "AuthSession",
     "Base",
+    "DecompositionTarget",
     "Evaluation",
     "Extension",
     "Grant",
@@ -34,6 +43,7 @@ __all__ = [
     "PublishedResult",
     "RefreshToken",
     "Resolution",
+    "TargetDecomposition",
     "Task",
     "TaskCoordinator",
     "Unit",

@@ -22,8 +22,9 @@ from resolute.api.accounts.models import Grant, User
 from resolute.api.audit import reads as audit_reads
 from resolute.api.audit.models import AuditEvent
 from resolute.api.db import RequestDB
+from resolute.api.kpis import decomposition
 from resolute.api.kpis import reads as kpi_reads
-from resolute.api.kpis.models import Kpi, Measurement, MeasurementRevision
+from resolute.api.kpis.models import Kpi, Measurement, MeasurementRevision, TargetDecomposition
 from resolute.api.monitoring import rollups
 from resolute.api.org import reads as org_reads
 from resolute.api.org.models import Unit
@@ -110,7 +111,17 @@ class Loaders:
         self.evaluations_by_assignment_id: DataLoader[int, list[Evaluation]] = DataLoader(self._grouped_by(task_reads.evaluations_by_assignment_ids))
         self.family_by_resolution_id: DataLoader[int, tuple[int, ...]] = DataLoader(self._families)
         self.result_hashes_by_id: DataLoader[int, str | None] = DataLoader(self._result_hashes)
+        self.decomposition_by_kpi_id: DataLoader[tuple[int, Any], TargetDecomposition | None] = DataLoader(self._keyed(decomposition.decompositions_of, lambda: None))
+        self.decomposition_target_pages: DataLoader[tuple[int, Any], list[Any]] = DataLoader(self._keyed(decomposition.target_pages, list))
+        self.decomposition_target_count: DataLoader[int, int] = DataLoader(self._counted(decomposition.count_targets))
+        self.consistency_by_decomposition: DataLoader[tuple[TargetDecomposition, Kpi], list[Any]] = DataLoader(self._consistency, cache_key_fn=lambda pair: pair[0].id)
 
+
+    async def _consistency(self, pairs: Sequence[tuple[TargetDecomposition, Kpi]]) -> list[list[Any]]:
+        """Each decomposition's consistency check: one statement for all."""
+        async with self._db.use() as session:
+            found = await decomposition.consistency(session, self._scope, pairs)
+        return [found[d.id] for d, _ in pairs]
 
     async def _result_hashes(self, ids: Sequence[int]) -> list[str | None]:
         """The hash the audit chain recorded for each published snapshot: one statement."""

@@ -20,6 +20,7 @@ from resolute.schema.context import Info
 from resolute.schema.cost import CostLimit
 from resolute.schema.documents import DocumentCache, Rules
 from resolute.schema.introspection import IntrospectionGate
+from resolute.schema.kpis.decomposition import DecompositionMutation
 from resolute.schema.kpis.mutations import KpisMutation
 from resolute.schema.kpis.queries import KpisQuery
 from resolute.schema.live import HttpSubscriptions, LiveSubscription
@@ -50,7 +51,7 @@ class NodeQuery:
 
 
 Query = merge_types("Query", (NodeQuery, OrgQuery, AccountsQuery, ResolutionsQuery, KpisQuery, TasksQuery, MonitoringQuery, WarningsQuery, AuditQuery, ResultsQuery))
-Mutation = merge_types("Mutation", (OrgMutation, AccountsMutation, ResolutionsMutation, KpisMutation, TasksMutation, ResultsMutation))
+Mutation = merge_types("Mutation", (OrgMutation, AccountsMutation, ResolutionsMutation, KpisMutation, DecompositionMutation, TasksMutation, ResultsMutation))
 
 MAX_QUERY_DEPTH = 12
 MAX_ALIASES = 30

@@ -19,8 +19,10 @@ from resolute.api.auth.passwords import hash_password
 from resolute.api.auth.principal import load_principal
 from resolute.api.auth.tokens import TokenClaims
 from resolute.api.errors import ServiceError
+from resolute.api.kpis import decomposition
 from resolute.api.kpis import service as kpis
-from resolute.api.kpis.models import Measurement
+from resolute.api.kpis.models import Kpi, Measurement
+from resolute.api.org.models import Unit
 from resolute.api.resolutions import service as resolutions
 from resolute.api.resolutions.models import KeyResult, Objective, Resolution
 from resolute.api.results import service as results
@@ -78,6 +80,9 @@ async def _play(uow: UnitOfWork, policy: Policy) -> list[str]:
         has_key_results = objective is not None and bool(await session.scalar(select(func.count()).select_from(KeyResult).where(KeyResult.objective_id == objective.id)))
         central = await session.scalar(select(Resolution).where(Resolution.code == "57-NQ/TW"))
         measurement = await session.scalar(select(Measurement).where(Measurement.unit_id == manager.scope.principal.unit_id).order_by(Measurement.id))  # type: ignore[union-attr]
+        below = select(Unit.id).where(Unit.parent_id == Kpi.lead_unit_id, Unit.archived_at.is_(None)).exists()
+        split_kpi = await session.scalar(select(Kpi).where(below).order_by(Kpi.code))  # a KPI whose lead unit has units below it
+        parts = list(await session.scalars(select(Unit).where(Unit.parent_id == split_kpi.lead_unit_id, Unit.archived_at.is_(None)).order_by(Unit.code).limit(10))) if split_kpi else []
     today = officer.today
     for assignment in mine[:3]:
         _done(await tasks.acknowledge(officer, assignment_id=assignment.id))
@@ -103,6 +108,12 @@ async def _play(uow: UnitOfWork, policy: Policy) -> list[str]:
     if measurement is not None:
         _done(await kpis.correct_measurement(manager, measurement_id=measurement.id, version=None, value=measurement.value, reason="Đối chiếu lại số liệu", note="Đã kiểm tra"))
         done.append("one measurement corrected by p01.manager (history kept)")
+    if split_kpi is not None and parts:
+        year = str(today.year + 1)  # next year's targets: each unit below the lead unit holds its target (an average)
+        targets = [(u.id, split_kpi.target) for u in parts]
+        draft = _done(await decomposition.save(tw, kpi_id=split_kpi.id, period=year, aggregation="average", targets=targets, version=None))
+        _done(await decomposition.activate(tw, kpi_id=split_kpi.id, period=year, version=draft.version))  # type: ignore[attr-defined]
+        done.append(f"{split_kpi.code}'s target for {year} decomposed over the {len(parts)} units below its lead unit, and activated")
     if central is not None:
         quarter = f"{today.year}-Q{(today.month - 1) // 3 + 1}"
         _done(await results.publish_results(tw, resolution_id=central.id, period=quarter))

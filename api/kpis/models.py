@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, query_expression
 
 from resolute.api.db import Base, UtcDateTime, utcnow
 
-__all__ = ["DIRECTIONS", "FREQUENCIES", "GROUPS", "Kpi", "KpiCoordinator", "KpiUnitTarget", "Measurement", "MeasurementRevision"]
+__all__ = ["DIRECTIONS", "FREQUENCIES", "GROUPS", "DecompositionTarget", "Kpi", "KpiCoordinator", "KpiUnitTarget", "Measurement", "MeasurementRevision", "TargetDecomposition"]
 
 DIRECTIONS = ("increase", "decrease")
 GROUPS = ("development", "public_service", "party_building", "anti_corruption")
@@ -95,3 +95,29 @@ class MeasurementRevision(Base):
     replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     replaced_at: Mapped[datetime] = mapped_column(UtcDateTime())
     reason: Mapped[str] = mapped_column(String(1000))
+
+
+class TargetDecomposition(Base):
+    """A KPI's target split over the units below its lead unit for one period (api.kpis.decomposition)."""
+
+    __tablename__ = "target_decompositions"
+    __table_args__ = (UniqueConstraint("kpi_id", "period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kpi_id: Mapped[int] = mapped_column(ForeignKey("kpis.id"), index=True)
+    period: Mapped[str] = mapped_column(String(7))
+    aggregation: Mapped[str] = mapped_column(String(16))  # how children's targets make their parent's: sum, average, minimum, maximum, share
+    status: Mapped[str] = mapped_column(String(16))  # draft (saved as it is) or active (reconciles, locked)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class DecompositionTarget(Base):
+    """One unit's target in a decomposition."""
+
+    __tablename__ = "decomposition_targets"
+
+    decomposition_id: Mapped[int] = mapped_column(ForeignKey("target_decompositions.id", ondelete="CASCADE"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True, index=True)
+    target: Mapped[Decimal] = mapped_column(Amount)

@@ -36,6 +36,7 @@ from resolute.schema.pagination import (
 )
 
 if TYPE_CHECKING:
+    from resolute.schema.kpis.decomposition import TargetDecompositionType
     from resolute.schema.resolutions.types import ResolutionType
 
 __all__ = ["KpiType", "MeasurementType", "TrafficLight"]
@@ -246,6 +247,17 @@ class KpiType(Node):
             rows, first=first, after=after, ordering=BY_CODE, key=lambda pair: pair[0].code,
             wrap=lambda pair: UnitTarget(unit=UnitType.of(pair[0]), target=pair[1]), count=lambda: loaders.unit_target_count_by_kpi_id.load(kpi_id),
         )
+
+    @strawberry.field(description="Its target decomposition for a period (a month, a quarter or a year), if there is one.")
+    async def decomposition(
+        self, info: Info, period: str
+    ) -> Annotated[TargetDecompositionType, strawberry.lazy("resolute.schema.kpis.decomposition")] | None:
+        from resolute.schema.kpis.decomposition import TargetDecompositionType
+
+        if len(period) > 7:
+            return None
+        row = await info.context.loaders.decomposition_by_kpi_id.load((self.row.id, (("period", period),)))
+        return TargetDecompositionType(row=row, kpi_row=self.row) if row else None
 
     @strawberry.field
     async def resolution(self, info: Info) -> Annotated[ResolutionType, strawberry.lazy("resolute.schema.resolutions.types")] | None:
