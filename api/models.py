@@ -18,6 +18,7 @@ from resolute.api.monitoring.summaries import ProgressSummary
 from resolute.api.org.models import Unit, UnitKind
 from resolute.api.resolutions.models import KeyResult, Objective, Resolution
 from resolute.api.results.models import PublishedResult
+from resolute.api.reviews.models import Review, ReviewAdjustment, ReviewConfidence
 from resolute.api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task, TaskCoordinator
 
 __all__ = [
@@ -43,6 +44,9 @@ __all__ = [
     "PublishedResult",
     "RefreshToken",
     "Resolution",
+    "Review",
+    "ReviewAdjustment",
+    "ReviewConfidence",
     "TargetDecomposition",
     "Task",
     "TaskCoordinator",

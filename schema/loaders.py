@@ -33,6 +33,8 @@ from resolute.api.resolutions import reads as resolution_reads
 from resolute.api.resolutions.models import KeyResult, Objective, Resolution
 from resolute.api.resolutions.reads import CoverageRow
 from resolute.api.results import reads as results_reads
+from resolute.api.reviews import reads as review_reads
+from resolute.api.reviews.models import Review, ReviewAdjustment, ReviewConfidence
 from resolute.api.tasks import reads as task_reads
 from resolute.api.tasks.models import Assignment, Evaluation, Extension, Milestone, ProgressReport, Task
 
@@ -111,6 +113,11 @@ class Loaders:
         self.evaluations_by_assignment_id: DataLoader[int, list[Evaluation]] = DataLoader(self._grouped_by(task_reads.evaluations_by_assignment_ids))
         self.family_by_resolution_id: DataLoader[int, tuple[int, ...]] = DataLoader(self._families)
         self.result_hashes_by_id: DataLoader[int, str | None] = DataLoader(self._result_hashes)
+        # reviews, by the objective or the KPI they review (keyed with subject, first, after), their confidences and adjustments
+        self.review_pages: DataLoader[tuple[int, Any], list[Review]] = DataLoader(self._keyed(review_reads.review_pages, list))
+        self.review_counts: DataLoader[tuple[int, Any], int] = DataLoader(self._keyed(review_reads.count_reviews, int))
+        self.confidences_by_review_id: DataLoader[int, list[ReviewConfidence]] = DataLoader(self._grouped_by(review_reads.confidences_by_review_ids))
+        self.adjustments_by_review_id: DataLoader[int, list[ReviewAdjustment]] = DataLoader(self._grouped_by(review_reads.adjustments_by_review_ids))
         self.decomposition_by_kpi_id: DataLoader[tuple[int, Any], TargetDecomposition | None] = DataLoader(self._keyed(decomposition.decompositions_of, lambda: None))
         self.decomposition_target_pages: DataLoader[tuple[int, Any], list[Any]] = DataLoader(self._keyed(decomposition.target_pages, list))
         self.decomposition_target_count: DataLoader[int, int] = DataLoader(self._counted(decomposition.count_targets))

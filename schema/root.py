@@ -34,6 +34,7 @@ from resolute.schema.resolutions.mutations import ResolutionsMutation
 from resolute.schema.resolutions.queries import ResolutionsQuery
 from resolute.schema.results.mutations import ResultsMutation
 from resolute.schema.results.queries import ResultsQuery
+from resolute.schema.reviews.mutations import ReviewsMutation
 from resolute.schema.tasks.mutations import TasksMutation
 from resolute.schema.tasks.queries import TasksQuery
 from resolute.schema.text_input import ControlCharacters
@@ -51,7 +52,7 @@ class NodeQuery:
 
 
 Query = merge_types("Query", (NodeQuery, OrgQuery, AccountsQuery, ResolutionsQuery, KpisQuery, TasksQuery, MonitoringQuery, WarningsQuery, AuditQuery, ResultsQuery))
-Mutation = merge_types("Mutation", (OrgMutation, AccountsMutation, ResolutionsMutation, KpisMutation, DecompositionMutation, TasksMutation, ResultsMutation))
+Mutation = merge_types("Mutation", (OrgMutation, AccountsMutation, ResolutionsMutation, KpisMutation, DecompositionMutation, TasksMutation, ResultsMutation, ReviewsMutation))
 
 MAX_QUERY_DEPTH = 12
 MAX_ALIASES = 30

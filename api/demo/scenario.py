@@ -26,6 +26,7 @@ from resolute.api.org.models import Unit
 from resolute.api.resolutions import service as resolutions
 from resolute.api.resolutions.models import KeyResult, Objective, Resolution
 from resolute.api.results import service as results
+from resolute.api.reviews import service as reviews
 from resolute.api.tasks import service as tasks
 from resolute.api.tasks.models import Assignment, Extension
 from resolute.api.transaction import Outcome, Tx, UnitOfWork, operation
@@ -80,6 +81,9 @@ async def _play(uow: UnitOfWork, policy: Policy) -> list[str]:
         has_key_results = objective is not None and bool(await session.scalar(select(func.count()).select_from(KeyResult).where(KeyResult.objective_id == objective.id)))
         central = await session.scalar(select(Resolution).where(Resolution.code == "57-NQ/TW"))
         measurement = await session.scalar(select(Measurement).where(Measurement.unit_id == manager.scope.principal.unit_id).order_by(Measurement.id))  # type: ignore[union-attr]
+        programme_kpi = await session.scalar(
+            select(Kpi).join(Resolution, Resolution.id == Kpi.resolution_id).where(Resolution.issuing_unit_id == manager.scope.principal.unit_id).order_by(Kpi.code)  # type: ignore[union-attr]
+        )
         below = select(Unit.id).where(Unit.parent_id == Kpi.lead_unit_id, Unit.archived_at.is_(None)).exists()
         split_kpi = await session.scalar(select(Kpi).where(below).order_by(Kpi.code))  # a KPI whose lead unit has units below it
         parts = list(await session.scalars(select(Unit).where(Unit.parent_id == split_kpi.lead_unit_id, Unit.archived_at.is_(None)).order_by(Unit.code).limit(10))) if split_kpi else []
@@ -114,6 +118,15 @@ async def _play(uow: UnitOfWork, policy: Policy) -> list[str]:
         draft = _done(await decomposition.save(tw, kpi_id=split_kpi.id, period=year, aggregation="average", targets=targets, version=None))
         _done(await decomposition.activate(tw, kpi_id=split_kpi.id, period=year, version=draft.version))  # type: ignore[attr-defined]
         done.append(f"{split_kpi.code}'s target for {year} decomposed over the {len(parts)} units below its lead unit, and activated")
+    if programme_kpi is not None:
+        step = 1 if programme_kpi.direction == "increase" else -1  # a little further, in its direction: its thresholds still hold
+        review = _done(await reviews.record_review(
+            manager, objective_id=None, kpi_id=programme_kpi.id, cadence="monthly", held_on=today, narrative="Giao ban tháng: các xã báo cáo đủ, hai xã chậm",
+            decisions="Nâng chỉ tiêu năm; đôn đốc hai xã chậm", confidences=[reviews.Confidence(None, "at_risk", "hai xã chậm tiến độ")],
+            adjustments=[reviews.Adjustment(programme_kpi.id, None, programme_kpi.target + step, None, "Kết quả quý trước vượt kế hoạch")],
+            approved_by_id=tw.scope.principal.user_id,  # type: ignore[union-attr]
+        ))  # fmt: skip
+        done.append(f"a monthly review of {programme_kpi.code} by p01.manager, its target adjusted with admin's approval (review {review.id})")  # type: ignore[attr-defined]
     if central is not None:
         quarter = f"{today.year}-Q{(today.month - 1) // 3 + 1}"
         _done(await results.publish_results(tw, resolution_id=central.id, period=quarter))

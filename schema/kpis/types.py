@@ -34,6 +34,7 @@ from resolute.schema.pagination import (
     check_window,
     window,
 )
+from resolute.schema.reviews.types import REVIEWS_AFTER, REVIEWS_FIRST, ReviewType, reviews_of
 
 if TYPE_CHECKING:
     from resolute.schema.kpis.decomposition import TargetDecompositionType
@@ -247,6 +248,10 @@ class KpiType(Node):
             rows, first=first, after=after, ordering=BY_CODE, key=lambda pair: pair[0].code,
             wrap=lambda pair: UnitTarget(unit=UnitType.of(pair[0]), target=pair[1]), count=lambda: loaders.unit_target_count_by_kpi_id.load(kpi_id),
         )
+
+    @strawberry.field(description="Its review check-ins, newest first.")
+    async def reviews(self, info: Info, first: REVIEWS_FIRST = 20, after: REVIEWS_AFTER = None) -> Connection[ReviewType]:
+        return await reviews_of(info, "kpi", self.row.id, first, after)
 
     @strawberry.field(description="Its target decomposition for a period (a month, a quarter or a year), if there is one.")
     async def decomposition(

@@ -27,6 +27,7 @@ from resolute.schema.pagination import (
     build_connection,
     check_first,
 )
+from resolute.schema.reviews.types import REVIEWS_AFTER, REVIEWS_FIRST, ReviewType, reviews_of
 
 __all__ = ["CoverageState", "KeyResultType", "ObjectiveType", "ResolutionType"]
 
@@ -138,6 +139,12 @@ class ObjectiveType(Node):
     @strawberry.field(description="At most five, in order.")
     async def key_results(self, info: Info) -> list[KeyResultType]:
         return [KeyResultType.of(row) for row in await info.context.loaders.key_results_by_objective_id.load(self.row.id)]
+
+    @strawberry.field(description="Its review check-ins, newest first.")
+    async def reviews(
+        self, info: Info, first: REVIEWS_FIRST = 20, after: REVIEWS_AFTER = None
+    ) -> Connection[ReviewType]:
+        return await reviews_of(info, "objective", self.row.id, first, after)
 
 
 @strawberry.type(name="Resolution", description="A strategic document issued by a unit; an action programme implements a higher one.")

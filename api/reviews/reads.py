@@ -1,0 +1,48 @@
+"""Reading reviews: through the objective or KPI they review (seen by whoever reads it), newest first, batched."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from resolute.api.access.scope import Scope
+from resolute.api.keyset import counts_by_parent, pages_by_parent
+from resolute.api.reviews.models import Review, ReviewAdjustment, ReviewConfidence
+
+__all__ = ["adjustments_by_review_ids", "confidences_by_review_ids", "count_reviews", "review_pages"]
+
+
+def _of(subject: str, ids: Sequence[int]) -> Any:
+    column = Review.objective_id if subject == "objective" else Review.kpi_id
+    return column, select(Review).where(column.in_(set(ids)))
+
+
+async def review_pages(session: AsyncSession, scope: Scope, ids: Sequence[int], *, subject: str, first: int, after: int | None) -> dict[int, list[Review]]:
+    """For each objective (or KPI), up to first+1 of its reviews, newest first (by id), after the cursor's id."""
+    column, query = _of(subject, ids)
+    if after is not None:
+        query = query.where(Review.id < after)
+    return await pages_by_parent(session, query, parent=column, order=[Review.id.desc()], first=first)
+
+
+async def count_reviews(session: AsyncSession, scope: Scope, ids: Sequence[int], *, subject: str) -> dict[int, int]:
+    column, query = _of(subject, ids)
+    return await counts_by_parent(session, query, parent=column)
+
+
+async def confidences_by_review_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, list[ReviewConfidence]]:
+    grouped: dict[int, list[ReviewConfidence]] = defaultdict(list)
+    for row in await session.scalars(select(ReviewConfidence).where(ReviewConfidence.review_id.in_(set(ids))).order_by(ReviewConfidence.id)):
+        grouped[row.review_id].append(row)
+    return grouped
+
+
+async def adjustments_by_review_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, list[ReviewAdjustment]]:
+    grouped: dict[int, list[ReviewAdjustment]] = defaultdict(list)
+    for row in await session.scalars(select(ReviewAdjustment).where(ReviewAdjustment.review_id.in_(set(ids))).order_by(ReviewAdjustment.id)):
+        grouped[row.review_id].append(row)
+    return grouped
