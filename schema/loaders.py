@@ -114,6 +114,7 @@ class Loaders:
         self.family_by_resolution_id: DataLoader[int, tuple[int, ...]] = DataLoader(self._families)
         self.result_hashes_by_id: DataLoader[int, str | None] = DataLoader(self._result_hashes)
         # reviews, by the objective or the KPI they review (keyed with subject, first, after), their confidences and adjustments
+        self.reviews_by_id: DataLoader[int, Review | None] = DataLoader(self._by_ids(review_reads.reviews_by_ids))
         self.review_pages: DataLoader[tuple[int, Any], list[Review]] = DataLoader(self._keyed(review_reads.review_pages, list))
         self.review_counts: DataLoader[tuple[int, Any], int] = DataLoader(self._keyed(review_reads.count_reviews, int))
         self.confidences_by_review_id: DataLoader[int, list[ReviewConfidence]] = DataLoader(self._grouped_by(review_reads.confidences_by_review_ids))

@@ -6,13 +6,21 @@ statements whatever the number of objectives."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 
 from resolute.api import clock
+from resolute.api.kpis.models import Measurement
 from resolute.api.reviews.models import Review
-from resolute.schema.ids import encode_id
+from resolute.schema.ids import decode_any, encode_id
+
+
+def decode(global_id: str) -> int:
+    decoded = decode_any(global_id)
+    assert decoded is not None
+    return decoded[1]
 from tests.support import Api, StatementCounter, unit, user
 
 Json = dict[str, Any]
@@ -147,3 +155,38 @@ async def test_reading_reviews_costs_the_same_for_one_objective_or_three(api: Ap
     statements.reset()
     await api.data(query, as_user="viewer")
     assert statements.count == many
+
+
+async def test_a_review_that_reads_otherwise_than_the_kpis_values_is_a_warning(api: Api) -> None:
+    w = await setup(api)
+    kpi_id = decode(w["kpi"])
+    units = {code: decode(gid) for code, gid in w["units"].items()}
+    month = (clock.today().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    async with api.engine.begin() as conn:  # K1 (thresholds: green from 62, red below 54): red at P01, green at P02
+        await conn.execute(insert(Measurement), [{"kpi_id": kpi_id, "unit_id": units["P01"], "period": month, "value": Decimal("50")},
+                                                 {"kpi_id": kpi_id, "unit_id": units["P02"], "period": month, "value": Decimal("70")}])  # fmt: skip
+    query = """{ warnings(first: 50, filter: {kinds: [CONFIDENCE_DIVERGENCE]}) { nodes { severity reason period value unit { code } kpi { code }
+      review { narrative } dueOn } } }"""
+
+    async def review(confidence: str, held: date) -> None:
+        given = {"kpiId": w["kpi"], "cadence": "monthly", "heldOn": held.isoformat(), "narrative": confidence, "confidences": [{"confidence": confidence}]}
+        assert (await api.data(RECORD, {"in": given}, as_user="admin"))["reviewRecord"]["errors"] == []
+
+    today = clock.today()
+    assert (await api.data(query, as_user="admin"))["warnings"]["nodes"] == []  # no review, nothing to diverge from
+    await review("on_track", today - timedelta(days=3))
+    (got,) = (await api.data(query, as_user="admin"))["warnings"]["nodes"]
+    held = (today - timedelta(days=3)).isoformat()
+    assert got == {"severity": "RED", "reason": f"reviewed on {held} as on track, but 1 of its latest values are red", "period": "on_track",
+                   "value": "1", "unit": {"code": "TW"}, "kpi": {"code": "K1"}, "review": {"narrative": "on_track"}, "dueOn": held}  # fmt: skip
+    assert (await api.data(query, as_user="p01"))["warnings"]["nodes"] == []  # held at TW, above P01's manager: not its warning
+    await review("at_risk", today - timedelta(days=1))  # the latest review rules: at risk is no divergence
+    assert (await api.data(query, as_user="admin"))["warnings"]["nodes"] == []
+    async with api.engine.begin() as conn:
+        await conn.execute(update(Measurement).where(Measurement.unit_id == units["P01"]).values(value=Decimal("65")))
+    await review("off_track", today)
+    (got,) = (await api.data(query, as_user="admin"))["warnings"]["nodes"]
+    assert (got["severity"], got["value"], got["reason"]) == ("YELLOW", "2", f"reviewed on {today.isoformat()} as off track, but all 2 of its latest values are green")
+    token = await api.token_for("admin")
+    vi = (await api.client.post("/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}", "Accept-Language": "vi"})).json()
+    assert vi["data"]["warnings"]["nodes"][0]["reason"] == f"họp đánh giá ngày {today.isoformat()} nhận định chệch hướng, nhưng cả 2 giá trị mới nhất đều đạt (xanh)"

@@ -114,7 +114,7 @@ const BOARD = `query Board($unit: ID, $res: ID) {
     childCount children { unit { id code name kind } figures { ${FIGURES} } } }
   kpiLights(unit: $unit, filter: {resolution: $res}) { counts { green yellow red measured } children { unit { code } counts { green yellow red measured } } }
   warnings(unit: $unit, first: 20, filter: {resolution: $res}) {
-    totalCount nodes { kind severity reason unit { code name } assignment { id code } } }
+    totalCount nodes { kind severity reason unit { code name } assignment { id code } kpi { id name } } }
   kpiStatuses(unit: $unit, first: 10, filter: {resolution: $res, light: [RED, YELLOW]}) {
     totalCount nodes { kpi { id code name } unit { code name } period value light targetShare } }
   reportingDiscipline(unit: $unit, resolution: $res) { period figures { completeness timeliness disciplineIndex }
@@ -177,7 +177,8 @@ async function unitView(code, query) {
       data.warnings.nodes.length ? h("ul", { id: "warnings" }, data.warnings.nodes.map((w) => h("li", { class: `warning ${w.severity.toLowerCase()}` },
         light(w.severity === "RED" ? "red" : "yellow", w.severity === "RED" ? t("red") : t("yellow")), " ",
         h("span", { class: "reason" }, w.reason), " ", w.unit ? h("a", { href: `#/unit/${encodeURIComponent(w.unit.code)}` }, w.unit.name) : null,
-        w.assignment ? [" · ", h("a", { href: `#/assignment/${encodeURIComponent(w.assignment.id)}` }, w.assignment.code || t("open"))] : null)))
+        w.assignment ? [" · ", h("a", { href: `#/assignment/${encodeURIComponent(w.assignment.id)}` }, w.assignment.code || t("open"))] : null,
+        !w.assignment && w.kpi ? [" · ", h("a", { href: `#/kpi/${encodeURIComponent(w.kpi.id)}?unit=${encodeURIComponent(unit.code)}` }, w.kpi.name)] : null)))
         : h("p", { id: "no-warnings" }, t("noWarnings"))),
     data.kpiStatuses.nodes.length ? h("section", {},
       h("h2", {}, t("kpiAttention"), " ", h("small", {}, String(data.kpiStatuses.totalCount))),

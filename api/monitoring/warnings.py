@@ -41,14 +41,15 @@ from resolute.api.kpis.models import Kpi
 from resolute.api.kpis.rules import light
 from resolute.api.monitoring.lights import KpiFilter, latest_lights
 from resolute.api.org.models import Unit
-from resolute.api.org.tree import in_subtree
+from resolute.api.org.tree import in_subtree, under
+from resolute.api.reviews.models import Review, ReviewConfidence
 from resolute.api.sqlcalendar import days_between
 from resolute.api.tasks import rules
 from resolute.api.tasks.models import Assignment, Milestone, ProgressReport, Task
 
 __all__ = ["ASSIGNMENT_KINDS", "KINDS", "SEVERITIES", "Thresholds", "Warning", "WarningFilter", "count_warnings", "list_warnings", "reason", "stream_warnings", "warning_counts"]
 
-KINDS = ("overdue", "behind_pace", "milestone_missed", "report_missing", "kpi_light", "stale", "unacknowledged")
+KINDS = ("overdue", "behind_pace", "milestone_missed", "report_missing", "kpi_light", "stale", "unacknowledged", "confidence_divergence")
 ASSIGNMENT_KINDS = ("overdue", "behind_pace", "report_missing", "stale", "unacknowledged")
 SEVERITIES = ("red", "yellow")
 
@@ -184,12 +185,58 @@ def _kpi_lights(scope: Scope, flt: WarningFilter, unit: Unit) -> Select[Any]:
     return select(*_columns(**cols)).select_from(ranked).join(Kpi, Kpi.id == ranked.c.kpi_id).where(ranked.c.rank == 1, colour != "green", *chosen)
 
 
+def _divergences(scope: Scope, flt: WarningFilter, unit: Unit, today: date) -> Select[Any]:
+    """A KPI whose latest review (held under `unit`) reads otherwise than its latest values under the reviewing unit:
+    on track while some are red (red) or yellow (yellow), or off track while all are green (yellow)."""
+    held = aliased(Unit, name="held")
+    order = (Review.held_on.desc(), Review.id.desc())
+    conds = [Review.kpi_id.is_not(None), in_subtree(held.path, unit.path), scope.visible(Kpi)]
+    if flt.resolution_ids is not None:
+        conds.append(Kpi.resolution_id.in_(flt.resolution_ids) if flt.resolution_ids else false())
+    if flt.object_ids is not None:
+        conds.append(Review.id.in_(flt.object_ids))
+    reviewed = (
+        select(
+            Review.id.label("review_id"), Review.kpi_id, Review.unit_id, Review.held_on, held.path.label("held_path"), ReviewConfidence.confidence,
+            func.row_number().over(partition_by=Review.kpi_id, order_by=order).label("rn"),
+        )
+        .join(ReviewConfidence, and_(ReviewConfidence.review_id == Review.id, ReviewConfidence.key_result_id.is_(None)))
+        .join(held, held.id == Review.unit_id)
+        .join(Kpi, Kpi.id == Review.kpi_id)
+        .where(*conds)
+        .subquery("reviewed")
+    )
+    ranked = latest_lights(scope, KpiFilter(resolution_ids=flt.resolution_ids), unit.path)
+    colour = light(Kpi, ranked.c.value)
+    lit = (
+        select(
+            reviewed.c.review_id, func.sum(case((colour == "red", 1), else_=0)).label("reds"), func.sum(case((colour == "yellow", 1), else_=0)).label("yellows"),
+            func.count().label("measured"),
+        )
+        .select_from(reviewed)
+        .join(ranked, and_(ranked.c.kpi_id == reviewed.c.kpi_id, ranked.c.rank == 1, under(ranked.c.unit_path, reviewed.c.held_path)))
+        .join(Kpi, Kpi.id == reviewed.c.kpi_id)
+        .where(reviewed.c.rn == 1)
+        .group_by(reviewed.c.review_id)
+        .subquery("lit")
+    )
+    optimistic = and_(reviewed.c.confidence == "on_track", lit.c.reds + lit.c.yellows > 0)
+    pessimistic = and_(reviewed.c.confidence == "off_track", lit.c.reds + lit.c.yellows == 0)
+    red = and_(reviewed.c.confidence == "on_track", lit.c.reds > 0)
+    cols = {"kind": literal("confidence_divergence"), **_severity(red), "unit_id": reviewed.c.unit_id, "object_id": reviewed.c.review_id,
+            "kpi_id": reviewed.c.kpi_id, "due_on": reviewed.c.held_on, "days": days_between(reviewed.c.held_on, today), "period": reviewed.c.confidence,
+            "value": case((red, lit.c.reds), (optimistic, lit.c.yellows), else_=lit.c.measured)}  # fmt: skip
+    return select(*_columns(**cols)).select_from(reviewed).join(lit, lit.c.review_id == reviewed.c.review_id).where(reviewed.c.rn == 1, or_(optimistic, pessimistic))
+
+
 def _union(scope: Scope, flt: WarningFilter, unit: Unit, today: date) -> Any | None:
     parts = _assignment_kinds(scope, flt, unit, today)
     if "milestone_missed" in flt.kinds:
         parts.append(_milestones(scope, flt, unit, today))
     if "kpi_light" in flt.kinds:
         parts.append(_kpi_lights(scope, flt, unit))
+    if "confidence_divergence" in flt.kinds:
+        parts.append(_divergences(scope, flt, unit, today))
     if not parts:
         return None
     return (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("warnings")
@@ -240,7 +287,7 @@ async def stream_warnings(session: AsyncSession, scope: Scope, unit: Unit, flt: 
     if warnings is None:
         return
     responsible, assignment, milestone, task, kpi = (aliased(m) for m in (Unit, Assignment, Milestone, Task, Kpi))
-    is_assignment = warnings.c.kind.not_in(("milestone_missed", "kpi_light"))
+    is_assignment = warnings.c.kind.not_in(("milestone_missed", "kpi_light", "confidence_divergence"))
     query = (
         select(warnings, responsible.code, responsible.name, assignment.code, milestone.title, task.code, kpi.code)
         .join(responsible, responsible.id == warnings.c.unit_id)
@@ -297,7 +344,10 @@ _WORDS = {
         "kpi_light": "latest value {value} for {period} is {colour}",
         "stale": "no progress report for {days} days",
         "unacknowledged": "not acknowledged {days} days after it was assigned",
-        "red": "red", "yellow": "yellow",
+        "confidence_divergence": "reviewed on {due_on} as {confidence}",
+        "optimistic": ", but {value} of its latest values are {colour}",
+        "pessimistic": ", but all {value} of its latest values are green",
+        "red": "red", "yellow": "yellow", "on_track": "on track", "off_track": "off track",
     },
     "vi": {
         "overdue": "quá hạn {days} ngày (hạn {due_on}), mới đạt {progress}%",
@@ -310,7 +360,10 @@ _WORDS = {
         "kpi_light": "giá trị mới nhất {value} kỳ {period} ở mức {colour}",
         "stale": "không có báo cáo tiến độ trong {days} ngày",
         "unacknowledged": "chưa xác nhận đã nhận sau {days} ngày kể từ khi được giao",
-        "red": "đỏ", "yellow": "vàng",
+        "confidence_divergence": "họp đánh giá ngày {due_on} nhận định {confidence}",
+        "optimistic": ", nhưng {value} giá trị mới nhất đang ở mức {colour}",
+        "pessimistic": ", nhưng cả {value} giá trị mới nhất đều đạt (xanh)",
+        "red": "đỏ", "yellow": "vàng", "on_track": "đúng tiến độ", "off_track": "chệch hướng",
     },
 }  # fmt: skip
 
@@ -319,8 +372,10 @@ def reason(w: Warning, lang: str = "en") -> str:
     """The warning in words, in English or Vietnamese (api.i18n); the codes are the stable part."""
     words = _WORDS.get(lang, _WORDS["en"])
     figures = {"days": w.days, "due_on": w.due_on, "progress": w.progress, "expected": w.expected_progress, "projected": w.projected_finish_on,
-               "period": w.period, "value": w.value, "colour": words.get(w.severity, w.severity)}  # fmt: skip
+               "period": w.period, "value": w.value, "colour": words.get(w.severity, w.severity), "confidence": words.get(w.period or "", w.period)}  # fmt: skip
     text = words[w.kind].format(**figures)
     if w.kind == "behind_pace":
         text += words["nothing_done" if w.progress == 0 else "late_finish" if w.severity == "red" else "in_time"].format(**figures)
+    if w.kind == "confidence_divergence":
+        text += words["optimistic" if w.period == "on_track" else "pessimistic"].format(**figures)
     return text

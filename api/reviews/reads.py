@@ -6,14 +6,16 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolute.api.access.scope import Scope
 from resolute.api.keyset import counts_by_parent, pages_by_parent
+from resolute.api.kpis.models import Kpi
+from resolute.api.resolutions.models import Objective
 from resolute.api.reviews.models import Review, ReviewAdjustment, ReviewConfidence
 
-__all__ = ["adjustments_by_review_ids", "confidences_by_review_ids", "count_reviews", "review_pages"]
+__all__ = ["adjustments_by_review_ids", "confidences_by_review_ids", "count_reviews", "review_pages", "reviews_by_ids"]
 
 
 def _of(subject: str, ids: Sequence[int]) -> Any:
@@ -32,6 +34,15 @@ async def review_pages(session: AsyncSession, scope: Scope, ids: Sequence[int], 
 async def count_reviews(session: AsyncSession, scope: Scope, ids: Sequence[int], *, subject: str) -> dict[int, int]:
     column, query = _of(subject, ids)
     return await counts_by_parent(session, query, parent=column)
+
+
+async def reviews_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, Review]:
+    """Reviews by id, where the caller reads what they review (a warning names one)."""
+    readable = or_(
+        select(Kpi.id).where(Kpi.id == Review.kpi_id, scope.visible(Kpi)).exists(),
+        select(Objective.id).where(Objective.id == Review.objective_id, scope.visible(Objective)).exists(),
+    )
+    return {row.id: row for row in await session.scalars(select(Review).where(Review.id.in_(set(ids)), readable))}
 
 
 async def confidences_by_review_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, list[ReviewConfidence]]:

@@ -19,6 +19,7 @@ from resolute.schema.ids import decode_id
 from resolute.schema.kpis.types import KpiType, MeasurementType
 from resolute.schema.org.types import UnitType
 from resolute.schema.pagination import AFTER_DESCRIPTION, FIRST_DESCRIPTION, Connection, KeyOrdering, build_connection, check_first
+from resolute.schema.reviews.types import ReviewType
 from resolute.schema.tasks.types import AssignmentType, MilestoneType, TaskType
 
 __all__ = ["WarningKind", "WarningsQuery"]
@@ -38,6 +39,9 @@ class WarningKind(Enum):
     KPI_LIGHT = strawberry.enum_value("kpi_light", description="A KPI whose latest value for a unit is yellow or red.")
     STALE = strawberry.enum_value("stale", description="No progress report for more than staleDays days (yellow).")
     UNACKNOWLEDGED = strawberry.enum_value("unacknowledged", description="Not acknowledged unacknowledgedDays days after it was assigned (yellow).")
+    CONFIDENCE_DIVERGENCE = strawberry.enum_value("confidence_divergence", description=(
+        "A KPI's latest review reads otherwise than its latest values under the reviewing unit: on track while some are red (red) "
+        "or yellow (yellow), or off track while all are green (yellow). `period` is the review's confidence, `value` how many values."))
 
 
 @strawberry.enum
@@ -81,9 +85,9 @@ class WarningType:
         row = await info.context.loaders.units_by_id.load(self.data.unit_id)
         return UnitType.of(row) if row else None
 
-    @strawberry.field(description="The assignment it is about (all kinds but MILESTONE_MISSED and KPI_LIGHT).")
+    @strawberry.field(description="The assignment it is about (all kinds but MILESTONE_MISSED, KPI_LIGHT and CONFIDENCE_DIVERGENCE).")
     async def assignment(self, info: Info) -> AssignmentType | None:
-        if self.data.kind in ("milestone_missed", "kpi_light"):
+        if self.data.kind in ("milestone_missed", "kpi_light", "confidence_divergence"):
             return None
         row = await info.context.loaders.assignments_by_id.load(self.data.object_id)
         return AssignmentType(row=row) if row else None
@@ -108,6 +112,13 @@ class WarningType:
             return None
         row = await info.context.loaders.kpis_by_id.load(self.data.kpi_id)
         return KpiType(row=row) if row else None
+
+    @strawberry.field(description="The review (CONFIDENCE_DIVERGENCE).")
+    async def review(self, info: Info) -> ReviewType | None:
+        if self.data.kind != "confidence_divergence":
+            return None
+        row = await info.context.loaders.reviews_by_id.load(self.data.object_id)
+        return ReviewType(row=row) if row else None
 
     @strawberry.field(description="The latest measurement (KPI_LIGHT).")
     async def measurement(self, info: Info) -> MeasurementType | None:
