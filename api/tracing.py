@@ -6,7 +6,8 @@ batched and sent in the background; a collector that is down loses spans, never 
 
 - An incoming W3C `traceparent` header continues the caller's trace (a web client, a proxy, an integrator).
 - The request's span carries its method, path, status and request id; the operation's its type, name and
-  document (never its variables); a statement's span its SQL text (never its parameters: values people typed).
+  document with every string written in it blanked (and never its variables); a statement's span its SQL text (never its
+  parameters): values people typed stay out of traces.
 - The tracer is this application's own, not OpenTelemetry's process-wide one, and reaches the GraphQL
   extension and the SQL listener through a context variable set for the request: with tracing off they do
   nothing but read that variable, and two applications in one process (the tests) never share a tracer.
@@ -19,6 +20,7 @@ from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from typing import Any
 
+from graphql import GraphQLError, StringValueNode, Visitor, parse, print_ast, visit
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -95,6 +97,22 @@ class TracingMiddleware:
                     span.set_attribute("resolute.request_id", seen["request_id"])
 
 
+class _Blanked(Visitor):
+    """Every string written in a document blanked: a password or a search typed inline stays out of the trace (numbers,
+    such as page sizes, stay: they tell how the operation was asked)."""
+
+    def enter_string_value(self, node: StringValueNode, *_: Any) -> StringValueNode:
+        return StringValueNode(value="")
+
+
+def _shape(query: str) -> str:
+    """The document's shape: its fields, arguments and variables, each string blanked."""
+    try:
+        return print_ast(visit(parse(query, no_location=True), _Blanked()))
+    except GraphQLError:
+        return ""
+
+
 class OperationTracing(SchemaExtension):
     """The GraphQL operation's span, inside the request's: its limits, compiled statement or resolvers run in it."""
 
@@ -106,7 +124,7 @@ class OperationTracing(SchemaExtension):
         execution = self.execution_context
         kind = execution.operation_type.value if execution.operation_type is not None else "operation"
         name = execution.operation_name
-        attributes = {"graphql.operation.type": kind, "graphql.document": (execution.query or "")[:MAX_TEXT]}
+        attributes = {"graphql.operation.type": kind, "graphql.document": _shape(execution.query or "")[:MAX_TEXT]}
         if name:
             attributes["graphql.operation.name"] = name
         with tracer.start_as_current_span(f"{kind} {name}" if name else kind, attributes=attributes) as span:

@@ -40,11 +40,14 @@ def graphiql_page() -> Response:
 
 
 class _Files(StaticFiles):
-    """The page's files; revalidated on each load (ETag), so a new release is picked up at once."""
+    """The page's files; revalidated on each load (ETag), so a new release is picked up at once. A page reached
+    here (/static/index.html) gets the same content security policy as at its own address."""
 
     def file_response(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         response = super().file_response(*args, **kwargs)
         response.headers["Cache-Control"] = "no-cache"
+        if response.media_type and response.media_type.startswith("text/html"):
+            response.headers["Content-Security-Policy"] = PAGE_POLICY
         return response
 
 

@@ -170,5 +170,18 @@ async def test_refusals_are_typed_and_write_nothing_and_out_of_scope_reads_nothi
     assert await rows(api) == 0
     await api.data(PUBLISH, {"r": r0, "p": "2025-05"}, as_user="user0")
     seen = {user: (await api.data(LIST, {"r": r0, "p": None}, as_user=user))["publishedResults"]["totalCount"] for user in ("user0", "user1", "user2", "user3")}
-    reads = {f"user{n}": w.readable_resolution(p, 0) for n, p in enumerate(w.personas)}
-    assert seen == {user: int(ok) for user, ok in reads.items()}, (seen, reads)
+    # a snapshot holds every sub-unit's figures of the unit it covers (R0's issuer, the root): read by whoever reads that
+    # unit's whole subtree, not by a reader of the resolution below it (ACCESS.md: no figure of a unit one may not list)
+    reads = {f"user{n}": w.readable_resolution(p, 0) and 0 in w.readable_units(p) for n, p in enumerate(w.personas)}
+    assert seen == {user: int(ok) for user, ok in reads.items()} and reads["user1"] is False and w.readable_resolution(w.personas[1], 0), (seen, reads)
+
+
+async def test_a_retried_publication_answers_the_same_snapshot(api: Api) -> None:
+    w, _ = edges_world()
+    pks = await load(api, w)
+    retry = PUBLISH.replace("resultsPublish(input: {resolutionId: $r, period: $p, reason: $why})",
+                            "resultsPublish(input: {resolutionId: $r, period: $p, reason: $why}, idempotencyKey: \"publish-1\")")  # fmt: skip
+    first = (await api.data(retry, {"r": gid(pks, "Resolution", 0), "p": "2025-05"}, as_user="user0"))["resultsPublish"]
+    again = (await api.data(retry, {"r": gid(pks, "Resolution", 0), "p": "2025-05"}, as_user="user0"))["resultsPublish"]
+    assert first["errors"] == again["errors"] == [] and again["published"] == first["published"]
+    assert await rows(api) == 1

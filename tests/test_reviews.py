@@ -84,12 +84,26 @@ async def test_a_review_records_confidences_and_its_adjustments_with_who_approve
     actions = [e["action"] for e in (await api.data("{ auditEvents(first: 5) { nodes { action } } }", as_user="admin"))["auditEvents"]["nodes"]]
     assert actions[:3] == ["reviewRecord", "taskUpdate", "kpiUpdate"], actions  # each change audited as itself, then the review
 
+    # a reader of the objective who does not see T1 (led at the root, handed to nobody) sees no adjustment of it
+    sees = await api.data('{ kpi(code: "K1") { code } task(code: "T1") { code } }', as_user="p01")
+    below = await api.data(READ, {"r": "R1"}, as_user="p01")
+    if below["resolution"] is not None:
+        shown = {a["objectType"] for o in below["resolution"]["objectives"] for r in o["reviews"]["nodes"] for a in r["adjustments"]}
+        assert shown == {"kpi"} if sees["kpi"] and not sees["task"] else True, (shown, sees)
+        assert sees["task"] is None and "task" not in shown
+
     kpi_review = {"kpiId": w["kpi"], "cadence": "weekly", "heldOn": (today - timedelta(days=1)).isoformat(), "narrative": "Ổn định",
                   "confidences": [{"confidence": "off_track"}]}  # fmt: skip
     assert (await api.data(RECORD, {"in": kpi_review}, as_user="chief"))["reviewRecord"]["errors"] == []
     listed = await api.data(READ, {"r": "R1"}, as_user="viewer")  # a reader reads them, newest first
     (objective,) = listed["resolution"]["objectives"]
     assert objective["reviews"]["totalCount"] == 1 and objective["reviews"]["nodes"][0]["narrative"] == "Tiến độ chậm ở hai tỉnh"
+    retried = RECORD.replace("reviewRecord(input: $in)", 'reviewRecord(input: $in, idempotencyKey: "review-1")')
+    once = (await api.data(retried, {"in": {**kpi_review, "narrative": "lần một"}}, as_user="chief"))["reviewRecord"]
+    twice = (await api.data(retried, {"in": {**kpi_review, "narrative": "lần một"}}, as_user="chief"))["reviewRecord"]
+    assert once["errors"] == [] and twice == once  # a retry answers the same review, recorded once
+    async with api.engine.begin() as conn:
+        await conn.execute(Review.__table__.delete().where(Review.narrative == "lần một"))
     kpi_reviews = await api.data('{ kpi(code: "K1") { reviews { totalCount nodes { cadence confidences { keyResult { title } confidence } } } } }', as_user="viewer")
     assert kpi_reviews["kpi"]["reviews"] == {"totalCount": 1, "nodes": [{"cadence": "weekly", "confidences": [{"keyResult": None, "confidence": "off_track"}]}]}
 

@@ -169,9 +169,21 @@ async def test_saving_activating_locking_and_every_refusal(api: Api) -> None:
     assert active["errors"] == [] and active["decomposition"]["status"] == "active" and active["decomposition"]["activatedAt"]
     await refused("admin", {**good, "v": 3}, [("period", "INVALID")])
     await refused("admin", {"k": kpi, "p": "2026-Q1", "v": 3}, [("period", "INVALID")], ACTIVATE)
+    # the target it divides is locked with it
+    version = (await api.data('{ kpi(code: "K1") { version target } }', as_user="admin"))["kpi"]
+    moved = await api.data('mutation($k: ID!, $v: Int!) { kpiUpdate(input: {id: $k, version: $v, target: "120"}) { errors { field code message } } }',
+                           {"k": kpi, "v": version["version"]}, as_user="admin")  # fmt: skip
+    assert [(e["field"], e["code"]) for e in moved["kpiUpdate"]["errors"]] == [("target", "INVALID")]
+    assert (await api.data('{ kpi(code: "K1") { target } }', as_user="admin"))["kpi"]["target"] == version["target"]
+    # a retried save answers what the first one did, once
+    again = SAVE.replace("targetDecompositionSave(input: {kpiId: $k, period: $p, aggregation: $a, targets: $t, version: $v})",
+                         "targetDecompositionSave(input: {kpiId: $k, period: $p, aggregation: $a, targets: $t, version: $v}, idempotencyKey: \"decomposition-2027\")")  # fmt: skip
+    once = (await api.data(again, {**good, "p": "2027"}, as_user="admin"))["targetDecompositionSave"]
+    twice = (await api.data(again, {**good, "p": "2027"}, as_user="admin"))["targetDecompositionSave"]
+    assert once["errors"] == [] and twice == once
     events = await api.data('{ auditEvents(first: 20) { nodes { action } } }', as_user="admin")
     assert [e["action"] for e in events["auditEvents"]["nodes"] if e["action"].startswith("targetDecomposition")] == [
-        "targetDecompositionActivate", "targetDecompositionSave", "targetDecompositionSave"]
+        "targetDecompositionSave", "targetDecompositionActivate", "targetDecompositionSave", "targetDecompositionSave"]  # the retried save once
 
 
 async def test_statements_do_not_grow_with_the_number_of_kpis(api: Api, statements: StatementCounter) -> None:

@@ -117,23 +117,37 @@ export async function download(path, filename) {
 }
 
 /** Live events over one graphql-transport-ws connection, one subscription per query; `onEvent(data)` for each
- * event of any of them. Returns a function that closes the connection. */
+ * event of any of them. When the server ends it (an access token that ran out, a restart), the token is refreshed
+ * and it subscribes again, waiting longer each time. Returns a function that closes it for good. */
 export function subscribe(queries, variables, onEvent) {
-  if (!session) return () => {};
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}/graphql`, "graphql-transport-ws");
-  socket.binaryType = "arraybuffer";  // the server sends its JSON as binary frames
-  const text = new TextDecoder();
+  let socket = null;
   let closed = false;
-  socket.addEventListener("open", () => socket.send(JSON.stringify({ type: "connection_init", payload: { Authorization: `Bearer ${session.access}` } })));
-  socket.addEventListener("message", (message) => {
-    const frame = JSON.parse(typeof message.data === "string" ? message.data : text.decode(message.data));
-    if (frame.type === "connection_ack") queries.forEach((query, i) => socket.send(JSON.stringify({ id: String(i + 1), type: "subscribe", payload: { query, variables } })));
-    else if (frame.type === "next" && frame.payload?.data) onEvent(frame.payload.data);
-    else if (frame.type === "ping") socket.send(JSON.stringify({ type: "pong" }));
-  });
+  let wait = 1000;
+  const text = new TextDecoder();
+  const open = () => {
+    if (closed || !session) return;
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    socket = new WebSocket(`${scheme}://${location.host}/graphql`, "graphql-transport-ws");
+    socket.binaryType = "arraybuffer";  // the server sends its JSON as binary frames
+    socket.addEventListener("open", () => socket.send(JSON.stringify({ type: "connection_init", payload: { Authorization: `Bearer ${session.access}` } })));
+    socket.addEventListener("message", (message) => {
+      const frame = JSON.parse(typeof message.data === "string" ? message.data : text.decode(message.data));
+      if (frame.type === "connection_ack") {
+        wait = 1000;
+        queries.forEach((query, i) => socket.send(JSON.stringify({ id: String(i + 1), type: "subscribe", payload: { query, variables } })));
+      } else if (frame.type === "next" && frame.payload?.data) onEvent(frame.payload.data);
+      else if (frame.type === "ping") socket.send(JSON.stringify({ type: "pong" }));
+      else if (frame.type === "error" || frame.type === "complete") socket.close(1000);
+    });
+    socket.addEventListener("close", () => {
+      if (closed) return;
+      setTimeout(() => refresh().catch(() => {}).finally(open), wait);
+      wait = Math.min(wait * 2, 60_000);
+    });
+  };
+  open();
   return () => {
-    if (!closed) socket.close(1000);
     closed = true;
+    if (socket) socket.close(1000);
   };
 }

@@ -35,7 +35,15 @@ function failure(error) {
   show(main, h("p", { class: "error", role: "alert" }, error.message || String(error)));
 }
 
+let generation = 0;  // a newer route makes an older one's late answers moot
+
+/** Whether a newer route has begun since the one that asked `mine` (its screen must not be drawn). */
+function stale(mine) {
+  return mine !== generation;
+}
+
 async function route(options = {}) {
+  const mine = ++generation;
   closeLive();
   closeLive = () => {};
   header();
@@ -45,15 +53,16 @@ async function route(options = {}) {
   const query = new URLSearchParams(search);
   show(main, h("p", { class: "loading" }, t("loading")));
   try {
-    if (page === "ranking") await rankingView(query);
-    else if (page === "work") await workView();
-    else if (page === "assignment") await assignmentView(decodeURIComponent(arg));
-    else if (page === "matrix") await matrixView(query);
-    else if (page === "kpi") await kpiView(decodeURIComponent(arg), query);
-    else await unitView(decodeURIComponent(arg), query);
+    if (page === "ranking") await rankingView(query, mine);
+    else if (page === "work") await workView(mine);
+    else if (page === "assignment") await assignmentView(decodeURIComponent(arg), mine);
+    else if (page === "matrix") await matrixView(query, mine);
+    else if (page === "kpi") await kpiView(decodeURIComponent(arg), query, mine);
+    else await unitView(decodeURIComponent(arg), query, mine);
   } catch (error) {
-    failure(error);
+    if (!stale(mine)) failure(error);
   }
+  if (stale(mine)) return;
   if (!options.quiet) main.focus({ preventScroll: true });  // a live redraw leaves the keyboard where it was
 }
 
@@ -122,7 +131,7 @@ const BOARD = `query Board($unit: ID, $res: ID) {
   resolutions(first: 50) { nodes { id code title } }
 }`;
 
-async function unitView(code, query) {
+async function unitView(code, query, mine) {
   let unitId = null;
   if (code) {
     const found = await gql("query($code: String!) { unit(code: $code) { id } }", { code });
@@ -131,6 +140,7 @@ async function unitView(code, query) {
   }
   const res = query.get("res") || null;
   const data = await gql(BOARD, { unit: unitId, res });
+  if (stale(mine)) return;
   const rollup = data.progressRollup;
   if (!rollup) return show(main, h("p", {}, t("noData")));
   const unit = rollup.unit;
@@ -196,6 +206,7 @@ async function unitView(code, query) {
     h("section", { id: "series" }),
   );
   seriesSection(unit.id);
+  if (stale(mine)) return;
   // live: a warning raised or an assignment changed (a report, an acknowledgement...) under this unit redraws the board
   let pending = null;
   closeLive = subscribe([
@@ -230,7 +241,7 @@ async function seriesSection(unitId) {
 
 const METRICS = ["COMPLETION_RATE", "ON_TIME_RATE", "AVERAGE_PROGRESS", "OVERDUE", "GREEN_SHARE", "DISCIPLINE_INDEX", "REPORTING_TIMELINESS"];
 
-async function rankingView(query) {
+async function rankingView(query, mine) {
   const metric = METRICS.includes(query.get("metric")) ? query.get("metric") : "COMPLETION_RATE";
   const of = query.get("of");
   const res = query.get("res") || null;
@@ -243,6 +254,7 @@ async function rankingView(query) {
   const data = await gql(`query Rank($m: RankingMetric!, $parent: ID, $kind: String, $res: ID) {
     ranking(metric: $m, childrenOf: $parent, kind: $kind, filter: {resolution: $res}) { median entryCount entries(first: 100) { rank value unit { code name } } } }`,
   { m: metric, parent: parent?.id ?? null, kind: parent ? null : "province", res });
+  if (stale(mine)) return;
   const ranking = data.ranking;
   const format = ["OVERDUE"].includes(metric) ? number : percent;
   const pick = h("select", { id: "metric", "aria-label": t("metric"), onchange: (e) => {
@@ -265,12 +277,13 @@ async function rankingView(query) {
 
 // -- a resolution's unit x task matrix, a KPI's history -------------------------------------------------------------
 
-async function matrixView(query) {
+async function matrixView(query, mine) {
   const res = query.get("res");
   const after = query.get("after") || null;
   const data = await gql(`query Matrix($res: ID!, $after: String) { resolution: node(id: $res) { ... on Resolution { code title } }
     statusMatrix(resolution: $res, first: 20, after: $after) { totalTasks pageInfo { hasNextPage endCursor }
       units { code name } rows { task { code title } cells { id status progress overdue } } } }`, { res, after });
+  if (stale(mine)) return;
   const m = data.statusMatrix;
   const cell = (a) => {
     if (!a) return h("td", { class: "empty" }, "");
@@ -287,12 +300,13 @@ async function matrixView(query) {
   );
 }
 
-async function kpiView(id, query) {
+async function kpiView(id, query, mine) {
   let unitId = null;
   if (query.get("unit")) unitId = (await gql("query($code: String!) { unit(code: $code) { id } }", { code: query.get("unit") })).unit?.id ?? null;
   const data = await gql(`query Kpi($k: ID!, $u: ID) { kpi: node(id: $k) { ... on Kpi { code name unitOfMeasure direction target
       latestByChild(unit: $u) { unit { code name } period value light } } }
     kpiSeries(kpi: $k, unit: $u, last: 24) { period average ownValue green yellow red } }`, { k: id, u: unitId });
+  if (stale(mine)) return;
   const k = data.kpi;
   if (!k) return show(main, h("p", { class: "error", role: "alert" }, "–"));
   const values = data.kpiSeries.map((p) => Number(p.average ?? p.ownValue ?? 0));
@@ -311,9 +325,10 @@ async function kpiView(id, query) {
 
 // -- an officer's work and an assignment -------------------------------------------------------------------------------
 
-async function workView() {
+async function workView(mine) {
   const data = await gql(`{ assignments(first: 50, orderBy: DUE_ON, filter: {toMyUnit: true, status: ["not_started", "in_progress"]}) {
     totalCount nodes { id code dueOn status overdue progress task { code title } latestReport { reportedOn } } } }`);
+  if (stale(mine)) return;
   const list = data.assignments;
   show(main,
     h("h1", {}, t("myWork"), " ", h("small", {}, t("showing", { n: list.nodes.length, total: list.totalCount }))),
@@ -329,8 +344,9 @@ const ASSIGNMENT = `query($id: ID!) { node(id: $id) { ... on Assignment {
   task { code title } unit { code name } latestReport { reportedOn progress status note }
   extensions { id status requestedDueOn reason } } } }`;
 
-async function assignmentView(id) {
+async function assignmentView(id, mine) {
   const a = (await gql(ASSIGNMENT, { id })).node;
+  if (stale(mine)) return;
   if (!a) return show(main, h("p", { class: "error", role: "alert" }, "–"));
   const key = () => (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`);
   const ack = a.acknowledgedAt ? h("p", {}, `${t("acknowledged")}: ${a.acknowledgedAt.slice(0, 10)}`)

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -80,18 +81,38 @@ def reference(result: object) -> str | None:
     return f"{states[0].mapper.class_.__name__}:{keys}" + (":list" if isinstance(result, list) else "")
 
 
+def _seen_through() -> dict[type, Callable[[Scope], Any]]:
+    """The objects read through another (a review through what it reviews, a snapshot through its unit, a decomposition
+    through its KPI), with the condition that says the caller sees them now."""
+    from resolute.api.kpis.models import Kpi, TargetDecomposition
+    from resolute.api.results import reads as results
+    from resolute.api.results.models import PublishedResult
+    from resolute.api.reviews import reads as reviews
+    from resolute.api.reviews.models import Review
+
+    return {
+        Review: reviews.readable, PublishedResult: results.readable,
+        TargetDecomposition: lambda scope: select(Kpi.id).where(Kpi.id == TargetDecomposition.kpi_id, scope.visible(Kpi)).exists(),
+    }  # fmt: skip
+
+
 async def replayed(session: AsyncSession, scope: Scope, ref: str | None) -> Any:
-    """The object a first answer named, as the caller may see it now (None if gone or unseen)."""
+    """The object a first answer named, as the caller may see it now (None if gone, unseen, or of a kind not replayed)."""
     if not ref:
         return None
     type_name, _, rest = ref.partition(":")
     keys, _, shape = rest.partition(":")
-    model = _REPLAYABLE[type_name]
+    through = {model.__name__: (model, condition) for model, condition in _seen_through().items()}
+    model = _REPLAYABLE.get(type_name) or (through[type_name][0] if type_name in through else None)
+    if model is None:
+        return None
     pk = inspect(model).primary_key[0]
     values = [int(k) if k.isdigit() and type_name != "UnitKind" else k for k in keys.split(",")]
     query = select(model).where(pk.in_(values))
     if model in ROW_FILTERS:
         query = query.where(scope.visible(model))
+    elif type_name in through:
+        query = query.where(through[type_name][1](scope))
     found = {getattr(row, pk.key): row for row in await session.scalars(query)}
     if shape == "list":
         return [found[v] for v in values if v in found]

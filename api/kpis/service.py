@@ -16,7 +16,17 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 
 from resolute.api.errors import ErrorCode, FieldError, ServiceError, fail
-from resolute.api.kpis.models import DIRECTIONS, FREQUENCIES, GROUPS, Kpi, KpiCoordinator, KpiUnitTarget, Measurement, MeasurementRevision
+from resolute.api.kpis.models import (
+    DIRECTIONS,
+    FREQUENCIES,
+    GROUPS,
+    Kpi,
+    KpiCoordinator,
+    KpiUnitTarget,
+    Measurement,
+    MeasurementRevision,
+    TargetDecomposition,
+)
 from resolute.api.kpis.periods import period_problem
 from resolute.api.org.models import Unit
 from resolute.api.org.text import fold
@@ -137,6 +147,10 @@ async def update_kpi(tx: Tx, *, kpi_id: int, version: int | None, changes: dict[
     resolution = await session.get_one(Resolution, kpi.resolution_id)
     if version is not None and version != kpi.version:
         raise fail("version", ErrorCode.CONFLICT, f"the KPI changed since you read it (version {version}, now {kpi.version}); reload and retry")
+    if "target" in changes:
+        active = await session.scalar(select(TargetDecomposition.period).where(TargetDecomposition.kpi_id == kpi.id, TargetDecomposition.status == "active"))
+        if active is not None:  # its decomposition was checked against this target, and is locked
+            raise fail("target", ErrorCode.INVALID, f"an active decomposition for {active} divides this target: decompose a new period instead")
     errors: list[FieldError] = []
     for field, label, limit in (("name", "name", 300), ("unit_of_measure", "unitOfMeasure", 40)):
         if field in changes:

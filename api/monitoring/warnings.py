@@ -189,8 +189,10 @@ def _divergences(scope: Scope, flt: WarningFilter, unit: Unit, today: date) -> S
     """A KPI whose latest review (held under `unit`) reads otherwise than its latest values under the reviewing unit:
     on track while some are red (red) or yellow (yellow), or off track while all are green (yellow)."""
     held = aliased(Unit, name="held")
-    order = (Review.held_on.desc(), Review.id.desc())
-    conds = [Review.kpi_id.is_not(None), in_subtree(held.path, unit.path), scope.visible(Kpi)]
+    # each KPI's latest review, whatever it said and wherever it was held: only then is it asked about
+    latest = select(Review.id, func.row_number().over(partition_by=Review.kpi_id, order_by=(Review.held_on.desc(), Review.id.desc())).label("rn"))
+    latest = latest.where(Review.kpi_id.is_not(None)).subquery("latest")
+    conds = [latest.c.rn == 1, in_subtree(held.path, unit.path), scope.visible(Kpi)]
     if flt.resolution_ids is not None:
         conds.append(Kpi.resolution_id.in_(flt.resolution_ids) if flt.resolution_ids else false())
     if flt.object_ids is not None:
@@ -198,9 +200,10 @@ def _divergences(scope: Scope, flt: WarningFilter, unit: Unit, today: date) -> S
     reviewed = (
         select(
             Review.id.label("review_id"), Review.kpi_id, Review.unit_id, Review.held_on, held.path.label("held_path"), ReviewConfidence.confidence,
-            func.row_number().over(partition_by=Review.kpi_id, order_by=order).label("rn"),
+            latest.c.rn,
         )
-        .join(ReviewConfidence, and_(ReviewConfidence.review_id == Review.id, ReviewConfidence.key_result_id.is_(None)))
+        .join(latest, latest.c.id == Review.id)
+        .join(ReviewConfidence, and_(ReviewConfidence.review_id == Review.id, ReviewConfidence.key_result_id.is_(None)))  # a KPI review's own
         .join(held, held.id == Review.unit_id)
         .join(Kpi, Kpi.id == Review.kpi_id)
         .where(*conds)
