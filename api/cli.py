@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from resolute.api.settings import ROOT, Settings, SettingsError, load_settings
 
@@ -172,6 +172,14 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     lines = _operate(settings, lambda uow: play(uow, policy=load_policy(settings.policy_dir)))
     for line in lines:
         print(f"demo: {line}")
+    from resolute.api.reminders.service import run_once
+    from resolute.api.transaction import Outcome
+
+    async def reminders(uow: UnitOfWork) -> Outcome[dict[str, Any]]:
+        return Outcome(value=await run_once(uow, holder="demo"))
+
+    made = _operate(settings, reminders)
+    print(f"demo: one round of the reminders worker: {sum(made.get('made', {}).values())} notifications (resolute worker --once does it again)")
     print(f"\ndemo accounts (password '{DEMO_PASSWORD}'), e.g.: {', '.join(names)}")
     return 0
 
@@ -230,6 +238,34 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """The reminders worker: one round (--once) or a round every --interval seconds; safe to run twice (a lease)."""
+    import os
+    import socket
+
+    from resolute.api.db import create_engine, session_factory
+    from resolute.api.reminders.service import run_once
+    from resolute.api.transaction import UnitOfWork
+
+    holder = f"{socket.gethostname()}:{os.getpid()}"[:64]
+
+    async def run() -> None:
+        engine = create_engine(settings)
+        try:
+            uow = UnitOfWork(sessions=session_factory(engine), settings=settings, actor_label="worker")
+            while True:
+                outcome = await run_once(uow, holder=holder, lease_seconds=max(60.0, args.interval * 3), release=args.once)
+                print(f"worker {holder}: {outcome}", flush=True)
+                if args.once:
+                    return
+                await asyncio.sleep(args.interval)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    return 0
+
+
 def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> int:
     # The CLI reaches the GraphQL surface (the outer layer) by name only, as `serve` does: api never imports it.
     export_sdl = importlib.import_module("resolute.schema.export").export_sdl
@@ -281,6 +317,13 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_sub.add_parser("verify", help="recompute the hash chain", description="Recompute the audit hash chain from the first event; exit 1 and name the first broken link if any.")
     verify.set_defaults(func=cmd_audit_verify)
+
+    worker = sub.add_parser("worker", help="run the reminders worker", description=(
+        "Remind before deadlines and escalate overdue work step by step (notifications through an outbox); "
+        "one worker works at a time (a lease in the database), a second waits."))
+    worker.add_argument("--once", action="store_true", help="one round, then exit")
+    worker.add_argument("--interval", type=float, default=300.0, help="seconds between rounds (default 300)")
+    worker.set_defaults(func=cmd_worker)
 
     export = sub.add_parser("export-schema", help="write the GraphQL SDL", description="Write the SDL of the API (committed as schema/schema.graphql).")
     in_checkout = (ROOT / "pyproject.toml").is_file()  # an installed wheel has no checkout to write into

@@ -16,6 +16,7 @@ from resolute.api.kpis.models import (
 )
 from resolute.api.monitoring.summaries import ProgressSummary
 from resolute.api.org.models import Unit, UnitKind
+from resolute.api.reminders.models import Notification, OutboxMessage, WorkerLease
 from resolute.api.resolutions.models import KeyResult, Objective, Resolution
 from resolute.api.results.models import PublishedResult
 from resolute.api.reviews.models import Review, ReviewAdjustment, ReviewConfidence
@@ -38,7 +39,9 @@ __all__ = [
     "Measurement",
     "MeasurementRevision",
     "Milestone",
+    "Notification",
     "Objective",
+    "OutboxMessage",
     "ProgressReport",
     "ProgressSummary",
     "PublishedResult",
@@ -53,4 +56,5 @@ __all__ = [
     "Unit",
     "UnitKind",
     "User",
+    "WorkerLease",
 ]
