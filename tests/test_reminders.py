@@ -141,3 +141,17 @@ async def test_two_workers_started_together_make_each_notification_once(api: Api
     finally:
         for e in engines:
             await e.dispose()
+
+
+async def test_a_month_without_a_report_reminds_the_unit_once(api: Api) -> None:
+    ids = await world(api)
+    today = clock.today()
+    async with api.engine.begin() as conn:  # assigned long ago, due later: only the missing report is to be said
+        await conn.execute(update(Assignment).where(Assignment.id == ids["overdue"]).values(assigned_on=today - timedelta(days=90), due_on=today + timedelta(days=60)))
+    made = await service.run_once(uow(api), holder="w1")
+    assert made["made"] == {"report_missing:1": 2}, made
+    month = (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    assert await notifications(api) == {("off", "report_missing", 1, ids["overdue"]), ("lead", "report_missing", 1, ids["overdue"])}
+    said = (await api.data("{ notifications { nodes { message } } }", as_user="off"))["notifications"]["nodes"]
+    assert said[0]["message"].endswith(f"no progress report for {month} (reminder to the unit)")
+    assert (await service.run_once(uow(api), holder="w1"))["made"] == {}  # once a month

@@ -2,6 +2,8 @@
 
 One batch is one transaction, its statements fixed in number whatever the rows:
 - **due soon:** an open assignment due within REMINDER_DAYS days reminds the people of its assignee unit;
+- **report missing:** an open assignment without a report in the last complete month (as the REPORT_MISSING
+  warning) reminds them too, once a month;
 - **overdue, escalated by how long:** from 1 day the assignee unit's people (step 1), from 7 days its leaders
   (step 2), from 14 days the parent unit's leaders and managers (step 3), from 30 days the oversight list, the
   auditors whose grant covers the unit (step 4).
@@ -17,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, and_, cast, func, literal, select, update
@@ -32,7 +34,7 @@ from resolute.api.org.models import Unit
 from resolute.api.org.tree import under
 from resolute.api.reminders.models import Notification, OutboxMessage, WorkerLease
 from resolute.api.sqlcalendar import days_between
-from resolute.api.tasks.models import Assignment
+from resolute.api.tasks.models import Assignment, ProgressReport
 from resolute.api.transaction import Tx, UnitOfWork, operation
 
 __all__ = ["LEASE", "REMINDER_DAYS", "STEPS", "acquire_lease", "deliver", "mark_read", "remind", "run_once"]
@@ -51,6 +53,13 @@ def _insert(session: AsyncSession, model: type = Notification) -> Any:
     return (postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert)(model)
 
 
+def _last_month(today: date) -> tuple[date, date, str]:
+    """The last complete month: its first day, the first day of the next, its name (2026-11)."""
+    current = today.replace(day=1)
+    last = (current - timedelta(days=1)).replace(day=1)
+    return last, current, last.strftime("%Y-%m")
+
+
 def _text(*parts: Any) -> Any:
     """SQL text concatenation (|| on both databases), every part cast to text."""
     out = literal("")
@@ -64,8 +73,13 @@ async def _step(session: AsyncSession, today: Any, kind: str, step: int) -> list
     assignee, granted = aliased(Unit, name="assignee"), aliased(Unit, name="granted")
     late = days_between(Assignment.due_on, today)
     query = select(Assignment.id.label("assignment_id"), User.id.label("user_id")).join(assignee, assignee.id == Assignment.assignee_unit_id)
+    month_start, month_end, month = _last_month(today)
     if kind == "due_soon":
         query = query.where(Assignment.due_on >= today, Assignment.due_on <= today + timedelta(days=REMINDER_DAYS))
+    elif kind == "report_missing":  # as the REPORT_MISSING warning: assigned before the last complete month, no report in it
+        reported = select(ProgressReport.id).where(ProgressReport.assignment_id == Assignment.id, ProgressReport.reported_on >= month_start,
+                                                   ProgressReport.reported_on < month_end)  # fmt: skip
+        query = query.where(Assignment.assigned_on < month_start, ~reported.exists())
     else:
         query = query.where(late >= STEPS[step])
     if step == 1:
@@ -81,12 +95,14 @@ async def _step(session: AsyncSession, today: Any, kind: str, step: int) -> list
     wanted = query.subquery("wanted")
     row = aliased(Assignment, name="about")
     name = func.coalesce(row.code, _text("assignment ", row.id))  # an assignment may have no code
-    what = (
-        _text(name, ": due on ", row.due_on, f" (reminder to {WHO[step]})")
-        if kind == "due_soon"
-        else _text(name, ": ", days_between(row.due_on, today), " days past its due date ", row.due_on, f" (step {step}: {WHO[step]})")
-    )
-    key = _text(f"{kind}:", wanted.c.assignment_id, ":", row.due_on, f":{step}:", wanted.c.user_id)
+    if kind == "due_soon":
+        what = _text(name, ": due on ", row.due_on, f" (reminder to {WHO[step]})")
+    elif kind == "report_missing":
+        what = _text(name, f": no progress report for {month} (reminder to {WHO[step]})")
+    else:
+        what = _text(name, ": ", days_between(row.due_on, today), " days past its due date ", row.due_on, f" (step {step}: {WHO[step]})")
+    when = literal(month) if kind == "report_missing" else row.due_on  # once per month without a report; once per due date
+    key = _text(f"{kind}:", wanted.c.assignment_id, ":", when, f":{step}:", wanted.c.user_id)
     source = select(wanted.c.user_id, wanted.c.assignment_id, literal(kind), literal(step), key, what, literal(utcnow())).join(row, row.id == wanted.c.assignment_id)
     insert = _insert(session).from_select(["user_id", "assignment_id", "kind", "step", "key", "message", "created_at"], source)
     result = await session.execute(insert.on_conflict_do_nothing(index_elements=["key"]).returning(Notification.assignment_id))
@@ -97,7 +113,7 @@ async def remind(tx: Tx) -> dict[str, int]:
     """One batch: every step's notifications not made yet, each with its outbox row; each step audited."""
     session, today = tx.session, tx.today
     made: dict[str, int] = {}
-    for kind, step in [("due_soon", 1), *(("overdue", s) for s in STEPS)]:
+    for kind, step in [("due_soon", 1), ("report_missing", 1), *(("overdue", s) for s in STEPS)]:
         about = Counter(await _step(session, today, kind, step))
         if not about:
             continue
