@@ -16,6 +16,7 @@ from resolute.api.kpis.models import (
 )
 from resolute.api.monitoring.summaries import ProgressSummary
 from resolute.api.org.models import Unit, UnitKind
+from resolute.api.plans.models import PlanRevision
 from resolute.api.reminders.models import Notification, OutboxMessage, WorkerLease
 from resolute.api.resolutions.models import KeyResult, Objective, Resolution
 from resolute.api.results.models import PublishedResult
@@ -42,6 +43,7 @@ __all__ = [
     "Notification",
     "Objective",
     "OutboxMessage",
+    "PlanRevision",
     "ProgressReport",
     "ProgressSummary",
     "PublishedResult",

@@ -52,6 +52,7 @@ from strawberry.extensions import SchemaExtension
 from resolute.api.errors import ErrorCode
 from resolute.api.kpis.service import MAX_COORDINATORS
 from resolute.api.metrics import RATE_LIMITED
+from resolute.api.plans.reads import MAX_REVISIONS
 from resolute.api.rate_limit import cost_allowance
 from resolute.api.resolutions.models import MAX_KEY_RESULTS
 from resolute.api.reviews.service import MAX_ADJUSTMENTS
@@ -66,7 +67,7 @@ UNPAGED_LIST = 100  # objects assumed for a list field that takes no `first`, un
 BOUNDED_LISTS = {
     ("Objective", "keyResults"): MAX_KEY_RESULTS, ("Task", "milestones"): MAX_MILESTONES,
     ("Task", "coordinatingUnits"): MAX_COORDINATORS, ("Kpi", "coordinatingUnits"): MAX_COORDINATORS,
-    ("Review", "confidences"): MAX_KEY_RESULTS + 1, ("Review", "adjustments"): MAX_ADJUSTMENTS,
+    ("Review", "confidences"): MAX_KEY_RESULTS + 1, ("Review", "adjustments"): MAX_ADJUSTMENTS, ("Resolution", "planRevisions"): MAX_REVISIONS,
 }  # fmt: skip
 log = logging.getLogger("resolute.rate_limit")
 PAGE_ITEMS = frozenset({"nodes", "edges"})

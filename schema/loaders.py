@@ -29,6 +29,8 @@ from resolute.api.monitoring import rollups
 from resolute.api.org import reads as org_reads
 from resolute.api.org.models import Unit
 from resolute.api.org.reads import UnitFilter
+from resolute.api.plans import reads as plan_reads
+from resolute.api.plans.models import PlanRevision
 from resolute.api.resolutions import reads as resolution_reads
 from resolute.api.resolutions.models import KeyResult, Objective, Resolution
 from resolute.api.resolutions.reads import CoverageRow
@@ -114,6 +116,7 @@ class Loaders:
         self.family_by_resolution_id: DataLoader[int, tuple[int, ...]] = DataLoader(self._families)
         self.result_hashes_by_id: DataLoader[int, str | None] = DataLoader(self._result_hashes)
         # reviews, by the objective or the KPI they review (keyed with subject, first, after), their confidences and adjustments
+        self.plan_revisions_by_resolution_id: DataLoader[int, list[PlanRevision]] = DataLoader(self._grouped_by(plan_reads.revisions_by_resolution_ids))
         self.reviews_by_id: DataLoader[int, Review | None] = DataLoader(self._by_ids(review_reads.reviews_by_ids))
         self.review_pages: DataLoader[tuple[int, Any], list[Review]] = DataLoader(self._keyed(review_reads.review_pages, list))
         self.review_counts: DataLoader[tuple[int, Any], int] = DataLoader(self._keyed(review_reads.count_reviews, int))

@@ -30,6 +30,7 @@ from resolute.schema.node import Node, resolve_node
 from resolute.schema.operation_metrics import OperationMetrics
 from resolute.schema.org.mutations import OrgMutation
 from resolute.schema.org.queries import OrgQuery
+from resolute.schema.plans.types import PlansMutation
 from resolute.schema.reminders.notifications import NotificationsMutation, NotificationsQuery
 from resolute.schema.resolutions.mutations import ResolutionsMutation
 from resolute.schema.resolutions.queries import ResolutionsQuery
@@ -53,7 +54,7 @@ class NodeQuery:
 
 
 Query = merge_types("Query", (NodeQuery, OrgQuery, AccountsQuery, ResolutionsQuery, KpisQuery, TasksQuery, MonitoringQuery, WarningsQuery, AuditQuery, ResultsQuery, NotificationsQuery))
-Mutation = merge_types("Mutation", (OrgMutation, AccountsMutation, ResolutionsMutation, KpisMutation, DecompositionMutation, TasksMutation, ResultsMutation, ReviewsMutation, NotificationsMutation))
+Mutation = merge_types("Mutation", (OrgMutation, AccountsMutation, ResolutionsMutation, KpisMutation, DecompositionMutation, TasksMutation, ResultsMutation, ReviewsMutation, NotificationsMutation, PlansMutation))
 
 MAX_QUERY_DEPTH = 12
 MAX_ALIASES = 30

@@ -23,6 +23,7 @@ from resolute.api.kpis import decomposition
 from resolute.api.kpis import service as kpis
 from resolute.api.kpis.models import Kpi, Measurement
 from resolute.api.org.models import Unit
+from resolute.api.plans import service as plans
 from resolute.api.resolutions import service as resolutions
 from resolute.api.resolutions.models import KeyResult, Objective, Resolution
 from resolute.api.results import service as results
@@ -81,6 +82,9 @@ async def _play(uow: UnitOfWork, policy: Policy) -> list[str]:
         has_key_results = objective is not None and bool(await session.scalar(select(func.count()).select_from(KeyResult).where(KeyResult.objective_id == objective.id)))
         central = await session.scalar(select(Resolution).where(Resolution.code == "57-NQ/TW"))
         measurement = await session.scalar(select(Measurement).where(Measurement.unit_id == manager.scope.principal.unit_id).order_by(Measurement.id))  # type: ignore[union-attr]
+        programme = await session.scalar(
+            select(Resolution).where(Resolution.issuing_unit_id == manager.scope.principal.unit_id, Resolution.kind == "action_programme").order_by(Resolution.code)  # type: ignore[union-attr]
+        )
         programme_kpi = await session.scalar(
             select(Kpi).join(Resolution, Resolution.id == Kpi.resolution_id).where(Resolution.issuing_unit_id == manager.scope.principal.unit_id).order_by(Kpi.code)  # type: ignore[union-attr]
         )
@@ -127,6 +131,12 @@ async def _play(uow: UnitOfWork, policy: Policy) -> list[str]:
             approved_by_id=tw.scope.principal.user_id,  # type: ignore[union-attr]
         ))  # fmt: skip
         done.append(f"a monthly review of {programme_kpi.code} by p01.manager, its target adjusted with admin's approval (review {review.id})")  # type: ignore[attr-defined]
+    if programme is not None:  # P01's programme: submitted to the centre, returned, submitted again, approved
+        _done(await plans.submit(manager, resolution_id=programme.id))
+        _done(await plans.decide(tw, resolution_id=programme.id, approve=False, reason="Bổ sung chỉ tiêu cho các xã"))
+        _done(await plans.submit(manager, resolution_id=programme.id))
+        _done(await plans.decide(tw, resolution_id=programme.id, approve=True, reason=None))
+        done.append(f"{programme.code}'s plan submitted by p01.manager, returned by admin with a reason, submitted again and approved (locked)")
     if central is not None:
         quarter = f"{today.year}-Q{(today.month - 1) // 3 + 1}"
         _done(await results.publish_results(tw, resolution_id=central.id, period=quarter))

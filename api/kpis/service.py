@@ -31,6 +31,7 @@ from resolute.api.kpis.periods import period_problem
 from resolute.api.org.models import Unit
 from resolute.api.org.text import fold
 from resolute.api.org.tree import lies_under
+from resolute.api.plans.locks import ensure_editable
 from resolute.api.resolutions.models import Resolution
 from resolute.api.resolutions.service import check_okr
 from resolute.api.transaction import Tx, operation
@@ -117,6 +118,7 @@ async def create_kpi(tx: Tx, *, resolution_id: int, values: dict[str, Any], coor
         raise ServiceError(errors)
     session = tx.session
     resolution = await tx.load(Resolution, resolution_id, act="define", obj="kpi", field="resolutionId")
+    await ensure_editable(tx, resolution.id, field="resolutionId")
     issuer_path = await _issuer_path(tx, resolution)
     lead = (await _units_under(tx, [values["lead_unit_id"]], issuer_path, "leadUnitId"))[0]
     coordinators = await _units_under(tx, coordinator_ids, issuer_path, "coordinatingUnitIds") if coordinator_ids else []
@@ -144,6 +146,7 @@ async def update_kpi(tx: Tx, *, kpi_id: int, version: int | None, changes: dict[
     """Edit a definition; thresholds are re-checked against the values they end up with."""
     session = tx.session
     kpi = await tx.load(Kpi, kpi_id, act="define", field="id", lock=True)
+    await ensure_editable(tx, kpi.resolution_id, field="id")
     resolution = await session.get_one(Resolution, kpi.resolution_id)
     if version is not None and version != kpi.version:
         raise fail("version", ErrorCode.CONFLICT, f"the KPI changed since you read it (version {version}, now {kpi.version}); reload and retry")
@@ -203,6 +206,7 @@ async def set_unit_target(tx: Tx, *, kpi_id: int, unit_id: int, target: Decimal 
     """Give a unit its own target for a KPI (it then reports on it), or take it away."""
     session = tx.session
     kpi = await tx.load(Kpi, kpi_id, act="define", field="kpiId", lock=True)
+    await ensure_editable(tx, kpi.resolution_id, field="kpiId")
     resolution = await session.get_one(Resolution, kpi.resolution_id)
     issuer_path = await _issuer_path(tx, resolution)
     unit = (await _units_under(tx, [unit_id], issuer_path, "unitId"))[0]

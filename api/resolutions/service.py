@@ -18,6 +18,7 @@ from resolute.api.errors import ErrorCode, FieldError, ServiceError, fail
 from resolute.api.org.models import Unit, UnitKind
 from resolute.api.org.text import fold
 from resolute.api.org.tree import lies_under
+from resolute.api.plans.locks import ensure_editable
 from resolute.api.resolutions.models import MAX_KEY_RESULTS, RESOLUTION_KINDS, RESOLUTION_STATUSES, KeyResult, Objective, Resolution
 from resolute.api.transaction import Tx, operation
 
@@ -173,6 +174,7 @@ async def create_objective(tx: Tx, *, resolution_id: int, code: str, title: str)
         raise ServiceError(errors)
     session = tx.session
     resolution = await tx.load(Resolution, resolution_id, act="define", obj="objective", field="resolutionId")
+    await ensure_editable(tx, resolution.id, field="resolutionId")
     if await session.scalar(select(Objective.id).where(Objective.code == code)) is not None:
         raise fail("code", ErrorCode.DUPLICATE, f"an objective with code '{code}' already exists")
     objective = Objective(code=code, resolution_id=resolution.id, title=title.strip(), version=1)
@@ -185,6 +187,7 @@ async def create_objective(tx: Tx, *, resolution_id: int, code: str, title: str)
 async def _objective_for_define(tx: Tx, objective_id: int, field: str, *, obj: str, lock: bool = False) -> tuple[Objective, Resolution]:
     """An objective the caller may define (on) where its resolution was issued, and that resolution."""
     objective = await tx.load(Objective, objective_id, act="define", obj=obj, field=field, lock=lock)
+    await ensure_editable(tx, objective.resolution_id, field=field)
     return objective, await tx.session.get_one(Resolution, objective.resolution_id)
 
 
@@ -229,6 +232,7 @@ async def update_key_result(tx: Tx, *, key_result_id: int, version: int | None, 
     session = tx.session
     key_result = await tx.load(KeyResult, key_result_id, act="define", field="id", lock=True)
     resolution = await session.get_one(Resolution, (await session.get_one(Objective, key_result.objective_id)).resolution_id)
+    await ensure_editable(tx, resolution.id, field="id")
     _check_version(key_result, version, "key result")
     before = snapshot(key_result, "title", "version")
     await session.execute(update(KeyResult).where(KeyResult.id == key_result.id).values(title=title.strip(), version=KeyResult.version + 1, updated_at=_now()))

@@ -21,6 +21,7 @@ from resolute.api.kpis.models import Kpi
 from resolute.api.org.models import Unit
 from resolute.api.org.text import fold
 from resolute.api.org.tree import lies_under
+from resolute.api.plans.locks import ensure_editable
 from resolute.api.resolutions.models import Resolution
 from resolute.api.resolutions.service import check_okr
 from resolute.api.tasks.models import (
@@ -119,6 +120,7 @@ async def create_task(
     session = tx.session
     tx.require("task", "define", field="leadUnitId")  # before any read: the same answer whatever the ids
     resolution = await tx.load(Resolution, resolution_id, field="resolutionId")
+    await ensure_editable(tx, resolution.id, field="resolutionId")
     lead = await tx.load(Unit, lead_unit_id, act="define", obj="task", field="leadUnitId")
     issuer = await session.get_one(Unit, resolution.issuing_unit_id)
     if not lies_under(lead.path, issuer.path):
@@ -175,6 +177,7 @@ async def update_task(tx: Tx, *, task_id: int, version: int | None, changes: dic
     """Edit a definition (dates, status, lead and coordinating units): define rights on the lead unit."""
     session = tx.session
     task = await tx.load(Task, task_id, act="define", field="id", lock=True)
+    await ensure_editable(tx, task.resolution_id, field="id")
     if version is not None and version != task.version:
         raise fail("version", ErrorCode.CONFLICT, f"the task changed since you read it (version {version}, now {task.version}); reload and retry")
     errors = _text(changes.get("title"), "title", 500, required="title" in changes)
@@ -215,6 +218,7 @@ async def create_milestone(tx: Tx, *, task_id: int, title: str, due_on: date) ->
     if errors := _text(title, "title", 500, required=True):
         raise ServiceError(errors)
     task = await tx.load(Task, task_id, act="define", obj="milestone", field="taskId", lock=True)
+    await ensure_editable(tx, task.resolution_id, field="taskId")
     if not task.start_on <= due_on <= task.due_on:
         raise fail("dueOn", ErrorCode.OUT_OF_RANGE, f"a milestone falls between the task's start ({task.start_on}) and due date ({task.due_on})")
     milestone = Milestone(task_id=task.id, title=title.strip(), due_on=due_on, version=1)
@@ -231,6 +235,8 @@ async def update_milestone(tx: Tx, *, milestone_id: int, version: int | None, ch
     only_progress = set(changes) <= {"done_on"}
     milestone = await tx.load(Milestone, milestone_id, act="define", field="id", lock=True, or_verb=("submit", "progress_report") if only_progress else None)
     task = await session.get_one(Task, milestone.task_id)
+    if not only_progress:  # marking it done is doing the plan, not changing it
+        await ensure_editable(tx, task.resolution_id, field="id")
     if version is not None and version != milestone.version:
         raise fail("version", ErrorCode.CONFLICT, f"the milestone changed since you read it (version {version}, now {milestone.version}); reload and retry")
     if errors := _text(changes.get("title"), "title", 500, required="title" in changes):

@@ -27,6 +27,7 @@ from resolute.schema.pagination import (
     build_connection,
     check_first,
 )
+from resolute.schema.plans.types import PlanRevisionType
 from resolute.schema.reviews.types import REVIEWS_AFTER, REVIEWS_FIRST, ReviewType, reviews_of
 
 __all__ = ["CoverageState", "KeyResultType", "ObjectiveType", "ResolutionType"]
@@ -214,6 +215,10 @@ class ResolutionType(Node):
             return None
         row = await info.context.loaders.resolutions_by_id.load(self.row.implements_id)
         return ResolutionType.of(row) if row else None
+
+    @strawberry.field(description="Its plan's revisions (an action programme's), newest first; the first is the current one. At most 50.")
+    async def plan_revisions(self, info: Info) -> list[PlanRevisionType]:
+        return [PlanRevisionType(row=r) for r in await info.context.loaders.plan_revisions_by_resolution_id.load(self.row.id)]
 
     @strawberry.field(description="The programmes that implement this resolution, that you may see, in code order, paged (every province may issue one).")
     async def implemented_by(
