@@ -62,9 +62,9 @@ async def test_submitted_returned_edited_approved_locked_and_revised(api: Api) -
     refused = [
         (await api.data(TASK_EDIT, {"t": t, "v": await version_of(api, "P01-T1"), "title": "x"}, as_user="p01"))["taskUpdate"],
         (await api.data('mutation($r: ID!) { objectiveCreate(input: {resolutionId: $r, code: "O9", title: "x"}) { errors { field code message } } }',
-                        {"r": r}, as_user="p01"))["objectiveCreate"],  # fmt: skip
+                        {"r": r}, as_user="p01"))["objectiveCreate"],
         (await api.data('mutation($r: ID!, $u: ID!) { taskCreate(input: {resolutionId: $r, code: "P01-T9", title: "x", leadUnitId: $u, startOn: "2025-02-01", '
-                        'dueOn: "2026-01-01"}) { errors { field code message } } }', {"r": r, "u": w["units"]["P01"]}, as_user="p01"))["taskCreate"],  # fmt: skip
+                        'dueOn: "2026-01-01"}) { errors { field code message } } }', {"r": r, "u": w["units"]["P01"]}, as_user="p01"))["taskCreate"],
     ]
     assert [errors(p) for p in refused] == [[("id", "INVALID")], [("resolutionId", "INVALID")], [("resolutionId", "INVALID")]]
     # a new revision: the approved one and its snapshot stay
