@@ -310,3 +310,16 @@ def test_the_demo_has_published_results_and_a_correction(demo: Server) -> None:
     assert _api(demo, "p01.leader", query, {"r": central})["publishedResults"]["nodes"] == []  # the provinces' figures are not a province's to read
     assert [(n["version"], n["verified"], bool(n["reason"])) for n in nodes] == [(2, True, True), (1, True, False)]
     assert all(hashlib.sha256(n["content"].encode()).hexdigest() == n["contentHash"] for n in nodes)
+
+
+def test_an_officer_reads_its_reminders_and_marks_one_read(page: Page) -> None:
+    page.login("p01.c002.officer")
+    page.css("#notifications-link").click()
+    page.css("#notifications li")
+    before = page.css("#unread-count").text
+    unread = page.all("#notifications li.unread")
+    assert unread and "chưa đọc" in before, page.text()[:500]  # the demo's worker round reminded this commune
+    unread[0].find_element(By.CSS_SELECTOR, "button.mark-read").click()
+    page.wait(lambda d: d.find_element(By.CSS_SELECTOR, "#unread-count").text != before)
+    assert int(page.css("#unread-count").text.split()[0]) == int(before.split()[0]) - 1
+    assert page.all("#notifications li.read")

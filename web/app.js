@@ -22,6 +22,7 @@ function header() {
     h("a", { class: "brand", href: "#/" }, "Resolute"),
     h("nav", { "aria-label": "main" },
       h("a", { href: "#/" }, t("home")), h("a", { href: "#/ranking" }, t("ranking")), h("a", { href: "#/work" }, t("myWork")),
+      h("a", { href: "#/notifications", id: "notifications-link" }, t("notifications")),
       h("a", { href: "/graphql" }, t("graphiql")), switchLang,
       h("span", { class: "who" }, username()),
       h("button", { type: "button", class: "link", id: "logout", onclick: async () => { await logout(); location.hash = "#/"; route(); } }, t("logout")),
@@ -58,6 +59,7 @@ async function route(options = {}) {
     else if (page === "assignment") await assignmentView(decodeURIComponent(arg), mine);
     else if (page === "matrix") await matrixView(query, mine);
     else if (page === "kpi") await kpiView(decodeURIComponent(arg), query, mine);
+    else if (page === "notifications") await notificationsView(mine);
     else await unitView(decodeURIComponent(arg), query, mine);
   } catch (error) {
     if (!stale(mine)) failure(error);
@@ -320,6 +322,27 @@ async function kpiView(id, query, mine) {
       h("thead", {}, h("tr", {}, [t("unit"), t("period"), t("value")].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, k.latestByChild.map((m) => h("tr", {}, h("th", { scope: "row" }, m.unit.name), h("td", {}, m.period),
         h("td", {}, number(Number(m.value)), " ", m.light ? light(m.light.toLowerCase(), t(m.light.toLowerCase())) : "")))))),
+  );
+}
+
+// -- notifications (the reminders worker's) ----------------------------------------------------------------------------
+
+async function notificationsView(mine) {
+  const data = await gql("{ notifications(first: 50) { totalCount nodes { id kind step message createdAt readAt assignment { id } } } unread: notifications(unread: true, first: 0) { totalCount } }");
+  if (stale(mine)) return;
+  const read = (id) => async () => {
+    const done = await gql("mutation($id: ID!) { notificationRead(id: $id) { notification { readAt } errors { code } } }", { id });
+    if (done.notificationRead.errors.length) live.textContent = done.notificationRead.errors[0].code;
+    route({ quiet: true });
+  };
+  show(main,
+    h("h1", {}, t("notifications"), " ", h("small", { id: "unread-count" }, t("unreadCount", { n: data.unread.totalCount }))),
+    data.notifications.nodes.length ? h("ul", { class: "work", id: "notifications" }, data.notifications.nodes.map((n) => h("li", { class: n.readAt ? "read" : "unread" },
+      light(n.kind === "overdue" ? (n.step >= 3 ? "red" : "yellow") : "none", n.kind === "overdue" ? `${t("overdue")} · ${t("step")} ${n.step}` : t(n.kind)), " ",
+      n.assignment ? h("a", { href: `#/assignment/${encodeURIComponent(n.assignment.id)}` }, n.message) : n.message, " ",
+      h("small", {}, n.createdAt.slice(0, 10)), " ",
+      n.readAt ? null : h("button", { type: "button", class: "mark-read", onclick: read(n.id) }, t("markRead")))))
+      : h("p", {}, t("noData")),
   );
 }
 

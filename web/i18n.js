@@ -23,7 +23,8 @@ const WORDS = {
     OVERDUE: "Số việc quá hạn", COMPLETED: "Số việc hoàn thành", GREEN_SHARE: "Tỷ lệ KPI đạt", DISCIPLINE_INDEX: "Chỉ số kỷ luật báo cáo",
     REPORTING_TIMELINESS: "Báo cáo kịp thời", REPORTING_COMPLETENESS: "Báo cáo đầy đủ", live: "Trực tuyến",
     liveOn: "Cập nhật trực tiếp đang bật", updated: "Có cập nhật mới; đã tải lại.", showing: "Hiển thị {n} / {total}",
-    matrix: "Ma trận nhiệm vụ × đơn vị", kpiAttention: "Chỉ tiêu cần chú ý", targetShare: "Mức đạt mục tiêu",
+    notifications: "Thông báo", markRead: "Đã đọc", unreadCount: "{n} chưa đọc", step: "bước", due_soon: "Sắp đến hạn",
+    report_missing: "Thiếu báo cáo", matrix: "Ma trận nhiệm vụ × đơn vị", kpiAttention: "Chỉ tiêu cần chú ý", targetShare: "Mức đạt mục tiêu",
     excellent: "Xuất sắc", good: "Tốt", satisfactory: "Đạt", unsatisfactory: "Chưa đạt",
   },
   en: {
@@ -48,7 +49,8 @@ const WORDS = {
     COMPLETED: "Completed count", GREEN_SHARE: "Green KPI share", DISCIPLINE_INDEX: "Discipline index",
     REPORTING_TIMELINESS: "Reporting timeliness", REPORTING_COMPLETENESS: "Reporting completeness", live: "Live",
     liveOn: "Live updates on", updated: "Something changed; reloaded.", showing: "Showing {n} of {total}",
-    matrix: "Task × unit matrix", kpiAttention: "KPIs needing attention", targetShare: "Share of target",
+    notifications: "Notifications", markRead: "Mark read", unreadCount: "{n} unread", step: "step", due_soon: "Due soon",
+    report_missing: "Report missing", matrix: "Task × unit matrix", kpiAttention: "KPIs needing attention", targetShare: "Share of target",
     excellent: "Excellent", good: "Good", satisfactory: "Satisfactory", unsatisfactory: "Unsatisfactory",
   },
 };
