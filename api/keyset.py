@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-__all__ = ["after_key", "counts_by_parent", "pages_by_parent"]
+__all__ = ["after_key", "counts_by_parent", "pages_by_code", "pages_by_parent"]
 
 
 def after_key(columns: Sequence[Any], values: Sequence[Any]) -> ColumnElement[bool]:
@@ -50,3 +50,10 @@ async def counts_by_parent(session: AsyncSession, base: Select[Any], *, parent: 
     """How many of `base`'s rows each parent has (the connection's totalCount): one statement."""
     query = base.with_only_columns(parent, func.count()).group_by(parent)
     return {key: int(n) for key, n in (await session.execute(query)).all()}
+
+
+async def pages_by_code(
+    session: AsyncSession, base: Select[Any], *, code: ColumnElement[Any], parent: ColumnElement[Any], first: int, after: str | None
+) -> dict[Any, list[Any]]:
+    """`pages_by_parent` in `code` order after the cursor's code: the paged lists keyed by a unit's or a resolution's code."""
+    return await pages_by_parent(session, base if after is None else base.where(code > after), parent=parent, order=[code], first=first)

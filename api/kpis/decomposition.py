@@ -27,7 +27,7 @@ from sqlalchemy.orm import aliased
 from resolute.api.access.scope import Scope
 from resolute.api.db import utcnow
 from resolute.api.errors import ErrorCode, FieldError, ServiceError, fail
-from resolute.api.keyset import counts_by_parent, pages_by_parent
+from resolute.api.keyset import counts_by_parent, pages_by_code
 from resolute.api.kpis.models import DecompositionTarget, Kpi, TargetDecomposition
 from resolute.api.monitoring.discipline import period_bounds
 from resolute.api.org.models import Unit
@@ -118,10 +118,7 @@ def _targets(scope: Scope, ids: Sequence[int]) -> Select[tuple[Unit, Decimal]]:
 
 async def target_pages(session: AsyncSession, scope: Scope, ids: Sequence[int], *, first: int, after: str | None) -> dict[int, list[tuple[Unit, Decimal]]]:
     """For each decomposition, up to first+1 of its targets at units the caller may read, in unit code order after the cursor's code."""
-    query = _targets(scope, ids)
-    if after is not None:
-        query = query.where(Unit.code > after)
-    return await pages_by_parent(session, query, parent=DecompositionTarget.decomposition_id, order=[Unit.code], first=first)
+    return await pages_by_code(session, _targets(scope, ids), code=Unit.code, parent=DecompositionTarget.decomposition_id, first=first, after=after)
 
 
 async def count_targets(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, int]:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import with_expression
 
 from resolute.api.access.scope import Scope
-from resolute.api.keyset import counts_by_parent, pages_by_parent
+from resolute.api.keyset import counts_by_parent, pages_by_code
 from resolute.api.kpis.models import Kpi, KpiCoordinator, KpiUnitTarget, Measurement, MeasurementRevision
 from resolute.api.kpis.rules import light
 from resolute.api.org.models import Unit
@@ -140,10 +140,7 @@ def _unit_targets(scope: Scope, ids: Sequence[int]) -> Select[tuple[Unit, object
 
 async def unit_target_pages(session: AsyncSession, scope: Scope, ids: Sequence[int], *, first: int, after: str | None) -> dict[int, list[tuple[Unit, object]]]:
     """For each KPI, up to first+1 of its per-unit targets, for the units the caller may see, in unit code order after the cursor's code."""
-    query = _unit_targets(scope, ids)
-    if after is not None:
-        query = query.where(Unit.code > after)
-    return await pages_by_parent(session, query, parent=KpiUnitTarget.kpi_id, order=[Unit.code], first=first)
+    return await pages_by_code(session, _unit_targets(scope, ids), code=Unit.code, parent=KpiUnitTarget.kpi_id, first=first, after=after)
 
 
 async def count_unit_targets(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, int]:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from resolute.api.access.scope import Scope
-from resolute.api.keyset import counts_by_parent, pages_by_parent
+from resolute.api.keyset import counts_by_parent, pages_by_code
 from resolute.api.org.models import Unit, UnitKind
 from resolute.api.org.text import fold, like_escape
 from resolute.api.org.tree import in_subtree, path_ids, strictly_under
@@ -91,9 +91,7 @@ async def children_pages(
 ) -> dict[int, list[Unit]]:
     """For each parent, up to first+1 of the direct sub-units the caller may see, in code order after the cursor's code."""
     query = _children(scope, parent_ids, include_archived=include_archived)
-    if after is not None:
-        query = query.where(Unit.code > after)
-    return await pages_by_parent(session, query, parent=Unit.parent_id, order=[Unit.code], first=first)
+    return await pages_by_code(session, query, code=Unit.code, parent=Unit.parent_id, first=first, after=after)
 
 
 async def count_children(session: AsyncSession, scope: Scope, parent_ids: Sequence[int], *, include_archived: bool) -> dict[int, int]:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from resolute.api.access.scope import Scope
-from resolute.api.keyset import counts_by_parent, pages_by_parent
+from resolute.api.keyset import counts_by_parent, pages_by_code
 from resolute.api.org.models import Unit
 from resolute.api.org.text import fold, like_escape
 from resolute.api.org.tree import strictly_under, units_under
@@ -98,10 +98,7 @@ def _programmes(scope: Scope, ids: Sequence[int]) -> Select[tuple[Resolution]]:
 
 async def programme_pages(session: AsyncSession, scope: Scope, ids: Sequence[int], *, first: int, after: str | None) -> dict[int, list[Resolution]]:
     """For each resolution, up to first+1 of the programmes implementing it that the caller may see, in code order after the cursor's code."""
-    query = _programmes(scope, ids)
-    if after is not None:
-        query = query.where(Resolution.code > after)
-    return await pages_by_parent(session, query, parent=Resolution.implements_id, order=[Resolution.code], first=first)
+    return await pages_by_code(session, _programmes(scope, ids), code=Resolution.code, parent=Resolution.implements_id, first=first, after=after)
 
 
 async def count_programmes(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, int]:

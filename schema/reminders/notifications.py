@@ -6,9 +6,8 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
-from sqlalchemy import func, select
 
-from resolute.api.reminders import service
+from resolute.api.reminders import reads, service
 from resolute.api.reminders.models import Notification as Row
 from resolute.schema.context import Info, perform
 from resolute.schema.errors import UserError, user_errors
@@ -65,14 +64,13 @@ class NotificationsQuery:
     ) -> Connection[NotificationType]:
         check_first(first)
         ctx = info.context
-        cursor = NEWEST_FIRST.decode(after)
-        mine = [Row.user_id == ctx.scope.principal.user_id, *([Row.read_at.is_(None)] if unread else [])]
+        user_id, cursor = ctx.scope.principal.user_id, NEWEST_FIRST.decode(after)
         async with ctx.db.use() as session:
-            rows = list(await session.scalars(select(Row).where(*mine, *([Row.id < cursor] if cursor is not None else [])).order_by(Row.id.desc()).limit(first + 1)))
+            rows = await reads.list_notifications(session, user_id=user_id, unread=unread, first=first, after=cursor)
 
         async def count() -> int:
             async with ctx.db.use() as session:
-                return int(await session.scalar(select(func.count()).select_from(Row).where(*mine)) or 0)
+                return await reads.count_notifications(session, user_id=user_id, unread=unread)
 
         return build_connection(rows, first=first, after=after, ordering=NEWEST_FIRST, key=lambda row: row.id, wrap=lambda row: NotificationType(row=row), count=count)
 
