@@ -1,6 +1,7 @@
 """Every model, imported once so that metadata (and Alembic) sees the whole schema."""
 
 from resolute.api.accounts.models import Grant, User
+from resolute.api.approvals.models import DataApproval, DataReturn
 from resolute.api.audit.models import AuditEvent
 from resolute.api.auth.models import AuthSession, RefreshToken
 from resolute.api.db import Base
@@ -28,6 +29,8 @@ __all__ = [
     "AuditEvent",
     "AuthSession",
     "Base",
+    "DataApproval",
+    "DataReturn",
     "DecompositionTarget",
     "Evaluation",
     "Extension",

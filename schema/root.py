@@ -17,6 +17,7 @@ from resolute.schema.accounts.queries import AccountsQuery
 from resolute.schema.audit.queries import AuditQuery
 from resolute.schema.compiled.extension import CompiledReads
 from resolute.schema.context import Info
+from resolute.schema.approvals.types import DataApprovalQuery, DataApprovalsMutation
 from resolute.schema.cost import CostLimit
 from resolute.schema.documents import DocumentCache, Rules
 from resolute.schema.introspection import IntrospectionGate
@@ -53,8 +54,8 @@ class NodeQuery:
         return await resolve_node(info, id)
 
 
-Query = merge_types("Query", (NodeQuery, OrgQuery, AccountsQuery, ResolutionsQuery, KpisQuery, TasksQuery, MonitoringQuery, WarningsQuery, AuditQuery, ResultsQuery, NotificationsQuery))
-Mutation = merge_types("Mutation", (OrgMutation, AccountsMutation, ResolutionsMutation, KpisMutation, DecompositionMutation, TasksMutation, ResultsMutation, ReviewsMutation, NotificationsMutation, PlansMutation))
+Query = merge_types("Query", (NodeQuery, OrgQuery, AccountsQuery, ResolutionsQuery, KpisQuery, TasksQuery, MonitoringQuery, WarningsQuery, AuditQuery, ResultsQuery, NotificationsQuery, DataApprovalQuery))
+Mutation = merge_types("Mutation", (OrgMutation, AccountsMutation, ResolutionsMutation, KpisMutation, DecompositionMutation, TasksMutation, ResultsMutation, ReviewsMutation, NotificationsMutation, PlansMutation, DataApprovalsMutation))
 
 MAX_QUERY_DEPTH = 12
 MAX_ALIASES = 30

@@ -54,7 +54,7 @@ def test_every_list_field_is_a_connection_a_slice_or_kept_small_by_the_domain() 
     assert unbounded == []
     sliced = sorted(f"{t.name}.{n}" for t in app_schema._schema.type_map.values() if isinstance(t, GraphQLObjectType)
                     for n, f in t.fields.items() if _is_list(f.type) and "first" in f.args)  # fmt: skip
-    assert sliced == ["DisciplineRollup.children", "Kpi.latestByChild", "KpiLightRollup.children", "ProgressRollup.children", "Ranking.entries",
+    assert sliced == ["DataApproval.children", "DataApproval.returns", "DisciplineRollup.children", "Kpi.latestByChild", "KpiLightRollup.children", "ProgressRollup.children", "Ranking.entries",
                       "TargetDecomposition.consistency"]
     for t, n in (("Unit", "children"), ("Resolution", "implementedBy"), ("Kpi", "unitTargets")):
         field = app_schema._schema.type_map[t].fields[n]  # type: ignore[union-attr]

@@ -18,6 +18,8 @@ ACCESS_TABLE: list[tuple[str, list[tuple[str, str]], set[str]]] = [
     ("acknowledge, request an extension", [("assignment", "acknowledge"), ("extension", "request")], {"admin", "leader", "manager", "officer"}),
     ("submit progress reports and measurements", [("progress_report", "submit"), ("measurement", "submit")], {"manager", "officer"}),
     ("approve or refuse an extension, evaluate", [("extension", "decide"), ("evaluation", "submit")], {"admin", "leader", "manager"}),
+    # ACCESS.md has no row for data approval (issue 11): the roles that judge the work below approve its figures
+    ("approve data", [("data_approval", "decide")], {"admin", "leader", "manager"}),
     ("read audit events", [("audit_event", "read")], {"admin", "auditor"}),
     ("introspect the schema (production profile)", [("schema", "introspect")], {"admin", "integrator"}),  # ACCESS.md "Integrators"
 ]

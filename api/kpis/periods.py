@@ -1,11 +1,12 @@
-"""Reporting periods: '2025-07' (monthly), '2025-Q3' (quarterly), '2025' (yearly)."""
+"""Reporting periods: '2025-07' (monthly), '2025-Q3' (quarterly), '2025' (yearly); a period lies within a longer one
+(July within Q3 within 2025), which is how an approval of a quarter covers the monthly measurements of its months."""
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
-__all__ = ["period_problem", "period_start"]
+__all__ = ["period_bounds", "period_problem", "period_start", "periods_containing", "periods_within"]
 
 _FORMATS = {
     "monthly": (re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$"), "YYYY-MM, e.g. 2025-07"),
@@ -36,3 +37,47 @@ def period_problem(frequency: str, period: str, today: date) -> tuple[str, str] 
     if start > today:
         return "IN_FUTURE", f"period {period} has not started yet"
     return None
+
+
+def period_bounds(period: str) -> tuple[date, date] | None:
+    """[first day, first day of the next period) of a month, quarter or year; None if it is none of them."""
+    for frequency, months in (("monthly", 1), ("quarterly", 3), ("yearly", 12)):
+        start = period_start(frequency, period)
+        if start is not None:
+            index = start.month - 1 + months
+            return start, date(start.year + index // 12, index % 12 + 1, 1)
+    return None
+
+
+def _names(day: date) -> tuple[str, str, str]:
+    """The month, quarter and year a day lies in."""
+    return f"{day.year:04d}-{day.month:02d}", f"{day.year:04d}-Q{(day.month - 1) // 3 + 1}", f"{day.year:04d}"
+
+
+def periods_within(period: str) -> tuple[str, ...]:
+    """Every period lying within `period`, itself included (2025-Q3: its three months and itself), sorted."""
+    bounds = period_bounds(period)
+    if bounds is None:
+        return ()
+    start, end = bounds
+    found: set[str] = set()
+    day = start
+    while day < end:
+        month, quarter, year = _names(day)
+        found.add(month)
+        if period_bounds(quarter)[1] <= end:  # type: ignore[index]
+            found.add(quarter)
+        if period_bounds(year)[1] <= end:  # type: ignore[index]
+            found.add(year)
+        day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return tuple(sorted(found))
+
+
+def periods_containing(period_or_day: str | date) -> tuple[str, ...]:
+    """The periods a day, or a period, lies within, itself included (2025-07: 2025-07, 2025-Q3, 2025)."""
+    if isinstance(period_or_day, date):
+        return _names(period_or_day)
+    bounds = period_bounds(period_or_day)
+    if bounds is None:
+        return ()
+    return tuple(p for p in _names(bounds[0]) if period_bounds(p)[1] >= bounds[1])  # type: ignore[index]

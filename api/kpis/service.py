@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 
+from resolute.api.approvals.locks import ensure_open
 from resolute.api.errors import ErrorCode, FieldError, ServiceError, fail
 from resolute.api.kpis.models import (
     DIRECTIONS,
@@ -244,6 +245,7 @@ async def submit_measurement(tx: Tx, *, kpi_id: int, unit_id: int, period: str, 
         errors.append(FieldError("note", ErrorCode.TOO_LONG, "a note has at most 1000 characters"))
     if errors:
         raise ServiceError(errors)
+    await ensure_open(tx, unit=unit, resolution_id=kpi.resolution_id, when=period, field="period")
     existing = await session.scalar(select(Measurement.id).where(Measurement.kpi_id == kpi.id, Measurement.unit_id == unit.id, Measurement.period == period))
     if existing is not None:
         raise fail("period", ErrorCode.DUPLICATE, "this unit already has a value for this period: correct it with measurementCorrect (the earlier value is kept)")
@@ -277,6 +279,8 @@ async def correct_measurement(tx: Tx, *, measurement_id: int, version: int | Non
     kpi = await session.get_one(Kpi, measurement.kpi_id)
     if errors := _value_problems(kpi, value):
         raise ServiceError(errors)
+    unit = await session.get_one(Unit, measurement.unit_id)
+    await ensure_open(tx, unit=unit, resolution_id=kpi.resolution_id, when=measurement.period, field="id", measurement_id=measurement.id)
     amount, _ = _amount(value, "value")
     before = {"value": measurement.value, "note": measurement.note, "version": measurement.version}
     await session.execute(insert(MeasurementRevision).values(

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from resolute.api.access.scope import Scope
-from resolute.api.kpis.periods import period_start
+from resolute.api.kpis.periods import period_bounds
 from resolute.api.monitoring.grouping import Rows, per_child, unit_and_children
 from resolute.api.monitoring.rollups import ProgressFilter, counted
 from resolute.api.org.models import Unit
@@ -39,16 +39,6 @@ __all__ = ["ACK_DAYS", "GRACE_DAYS", "Discipline", "DisciplineFigures", "discipl
 GRACE_DAYS = 5
 ACK_DAYS = 7
 COUNTS = ("expected", "received", "on_time", "assigned", "acknowledged", "acknowledged_in_time", "ack_delay_sum")
-
-
-def period_bounds(period: str) -> tuple[date, date] | None:
-    """[first day, first day of the next period) of a month, quarter or year; None if it is none of them."""
-    for frequency, months in (("monthly", 1), ("quarterly", 3), ("yearly", 12)):
-        start = period_start(frequency, period)
-        if start is not None:
-            index = start.month - 1 + months
-            return start, date(start.year + index // 12, index % 12 + 1, 1)
-    return None
 
 
 def _counts(start: date, end: date) -> dict[str, ColumnElement[Any]]:

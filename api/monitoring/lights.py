@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from resolute.api.access.scope import Scope
+from resolute.api.approvals.data import Approved
 from resolute.api.keyset import after_key
 from resolute.api.kpis.models import Kpi, KpiUnitTarget, Measurement
 from resolute.api.kpis.rules import light
@@ -41,6 +42,7 @@ class KpiFilter:
     resolution_ids: tuple[int, ...] | None = None  # KPIs of these resolutions (a family: rollups.resolution_family)
     kpi_group: str | None = None
     kpi_id: int | None = None
+    approved: Approved | None = None  # only measurements approved for a resolution and a period (api.approvals)
 
 
 def _kpi_conditions(flt: KpiFilter, kpi: Any = Kpi) -> list[ColumnElement[bool]]:
@@ -52,6 +54,14 @@ def _kpi_conditions(flt: KpiFilter, kpi: Any = Kpi) -> list[ColumnElement[bool]]
     if flt.kpi_id is not None:
         conds.append(kpi.id == flt.kpi_id)
     return conds
+
+
+def _approved(view: Approved | None) -> list[ColumnElement[bool]]:
+    """Over approved data: the measurements of the period (or of a period within it) of units that approved it,
+    none held back by a return."""
+    if view is None:
+        return []
+    return [Measurement.period.in_(view.within), view.approval_at(Measurement.unit_id), ~view.measurement_held(Measurement.id)]
 
 
 def latest_lights(scope: Scope, flt: KpiFilter, under_path: str | None) -> Any:
@@ -67,7 +77,7 @@ def latest_lights(scope: Scope, flt: KpiFilter, under_path: str | None) -> Any:
         .join(member, member.id == Measurement.unit_id)
         .join(Kpi, Kpi.id == Measurement.kpi_id)
         .where(*([in_subtree(member.path, under_path)] if under_path is not None else []), scope.visible_under(Measurement, under_path), scope.visible(Kpi),
-               *_kpi_conditions(flt))
+               *_kpi_conditions(flt), *_approved(flt.approved))
         .subquery("ranked")
     )
 

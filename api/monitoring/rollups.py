@@ -14,13 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, select
+from sqlalchemy import ColumnElement, case, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from resolute.api.access.scope import Scope
+from resolute.api.approvals.data import Approved
 from resolute.api.db import plan_with_parameters
 from resolute.api.kpis.models import Kpi
 from resolute.api.monitoring.figures import COUNTS, Figures, counts, rates
@@ -29,7 +31,7 @@ from resolute.api.monitoring.summaries import SUMMARY_DEPTH, ProgressSummary, su
 from resolute.api.org.models import Unit
 from resolute.api.org.tree import in_subtree
 from resolute.api.resolutions.models import Resolution
-from resolute.api.tasks.models import Assignment, Task
+from resolute.api.tasks.models import Assignment, ProgressReport, Task
 
 __all__ = ["ProgressFilter", "Rollup", "counted", "figures_columns", "progress_rows", "resolution_family", "rollup"]
 
@@ -42,6 +44,7 @@ class ProgressFilter:
     kpi_group: str | None = None  # tasks that serve a KPI of this group
     due_from: date | None = None  # assignments due in [due_from, due_to]
     due_to: date | None = None
+    approved: Approved | None = None  # only approved figures of a resolution for a period (api.approvals.figures)
 
 
 async def resolution_family(session: AsyncSession, scope: Scope, resolution_id: int) -> tuple[int, ...]:
@@ -76,6 +79,8 @@ def progress_rows(scope: Scope, flt: ProgressFilter, today: date, under_path: st
     units the caller may read (groups are readable units, and a scope is whole subtrees). A caller who reads
     every assignment there also gets the progress summaries of the top units."""
     member = aliased(Unit, name="member")
+    if flt.approved is not None:
+        return _approved_rows(scope, flt, flt.approved, today, member, under_path)
     reads_all = scope.covers(under_path, "assignment", "read") if under_path is not None else scope.covers_whole_tree("assignment", "read")
     summary = _summary(flt, today) if reads_all else None
     if under_path is None and scope.covers_whole_tree("unit", "read") and reads_all:
@@ -86,6 +91,28 @@ def progress_rows(scope: Scope, flt: ProgressFilter, today: date, under_path: st
     within = in_subtree(member.path, under_path) if under_path is not None else scope.within(member.path, "unit", "read")
     rows = select(member.id).select_from(member).join(Assignment, Assignment.assignee_unit_id == member.id).where(within, *counted(scope, flt, member, under_path))
     return Rows(rows, member.path, counts(today), per_unit=member.id, summary=summary)
+
+
+def _approved_rows(scope: Scope, flt: ProgressFilter, view: Approved, today: date, member: Any, under_path: str | None) -> Rows:
+    """The assignments that count, as their approved figures say: each as its latest report dated before the
+    period ended, when its assignee approved the period and no report of it for the period is held back by a
+    return; the figures as they stood when the period closed (overdue: due before its end)."""
+    report = aliased(ProgressReport, name="approved_report")
+    latest = (
+        select(ProgressReport.id).where(ProgressReport.assignment_id == Assignment.id, ProgressReport.reported_on < view.end)
+        .order_by(ProgressReport.reported_on.desc(), ProgressReport.id.desc()).limit(1).correlate(Assignment).scalar_subquery()
+    )  # fmt: skip
+    as_approved = SimpleNamespace(
+        id=Assignment.id, status=func.coalesce(report.status, "not_started"), progress=func.coalesce(report.progress, 0),
+        completed_on=case((report.status == "completed", report.reported_on)), original_due_on=Assignment.original_due_on, due_on=Assignment.due_on,
+    )  # fmt: skip
+    within = in_subtree(member.path, under_path) if under_path is not None else scope.within(member.path, "unit", "read")
+    rows = (
+        select(member.id).select_from(member).join(Assignment, Assignment.assignee_unit_id == member.id).outerjoin(report, report.id == latest)
+        .where(within, *counted(scope, flt, member, under_path), Assignment.assigned_on < view.end, view.approval_at(member.id),
+               ~view.report_held(Assignment.id))
+    )  # fmt: skip
+    return Rows(rows, member.path, counts(min(today, view.end), as_approved), per_unit=member.id)
 
 
 def _summary(flt: ProgressFilter, today: date) -> Summary:

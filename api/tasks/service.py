@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
+from resolute.api.approvals.locks import ensure_open
 from resolute.api.errors import ErrorCode, FieldError, ServiceError, fail
 from resolute.api.kpis.models import Kpi
 from resolute.api.org.models import Unit
@@ -385,6 +386,9 @@ async def submit_report(
         raise fail("reportedOn", ErrorCode.OUT_OF_RANGE, f"a report is dated on or after the assignment ({assignment.assigned_on})")
     if await session.scalar(select(Evaluation.id).where(Evaluation.assignment_id == assignment.id)) is not None:
         raise fail("assignmentId", ErrorCode.INVALID, "the assignment was evaluated and is closed")
+    task_resolution = await session.scalar(select(Task.resolution_id).where(Task.id == assignment.task_id))
+    assignee = await session.get_one(Unit, assignment.assignee_unit_id)
+    await ensure_open(tx, unit=assignee, resolution_id=task_resolution, when=day, field="reportedOn", assignment_id=assignment.id)  # type: ignore[arg-type]
     report = ProgressReport(
         assignment_id=assignment.id, reported_on=day, progress=progress, status=status, note=note,
         evidence=json.dumps(evidence) if evidence else None, reporter_id=tx.user_id,

@@ -112,10 +112,11 @@ def _filter(field: Field) -> ProgressFilterInput | None:
     given = field.args.get("filter")
     if given is None:
         return None
-    known = {"resolution", "kpiGroup", "dueFrom", "dueTo"}
+    known = {"resolution", "kpiGroup", "dueFrom", "dueTo", "approvedFor"}
     if not set(given) <= known:
         raise NotCovered("an unknown filter field")
-    return ProgressFilterInput(resolution=given.get("resolution"), kpi_group=given.get("kpiGroup"), due_from=given.get("dueFrom"), due_to=given.get("dueTo"))
+    return ProgressFilterInput(resolution=given.get("resolution"), kpi_group=given.get("kpiGroup"), due_from=given.get("dueFrom"), due_to=given.get("dueTo"),
+                               approved_for=given.get("approvedFor"))
 
 
 def _metric(value: Any) -> RankingMetric | None:

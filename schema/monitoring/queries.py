@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import strawberry
 from graphql import GraphQLError
 
+from resolute.api.approvals.data import Approved
 from resolute.api.errors import ErrorCode
 from resolute.api.monitoring import discipline, lights, ranking, rollups, series
 from resolute.api.monitoring.lights import KpiFilter
@@ -48,10 +49,22 @@ async def progress_filter(info: Info, given: ProgressFilterInput | None) -> Prog
         raise _invalid("filter.dueTo", "dueTo is before dueFrom", ErrorCode.OUT_OF_RANGE)
     if given.kpi_group is not None and len(given.kpi_group) > MAX_TEXT:
         raise _invalid("filter.kpiGroup", f"at most {MAX_TEXT} characters", ErrorCode.TOO_LONG)
-    family = None
-    if given.resolution is not None:
-        family = await info.context.loaders.family_by_resolution_id.load(decode_id(given.resolution, "Resolution", "filter.resolution"))
-    return ProgressFilter(resolution_ids=family, kpi_group=given.kpi_group, due_from=given.due_from, due_to=given.due_to)
+    family, approved = await _family(info, given.resolution, given.approved_for)
+    return ProgressFilter(resolution_ids=family, kpi_group=given.kpi_group, due_from=given.due_from, due_to=given.due_to, approved=approved)
+
+
+async def _family(info: Info, resolution: strawberry.ID | None, approved_for: str | None) -> tuple[tuple[int, ...] | None, Approved | None]:
+    """A filter's resolution family (None: every resolution) and, with `approvedFor`, what its approval for that
+    period covers; a resolution the caller may not read counts nothing."""
+    if approved_for is not None and resolution is None:
+        raise _invalid("filter.approvedFor", "approved data are asked for a resolution: give filter.resolution too", ErrorCode.REQUIRED)
+    if approved_for is not None and (len(approved_for) > 7 or discipline.period_bounds(approved_for) is None):
+        raise _invalid("filter.approvedFor", "a month (2025-09), a quarter (2025-Q3) or a year (2025)")
+    if resolution is None:
+        return None, None
+    pk = decode_id(resolution, "Resolution", "filter.resolution")
+    family = await info.context.loaders.family_by_resolution_id.load(pk)
+    return family, Approved.of(pk, family, approved_for) if approved_for is not None else None
 
 
 STATUS_CURSORS = KeyOrdering("kpi_statuses", (str, str))
@@ -73,11 +86,9 @@ async def kpi_filter(info: Info, given: KpiStatusFilterInput | None) -> KpiFilte
         return KpiFilter()
     if given.group is not None and len(given.group) > MAX_TEXT:
         raise _invalid("filter.group", f"at most {MAX_TEXT} characters", ErrorCode.TOO_LONG)
-    family = None
-    if given.resolution is not None:
-        family = await info.context.loaders.family_by_resolution_id.load(decode_id(given.resolution, "Resolution", "filter.resolution"))
+    family, approved = await _family(info, given.resolution, given.approved_for)
     kpi_id = decode_id(given.kpi, "Kpi", "filter.kpi") if given.kpi is not None else None
-    return KpiFilter(resolution_ids=family, kpi_group=given.group, kpi_id=kpi_id)
+    return KpiFilter(resolution_ids=family, kpi_group=given.group, kpi_id=kpi_id, approved=approved)
 
 
 async def find_rollup(info: Any, unit: str | None, filter: ProgressFilterInput | None) -> rollups.Rollup | None:
@@ -110,7 +121,7 @@ async def find_ranking(
         if parent is None:
             return None
     inputs = ranking.RankingInputs(
-        progress=flt, kpis=KpiFilter(resolution_ids=flt.resolution_ids, kpi_group=flt.kpi_group), period=bounds, today=ctx.today  # type: ignore[arg-type]
+        progress=flt, kpis=KpiFilter(resolution_ids=flt.resolution_ids, kpi_group=flt.kpi_group, approved=flt.approved), period=bounds, today=ctx.today  # type: ignore[arg-type]
     )
     async with ctx.db.use() as session:
         return await ranking.ranking(

@@ -30,6 +30,11 @@ class ProgressFilterInput:
     kpi_group: str | None = strawberry.field(default=None, description="Only tasks serving a KPI of this group.")
     due_from: date | None = strawberry.field(default=None, description="Only assignments due on or after this day.")
     due_to: date | None = strawberry.field(default=None, description="Only assignments due on or before this day.")
+    approved_for: str | None = strawberry.field(default=None, description=(
+        "Only approved data of `resolution` for this period (a month, quarter or year): each assignment as its latest report "
+        "before the period ended says, counted when its assignee approved the period and none of its reports is returned; "
+        "figures as they stood at the period's end."
+    ))
 
 
 @strawberry.type(description=(
@@ -112,6 +117,10 @@ class KpiStatusFilterInput:
     group: str | None = strawberry.field(default=None, description="Only KPIs of this group.")
     kpi: strawberry.ID | None = strawberry.field(default=None, description="Only this KPI.")
     light: list[TrafficLight] | None = strawberry.field(default=None, description="Only statuses of these lights (kpiStatuses only).")
+    approved_for: str | None = strawberry.field(default=None, description=(
+        "Only approved data of `resolution` for this period: measurements of the period (or of a month or quarter within it) "
+        "of units that approved it, none of them returned; each pair's latest among them."
+    ))
 
 
 @strawberry.type(name="LightCounts", description="How many (KPI, unit) pairs stand at each light now (their latest measurement).")

@@ -1,0 +1,96 @@
+"""What a data approval covers, said once in SQL: the units holding a resolution's figures for a period, the
+approvals standing over a unit, and the items held back by a return.
+
+The figures of a resolution R for a period P are those of R's family (R and the programmes implementing it,
+down the chain): its tasks' assignments that existed before P ended (their progress reports dated in P or
+before) and its KPIs' measurements of P or of a period within P (the months of a quarter). A unit takes part in
+P's approval when its subtree holds such a figure; an upper level approves once each of its children that takes
+part has approved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, func, select, union
+from sqlalchemy.orm import aliased
+
+from resolute.api.approvals.models import OPEN_RETURN_STATES, DataApproval, DataReturn
+from resolute.api.kpis.models import Kpi, Measurement
+from resolute.api.kpis.periods import period_bounds, periods_within
+from resolute.api.org.models import Unit
+from resolute.api.org.tree import under
+from resolute.api.tasks.models import Assignment, Task
+
+__all__ = ["Approved", "approval_of", "data_units", "pending_children", "participates"]
+
+
+@dataclass(frozen=True)
+class Approved:
+    """Figures restricted to what is approved: for the resolution `resolution_id` (whose family is `family`) and the
+    period `period`, [start, end)."""
+
+    resolution_id: int
+    family: tuple[int, ...]
+    period: str
+    start: date
+    end: date  # exclusive
+    within: tuple[str, ...]  # the measurement periods P covers
+
+    @classmethod
+    def of(cls, resolution_id: int, family: tuple[int, ...], period: str) -> Approved:
+        bounds = period_bounds(period)
+        if bounds is None:
+            raise ValueError(f"not a period: {period!r}")
+        return cls(resolution_id, family, period, bounds[0], bounds[1], periods_within(period))
+
+    def approval_at(self, unit_id: Any) -> ColumnElement[bool]:
+        """The unit `unit_id` (a column) has approved these figures."""
+        return exists(select(DataApproval.id).where(
+            DataApproval.unit_id == unit_id, DataApproval.resolution_id == self.resolution_id, DataApproval.period == self.period))
+
+    def report_held(self, assignment_id: Any) -> ColumnElement[bool]:
+        """A report of the assignment for this period is returned and not yet cleared."""
+        return exists(select(DataReturn.id).where(
+            DataReturn.assignment_id == assignment_id, DataReturn.resolution_id == self.resolution_id, DataReturn.period == self.period,
+            DataReturn.state.in_(OPEN_RETURN_STATES)))
+
+    def measurement_held(self, measurement_id: Any) -> ColumnElement[bool]:
+        """The measurement is returned and not yet cleared."""
+        return exists(select(DataReturn.id).where(
+            DataReturn.item_kind == "measurement", DataReturn.item_id == measurement_id, DataReturn.state.in_(OPEN_RETURN_STATES)))
+
+
+def data_units(view: Approved) -> Select[Any]:
+    """The ids of the units holding a figure of the view's resolution family for its period."""
+    assignees = select(Assignment.assignee_unit_id.label("unit_id")).join(Task, Task.id == Assignment.task_id).where(
+        Task.resolution_id.in_(view.family), Assignment.assigned_on < view.end)
+    measured = select(Measurement.unit_id.label("unit_id")).join(Kpi, Kpi.id == Measurement.kpi_id).where(
+        Kpi.resolution_id.in_(view.family), Measurement.period.in_(view.within))
+    return union(assignees, measured)  # type: ignore[return-value]
+
+
+def participates(unit: Any, view: Approved) -> ColumnElement[bool]:
+    """The unit (an alias of Unit) has a figure of the view in its subtree."""
+    held = data_units(view).subquery()
+    member = aliased(Unit, name="holder")
+    return exists(select(member.id).where(under(member.path, unit.path), member.id.in_(select(held.c.unit_id))))
+
+
+def pending_children(parent: Any, view: Approved) -> ColumnElement[int]:
+    """How many children of `parent` (an alias of Unit) take part and have not approved: a correlated count."""
+    child = aliased(Unit, name="pending_child")
+    return (
+        select(func.count(child.id))
+        .where(child.parent_id == parent.id, participates(child, view), ~view.approval_at(child.id))
+        .correlate(parent)
+        .scalar_subquery()
+    )
+
+
+def approval_of(view: Approved, unit_id: Any) -> Any:
+    """The approval row of the unit (an outer join target)."""
+    row = aliased(DataApproval, name="approval")
+    return row, and_(row.unit_id == unit_id, row.resolution_id == view.resolution_id, row.period == view.period)
