@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.monitoring_world import Clock, pin_today
-from tests.support import TABLES, Api, typed_errors, unit, user
+from tests.support import TABLES, Api, StatementCounter, typed_errors, unit, user
 
 Json = dict[str, Any]
 ERRORS = "errors { field code message }"
@@ -231,3 +231,30 @@ async def test_figures_over_approved_data_are_those_of_the_period_as_approved(ap
     assert (await rollup("P01"))["children"][1] == {"unit": {"code": "C2"}, "figures": {"total": 1, "completed": 0, "averageProgress": 90.0}}
     bad = await api.gql('query($u: ID!) { progressRollup(unit: $u, filter: {approvedFor: "2025-07"}) { figures { total } } }', {"u": w["units"]["TW"]}, as_user="admin")
     assert typed_errors(bad) == [("REQUIRED", "filter.approvedFor")]
+
+
+async def test_a_replayed_key_answers_the_same_return_and_writes_nothing_more(api: Api) -> None:
+    w = await world(api)
+    await ok(api, APPROVE, at(w, "C1"), "c1lead")
+    keyed = RETURN.replace("reason: $why)", 'reason: $why, idempotencyKey: "tra-lai-1")')
+    variables = {"r": w["r"], "p": JULY, "i": w["m1"], "why": "thiếu minh chứng"}
+    first = (await ok(api, keyed, variables, "p01"))["dataReturn"]
+    before = await snapshot(api)
+    again = (await ok(api, keyed, variables, "p01"))["dataReturn"]
+    assert again == first and await snapshot(api) == before
+    reused = (await api.data(keyed, {**variables, "why": "lý do khác"}, as_user="p01"))["r"]
+    assert [(e["field"], e["code"]) for e in reused["errors"]] == [("idempotencyKey", "IDEMPOTENCY_KEY_REUSED")]
+
+
+async def test_reading_approval_is_a_fixed_number_of_statements_and_only_in_scope(api: Api, statements: StatementCounter) -> None:
+    w = await world(api)
+    counts = []
+    for code in ("C1", "P01", "TW"):  # no child, two children, two provinces with three communes under them
+        await read(api, w, code)  # the caller's principal and scope are cached after the first request
+        statements.reset()
+        assert (await read(api, w, code))["unit"] == {"code": code}
+        counts.append(statements.count)
+    assert 0 < counts[0] == counts[1] == counts[2], counts
+    assert await read(api, w, "P01", who="c1") is None  # above the commune's scope
+    assert await read(api, w, "P01", who="p02") is None  # a sibling's
+    assert (await read(api, w, "P01", who="p01v"))["state"] == "waiting"  # a viewer of the province reads it

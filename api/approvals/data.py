@@ -24,7 +24,7 @@ from resolute.api.org.models import Unit
 from resolute.api.org.tree import under
 from resolute.api.tasks.models import Assignment, Task
 
-__all__ = ["Approved", "approval_of", "data_units", "pending_children", "participates"]
+__all__ = ["Approved", "approval_of", "data_units", "participates", "pending_children"]
 
 
 @dataclass(frozen=True)

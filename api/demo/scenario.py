@@ -1,7 +1,8 @@
 """What the generated data set lacks, played through the real services as the demo users.
 
 Acknowledgements, an extension approved and one refused, evaluations, key results, a corrected
-measurement and a coverage deadline, so that every feature has something to show. Each step is
+measurement, a coverage deadline, a decomposed target, a review, an approved plan, published results
+and a quarter's figures approved up to the province, so that every feature has something to show. Each step is
 its own unit of work as the user who would do it (audited as them). Runs once: a second
 `resolute demo` finds the scenario done and leaves it alone.
 """
@@ -15,6 +16,8 @@ from sqlalchemy import func, select, update
 from resolute.api.access.policy import Policy
 from resolute.api.access.scope import Scope
 from resolute.api.accounts.models import User
+from resolute.api.approvals import service as approvals
+from resolute.api.approvals.data import Approved, data_units
 from resolute.api.auth.passwords import hash_password
 from resolute.api.auth.principal import load_principal
 from resolute.api.auth.tokens import TokenClaims
@@ -22,7 +25,10 @@ from resolute.api.errors import ServiceError
 from resolute.api.kpis import decomposition
 from resolute.api.kpis import service as kpis
 from resolute.api.kpis.models import Kpi, Measurement
+from resolute.api.kpis.periods import period_bounds
+from resolute.api.monitoring.rollups import resolution_family
 from resolute.api.org.models import Unit
+from resolute.api.org.tree import in_subtree, path_ids
 from resolute.api.plans import service as plans
 from resolute.api.resolutions import service as resolutions
 from resolute.api.resolutions.models import KeyResult, Objective, Resolution
@@ -70,8 +76,8 @@ async def _play(uow: UnitOfWork, policy: Policy) -> list[str]:
         if await session.scalar(select(func.count()).select_from(Extension)):
             return ["demo scenario already played"]
     done: list[str] = []
-    officer, manager, tw = [await _as(uow, policy, n) for n in ("p01.c001.officer", "p01.manager", "admin")]
-    if officer is None or manager is None or tw is None:
+    officer, manager, tw, leader = [await _as(uow, policy, n) for n in ("p01.c001.officer", "p01.manager", "admin", "p01.leader")]
+    if officer is None or manager is None or tw is None or leader is None:
         return ["demo scenario skipped: demo users missing"]
     async with uow.sessions() as session:
         mine = list(await session.scalars(
@@ -142,4 +148,40 @@ async def _play(uow: UnitOfWork, policy: Policy) -> list[str]:
         _done(await results.publish_results(tw, resolution_id=central.id, period=quarter))
         _done(await results.publish_results(tw, resolution_id=central.id, period=quarter, reason="Bổ sung số liệu báo cáo muộn của các tỉnh"))
         done.append(f"57-NQ/TW's results for {quarter} published, then corrected (version 2; see publishedResults)")
+        done.append(await _approve_data(uow, leader, manager, tw, central))
     return done
+
+
+async def _approve_data(uow: UnitOfWork, leader: UnitOfWork, manager: UnitOfWork, tw: UnitOfWork, central: Resolution) -> str:
+    """P01's figures of 57-NQ/TW for the last quarter it measured pass up level by level (p01.leader approves each unit
+    holding figures, from the bottom), admin accepts P01's approval and returns one of P01's measurements with a
+    reason, and p01.manager corrects it: admin has it to clear (dataReturnClear)."""
+    p01 = leader.scope.principal.unit_id  # type: ignore[union-attr]
+    async with uow.sessions() as session:
+        province = await session.get_one(Unit, p01)
+        family = await resolution_family(session, tw.scope, central.id)
+        quarters = await session.scalars(
+            select(Measurement.period).join(Kpi, Kpi.id == Measurement.kpi_id)
+            .where(Kpi.resolution_id.in_(family), Measurement.unit_id == p01, Measurement.period.like("%-Q%")).distinct()
+        )  # fmt: skip
+        ended = sorted(q for q in quarters if (period_bounds(q) or (leader.today, leader.today))[1] <= leader.today)
+        if not ended:
+            return "data approval skipped: P01 measured no quarter of 57-NQ/TW"
+        view = Approved.of(central.id, family, ended[-1])
+        holders = select(Unit.path).where(in_subtree(Unit.path, province.path), Unit.id.in_(select(data_units(view).subquery().c.unit_id)))
+        paths = list(await session.scalars(holders))
+        ids = {pk for path in paths for pk in path_ids(path)[len(path_ids(province.path)) - 1:]}  # each holder and its ancestors up to P01
+        units = list(await session.scalars(select(Unit).where(Unit.id.in_(ids)).order_by(Unit.depth.desc(), Unit.code)))
+        returned = await session.scalar(
+            select(Measurement).join(Kpi, Kpi.id == Measurement.kpi_id)
+            .where(Kpi.resolution_id.in_(family), Measurement.unit_id == p01, Measurement.period.in_(view.within)).order_by(Measurement.id)
+        )  # fmt: skip
+    for unit in units:
+        _done(await approvals.approve(leader, resolution_id=central.id, period=view.period, unit_id=unit.id))
+    _done(await approvals.accept(tw, resolution_id=central.id, period=view.period, unit_id=p01))
+    if returned is not None:
+        _done(await approvals.return_item(tw, resolution_id=central.id, period=view.period, kind="measurement", item_id=returned.id,
+                                          reason="Số liệu quý chưa khớp báo cáo của Sở"))  # fmt: skip
+        _done(await kpis.correct_measurement(manager, measurement_id=returned.id, version=None, value=returned.value, reason="Đã đối chiếu với báo cáo của Sở", note=None))
+    return (f"57-NQ/TW's figures for {view.period} approved at {len(units)} units of P01 from the bottom up by p01.leader and accepted by admin; "
+            "one measurement returned by admin and corrected by p01.manager (dataApproval; admin clears it with dataReturnClear)")

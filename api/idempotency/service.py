@@ -83,8 +83,13 @@ def reference(result: object) -> str | None:
 
 def _seen_through() -> dict[type, Callable[[Scope], Any]]:
     """The objects read through another (a review through what it reviews, a snapshot through its unit, a decomposition
-    through its KPI), with the condition that says the caller sees them now."""
+    through its KPI, a plan revision through its programme, a data return through its unit), with the condition that
+    says the caller sees them now."""
+    from resolute.api.approvals.models import DataReturn
     from resolute.api.kpis.models import Kpi, TargetDecomposition
+    from resolute.api.org.models import Unit
+    from resolute.api.plans.models import PlanRevision
+    from resolute.api.resolutions.models import Resolution
     from resolute.api.results import reads as results
     from resolute.api.results.models import PublishedResult
     from resolute.api.reviews import reads as reviews
@@ -93,6 +98,8 @@ def _seen_through() -> dict[type, Callable[[Scope], Any]]:
     return {
         Review: reviews.readable, PublishedResult: results.readable,
         TargetDecomposition: lambda scope: select(Kpi.id).where(Kpi.id == TargetDecomposition.kpi_id, scope.visible(Kpi)).exists(),
+        PlanRevision: lambda scope: select(Resolution.id).where(Resolution.id == PlanRevision.resolution_id, scope.visible(Resolution)).exists(),
+        DataReturn: lambda scope: select(Unit.id).where(Unit.id == DataReturn.unit_id, scope.visible(Unit)).exists(),
     }  # fmt: skip
 
 
