@@ -5,6 +5,7 @@ item out until it is corrected and cleared. Every refusal is typed and writes no
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.monitoring_world import Clock, pin_today
-from tests.support import TABLES, Api, StatementCounter, typed_errors, unit, user
+from tests.support import TABLES, Api, Backend, StatementCounter, typed_errors, unit, user
 
 Json = dict[str, Any]
 ERRORS = "errors { field code message }"
@@ -258,3 +259,26 @@ async def test_reading_approval_is_a_fixed_number_of_statements_and_only_in_scop
     assert await read(api, w, "P01", who="c1") is None  # above the commune's scope
     assert await read(api, w, "P01", who="p02") is None  # a sibling's
     assert (await read(api, w, "P01", who="p01v"))["state"] == "waiting"  # a viewer of the province reads it
+
+
+@pytest.mark.committing("an approval and a child's un-approval race in PostgreSQL")
+async def test_a_parent_approval_and_a_child_unapproval_at_once_never_leave_the_parent_over_an_unapproved_child(api: Api, backend: Backend) -> None:
+    if backend.name != "postgresql":
+        pytest.skip("concurrency is tested on PostgreSQL (SQLite serialises writers)")
+    w = await world(api)
+    await ok(api, APPROVE, at(w, "C2"), "c2lead")
+    for who in ("p01", "c1lead"):
+        await api.token_for(who)
+    outcomes = set()
+    for _ in range(12):
+        await ok(api, APPROVE, at(w, "C1"), "c1lead")
+        parent, child = await asyncio.gather(api.data(APPROVE, at(w, "P01"), as_user="p01"), api.data(UNAPPROVE, at(w, "C1"), as_user="c1lead"))
+        outcomes.add((parent["r"]["errors"] == [], child["r"]["errors"] == []))
+        states = {c["unit"]["code"]: c["state"] for c in (await read(api, w, "P01"))["children"]}
+        top = (await read(api, w, "P01"))["state"]
+        assert top != "approved" or states["C1"] == "approved", (top, states)  # never an approved parent over a ready child
+        if top == "approved":
+            await ok(api, UNAPPROVE, at(w, "P01"), "p01")
+        if states["C1"] == "approved":
+            await ok(api, UNAPPROVE, at(w, "C1"), "c1lead")
+    assert outcomes <= {(True, False), (False, True)}, outcomes  # exactly one of the two wins each time

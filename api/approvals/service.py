@@ -66,6 +66,12 @@ async def _approval(tx: Tx, view: Approved, unit_id: int) -> DataApproval | None
         DataApproval.resolution_id == view.resolution_id, DataApproval.period == view.period, DataApproval.unit_id == unit_id).with_for_update())
 
 
+async def _hold(tx: Tx, unit_id: int) -> None:
+    """Lock the unit's row: an approval at a unit and an un-approval of one of its children take it both, so that
+    neither decides on what the other is changing (a parent approved over a child that just un-approved)."""
+    await tx.session.execute(select(Unit.id).where(Unit.id == unit_id).with_for_update())
+
+
 async def _parent(tx: Tx, unit: Unit) -> Unit | None:
     return await tx.session.get(Unit, unit.parent_id) if unit.parent_id is not None else None
 
@@ -85,6 +91,7 @@ async def approve(tx: Tx, *, resolution_id: int, period: str, unit_id: int) -> D
         raise fail("unitId", ErrorCode.FORBIDDEN, f"you may not approve data at {unit.code}")
     if view.end > tx.today:
         raise fail("period", ErrorCode.INVALID, f"{period} is not over: its figures are approved from {view.end.isoformat()}")
+    await _hold(tx, unit.id)
     if await _approval(tx, view, unit.id) is not None:
         raise fail("unitId", ErrorCode.INVALID, f"the figures of {unit.code} for {period} are already approved")
     child = aliased(Unit, name="child")
@@ -127,10 +134,12 @@ async def unapprove(tx: Tx, *, resolution_id: int, period: str, unit_id: int) ->
     unit = await _unit(tx, resolution, unit_id)
     if not _decides_at(tx, unit):
         raise fail("unitId", ErrorCode.FORBIDDEN, f"you may not un-approve data at {unit.code}")
+    parent = await _parent(tx, unit)
+    if parent is not None:
+        await _hold(tx, parent.id)
     row = await _approval(tx, view, unit.id)
     if row is None:
         raise fail("unitId", ErrorCode.INVALID, f"the figures of {unit.code} for {period} are not approved")
-    parent = await _parent(tx, unit)
     if parent is not None and await _approval(tx, view, parent.id) is not None:
         raise fail("unitId", ErrorCode.INVALID, f"the figures are approved above, at {parent.code}: un-approve there first")
     if row.state == "accepted" and not _decides_at(tx, parent):
