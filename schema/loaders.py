@@ -19,6 +19,8 @@ from resolute.api import clock
 from resolute.api.access.scope import Scope
 from resolute.api.accounts import reads as account_reads
 from resolute.api.accounts.models import Grant, User
+from resolute.api.approvals import reads as approval_reads
+from resolute.api.approvals.models import DataReturn
 from resolute.api.audit import reads as audit_reads
 from resolute.api.audit.models import AuditEvent
 from resolute.api.db import RequestDB
@@ -77,6 +79,7 @@ class Loaders:
         self.descendants_by_unit_id: DataLoader[tuple[int, Any], list[Unit]] = DataLoader(_grouped(self._descendants, list))
         self.descendant_count_by_unit_id: DataLoader[tuple[int, UnitFilter], int] = DataLoader(_grouped(self._descendant_counts, int))
         self.users_by_id: DataLoader[int, User | None] = DataLoader(self._by_ids(account_reads.users_by_ids))
+        self.data_returns_by_id: DataLoader[int, DataReturn | None] = DataLoader(self._by_ids(approval_reads.returns_by_ids))
         self.grants_by_user_id: DataLoader[int, list[Grant]] = DataLoader(self._grouped_by(account_reads.grants_by_user_ids))
         self.grants_by_id: DataLoader[int, Grant | None] = DataLoader(self._by_ids(account_reads.grants_by_ids))
         self.audit_events_by_id: DataLoader[int, AuditEvent | None] = DataLoader(self._by_ids(audit_reads.events_by_ids))

@@ -179,6 +179,15 @@ async def test_one_item_is_returned_corrected_and_cleared_without_reopening_the_
     returned = (await ok(api, RETURN, {"r": w["r"], "p": JULY, "i": w["m1"], "why": "số liệu chưa khớp sổ gốc"}, "p01"))["dataReturn"]
     assert (returned["state"], returned["itemKind"], returned["unit"], returned["returnedBy"]) == ("returned", "measurement", {"code": "C1"}, {"username": "p01"})
     await refused(api, RETURN, {"r": w["r"], "p": JULY, "i": w["m1"], "why": "lần nữa"}, "p01", [("itemId", "INVALID")])  # already returned
+    # who corrects it is told why: the commune's officer (who reported it), not its leader; each with its outbox row
+    told = "{ notifications(first: 5) { nodes { kind message assignment { id } dataReturn { state reason measurement { period } } } } }"
+    assert (await api.data(told, as_user="c1"))["notifications"]["nodes"] == [
+        {"kind": "data_returned", "message": "Measurement of C1 for 2025-07 returned by the level above: số liệu chưa khớp sổ gốc", "assignment": None,
+         "dataReturn": {"state": "returned", "reason": "số liệu chưa khớp sổ gốc", "measurement": {"period": JULY}}}]  # fmt: skip
+    assert (await api.data(told, as_user="c1lead"))["notifications"]["nodes"] == []
+    async with api.engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM notification_outbox JOIN notifications n ON n.id = notification_id "
+                                        "WHERE n.kind = 'data_returned'"))).scalar_one() == 1  # fmt: skip
     assert (await read(api, w, "P01"))["state"] == "approved"  # the month stays approved
     assert await green_yellow_red() == (0, 0, 0)  # held back from approved figures
     assert await green_yellow_red(approved=False) == (0, 1, 0)  # the live figures still show it

@@ -338,7 +338,7 @@ async function notificationsView(mine) {
   show(main,
     h("h1", {}, t("notifications"), " ", h("small", { id: "unread-count" }, t("unreadCount", { n: data.unread.totalCount }))),
     data.notifications.nodes.length ? h("ul", { class: "work", id: "notifications" }, data.notifications.nodes.map((n) => h("li", { class: n.readAt ? "read" : "unread" },
-      light(n.kind === "overdue" ? (n.step >= 3 ? "red" : "yellow") : "none", n.kind === "overdue" ? `${t("overdue")} · ${t("step")} ${n.step}` : t(n.kind)), " ",
+      light(n.kind === "overdue" ? (n.step >= 3 ? "red" : "yellow") : n.kind === "data_returned" ? "yellow" : "none", n.kind === "overdue" ? `${t("overdue")} · ${t("step")} ${n.step}` : t(n.kind)), " ",
       n.assignment ? h("a", { href: `#/assignment/${encodeURIComponent(n.assignment.id)}` }, n.message) : n.message, " ",
       h("small", {}, n.createdAt.slice(0, 10)), " ",
       n.readAt ? null : h("button", { type: "button", class: "mark-read", onclick: read(n.id) }, t("markRead")))))

@@ -22,7 +22,7 @@ from resolute.api.approvals.models import DataReturn
 from resolute.api.org.models import Unit
 from resolute.api.org.tree import in_subtree
 
-__all__ = ["UnitApproval", "count_returns", "readable", "returns_under", "statuses"]
+__all__ = ["UnitApproval", "count_returns", "readable", "returns_by_ids", "returns_under", "statuses"]
 
 
 @dataclass(frozen=True)
@@ -89,3 +89,9 @@ async def returns_under(session: AsyncSession, view: Approved, unit: Unit, state
 
 async def count_returns(session: AsyncSession, view: Approved, unit: Unit, states: Sequence[str]) -> int:
     return int(await session.scalar(select(func.count()).select_from(_returns(view, unit, states).subquery())) or 0)
+
+
+async def returns_by_ids(session: AsyncSession, scope: Scope, ids: Sequence[int]) -> dict[int, DataReturn]:
+    """The returns named, of items of units the caller reads."""
+    rows = await session.scalars(select(DataReturn).join(Unit, Unit.id == DataReturn.unit_id).where(DataReturn.id.in_(set(ids)), scope.visible(Unit)))
+    return {row.id: row for row in rows}

@@ -8,16 +8,18 @@
   under an approval of the parent (which goes first). The unit's figures are open again.
 - return one item (`dataReturn`): the level above sends one measurement or progress report back to its reporter
   with a reason, without reopening the period; the item is held back from approved figures until the reporter
-  corrects it (api.approvals.locks) and the level above clears it (`dataReturnClear`).
+  corrects it (api.approvals.locks) and the level above clears it (`dataReturnClear`). Its unit's officers and
+  managers, and whoever reported it, get a notification saying why.
 
 Every refusal is a typed error and writes nothing; every step is audited.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import aliased
 
+from resolute.api.accounts.models import Grant, User
 from resolute.api.approvals.data import Approved, participates
 from resolute.api.approvals.models import OPEN_RETURN_STATES, DataApproval, DataReturn
 from resolute.api.db import utcnow
@@ -27,6 +29,7 @@ from resolute.api.kpis.periods import period_bounds
 from resolute.api.monitoring.rollups import resolution_family
 from resolute.api.org.models import Unit
 from resolute.api.org.tree import lies_under
+from resolute.api.reminders.models import Notification, OutboxMessage
 from resolute.api.resolutions.models import Resolution
 from resolute.api.tasks.models import Assignment, ProgressReport, Task
 from resolute.api.transaction import Tx, operation
@@ -36,6 +39,7 @@ __all__ = ["accept", "approve", "clear", "return_item", "unapprove"]
 OBJ, ACT = "data_approval", "decide"
 MAX_REASON = 1000
 MAX_NAMED = 10  # the waiting children an error names
+CORRECTORS = ("officer", "manager")  # the roles that submit figures, told when one of their unit's comes back
 
 
 async def _view(tx: Tx, resolution_id: int, period: str) -> tuple[Resolution, Approved]:
@@ -164,12 +168,13 @@ async def return_item(tx: Tx, *, resolution_id: int, period: str, kind: str, ite
     if kind == "measurement":
         measurement = await tx.load(Measurement, item_id, field="itemId")
         resolution_of = await tx.session.scalar(select(Kpi.resolution_id).where(Kpi.id == measurement.kpi_id))
-        unit_id, inside = measurement.unit_id, measurement.period in view.within
+        unit_id, inside, reporter_id = measurement.unit_id, measurement.period in view.within, measurement.reported_by_id
     else:
         report = await tx.load(ProgressReport, item_id, field="itemId")
         assignment = await tx.session.get_one(Assignment, report.assignment_id)
         resolution_of = await tx.session.scalar(select(Task.resolution_id).where(Task.id == assignment.task_id))
         unit_id, inside, assignment_id = assignment.assignee_unit_id, view.start <= report.reported_on < view.end, assignment.id
+        reporter_id = report.reporter_id
     if resolution_of not in view.family or not inside:
         raise fail("itemId", ErrorCode.INVALID, f"this item is not a figure of {resolution.code} for {period}")
     unit = await tx.session.get_one(Unit, unit_id)
@@ -185,7 +190,24 @@ async def return_item(tx: Tx, *, resolution_id: int, period: str, kind: str, ite
     await tx.session.flush()
     tx.record(action="dataReturn", object_type="data_return", object_key=row.id, unit_id=unit.id,
               after={"resolution_id": view.resolution_id, "period": view.period, "item": f"{kind}:{item_id}", "reason": reason})  # fmt: skip
+    await _notify(tx, row, unit, reporter_id, f"{'Measurement' if kind == 'measurement' else 'Progress report'} of {unit.code} for {period} "
+                  f"returned by the level above: {reason}")  # fmt: skip
     return row
+
+
+async def _notify(tx: Tx, row: DataReturn, unit: Unit, reporter_id: int | None, message: str) -> None:
+    """Tell who corrects the item (the unit's officers and managers, and whoever reported it) why it came back: a
+    notification each, with its outbox row, in this transaction (delivered by the reminders worker)."""
+    reporters = select(Grant.user_id).where(Grant.unit_id == unit.id, Grant.role.in_(CORRECTORS))
+    chosen = select(User.id).where(User.active.is_(True), or_(User.id.in_(reporters), User.id == reporter_id)).order_by(User.id)
+    now = utcnow()
+    for user_id in await tx.session.scalars(chosen):
+        note = Notification(user_id=user_id, assignment_id=row.assignment_id, data_return_id=row.id, kind="data_returned", step=1,
+                            key=f"data_returned:{row.id}:{user_id}", message=message, created_at=now)  # fmt: skip
+        tx.session.add(note)
+        await tx.session.flush()
+        tx.session.add(OutboxMessage(notification_id=note.id, created_at=now))
+    await tx.session.flush()
 
 
 async def load_return(tx: Tx, return_id: int, *, field: str = "id") -> tuple[DataReturn, Unit]:

@@ -23,14 +23,15 @@ class WorkerLease(Base):
 
 
 class Notification(Base):
-    """One reminder or escalation step for one person, made once (its key is unique), shown in the API."""
+    """One reminder or escalation step, or one returned item, for one person, made once (its key is unique), shown in the API."""
 
     __tablename__ = "notifications"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # due_soon, overdue
+    assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignments.id"), index=True)  # what a reminder is about
+    data_return_id: Mapped[int | None] = mapped_column(ForeignKey("data_returns.id"), index=True)  # an item returned to its reporters
+    kind: Mapped[str] = mapped_column(String(16))  # due_soon, report_missing, overdue, data_returned
     step: Mapped[int] = mapped_column(Integer)  # 1 the unit, 2 its leaders, 3 the parent unit's, 4 the oversight list
     key: Mapped[str] = mapped_column(String(160), unique=True)
     message: Mapped[str] = mapped_column(Text)

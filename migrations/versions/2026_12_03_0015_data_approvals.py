@@ -1,4 +1,5 @@
-"""Data approval: a unit's approval of a resolution's figures for a period, and the items returned for correction.
+"""Data approval: a unit's approval of a resolution's figures for a period, and the items returned for correction
+(whose reporters are notified: a notification may now be about a returned item instead of an assignment).
 
 Revision ID: 0015
 Revises: 0014
@@ -65,9 +66,21 @@ def upgrade() -> None:
     op.create_index("ix_data_returns_unit", "data_returns", ["unit_id", "resolution_id", "period"])
     where = sa.text("state <> 'cleared'")
     op.create_index("uq_data_returns_open_item", "data_returns", ["item_kind", "item_id"], unique=True, sqlite_where=where, postgresql_where=where)
+    with op.batch_alter_table("notifications") as batch:  # a returned item's reporters are notified too: no assignment for a measurement
+        batch.alter_column("assignment_id", existing_type=sa.Integer(), nullable=True)
+        batch.add_column(sa.Column("data_return_id", sa.Integer(), nullable=True))
+        batch.create_foreign_key(op.f("fk_notifications_data_return_id_data_returns"), "data_returns", ["data_return_id"], ["id"])
+        batch.create_index(op.f("ix_notifications_data_return_id"), ["data_return_id"])
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM notification_outbox WHERE notification_id IN (SELECT id FROM notifications WHERE assignment_id IS NULL)")
+    op.execute("DELETE FROM notifications WHERE assignment_id IS NULL")
+    with op.batch_alter_table("notifications") as batch:
+        batch.drop_index(op.f("ix_notifications_data_return_id"))
+        batch.drop_constraint(op.f("fk_notifications_data_return_id_data_returns"), type_="foreignkey")
+        batch.drop_column("data_return_id")
+        batch.alter_column("assignment_id", existing_type=sa.Integer(), nullable=False)
     op.drop_index("uq_data_returns_open_item", table_name="data_returns")
     op.drop_index("ix_data_returns_unit", table_name="data_returns")
     op.drop_index(op.f("ix_data_returns_assignment_id"), table_name="data_returns")

@@ -26,7 +26,7 @@ class NotificationType:
     def id(self) -> strawberry.ID:
         return strawberry.ID(encode_id("Notification", self.row.id))
 
-    @strawberry.field(description="due_soon or overdue.")
+    @strawberry.field(description="due_soon, report_missing or overdue (the reminders worker's), or data_returned (an item of your unit returned for correction).")
     def kind(self) -> str:
         return self.row.kind
 
@@ -46,10 +46,17 @@ class NotificationType:
     def read_at(self) -> datetime | None:
         return self.row.read_at
 
-    @strawberry.field(description="The assignment it is about, if you may see it.")
+    @strawberry.field(description="The assignment it is about, if you may see it (none for a returned measurement).")
     async def assignment(self, info: Info) -> AssignmentType | None:
-        row = await info.context.loaders.assignments_by_id.load(self.row.assignment_id)
+        row = await info.context.loaders.assignments_by_id.load(self.row.assignment_id) if self.row.assignment_id else None
         return AssignmentType(row=row) if row else None
+
+    @strawberry.field(description="The returned item it is about (data_returned), if you may see it.")
+    async def data_return(self, info: Info) -> Annotated[DataReturnType, strawberry.lazy("resolute.schema.approvals.types")] | None:  # noqa: F821
+        from resolute.schema.approvals.types import DataReturnType
+
+        row = await info.context.loaders.data_returns_by_id.load(self.row.data_return_id) if self.row.data_return_id else None
+        return DataReturnType(row=row) if row else None
 
 
 @strawberry.type
