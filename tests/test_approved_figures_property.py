@@ -4,11 +4,12 @@ approvedFor: P})` of every unit, for every user of a random world (tests/monitor
 admin grant at the root), equal a plain-Python oracle.
 
 On top of the world, straight into the tables (SQLAlchemy core, no service code; the mutations are covered by
-tests/test_data_approval.py): progress reports of random statuses and progress on the edges of P (some on the day
-of another report of the same assignment, so that the id breaks the tie), approval rows of (R, P) at a random set of
-units and decoy approvals (another resolution, R's programmes among them, or another period, the quarter holding P
-among them), and returns of random reports and measurements, returned, corrected or cleared, for R or another
-resolution, for P or another period.
+tests/test_data_approval.py): measurements of the period's months or quarters and of those around it (among them
+the quarter a month ends, which does not lie within that month), progress reports of random statuses and progress
+on the edges of P (some on the day of another report of the same assignment, so that the id breaks the tie),
+approval rows of (R, P) at a random set of units and decoy approvals (another resolution, R's programmes among
+them, or another period, the quarter holding P among them), and returns of random reports and measurements,
+returned, corrected or cleared, for R or another resolution, for P or another period.
 
 The oracle, from the rows as written (never the application's SQL), as the specification says:
 - an assignment counts when the caller reads it, its assignee lies in the subtree, its task's resolution is in R's
@@ -42,9 +43,12 @@ from sqlalchemy import insert, select
 from resolute.api.approvals.models import DataApproval, DataReturn
 from resolute.api.tasks.models import ASSIGNMENT_STATUSES, ProgressReport
 from tests.monitoring_world import (
+    GRID,
     TODAYS,
     Clock,
+    KpiDef,
     Persona,
+    Reading,
     World,
     agrees,
     check_light_counts,
@@ -169,6 +173,29 @@ def cases(draw: st.DrawFn) -> Case:
     start, end = period_bounds(period)
     others = [p for p in [*months, *longer, quarter_name(start)] if p != period]
 
+    # more measurements in and around the period (the world's own fall in it by chance), mostly of KPIs of R's family
+    # (one is added if it has none): of the period's months or quarters, of the month or quarter before and after it,
+    # and of the quarter it ends (a quarter does not lie within its last month)
+    if not any(k.resolution in w.family(resolution) for k in w.kpis):
+        yellow, red = sorted(draw(st.lists(st.sampled_from(GRID), min_size=2, max_size=2)), reverse=True)
+        kpi = KpiDef(resolution, "increase", yellow, red, "growth", draw(units), draw(st.sampled_from(("monthly", "quarterly"))))
+        w = replace(w, kpis=(*w.kpis, kpi))
+    if w.kpis:
+        before, after = start - timedelta(days=1), end
+        inside = {"monthly": sorted(p for p in within(period) if len(p) == 7 and p[5] != "Q"), "quarterly": sorted(p for p in within(period) if "Q" in p)}
+        around = {"monthly": sorted({month_name(before), month_name(after)}),
+                  "quarterly": sorted({quarter_name(before), quarter_name(after), quarter_name(end - timedelta(days=1))} - set(inside["quarterly"]))}  # fmt: skip
+        kin = [k for k, kpi in enumerate(w.kpis) if kpi.resolution in w.family(resolution)]
+        kpis = st.sampled_from(kin) | st.sampled_from(kin) | st.integers(0, len(w.kpis) - 1) if kin else st.integers(0, len(w.kpis) - 1)
+        readings = list(w.readings)
+        for k, u, n, value in draw(st.lists(st.tuples(kpis, units, st.integers(0, 100), st.sampled_from(GRID)), min_size=1 if kin else 0, max_size=8)):
+            frequency = w.kpis[k].frequency
+            choices = inside[frequency] if inside[frequency] and n % 2 else around[frequency]
+            reading = Reading(k, u, choices[n // 2 % len(choices)], value)
+            if period_bounds(reading.period)[0] <= w.today and all((r.kpi, r.unit, r.period) != (k, u, reading.period) for r in readings):
+                readings.append(reading)
+        w = replace(w, readings=tuple(readings))
+
     # reports of random statuses on the edges of the period (and on the day of another report of the assignment)
     reports = world_reports(w)
     for a in draw(st.lists(st.integers(0, len(w.works) - 1), max_size=2 * len(w.works))):
@@ -176,14 +203,15 @@ def cases(draw: st.DrawFn) -> Case:
         edges = [start - timedelta(days=1), start, end - timedelta(days=1), end, end + timedelta(days=1), w.today, *work.reports]
         edges = [d for d in edges if work.assigned_on <= d <= w.today]
         any_day = st.integers(0, (w.today - work.assigned_on).days).map(lambda n, s=work.assigned_on: s + timedelta(days=n))
-        day = draw(st.sampled_from(edges) | any_day if edges else any_day)
+        same = sorted({r.day for r in reports if r.work == a and r.day < end})  # the day of another report before the end: the id decides
+        day = draw(st.one_of(*([st.sampled_from(edges)] if edges else []), any_day, *([st.sampled_from(same)] * 2 if same else [])))
         status = draw(st.sampled_from(ASSIGNMENT_STATUSES))
         progress = 100 if status == "completed" and draw(st.booleans()) else draw(st.sampled_from((0, 10, 50, 99)) | st.integers(0, 100))
         reports.append(Report(a, day, status, progress))
 
     # approvals of (R, P) at some units, decoys of another resolution or period
     states = st.sampled_from(("approved", "accepted"))
-    approvals = [Approval(u, resolution, period, draw(states)) for u in range(len(w.parents)) if draw(st.integers(0, 2))]
+    approvals = [Approval(u, resolution, period, draw(states)) for u in range(len(w.parents)) if draw(st.integers(0, 3))]
     for u, r, p in draw(st.lists(st.tuples(units, st.integers(0, len(w.resolutions) - 1), st.sampled_from(others) | st.just(period)), max_size=4)):
         if (r, p) != (resolution, period) and all((a.unit, a.resolution, a.period) != (u, r, p) for a in approvals):
             approvals.append(Approval(u, r, p, draw(states)))
@@ -341,7 +369,7 @@ async def check_persona(api: Api, case: Case, pks: dict[str, dict[int, int]], n:
                 assert rollup is None and lights is None, f"{where.format('out of scope')}: {rollup} {lights}"
                 continue
             shown = w.shown_children(p, unit_)
-            for name, found, key in (("progressRollup", rollup, "figures"), ("kpiLights", lights, "counts")):
+            for name, found in (("progressRollup", rollup), ("kpiLights", lights)):
                 assert found is not None and found["unit"]["code"] == w.code(unit_), f"{where.format(name)}: {found}"
                 assert [c["unit"]["code"] for c in found["children"]] == [w.code(c) for c in shown], f"{where.format(name)}: children"
             want = approved_figures(case, p, unit_)
@@ -357,6 +385,9 @@ async def check_persona(api: Api, case: Case, pks: dict[str, dict[int, int]], n:
 @given(case=cases())
 def test_figures_over_approved_data_equal_the_oracle_for_every_user_and_unit(backend: Backend, case: Case) -> None:
     Clock.current = case.world.today
+    ties = Counter((r.work, r.day) for r in case.reports if r.day < case.end)
+    if any(n > 1 for n in ties.values()):
+        event("two reports of an assignment on one day before the end")
     whole = approved_figures(case, ADMIN, 0)  # what the admin at the root counts: how much the example exercises
     event(f"progress at the root: {'none counted' if not whole['total'] else 'some completed' if whole['completed'] else 'some counted'}")
     event(f"lights at the root: {'none measured' if not approved_latest(case, ADMIN, 0) else 'some measured'}")

@@ -10,7 +10,11 @@ from datetime import date
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import text
+
+from resolute.api.kpis.periods import periods_containing, periods_within
 
 from tests.monitoring_world import Clock, pin_today
 from tests.support import TABLES, Api, Backend, StatementCounter, typed_errors, unit, user
@@ -291,3 +295,38 @@ async def test_a_parent_approval_and_a_child_unapproval_at_once_never_leave_the_
         if states["C1"] == "approved":
             await ok(api, UNAPPROVE, at(w, "C1"), "c1lead")
     assert outcomes <= {(True, False), (False, True)}, outcomes  # exactly one of the two wins each time
+
+
+PERIODS = st.one_of(
+    st.builds(lambda y, m: f"{y}-{m:02d}", st.integers(2023, 2026), st.integers(1, 12)),
+    st.builds(lambda y, q: f"{y}-Q{q}", st.integers(2023, 2026), st.integers(1, 4)),
+    st.builds(str, st.integers(2023, 2026)),
+)
+
+
+def _days(period: str) -> set[date]:
+    """Every day of a period, worked out from its name alone."""
+    if "-Q" in period:
+        year, quarter = int(period[:4]), int(period[-1])
+        months = [(year, 3 * (quarter - 1) + k) for k in (1, 2, 3)]
+    elif "-" in period:
+        months = [(int(period[:4]), int(period[5:]))]
+    else:
+        months = [(int(period), k) for k in range(1, 13)]
+    return {date(y, m, d) for y, m in months for d in range(1, 32) if _valid(y, m, d)}
+
+
+def _valid(y: int, m: int, d: int) -> bool:
+    try:
+        date(y, m, d)
+    except ValueError:
+        return False
+    return True
+
+
+@given(outer=PERIODS, inner=PERIODS)
+def test_a_period_lies_within_another_when_each_of_its_days_does(outer: str, inner: str) -> None:
+    """What an approval of `outer` covers (a measurement of `inner`), and which approvals lock a figure of `inner`."""
+    inside = _days(inner) <= _days(outer)
+    assert (inner in periods_within(outer)) == inside
+    assert (outer in periods_containing(inner)) == inside

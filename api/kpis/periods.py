@@ -63,12 +63,10 @@ def periods_within(period: str) -> tuple[str, ...]:
     found: set[str] = set()
     day = start
     while day < end:
-        month, quarter, year = _names(day)
-        found.add(month)
-        if period_bounds(quarter)[1] <= end:  # type: ignore[index]
-            found.add(quarter)
-        if period_bounds(year)[1] <= end:  # type: ignore[index]
-            found.add(year)
+        for name in _names(day):  # its month, quarter and year, each if it lies wholly within [start, end)
+            first, after = period_bounds(name)  # type: ignore[misc]
+            if start <= first and after <= end:
+                found.add(name)
         day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
     return tuple(sorted(found))
 
