@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from resolute.api.kpis.periods import periods_containing, periods_within
-
 from tests.monitoring_world import Clock, pin_today
 from tests.support import TABLES, Api, Backend, StatementCounter, typed_errors, unit, user
 
