@@ -14,10 +14,10 @@ from resolute.api.availability import UNAVAILABLE_MESSAGE, database_unavailable
 from resolute.api.tracing import OperationTracing
 from resolute.schema.accounts.mutations import AccountsMutation
 from resolute.schema.accounts.queries import AccountsQuery
+from resolute.schema.approvals.types import DataApprovalQuery, DataApprovalsMutation
 from resolute.schema.audit.queries import AuditQuery
 from resolute.schema.compiled.extension import CompiledReads
 from resolute.schema.context import Info
-from resolute.schema.approvals.types import DataApprovalQuery, DataApprovalsMutation
 from resolute.schema.cost import CostLimit
 from resolute.schema.documents import DocumentCache, Rules
 from resolute.schema.introspection import IntrospectionGate

@@ -24,7 +24,7 @@ STATUS = "approval { state waitingFor approvedAbove unit { code } approvedBy { u
 APPROVE = f"mutation($r: ID!, $p: String!, $u: ID!) {{ r: dataApprove(resolutionId: $r, period: $p, unitId: $u) {{ {STATUS} {ERRORS} }} }}"
 ACCEPT = f"mutation($r: ID!, $p: String!, $u: ID!) {{ r: dataAccept(resolutionId: $r, period: $p, unitId: $u) {{ {STATUS} {ERRORS} }} }}"
 UNAPPROVE = f"mutation($r: ID!, $p: String!, $u: ID!) {{ r: dataUnapprove(resolutionId: $r, period: $p, unitId: $u) {{ {STATUS} {ERRORS} }} }}"
-RETURN = ("mutation($r: ID!, $p: String!, $i: ID!, $why: String!) { r: dataReturn(resolutionId: $r, period: $p, itemId: $i, reason: $why) "
+RETURN = ("mutation($r: ID!, $p: String!, $i: ID!, $why: String!) { r: dataItemReturn(resolutionId: $r, period: $p, itemId: $i, reason: $why) "
           f"{{ dataReturn {{ id state reason itemKind unit {{ code }} returnedBy {{ username }} }} {ERRORS} }} }}")  # fmt: skip
 CLEAR = f"mutation($i: ID!) {{ r: dataReturnClear(id: $i) {{ dataReturn {{ id state clearedBy {{ username }} }} {ERRORS} }} }}"
 READ = """query($r: ID!, $p: String!, $u: ID) { dataApproval(resolution: $r, period: $p, unit: $u) { state waitingFor approvedAbove unit { code }
@@ -124,7 +124,8 @@ async def test_a_month_passes_up_level_by_level_and_is_undone_from_above(api: Ap
     assert (top["state"], top["waitingFor"], [c["state"] for c in top["children"]]) == ("approved", 0, ["approved", "approved"])
     assert (await read(api, w, "TW"))["children"] == [{"unit": {"code": "P01"}, "state": "approved", "waitingFor": 0},
                                                       {"unit": {"code": "P02"}, "state": "waiting", "waitingFor": 1}]  # fmt: skip
-    assert (await read(api, w, "C1", who="c1"))["approvedAbove"] is True
+    assert (await read(api, w, "C1", who="p01"))["approvedAbove"] is True
+    assert (await read(api, w, "C1", who="c1"))["approvedAbove"] is None  # the commune does not read its province's figures
     # the commune cannot undo its approval under the province's; the province accepts it, un-approves itself, and then
     # only the province (from above) may un-approve the accepted commune
     assert "un-approve there first" in await refused(api, UNAPPROVE, at(w, "C1"), "c1lead", [("unitId", "INVALID")])
@@ -150,14 +151,17 @@ async def test_every_refusal_is_typed_and_writes_nothing(api: Api) -> None:
     await refused(api, APPROVE, at(w, "C1", "2025-13"), "c1lead", [("period", "INVALID")])
     await refused(api, ACCEPT, at(w, "C1"), "p01", [("unitId", "INVALID")])  # nothing approved to accept
     await refused(api, UNAPPROVE, at(w, "C1"), "c1lead", [("unitId", "INVALID")])  # nothing approved to undo
+    await refused(api, APPROVE, at(w, "C3"), "p01", [("unitId", "INVALID")])  # holds no figure
     await ok(api, APPROVE, at(w, "C1"), "c1lead")
     await refused(api, APPROVE, at(w, "C1"), "c1lead", [("unitId", "INVALID")])  # twice
+    await ok(api, APPROVE, at(w, "C2"), "p01")
+    await refused(api, ACCEPT, at(w, "C2"), "p01", [("unitId", "FORBIDDEN")])  # who approved does not accept too
     await refused(api, ACCEPT, at(w, "C1"), "c1lead", [("unitId", "FORBIDDEN")])  # accepting is for the level above
     ret = {"r": w["r"], "p": JULY, "i": w["m1"], "why": "số liệu chưa khớp báo cáo quý"}
     await refused(api, RETURN, {**ret, "why": "  "}, "p01", [("reason", "REQUIRED")])
     await refused(api, RETURN, ret, "c1lead", [("itemId", "FORBIDDEN")])  # its own level does not return to itself
     await refused(api, RETURN, ret, "p02", [("itemId", "NOT_FOUND")])
-    await refused(api, RETURN, {**ret, "i": w["rep2"]}, "p01", [("itemId", "INVALID")])  # C2 has not approved: corrected directly
+    await refused(api, RETURN, {**ret, "i": w["rep2"]}, "c2lead", [("itemId", "FORBIDDEN")])  # C2's own level
     await refused(api, RETURN, {**ret, "i": w["units"]["C1"]}, "p01", [("itemId", "INVALID_ID")])  # a unit is not an item
     await refused(api, RETURN, {**ret, "p": "2025-06"}, "p01", [("itemId", "INVALID")])  # not a figure of June
     # approved figures are locked: no new figure and no correction without a return
@@ -329,3 +333,29 @@ def test_a_period_lies_within_another_when_each_of_its_days_does(outer: str, inn
     inside = _days(inner) <= _days(outer)
     assert (inner in periods_within(outer)) == inside
     assert (outer in periods_containing(inner)) == inside
+
+
+async def test_a_figure_that_arrives_under_an_approved_parent_stays_out_until_the_parent_reopens(api: Api) -> None:
+    """The lock and the approved figures go by a unit's own approval: a commune that held nothing when its province
+    approved may still enter July's figure, which counts nowhere approved until the province un-approves and the
+    commune approves; a resolution the caller does not read has no approval to show."""
+    w = await world(api)
+    for code, who in (("C1", "c1lead"), ("C2", "c2lead"), ("P01", "p01")):
+        await ok(api, APPROVE, at(w, code), who)
+    await api.seed([], [user("p01m", "P01", "manager")])
+    await ok(api, MEASURE, {"i": {"kpiId": w["kpi"], "unitId": w["units"]["C3"], "period": JULY, "value": "90"}}, "p01m")  # on the commune's behalf
+    assert (await read(api, w, "P01"))["children"][2] == {"unit": {"code": "C3"}, "state": "ready", "waitingFor": 0}
+    assert "un-approve there first" in await refused(api, APPROVE, at(w, "C3"), "p01", [("unitId", "INVALID")])
+    await ok(api, UNAPPROVE, at(w, "P01"), "p01")
+    await ok(api, APPROVE, at(w, "C3"), "p01")
+    assert (await ok(api, APPROVE, at(w, "P01"), "p01"))["approval"]["children"][2]["state"] == "approved"
+    assert (await api.data(READ, {"r": w["r"], "p": JULY, "u": w["units"]["C4"]}, as_user="c4")) == {"dataApproval": {
+        "state": "ready", "waitingFor": 0, "approvedAbove": None, "unit": {"code": "C4"}, "childCount": 0, "children": [], "returnCount": 0, "returns": []}}
+    await api.seed([unit("X", "TW", "province")], [user("xlead", "X", "leader")])
+    other = (await api.data('mutation($u: ID!) { resolutionCreate(input: {code: "X1", title: "Riêng", kind: "resolution", issuingUnitId: $u, '
+                            'issuedOn: "2025-01-01"}) { resolution { id } } }', {"u": await unit_id(api, "X")}, as_user="admin"))["resolutionCreate"]["resolution"]["id"]  # fmt: skip
+    assert (await api.data(READ, {"r": other, "p": JULY, "u": w["units"]["C1"]}, as_user="c1lead"))["dataApproval"] is None  # X1 is unseen from C1
+
+
+async def unit_id(api: Api, code: str) -> str:
+    return str((await api.data("query($c: String!) { unit(code: $c) { id } }", {"c": code}, as_user="admin"))["unit"]["id"])

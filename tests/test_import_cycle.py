@@ -8,7 +8,7 @@ import csv
 import shutil
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -234,3 +234,37 @@ async def test_within_a_file_the_first_row_of_a_key_wins(api: Api, env: None, sm
             "SELECT m.value FROM measurements m JOIN kpis k ON k.id = m.kpi_id JOIN units u ON u.id = m.unit_id WHERE k.code = :k AND u.code = :u AND m.period = :p"
         ), {"k": firsts["measurements.csv"]["kpi_code"], "u": firsts["measurements.csv"]["unit_code"], "p": firsts["measurements.csv"]["period"]})).scalar_one()
     assert (progress, notes, f"{float(value):.2f}") == (int(firsts["assignments.csv"]["progress"]), 0, firsts["measurements.csv"]["value"])
+
+
+async def test_an_import_does_not_touch_figures_their_unit_approved(api: Api, env: None, small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The import goes around the services, so it refuses, as they do, a changed measurement or a new report that falls
+    into figures its unit approved (api.approvals.locks), naming the line; the same files unchanged still import."""
+    directory = tmp_path / "data"
+    shutil.copytree(small, directory)
+    assert await asyncio.to_thread(main, ["import", str(directory)]) == 0
+    with (directory / "measurements.csv").open(encoding="utf-8", newline="") as handle:
+        measurement = next(csv.DictReader(handle))
+    with (directory / "progress_reports.csv").open(encoding="utf-8", newline="") as handle:
+        report = list(csv.DictReader(handle))[-1]
+    async with api.engine.begin() as conn:
+        m = (await conn.execute(text("SELECT k.resolution_id, u.id FROM kpis k, units u WHERE k.code = :k AND u.code = :u"),
+                                {"k": measurement["kpi_code"], "u": measurement["unit_code"]})).one()  # fmt: skip
+        r = (await conn.execute(text("SELECT t.resolution_id, a.assignee_unit_id FROM assignments a JOIN tasks t ON t.id = a.task_id WHERE a.code = :a"),
+                                {"a": report["assignment_code"]})).one()  # fmt: skip
+        month = report["reported_on"][:7]
+        for resolution, period, unit_id in ((m[0], measurement["period"], m[1]), (r[0], month, r[1])):
+            await conn.execute(text("INSERT INTO data_approvals (resolution_id, period, unit_id, state, approved_at) VALUES (:r, :p, :u, 'approved', :t)"),
+                               {"r": resolution, "p": period, "u": unit_id, "t": datetime.now(UTC)})  # fmt: skip
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, ["import", str(directory)]) == 0  # nothing changes: nothing is refused
+    before = await counts(api)
+    line = spoil(directory, "measurements.csv", 1, "value", f"{float(measurement['value']) + 1:.2f}")
+    day = f"{month}-28" if report["reported_on"] < f"{month}-28" else f"{month}-01"
+    append(directory, "progress_reports.csv", {**report, "reported_on": day, "note": "Báo cáo bổ sung"})
+    lines = sum(1 for _ in (directory / "progress_reports.csv").open(encoding="utf-8"))
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, ["import", str(directory)]) == 1
+    err = capsys.readouterr().err
+    assert f"measurements.csv:{line}: its unit approved the figures of {measurement['period']}" in err, err
+    assert f"progress_reports.csv:{lines}: its unit approved the figures of {month}" in err, err
+    assert await counts(api) == before

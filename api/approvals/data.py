@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, select, union
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
 from resolute.api.approvals.models import OPEN_RETURN_STATES, DataApproval, DataReturn
@@ -24,7 +24,7 @@ from resolute.api.org.models import Unit
 from resolute.api.org.tree import under
 from resolute.api.tasks.models import Assignment, Task
 
-__all__ = ["Approved", "approval_of", "data_units", "participates", "pending_children"]
+__all__ = ["Approved", "approval_of", "participates", "pending_children", "taking_part"]
 
 
 @dataclass(frozen=True)
@@ -47,47 +47,48 @@ class Approved:
         return cls(resolution_id, family, period, bounds[0], bounds[1], periods_within(period))
 
     def approval_at(self, unit_id: Any) -> ColumnElement[bool]:
-        """The unit `unit_id` (a column) has approved these figures."""
-        return exists(select(DataApproval.id).where(
-            DataApproval.unit_id == unit_id, DataApproval.resolution_id == self.resolution_id, DataApproval.period == self.period))
+        """The unit `unit_id` (a column) has approved these figures (a set the planner hashes once)."""
+        return unit_id.in_(select(DataApproval.unit_id).where(  # type: ignore[no-any-return]
+            DataApproval.resolution_id == self.resolution_id, DataApproval.period == self.period))
 
-    def report_held(self, assignment_id: Any) -> ColumnElement[bool]:
-        """A report of the assignment for this period is returned and not yet cleared."""
-        return exists(select(DataReturn.id).where(
-            DataReturn.assignment_id == assignment_id, DataReturn.resolution_id == self.resolution_id, DataReturn.period == self.period,
-            DataReturn.state.in_(OPEN_RETURN_STATES)))
+    @staticmethod
+    def report_held(assignment_id: Any) -> ColumnElement[bool]:
+        """A report of the assignment is under a return not yet cleared (for whichever approval it was made): its
+        figure is in doubt, in every view of approved data."""
+        held = select(DataReturn.assignment_id).where(DataReturn.assignment_id.is_not(None), DataReturn.state.in_(OPEN_RETURN_STATES))
+        return assignment_id.in_(held)  # type: ignore[no-any-return]
 
-    def measurement_held(self, measurement_id: Any) -> ColumnElement[bool]:
-        """The measurement is returned and not yet cleared."""
-        return exists(select(DataReturn.id).where(
-            DataReturn.item_kind == "measurement", DataReturn.item_id == measurement_id, DataReturn.state.in_(OPEN_RETURN_STATES)))
-
-
-def data_units(view: Approved) -> Select[Any]:
-    """The ids of the units holding a figure of the view's resolution family for its period."""
-    assignees = select(Assignment.assignee_unit_id.label("unit_id")).join(Task, Task.id == Assignment.task_id).where(
-        Task.resolution_id.in_(view.family), Assignment.assigned_on < view.end)
-    measured = select(Measurement.unit_id.label("unit_id")).join(Kpi, Kpi.id == Measurement.kpi_id).where(
-        Kpi.resolution_id.in_(view.family), Measurement.period.in_(view.within))
-    return union(assignees, measured)  # type: ignore[return-value]
+    @staticmethod
+    def measurement_held(measurement_id: Any) -> ColumnElement[bool]:
+        """The measurement is under a return not yet cleared."""
+        held = select(DataReturn.item_id).where(DataReturn.item_kind == "measurement", DataReturn.state.in_(OPEN_RETURN_STATES))
+        return measurement_id.in_(held)  # type: ignore[no-any-return]
 
 
 def participates(unit: Any, view: Approved) -> ColumnElement[bool]:
-    """The unit (an alias of Unit) has a figure of the view in its subtree."""
-    held = data_units(view).subquery()
+    """The unit (an alias of Unit) has a figure of the view in its subtree: probed per unit through its subtree's
+    range, from the assignee and measured-unit indexes (never a set of the whole nation's figures)."""
     member = aliased(Unit, name="holder")
-    return exists(select(member.id).where(under(member.path, unit.path), member.id.in_(select(held.c.unit_id))))
+    assigned = (
+        select(Assignment.id).join(member, member.id == Assignment.assignee_unit_id).join(Task, Task.id == Assignment.task_id)
+        .where(under(member.path, unit.path), Task.resolution_id.in_(view.family), Assignment.assigned_on < view.end)
+    )  # fmt: skip
+    measured = (
+        select(Measurement.id).join(member, member.id == Measurement.unit_id).join(Kpi, Kpi.id == Measurement.kpi_id)
+        .where(under(member.path, unit.path), Kpi.resolution_id.in_(view.family), Measurement.period.in_(view.within))
+    )  # fmt: skip
+    return or_(exists(assigned), exists(measured))
+
+
+def taking_part(child: Any, view: Approved) -> list[ColumnElement[bool]]:
+    """A child (an alias of Unit) an upper level waits for: not archived, holding figures, not approved."""
+    return [child.archived_at.is_(None), participates(child, view), ~view.approval_at(child.id)]
 
 
 def pending_children(parent: Any, view: Approved) -> ColumnElement[int]:
     """How many children of `parent` (an alias of Unit) take part and have not approved: a correlated count."""
     child = aliased(Unit, name="pending_child")
-    return (
-        select(func.count(child.id))
-        .where(child.parent_id == parent.id, participates(child, view), ~view.approval_at(child.id))
-        .correlate(parent)
-        .scalar_subquery()
-    )
+    return select(func.count(child.id)).where(child.parent_id == parent.id, *taking_part(child, view)).correlate(parent).scalar_subquery()
 
 
 def approval_of(view: Approved, unit_id: Any) -> Any:

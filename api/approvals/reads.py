@@ -1,15 +1,16 @@
 """Reading data approval: where a unit and each of its children stand for a resolution and a period, and the items
 returned under it. Whoever reads the unit's whole subtree sees it (a leader its province, an officer its commune).
 
-A unit's state: `approved` or `accepted` (its approval row); else `ready` when it holds figures and none of its
-children that take part is waiting, `waiting` when some are, `no_data` when its subtree holds no figure.
+A unit's state: `approved` or `accepted` (its approval row); else `no_data` when its subtree holds no figure, `open`
+while the period is not over, `waiting` while some of its children that take part (archived ones aside) have not
+approved, and `ready` once they all have.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
@@ -28,7 +29,7 @@ __all__ = ["UnitApproval", "count_returns", "readable", "returns_by_ids", "retur
 @dataclass(frozen=True)
 class UnitApproval:
     unit: Unit
-    state: str  # no_data, waiting, ready, approved or accepted
+    state: str  # no_data, open, waiting, ready, approved or accepted
     waiting_for: int  # children that take part and have not approved
     approved_by_id: int | None
     approved_at: datetime | None
@@ -41,17 +42,26 @@ def readable(scope: Scope, unit: Unit) -> bool:
     return scope.covers(unit.path, "unit")
 
 
-def _state(row: Any) -> str:
+def parent_path(unit: Unit) -> str | None:
+    """The path of the unit above (None at the root)."""
+    cut = unit.path.rstrip("/").rfind("/")
+    return unit.path[: cut + 1] if cut > 0 else None
+
+
+def _state(row: Any, over: bool) -> str:
     if row.state is not None:
         return str(row.state)
     if not row.takes_part:
         return "no_data"
+    if not over:
+        return "open"
     return "waiting" if row.waiting_for else "ready"
 
 
-async def statuses(session: AsyncSession, view: Approved, unit: Unit) -> tuple[UnitApproval, bool, list[UnitApproval]]:
+async def statuses(session: AsyncSession, view: Approved, unit: Unit, today: date) -> tuple[UnitApproval, bool, list[UnitApproval]]:
     """The unit's approval, whether its parent has approved, and each child's that takes part or has approved (not
     archived, code order): one statement."""
+    over = view.end <= today
     approval, joined = approval_of(view, Unit.id)
     above = aliased(Unit, name="above")
     approved_above = select(above.id).where(above.id == Unit.parent_id, view.approval_at(above.id)).correlate(Unit).exists()
@@ -64,11 +74,11 @@ async def statuses(session: AsyncSession, view: Approved, unit: Unit) -> tuple[U
         .order_by(Unit.depth, Unit.code)
     )  # fmt: skip
     head, *rest = (await session.execute(query)).all()
-    return _of(head), bool(head.approved_above), [_of(row) for row in rest]
+    return _of(head, over), bool(head.approved_above), [_of(row, over) for row in rest]
 
 
-def _of(row: Any) -> UnitApproval:
-    return UnitApproval(unit=row[0], state=_state(row), waiting_for=int(row.waiting_for or 0), approved_by_id=row.approved_by_id,
+def _of(row: Any, over: bool) -> UnitApproval:
+    return UnitApproval(unit=row[0], state=_state(row, over), waiting_for=int(row.waiting_for or 0), approved_by_id=row.approved_by_id,
                         approved_at=row.approved_at, accepted_by_id=row.accepted_by_id, accepted_at=row.accepted_at)  # fmt: skip
 
 

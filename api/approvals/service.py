@@ -1,26 +1,28 @@
 """Data approval: a period's figures of a resolution pass up the tree level by level, as DHIS2's data approval.
 
-- approve (`dataApprove`): a unit's level approves its figures for the period once the period is over and each
-  of its children that holds figures has approved; who may approve data (leaders, managers) where the unit lies
-  in their scope.
-- accept (`dataAccept`): the level above takes a child's approval; from then on only the level above undoes it.
+- approve (`dataApprove`): a unit's level approves its figures for the period once the period is over, the unit
+  holds figures, each of its children that holds figures (archived ones aside) has approved, and its parent has not
+  (which would be undone first); who may approve data (leaders, managers) where the unit lies in their scope.
+- accept (`dataAccept`): the level above takes a child's approval, someone else than who made it; from then on only
+  the level above undoes it.
 - un-approve (`dataUnapprove`): from the unit's own level while not accepted, or from above at any time; never
   under an approval of the parent (which goes first). The unit's figures are open again.
-- return one item (`dataReturn`): the level above sends one measurement or progress report back to its reporter
+- return one item (`dataItemReturn`): the level above sends one measurement or progress report back to its reporter
   with a reason, without reopening the period; the item is held back from approved figures until the reporter
   corrects it (api.approvals.locks) and the level above clears it (`dataReturnClear`). Its unit's officers and
-  managers, and whoever reported it, get a notification saying why.
+  managers, and whoever reported it (if it still may correct it), get a notification saying why. A report is
+  corrected by a new one dated in the period, not before the returned one.
 
 Every refusal is a typed error and writes nothing; every step is audited.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import aliased
 
 from resolute.api.accounts.models import Grant, User
-from resolute.api.approvals.data import Approved, participates
+from resolute.api.approvals.data import Approved, participates, taking_part
 from resolute.api.approvals.models import OPEN_RETURN_STATES, DataApproval, DataReturn
 from resolute.api.db import utcnow
 from resolute.api.errors import ErrorCode, fail
@@ -28,7 +30,7 @@ from resolute.api.kpis.models import Kpi, Measurement
 from resolute.api.kpis.periods import period_bounds
 from resolute.api.monitoring.rollups import resolution_family
 from resolute.api.org.models import Unit
-from resolute.api.org.tree import lies_under
+from resolute.api.org.tree import lies_under, path_ids
 from resolute.api.reminders.models import Notification, OutboxMessage
 from resolute.api.resolutions.models import Resolution
 from resolute.api.tasks.models import Assignment, ProgressReport, Task
@@ -98,9 +100,15 @@ async def approve(tx: Tx, *, resolution_id: int, period: str, unit_id: int) -> D
     await _hold(tx, unit.id)
     if await _approval(tx, view, unit.id) is not None:
         raise fail("unitId", ErrorCode.INVALID, f"the figures of {unit.code} for {period} are already approved")
+    parent = await _parent(tx, unit)
+    if parent is not None and await _approval(tx, view, parent.id) is not None:
+        raise fail("unitId", ErrorCode.INVALID, f"the figures are approved above, at {parent.code}: un-approve there first")
+    holder = aliased(Unit, name="holder_unit")
+    if not await tx.session.scalar(select(participates(holder, view)).select_from(holder).where(holder.id == unit.id)):
+        raise fail("unitId", ErrorCode.INVALID, f"{unit.code} holds no figure of {resolution.code} for {period}: there is nothing to approve")
     child = aliased(Unit, name="child")
     waiting = list(await tx.session.scalars(
-        select(child.code).where(child.parent_id == unit.id, participates(child, view), ~view.approval_at(child.id)).order_by(child.code).limit(MAX_NAMED + 1)))
+        select(child.code).where(child.parent_id == unit.id, *taking_part(child, view)).order_by(child.code).limit(MAX_NAMED + 1)))
     if waiting:
         named = ", ".join(waiting[:MAX_NAMED]) + (" …" if len(waiting) > MAX_NAMED else "")
         raise fail("unitId", ErrorCode.INVALID, f"waiting for the sub-units to approve first: {named}")
@@ -123,6 +131,8 @@ async def accept(tx: Tx, *, resolution_id: int, period: str, unit_id: int) -> Da
     row = await _approval(tx, view, unit.id)
     if row is None or row.state != "approved":
         raise fail("unitId", ErrorCode.INVALID, f"the figures of {unit.code} for {period} are {'not approved' if row is None else 'already accepted'}")
+    if row.approved_by_id == tx.user_id:
+        raise fail("unitId", ErrorCode.FORBIDDEN, "you approved these figures: someone else at the level above accepts them")
     row.state, row.accepted_by_id, row.accepted_at = "accepted", tx.user_id, utcnow()
     await tx.session.flush()
     _audit(tx, "dataAccept", unit, view, state="accepted")
@@ -173,7 +183,7 @@ async def return_item(tx: Tx, *, resolution_id: int, period: str, kind: str, ite
         report = await tx.load(ProgressReport, item_id, field="itemId")
         assignment = await tx.session.get_one(Assignment, report.assignment_id)
         resolution_of = await tx.session.scalar(select(Task.resolution_id).where(Task.id == assignment.task_id))
-        unit_id, inside, assignment_id = assignment.assignee_unit_id, view.start <= report.reported_on < view.end, assignment.id
+        unit_id, inside, assignment_id = assignment.assignee_unit_id, report.reported_on < view.end, assignment.id  # the figure: its latest by then
         reporter_id = report.reporter_id
     if resolution_of not in view.family or not inside:
         raise fail("itemId", ErrorCode.INVALID, f"this item is not a figure of {resolution.code} for {period}")
@@ -195,11 +205,20 @@ async def return_item(tx: Tx, *, resolution_id: int, period: str, kind: str, ite
     return row
 
 
+def in_path(unit_id: object, path: str) -> object:
+    """`unit_id` (a column) is the unit at `path` or one of its ancestors."""
+    return unit_id.in_(path_ids(path))  # type: ignore[attr-defined]
+
+
 async def _notify(tx: Tx, row: DataReturn, unit: Unit, reporter_id: int | None, message: str) -> None:
     """Tell who corrects the item (the unit's officers and managers, and whoever reported it) why it came back: a
     notification each, with its outbox row, in this transaction (delivered by the reminders worker)."""
-    reporters = select(Grant.user_id).where(Grant.unit_id == unit.id, Grant.role.in_(CORRECTORS))
-    chosen = select(User.id).where(User.active.is_(True), or_(User.id.in_(reporters), User.id == reporter_id)).order_by(User.id)
+    granted = aliased(Unit, name="granted")
+    correctors = (
+        select(Grant.user_id).join(granted, granted.id == Grant.unit_id)
+        .where(Grant.role.in_(CORRECTORS), or_(Grant.unit_id == unit.id, and_(Grant.user_id == reporter_id, in_path(granted.id, unit.path))))
+    )  # fmt: skip  (the unit's own officers and managers; whoever reported it while it still may)
+    chosen = select(User.id).where(User.active.is_(True), User.id.in_(correctors)).order_by(User.id)
     now = utcnow()
     for user_id in await tx.session.scalars(chosen):
         note = Notification(user_id=user_id, assignment_id=row.assignment_id, data_return_id=row.id, kind="data_returned", step=1,

@@ -17,7 +17,7 @@ from resolute.api.access.policy import Policy
 from resolute.api.access.scope import Scope
 from resolute.api.accounts.models import User
 from resolute.api.approvals import service as approvals
-from resolute.api.approvals.data import Approved, data_units
+from resolute.api.approvals.data import Approved, participates
 from resolute.api.auth.passwords import hash_password
 from resolute.api.auth.principal import load_principal
 from resolute.api.auth.tokens import TokenClaims
@@ -28,7 +28,7 @@ from resolute.api.kpis.models import Kpi, Measurement
 from resolute.api.kpis.periods import period_bounds
 from resolute.api.monitoring.rollups import resolution_family
 from resolute.api.org.models import Unit
-from resolute.api.org.tree import in_subtree, path_ids
+from resolute.api.org.tree import in_subtree
 from resolute.api.plans import service as plans
 from resolute.api.resolutions import service as resolutions
 from resolute.api.resolutions.models import KeyResult, Objective, Resolution
@@ -168,10 +168,8 @@ async def _approve_data(uow: UnitOfWork, leader: UnitOfWork, manager: UnitOfWork
         if not ended:
             return "data approval skipped: P01 measured no quarter of 57-NQ/TW"
         view = Approved.of(central.id, family, ended[-1])
-        holders = select(Unit.path).where(in_subtree(Unit.path, province.path), Unit.id.in_(select(data_units(view).subquery().c.unit_id)))
-        paths = list(await session.scalars(holders))
-        ids = {pk for path in paths for pk in path_ids(path)[len(path_ids(province.path)) - 1:]}  # each holder and its ancestors up to P01
-        units = list(await session.scalars(select(Unit).where(Unit.id.in_(ids)).order_by(Unit.depth.desc(), Unit.code)))
+        taking_part = select(Unit).where(in_subtree(Unit.path, province.path), Unit.archived_at.is_(None), participates(Unit, view))
+        units = list(await session.scalars(taking_part.order_by(Unit.depth.desc(), Unit.code)))  # P01 and each unit below holding figures
         returned = await session.scalar(
             select(Measurement).join(Kpi, Kpi.id == Measurement.kpi_id)
             .where(Kpi.resolution_id.in_(family), Measurement.unit_id == p01, Measurement.period.in_(view.within)).order_by(Measurement.id)

@@ -24,12 +24,13 @@ from typing import Any
 from sqlalchemy import Column, Date, Integer, Numeric, String, exists, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from resolute.api.approvals.models import DataApproval
 from resolute.api.interchange.checks import CYCLE_FILES, FORMAT_STATUSES, PROBLEMS_KEPT, Checker, CycleReport, stored_status
 from resolute.api.interchange.progress import Progress
 from resolute.api.interchange.reader import Problem, stream_rows
 from resolute.api.interchange.staging import Stage
 from resolute.api.kpis.models import Kpi, KpiUnitTarget, Measurement, MeasurementRevision
-from resolute.api.kpis.periods import period_start
+from resolute.api.kpis.periods import period_start, periods_containing
 from resolute.api.kpis.service import CENT, LIMIT
 from resolute.api.org.tree import lies_under
 from resolute.api.resolutions.models import Resolution
@@ -272,6 +273,48 @@ async def unknown_assignments(session: AsyncSession, staged: Staged) -> list[Pro
         query = query.where(~exists().where(sa.code == s.assignment_code))
     rows = (await session.execute(query.order_by(s.line).limit(PROBLEMS_KEPT))).all()
     return [Problem("progress_reports.csv", line, f"unknown assignment '{code}'") for line, code in rows]
+
+
+async def approved_figures(session: AsyncSession, staged: Staged) -> list[Problem]:
+    """Reports and measurements that would enter or change figures their unit approved (api.approvals.locks): the
+    import goes around the services, so it is refused there as the API refuses them (the first PROBLEMS_KEPT)."""
+    approvals = (await session.execute(select(DataApproval.resolution_id, DataApproval.period, DataApproval.unit_id))).all()
+    if not approvals or (staged.reports is None and staged.measurements is None):
+        return []
+    implementing: dict[int, list[int]] = {}
+    for pk, implements in (await session.execute(select(Resolution.id, Resolution.implements_id))).all():
+        implementing.setdefault(implements, []).append(pk)
+    locked: set[tuple[int, str, int]] = set()  # (unit, period, resolution of the figure)
+    for resolution, period, unit in approvals:
+        family, todo = set(), [resolution]
+        while todo:
+            current = todo.pop()
+            if current not in family:
+                family.add(current)
+                todo += implementing.get(current, [])
+        locked |= {(unit, period, member) for member in family}
+    units = select(DataApproval.unit_id)
+    candidates: list[tuple[str, int, int, str | date, int]] = []  # file, line, unit, period or day, resolution
+    if staged.measurements is not None:
+        s, m, k = staged.measurements.c, Measurement.__table__.c, Kpi.__table__.c
+        stored = select(m.value).where(m.kpi_id == k.id, m.unit_id == s.unit_id, m.period == s.period).scalar_subquery()
+        query = select(s.line, s.unit_id, s.period, k.resolution_id).select_from(staged.measurements.table.join(Kpi.__table__, k.code == s.kpi_code)).where(
+            s.unit_id.in_(units), or_(stored.is_(None), stored != s.value))
+        candidates += [("measurements.csv", *row) for row in (await session.execute(query)).all()]
+    if staged.reports is not None:
+        s, a, t, r = staged.reports.c, Assignment.__table__.c, Task.__table__.c, ProgressReport.__table__.c
+        query = (
+            select(s.line, a.assignee_unit_id, s.reported_on, t.resolution_id)
+            .select_from(staged.reports.table.join(Assignment.__table__, a.code == s.assignment_code).join(Task.__table__, t.id == a.task_id))
+            .where(a.assignee_unit_id.in_(units), ~exists().where(r.assignment_id == a.id, r.reported_on == s.reported_on))
+        )  # fmt: skip
+        candidates += [("progress_reports.csv", *row) for row in (await session.execute(query)).all()]
+    problems = []
+    for name, line, unit, when, resolution in sorted(candidates, key=lambda c: (c[0], c[1])):
+        locking = [period for period in periods_containing(when) if (unit, period, resolution) in locked]
+        if locking:
+            problems.append(Problem(name, line, f"its unit approved the figures of {locking[0]}: the level above returns an item to have it corrected"))
+    return problems[:PROBLEMS_KEPT]
 
 
 async def merge(session: AsyncSession, staged: Staged, report: CycleReport, now: datetime, progress: Progress) -> None:

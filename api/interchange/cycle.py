@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from resolute.api import clock
 from resolute.api.accounts.models import User
 from resolute.api.audit.chain import record
-from resolute.api.interchange.bulk import STREAMED, Known, merge, stage_files, unknown_assignments
+from resolute.api.interchange.bulk import STREAMED, Known, approved_figures, merge, stage_files, unknown_assignments
 from resolute.api.interchange.checks import CYCLE_FILES, PROBLEMS_KEPT, Checker, CycleReport
 from resolute.api.interchange.progress import Progress
 from resolute.api.interchange.reader import InterchangeError, read_rows
@@ -138,6 +138,7 @@ async def load_cycle(session: AsyncSession, directory: Path, *, today: date | No
     known = Known(units=units, unit_paths=unit_paths, users=users, task_codes=task_codes, kpi_codes=kpi_codes, kpi_freq=kpi_freq, today=today)
     staged = await stage_files(session, {n: p for n, p in present.items() if n in STREAMED}, check, known, progress)
     check.problems[:0] = await unknown_assignments(session, staged)  # first: within a line, the assignment is checked first
+    check.problems += await approved_figures(session, staged)
     if check.problems:
         raise InterchangeError(sorted(check.problems, key=lambda p: (p.file, p.line))[:PROBLEMS_KEPT])
 

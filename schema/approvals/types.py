@@ -30,7 +30,7 @@ __all__ = ["DataApprovalQuery", "DataApprovalsMutation", "approved_view"]
 
 STATE_DESCRIPTION = (
     "approved (at this level), accepted (by the level above, which alone may then undo it), ready (every sub-unit "
-    "holding figures has approved), waiting (some have not) or no_data (no figure in its subtree)."
+    "holding figures has approved), waiting (some have not), open (the period is not over) or no_data (no figure in its subtree)."
 )
 
 
@@ -45,10 +45,18 @@ def _period(period: str, field: str = "period") -> str:
     return period
 
 
-async def approved_view(info: Info, resolution: strawberry.ID, period: str, *, field: str = "resolution", period_field: str = "period") -> Approved:
-    """What the approval of a resolution (one the caller reads; else it covers nothing) for a period covers."""
-    pk = decode_id(resolution, "Resolution", field)
-    return Approved.of(pk, await info.context.loaders.family_by_resolution_id.load(pk), _period(period, period_field))
+async def approved_view(info: Info, resolution: strawberry.ID, period: str) -> Approved | None:
+    """What the approval of a resolution for a period covers; None if the caller does not read the resolution."""
+    pk = decode_id(resolution, "Resolution", "resolution")
+    family = await info.context.loaders.family_by_resolution_id.load(pk)
+    return Approved.of(pk, family, _period(period)) if family else None
+
+
+async def _resolution(info: Info, pk: int) -> Annotated[ResolutionType, strawberry.lazy("resolute.schema.resolutions.types")] | None:  # noqa: F821
+    from resolute.schema.resolutions.types import ResolutionType
+
+    row = await info.context.loaders.resolutions_by_id.load(pk)
+    return ResolutionType.of(row) if row else None
 
 
 @strawberry.type(name="UnitDataApproval", description="Where one unit stands in a period's data approval.")
@@ -144,6 +152,14 @@ class DataReturnType:
         return self.row.corrected_at
 
     @strawberry.field
+    async def corrected_by(self, info: Info) -> UserType | None:
+        return await _user(info, self.row.corrected_by_id)
+
+    @strawberry.field(description="The resolution whose approval it was returned under.")
+    async def resolution(self, info: Info) -> Annotated[ResolutionType, strawberry.lazy("resolute.schema.resolutions.types")] | None:  # noqa: F821
+        return await _resolution(info, self.row.resolution_id)
+
+    @strawberry.field
     def cleared_at(self) -> datetime | None:
         return self.row.cleared_at
 
@@ -167,12 +183,16 @@ def _states(given: list[str] | None) -> tuple[str, ...]:
 class DataApprovalType:
     view: strawberry.Private[Approved]
     head: strawberry.Private[reads.UnitApproval]
-    above: strawberry.Private[bool]
+    above: strawberry.Private[bool | None]
     every_child: strawberry.Private[list[reads.UnitApproval]]
 
     @strawberry.field
     def period(self) -> str:
         return self.view.period
+
+    @strawberry.field
+    async def resolution(self, info: Info) -> Annotated[ResolutionType, strawberry.lazy("resolute.schema.resolutions.types")] | None:  # noqa: F821
+        return await _resolution(info, self.view.resolution_id)
 
     @strawberry.field
     def unit(self) -> UnitType:
@@ -186,8 +206,8 @@ class DataApprovalType:
     def waiting_for(self) -> int:
         return self.head.waiting_for
 
-    @strawberry.field(description="Whether the unit above has approved too (then this approval is undone only after that one).")
-    def approved_above(self) -> bool:
+    @strawberry.field(description="Whether the unit above has approved too (then this approval is undone only after that one); null if you do not read the unit above.")
+    def approved_above(self) -> bool | None:
         return self.above
 
     @strawberry.field
@@ -237,13 +257,16 @@ class DataApprovalType:
             return await reads.count_returns(session, self.view, self.head.unit, states)
 
 
-async def find_approval(info: Info, view: Approved, unit: Unit | None) -> DataApprovalType | None:
-    """The approval at a unit, if the caller reads its whole subtree."""
-    if unit is None or not reads.readable(info.context.scope, unit):
+async def find_approval(info: Info, view: Approved | None, unit: Unit | None) -> DataApprovalType | None:
+    """The approval at a unit, if the caller reads the resolution and the unit's whole subtree."""
+    ctx = info.context
+    if view is None or unit is None or not reads.readable(ctx.scope, unit):
         return None
-    async with info.context.db.use() as session:
-        head, above, children = await reads.statuses(session, view, unit)
-    return DataApprovalType(view=view, head=head, above=above, every_child=children)
+    async with ctx.db.use() as session:
+        head, above, children = await reads.statuses(session, view, unit, ctx.today)
+    above_path = reads.parent_path(unit)
+    known = above_path is not None and ctx.scope.covers(above_path, "unit")
+    return DataApprovalType(view=view, head=head, above=above if known else None, every_child=children)
 
 
 @strawberry.type
@@ -273,9 +296,9 @@ async def _approval_payload(info: Info, outcome: object, resolution_id: int, per
     errors = user_errors(getattr(outcome, "errors", []))
     if errors:
         return DataApprovalPayload(approval=None, errors=errors)
-    view = Approved.of(resolution_id, await info.context.loaders.family_by_resolution_id.load(resolution_id), period)
+    family = await info.context.loaders.family_by_resolution_id.load(resolution_id)
     unit = await info.context.loaders.units_by_id.load(unit_id)
-    return DataApprovalPayload(approval=await find_approval(info, view, unit), errors=[])
+    return DataApprovalPayload(approval=await find_approval(info, Approved.of(resolution_id, family, period) if family else None, unit), errors=[])
 
 
 def _return_payload(outcome: object) -> DataReturnPayload:
@@ -295,7 +318,7 @@ class DataApprovalsMutation:
         outcome = await perform(info, idempotency_key, lambda uow: service.approve(uow, resolution_id=r, period=period, unit_id=u))
         return await _approval_payload(info, outcome, r, period, u)
 
-    @strawberry.mutation(description="Accept a sub-unit's approval (the level above it): from then on only the level above may undo it.")
+    @strawberry.mutation(description="Accept a sub-unit's approval (the level above it, not who approved): from then on only the level above may undo it.")
     async def data_accept(self, info: Info, resolution_id: strawberry.ID, period: str, unit_id: strawberry.ID,
                           idempotency_key: IdempotencyKeyArg = None) -> DataApprovalPayload:  # fmt: skip
         r, u = input_id(resolution_id, "Resolution", "resolutionId"), input_id(unit_id, "Unit", "unitId")
@@ -313,10 +336,10 @@ class DataApprovalsMutation:
         return await _approval_payload(info, outcome, r, period, u)
 
     @strawberry.mutation(description=(
-        "Return ONE approved item (a Measurement or ProgressReport id) to its reporter with a reason, without reopening "
-        "the period (who may approve data at the unit above the item's unit)."
+        "Return ONE approved item (a Measurement, or a ProgressReport dated before the period ended) to its reporters with a "
+        "reason, without reopening the period (who may approve data at the unit above the item's unit); they are notified."
     ))
-    async def data_return(self, info: Info, resolution_id: strawberry.ID, period: str, item_id: strawberry.ID, reason: str,
+    async def data_item_return(self, info: Info, resolution_id: strawberry.ID, period: str, item_id: strawberry.ID, reason: str,
                           idempotency_key: IdempotencyKeyArg = None) -> DataReturnPayload:  # fmt: skip
         r = input_id(resolution_id, "Resolution", "resolutionId")
         decoded = decode_any(item_id)

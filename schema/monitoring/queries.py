@@ -68,6 +68,8 @@ async def _family(info: Info, resolution: strawberry.ID | None, approved_for: st
 
 
 STATUS_CURSORS = KeyOrdering("kpi_statuses", (str, str))
+# the ranking metrics computed from reports as they arrive, not from approved figures
+LIVE_ONLY = {RankingMetric.REPORTING_COMPLETENESS, RankingMetric.REPORTING_TIMELINESS, RankingMetric.DISCIPLINE_INDEX}
 
 
 
@@ -115,6 +117,8 @@ async def find_ranking(
     ctx = info.context
     bounds = discipline.period_bounds(_period(ctx.today, period))
     flt = await progress_filter(info, filter)  # a bad filter is refused whatever the unit
+    if flt.approved is not None and {metric, then_by} & LIVE_ONLY:
+        raise _invalid("filter.approvedFor", "reporting discipline is ranked over live data only: rank by a progress or KPI metric")
     parent = None
     if children_of is not None:
         parent = await ctx.loaders.units_by_id.load(decode_id(children_of, "Unit", "childrenOf"))
@@ -245,6 +249,8 @@ class MonitoringQuery:
         if len(series.periods_between(since, until, granularity.value)) > MAX_POINTS:
             raise _invalid("since", f"at most {MAX_POINTS} points", ErrorCode.OUT_OF_RANGE)
         flt = await progress_filter(info, filter)
+        if flt.approved is not None:
+            raise _invalid("filter.approvedFor", "a series is of live data: ask a rollup for approved data")
         row = await unit_or_own(info, unit)
         if row is None:
             return []

@@ -32,8 +32,9 @@ class ProgressFilterInput:
     due_to: date | None = strawberry.field(default=None, description="Only assignments due on or before this day.")
     approved_for: str | None = strawberry.field(default=None, description=(
         "Only approved data of `resolution` for this period (a month, quarter or year): each assignment as its latest report "
-        "before the period ended says, counted when its assignee approved the period and none of its reports is returned; "
-        "figures as they stood at the period's end."
+        "before the period ended says, counted when its assignee approved the period and none of its reports is under a "
+        "return not yet cleared; figures as they stood at the period's end. For rollups and rankings by a progress or KPI "
+        "metric (a series or a ranking by reporting discipline refuses it)."
     ))
 
 
