@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/resolute serve
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto  # one worker per core (pytest-xdist): each gets its own SQLite and PostgreSQL databases
 
 schema: $(STAMP)
 	$(BIN)/resolute export-schema

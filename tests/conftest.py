@@ -65,6 +65,13 @@ def statements(api: Api) -> StatementCounter:
     return StatementCounter(api.engine)
 
 
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Also runs where the tests run in worker processes (pytest-xdist forwards their reports): the skip the
+    PostgreSQL fixture makes is remembered where the summary is written."""
+    if report.skipped and "PostgreSQL NOT REACHABLE" in str(report.longrepr) and not _PG_SKIPPED:
+        _PG_SKIPPED.append("PostgreSQL is not reachable at 127.0.0.1:5432 (set RESOLUTE_TEST_PG)")
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _PG_SKIPPED:
         terminalreporter.write_sep("!", "POSTGRESQL SKIPPED", red=True, bold=True)

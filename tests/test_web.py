@@ -7,10 +7,12 @@ them when they are missing and it may (root, apt-get), else these tests are skip
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,8 +42,12 @@ def _chromium() -> None:
         return
     if shutil.which("apt-get") is None or os.geteuid() != 0:
         pytest.skip(f"BROWSER TESTS SKIPPED: {CHROMIUM} and {DRIVER} are missing and apt-get cannot install them here")
-    run = subprocess.run(["apt-get", "install", "-y", "-q", "chromium", "chromium-driver"], capture_output=True, text=True, timeout=900, check=False,
-                         env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})  # fmt: skip
+    with open(os.path.join(tempfile.gettempdir(), "resolute-chromium.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # tests run in parallel workers (pytest-xdist): one installs, the others wait for it
+        if os.path.exists(CHROMIUM) and os.path.exists(DRIVER):
+            return
+        run = subprocess.run(["apt-get", "install", "-y", "-q", "chromium", "chromium-driver"], capture_output=True, text=True, timeout=900,
+                             check=False, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})  # fmt: skip
     if run.returncode != 0 or not os.path.exists(DRIVER):
         pytest.skip(f"BROWSER TESTS SKIPPED: apt-get could not install chromium: {run.stderr[-500:]}")
 
