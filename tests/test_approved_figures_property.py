@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
@@ -60,6 +59,7 @@ from tests.monitoring_world import (
     worlds,
 )
 from tests.support import Api, Backend, running_app
+from tests.test_rollups import figures
 
 Json = dict[str, Any]
 ADMIN = Persona(0, (("admin", 0),))  # reads the whole tree
@@ -292,25 +292,6 @@ def approved_works(case: Case, p: Persona, u: int) -> list[Standing]:
             status, progress, done = "not_started", 0, None
         rows.append(Standing(status, progress, done, work.original_due, work.due))
     return rows
-
-
-def figures(rows: Iterable[Standing], today: date) -> Json:
-    """Counts as ints, rates as exact fractions (None for a zero denominator), as api/monitoring/figures.py defines them."""
-    rows = list(rows)
-    status = Counter(r.status for r in rows)
-    done = [r for r in rows if r.status == "completed"]
-    owed = len(rows) - status["cancelled"]
-    on_time = sum(r.completed_on <= r.original_due for r in done)  # type: ignore[operator]
-    return {
-        "total": len(rows), "notStarted": status["not_started"], "inProgress": status["in_progress"], "completed": len(done),
-        "cancelled": status["cancelled"], "overdue": sum(r.status not in ("completed", "cancelled") and r.due < today for r in rows),
-        "completedOnTime": on_time,
-        "completedWithinExtension": sum(r.original_due < r.completed_on <= r.due for r in done),  # type: ignore[operator]
-        "completedLate": sum(r.completed_on > r.due for r in done),  # type: ignore[operator]
-        "completionRate": Fraction(len(done), owed) if owed else None,
-        "onTimeRate": Fraction(on_time, len(done)) if done else None,
-        "averageProgress": Fraction(sum(r.progress for r in rows if r.status != "cancelled"), owed) if owed else None,
-    }  # fmt: skip
 
 
 def approved_figures(case: Case, p: Persona, u: int) -> Json:

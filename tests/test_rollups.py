@@ -135,8 +135,9 @@ class World(Tree, Resolutions):
 
 
 # -- the figures and the ranking, in plain Python ---------------------------------------------------
-def figures(rows: Iterable[Work]) -> Json:
-    """Counts as ints, rates as exact fractions (None for a zero denominator)."""
+def figures(rows: Iterable[Any], today: date = TODAY) -> Json:
+    """Counts as ints, rates as exact fractions (None for a zero denominator), of rows with a status, a progress, a
+    completion day and the original and current due dates (also the oracle of tests/test_approved_figures_property.py)."""
     rows = list(rows)
     status = Counter(w.status for w in rows)
     done = [w for w in rows if w.status == "completed"]
@@ -145,7 +146,7 @@ def figures(rows: Iterable[Work]) -> Json:
     return {
         "total": len(rows), "notStarted": status["not_started"], "inProgress": status["in_progress"],
         "completed": len(done), "cancelled": status["cancelled"],
-        "overdue": sum(w.status in ("not_started", "in_progress") and w.due < TODAY for w in rows),
+        "overdue": sum(w.status in ("not_started", "in_progress") and w.due < today for w in rows),
         "completedOnTime": on_time,
         "completedWithinExtension": sum(w.original_due < w.completed_on <= w.due for w in done),  # type: ignore[operator]
         "completedLate": sum(w.completed_on > w.due for w in done),  # type: ignore[operator]
