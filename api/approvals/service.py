@@ -27,7 +27,7 @@ from resolute.api.approvals.models import OPEN_RETURN_STATES, DataApproval, Data
 from resolute.api.db import utcnow
 from resolute.api.errors import ErrorCode, fail
 from resolute.api.kpis.models import Kpi, Measurement
-from resolute.api.kpis.periods import period_bounds
+from resolute.api.kpis.periods import PERIOD_FORMS, is_period
 from resolute.api.monitoring.rollups import resolution_family
 from resolute.api.org.models import Unit
 from resolute.api.org.tree import lies_under, path_ids
@@ -46,8 +46,8 @@ CORRECTORS = ("officer", "manager")  # the roles that submit figures, told when 
 
 async def _view(tx: Tx, resolution_id: int, period: str) -> tuple[Resolution, Approved]:
     """The resolution (one the caller reads) and what its approval for the period covers; INVALID for a bad period."""
-    if len(period) > 7 or period_bounds(period) is None:
-        raise fail("period", ErrorCode.INVALID, "a month (2025-09), a quarter (2025-Q3) or a year (2025)")
+    if not is_period(period):
+        raise fail("period", ErrorCode.INVALID, PERIOD_FORMS)
     resolution = await tx.load(Resolution, resolution_id, field="resolutionId")
     family = await resolution_family(tx.session, tx.scope, resolution.id)
     return resolution, Approved.of(resolution.id, family, period)
@@ -117,7 +117,6 @@ async def approve(tx: Tx, *, resolution_id: int, period: str, unit_id: int) -> D
     await tx.session.flush()
     _audit(tx, "dataApprove", unit, view, state="approved")
     return row
-
 
 
 @operation("dataAccept")
@@ -205,18 +204,13 @@ async def return_item(tx: Tx, *, resolution_id: int, period: str, kind: str, ite
     return row
 
 
-def in_path(unit_id: object, path: str) -> object:
-    """`unit_id` (a column) is the unit at `path` or one of its ancestors."""
-    return unit_id.in_(path_ids(path))  # type: ignore[attr-defined]
-
-
 async def _notify(tx: Tx, row: DataReturn, unit: Unit, reporter_id: int | None, message: str) -> None:
     """Tell who corrects the item (the unit's officers and managers, and whoever reported it) why it came back: a
     notification each, with its outbox row, in this transaction (delivered by the reminders worker)."""
     granted = aliased(Unit, name="granted")
     correctors = (
         select(Grant.user_id).join(granted, granted.id == Grant.unit_id)
-        .where(Grant.role.in_(CORRECTORS), or_(Grant.unit_id == unit.id, and_(Grant.user_id == reporter_id, in_path(granted.id, unit.path))))
+        .where(Grant.role.in_(CORRECTORS), or_(Grant.unit_id == unit.id, and_(Grant.user_id == reporter_id, granted.id.in_(path_ids(unit.path)))))
     )  # fmt: skip  (the unit's own officers and managers; whoever reported it while it still may)
     chosen = select(User.id).where(User.active.is_(True), User.id.in_(correctors)).order_by(User.id)
     now = utcnow()

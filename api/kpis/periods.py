@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-__all__ = ["period_bounds", "period_problem", "period_start", "periods_containing", "periods_within"]
+__all__ = ["PERIOD_FORMS", "is_period", "period_bounds", "period_problem", "period_start", "periods_containing", "periods_within"]
 
 _FORMATS = {
     "monthly": (re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$"), "YYYY-MM, e.g. 2025-07"),
@@ -47,6 +47,14 @@ def period_bounds(period: str) -> tuple[date, date] | None:
             index = start.month - 1 + months
             return start, date(start.year + index // 12, index % 12 + 1, 1)
     return None
+
+
+PERIOD_FORMS = "a month (2025-09), a quarter (2025-Q3) or a year (2025)"  # what a period argument may be
+
+
+def is_period(text: str) -> bool:
+    """A month, a quarter or a year (any frequency's period)."""
+    return len(text) <= 7 and period_bounds(text) is not None
 
 
 def _names(day: date) -> tuple[str, str, str]:

@@ -44,7 +44,7 @@ class ProgressFilter:
     kpi_group: str | None = None  # tasks that serve a KPI of this group
     due_from: date | None = None  # assignments due in [due_from, due_to]
     due_to: date | None = None
-    approved: Approved | None = None  # only approved figures of a resolution for a period (api.approvals.figures)
+    approved: Approved | None = None  # only approved figures of a resolution for a period (api.approvals.data)
 
 
 async def resolution_family(session: AsyncSession, scope: Scope, resolution_id: int) -> tuple[int, ...]:
@@ -95,8 +95,8 @@ def progress_rows(scope: Scope, flt: ProgressFilter, today: date, under_path: st
 
 def _approved_rows(scope: Scope, flt: ProgressFilter, view: Approved, today: date, member: Any, under_path: str | None) -> Rows:
     """The assignments that count, as their approved figures say: each as its latest report dated before the
-    period ended, when its assignee approved the period and no report of it for the period is held back by a
-    return; the figures as they stood when the period closed (overdue: due before its end)."""
+    period ended, when its assignee approved the period and none of its reports is under a return not yet
+    cleared; the figures as they stood when the period closed (overdue: due before its end)."""
     report = aliased(ProgressReport, name="approved_report")
     latest = (
         select(ProgressReport.id).where(ProgressReport.assignment_id == Assignment.id, ProgressReport.reported_on < view.end)

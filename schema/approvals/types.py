@@ -14,7 +14,7 @@ from resolute.api.approvals.data import Approved
 from resolute.api.approvals.models import OPEN_RETURN_STATES, RETURN_STATES
 from resolute.api.approvals.models import DataReturn as ReturnRow
 from resolute.api.errors import ErrorCode, FieldError
-from resolute.api.kpis.periods import period_bounds
+from resolute.api.kpis.periods import PERIOD_FORMS, is_period
 from resolute.api.org.models import Unit
 from resolute.schema.accounts.types import UserType
 from resolute.schema.context import IdempotencyKeyArg, Info, perform
@@ -40,8 +40,8 @@ async def _user(info: Info, user_id: int | None) -> UserType | None:
 
 
 def _period(period: str, field: str = "period") -> str:
-    if len(period) > 7 or period_bounds(period) is None:
-        raise GraphQLError("a month (2025-09), a quarter (2025-Q3) or a year (2025)", extensions={"code": ErrorCode.INVALID.value, "field": field})
+    if not is_period(period):
+        raise GraphQLError(PERIOD_FORMS, extensions={"code": ErrorCode.INVALID.value, "field": field})
     return period
 
 

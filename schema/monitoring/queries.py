@@ -10,6 +10,7 @@ from graphql import GraphQLError
 
 from resolute.api.approvals.data import Approved
 from resolute.api.errors import ErrorCode
+from resolute.api.kpis.periods import PERIOD_FORMS, is_period
 from resolute.api.monitoring import discipline, lights, ranking, rollups, series
 from resolute.api.monitoring.lights import KpiFilter
 from resolute.api.monitoring.rollups import ProgressFilter
@@ -58,8 +59,8 @@ async def _family(info: Info, resolution: strawberry.ID | None, approved_for: st
     period covers; a resolution the caller may not read counts nothing."""
     if approved_for is not None and resolution is None:
         raise _invalid("filter.approvedFor", "approved data are asked for a resolution: give filter.resolution too", ErrorCode.REQUIRED)
-    if approved_for is not None and (len(approved_for) > 7 or discipline.period_bounds(approved_for) is None):
-        raise _invalid("filter.approvedFor", "a month (2025-09), a quarter (2025-Q3) or a year (2025)")
+    if approved_for is not None and not is_period(approved_for):
+        raise _invalid("filter.approvedFor", PERIOD_FORMS)
     if resolution is None:
         return None, None
     pk = decode_id(resolution, "Resolution", "filter.resolution")
@@ -77,8 +78,8 @@ def _period(today: date, given: str | None) -> str:
     """A reporting period named by the caller, checked; by default the last complete month."""
     if given is None:
         return (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
-    if len(given) > 7 or discipline.period_bounds(given) is None:
-        raise _invalid("period", "a month (2025-09), a quarter (2025-Q3) or a year (2025)")
+    if not is_period(given):
+        raise _invalid("period", PERIOD_FORMS)
     return given
 
 
