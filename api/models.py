@@ -15,7 +15,7 @@ from resolute.api.kpis.models import (
     MeasurementRevision,
     TargetDecomposition,
 )
-from resolute.api.monitoring.summaries import ProgressSummary
+from resolute.api.monitoring.summaries import ProgressSummary, ProgressTotal
 from resolute.api.org.models import Unit, UnitKind
 from resolute.api.plans.models import PlanRevision
 from resolute.api.reminders.models import Notification, OutboxMessage, WorkerLease
@@ -49,6 +49,7 @@ __all__ = [
     "PlanRevision",
     "ProgressReport",
     "ProgressSummary",
+    "ProgressTotal",
     "PublishedResult",
     "RefreshToken",
     "Resolution",

@@ -407,7 +407,8 @@ class ResoluteServer:
         if workers > 1:
             cmd += ["--workers", str(workers)]
         env = {**os.environ, "RESOLUTE_DATABASE_URL": resolute_url(self.cfg), "RESOLUTE_JWT_SECRET": JWT_SECRET,
-               "RESOLUTE_TOKEN_TTL_SECONDS": "86400", "RESOLUTE_GRAPHIQL": "false"}
+               "RESOLUTE_TOKEN_TTL_SECONDS": "86400", "RESOLUTE_GRAPHIQL": "false",
+               "RESOLUTE_RATE_LIMIT_COST": "0"}  # one caller hammering on purpose: the per-caller allowance would answer 429
         WORK.mkdir(parents=True, exist_ok=True)
         with (WORK / f"resolute-w{workers}.log").open("wb") as log:  # uvicorn's log, an access line per request
             self.process = subprocess.Popen(cmd, cwd=WORK, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,

@@ -48,7 +48,7 @@ from resolute.schema.server import create_app
 
 PG_ADMIN_URL = os.environ.get("RESOLUTE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct horse battery"
-TABLES = ("data_returns", "data_approvals", "plan_revisions", "notification_outbox", "notifications", "worker_leases", "review_adjustments", "review_confidences", "reviews", "published_results", "decomposition_targets", "target_decompositions", "evaluations", "extensions", "progress_reports", "milestones", "task_coordinators", "assignments", "tasks", "measurement_revisions", "measurements", "kpi_unit_targets", "kpi_coordinators", "kpis", "key_results", "objectives", "resolutions", "idempotency_keys", "audit_events", "refresh_tokens", "auth_sessions", "grants", "users", "units", "progress_summaries")  # children first; the summaries last (SQLite's deletes of assignments run their triggers first)
+TABLES = ("data_returns", "data_approvals", "plan_revisions", "notification_outbox", "notifications", "worker_leases", "review_adjustments", "review_confidences", "reviews", "published_results", "decomposition_targets", "target_decompositions", "evaluations", "extensions", "progress_reports", "milestones", "task_coordinators", "assignments", "tasks", "measurement_revisions", "measurements", "kpi_unit_targets", "kpi_coordinators", "kpis", "key_results", "objectives", "resolutions", "idempotency_keys", "audit_events", "refresh_tokens", "auth_sessions", "grants", "users", "units", "progress_summaries", "progress_totals")  # children first; the summaries last (SQLite's deletes of assignments run their triggers first)
 
 
 def settings_for(database_url: str) -> Settings:

@@ -1,5 +1,5 @@
-"""Progress summaries (api/monitoring/summaries.py) always equal a recomputation from the assignments, on SQLite
-and PostgreSQL.
+"""Progress summaries and their totals (api/monitoring/summaries.py) always equal a recomputation from the
+assignments, on SQLite and PostgreSQL.
 
 1. Property: a random world of test_rollups is written straight into the tables (so the insert triggers build the
    summaries), then a random sequence of changes: an assignment's status, progress, completion date and due date
@@ -25,7 +25,7 @@ from sqlalchemy import delete, insert, select, text, update
 
 from resolute.api import clock
 from resolute.api.db import session_factory
-from resolute.api.monitoring.summaries import STORED, SUMMARY_DEPTH, ProgressSummary, rebuild
+from resolute.api.monitoring.summaries import STORED, SUMMARY_DEPTH, ProgressSummary, ProgressTotal, rebuild
 from resolute.api.org.models import Unit
 from resolute.api.org.tree import lies_under, rewrite_subtree
 from resolute.api.resolutions.models import Resolution
@@ -78,10 +78,28 @@ async def recomputed(api: Api) -> dict[Key, tuple[int, ...]]:
     return {k: (resolution_of[k[1]], *(c[name] for name in STORED)) for k, c in sums.items()}
 
 
+async def total_rows(api: Api) -> dict[tuple[int, int], tuple[int, ...]]:
+    async with api.engine.begin() as conn:
+        rows = (await conn.execute(select(ProgressTotal.__table__))).mappings().all()
+    return {(r["unit_id"], r["resolution_id"]): tuple(r[c] for c in STORED) for r in rows}
+
+
+def totals_of(summaries: dict[Key, tuple[int, ...]]) -> dict[tuple[int, int], tuple[int, ...]]:
+    """The totals the oracle's summaries make: summed per (unit, resolution)."""
+    sums: dict[tuple[int, int], list[int]] = {}
+    for (unit_id, _task, _due), (resolution_id, *counts) in summaries.items():
+        row = sums.setdefault((unit_id, resolution_id), [0] * len(STORED))
+        row[:] = [a + b for a, b in zip(row, counts)]
+    return {k: tuple(v) for k, v in sums.items()}
+
+
 async def check(api: Api, after: str) -> None:
     got, want = await summary_rows(api), await recomputed(api)
     wrong = {k: (got.get(k), want.get(k)) for k in got.keys() | want.keys() if got.get(k) != want.get(k)}
     assert not wrong, f"after {after}: (stored, recomputed) differ for {len(wrong)} keys, e.g. {sorted(wrong.items())[:3]}"
+    got_totals, want_totals = await total_rows(api), totals_of(want)
+    wrong_totals = {k: (got_totals.get(k), want_totals.get(k)) for k in got_totals.keys() | want_totals.keys() if got_totals.get(k) != want_totals.get(k)}
+    assert not wrong_totals, f"after {after}: totals (stored, recomputed) differ for {len(wrong_totals)} keys, e.g. {sorted(wrong_totals.items())[:3]}"
 
 
 changes = st.lists(
@@ -248,6 +266,7 @@ def test_a_truncate_of_the_assignments_empties_their_summaries(backend: Backend)
         async with running_app(backend.settings, engine=backend.engine) as api:
             await load(api, world)
             assert len(await summary_rows(api)) == 3  # the commune, its province, the root
+            assert len(await total_rows(api)) == 3
             async with api.engine.begin() as conn:
                 if backend.name == "postgresql":
                     await conn.execute(text("TRUNCATE assignments CASCADE"))
@@ -255,6 +274,7 @@ def test_a_truncate_of_the_assignments_empties_their_summaries(backend: Backend)
                     await conn.execute(text("UPDATE tasks SET origin_assignment_id = NULL"))
                     await conn.execute(text("DELETE FROM assignments"))
             assert await summary_rows(api) == {}
+            assert await total_rows(api) == {}
             await check(api, "the assignments were emptied")
 
     asyncio.run(run())
