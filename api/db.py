@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Dialect, Executable, MetaData, TypeDecorator, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -24,8 +25,9 @@ from sqlalchemy.pool import NullPool, StaticPool
 from resolute.api.settings import Settings
 
 log = logging.getLogger("resolute.db")
+T = TypeVar("T")
 
-__all__ = ["NAMING_CONVENTION", "Base", "RequestDB", "UtcDateTime", "create_engine", "driver_sql", "plan_with_parameters", "session_factory", "utcnow"]
+__all__ = ["NAMING_CONVENTION", "Base", "RequestDB", "UtcDateTime", "built", "create_engine", "driver_sql", "plan_with_parameters", "session_factory", "utcnow"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -90,6 +92,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
                 "application_name": "resolute",
                 # JIT pays off on long analytic scans; on a rollup it spends 30 ms compiling for 5 ms of work
                 "jit": "off",
+                "random_page_cost": str(settings.db_random_page_cost),  # see Settings: index probes over a scan where few rows are wanted
             }
         }
     engine = create_async_engine(url, **kwargs)
@@ -173,6 +176,28 @@ class RequestDB:
             except Exception as exc:  # noqa: BLE001 - a dead connection: the request has been answered; drop it
                 await self._discard(exc)
             self._session = None
+
+
+_BUILT_MAX = 512
+_built: OrderedDict[Hashable, Any] = OrderedDict()
+
+
+def built(key: Hashable, build: Callable[[], T]) -> T:
+    """The statement `build` makes, built once per `key` and reused (least recently used of _BUILT_MAX dropped).
+
+    A dashboard's statement is a few hundred SQLAlchemy constructs: building it cost 30 ms of Python on the
+    benchmark machine, more than PostgreSQL spends running it (bench/README.md); SQLAlchemy then finds its
+    compiled form in its own cache. `key` must name everything the statement depends on: the caller's
+    principal and policy (its scope filters), the inputs, and the day if it is dated. Statements are immutable
+    and hold no connection, so one serves every request and dialect."""
+    found = _built.get(key)
+    if found is None:
+        found = _built[key] = build()
+        if len(_built) > _BUILT_MAX:
+            _built.popitem(last=False)
+    else:
+        _built.move_to_end(key)
+    return found  # type: ignore[no-any-return]
 
 
 async def plan_with_parameters(session: AsyncSession) -> None:

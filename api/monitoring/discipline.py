@@ -143,8 +143,10 @@ async def discipline(
     bounds = period_bounds(period)
     if bounds is None:
         return None
-    grouped = per_child(unit, discipline_rows(scope, *bounds, ProgressFilter(resolution_ids=resolution_ids), unit.path), "discipline")
-    head, rest = await unit_and_children(session, scope, unit, grouped, figures_columns(grouped))
+    flt = ProgressFilter(resolution_ids=resolution_ids)
+    head, rest = await unit_and_children(
+        session, scope, unit, ("discipline", bounds, flt), lambda: per_child(unit, discipline_rows(scope, *bounds, flt, unit.path), "discipline"), figures_columns
+    )
     return Discipline(
         unit=head[0], period=period, figures=DisciplineFigures.of(head._mapping),
         children=[(row[0], DisciplineFigures.of(row._mapping)) for row in rest],

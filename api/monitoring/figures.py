@@ -104,12 +104,12 @@ class Figures:
     @classmethod
     def of(cls, row: Mapping[str, Any], prefix: str = "") -> Figures:
         """From a row whose columns are named as the fields (after `prefix`); a missing group is all zeros."""
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            value = row[prefix + f.name]
-            if f.name in RATES:
-                values[f.name] = None if value is None else float(value)
-            else:
-                values[f.name] = int(value or 0)
-        return cls(**values)
+        counts = [int(row[prefix + name] or 0) for name in _COUNT_FIELDS]
+        rates = [None if (value := row[prefix + name]) is None else float(value) for name in _RATE_FIELDS]
+        return cls(*counts, *rates)  # the fields' order: the counts, then the rates
+
+
+_COUNT_FIELDS = tuple(f.name for f in fields(Figures) if f.name not in RATES)
+_RATE_FIELDS = tuple(f.name for f in fields(Figures) if f.name in RATES)
+assert [f.name for f in fields(Figures)] == [*_COUNT_FIELDS, *_RATE_FIELDS]
 

@@ -21,7 +21,7 @@ summary rows instead of summing their subtree, and deeper groups are counted as 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from resolute.api.access.scope import Scope
+from resolute.api.db import built
 from resolute.api.org.models import Unit
 from resolute.api.org.tree import child_on_the_way, under
 
@@ -118,11 +119,20 @@ def _summarised(rows: Rows, choose: Callable[..., ColumnElement[bool]], name: st
 
 
 async def unit_and_children(
-    session: AsyncSession, scope: Scope, unit: Unit, grouped: Any, columns: Sequence[ColumnElement[Any]]
+    session: AsyncSession, scope: Scope, unit: Unit, key: Hashable, grouped: Callable[[], Any], columns: Callable[[Any], Sequence[ColumnElement[Any]]]
 ) -> tuple[Any, list[Any]]:
     """The row of `unit` and those of its direct children the caller may read (not archived, code order), each
-    with `columns` (made from `grouped`, outer-joined by path, so a unit with no rows gets nulls): one statement."""
-    chosen = or_(Unit.id == unit.id, and_(Unit.parent_id == unit.id, Unit.archived_at.is_(None)))
-    query = select(Unit, *columns).outerjoin(grouped, grouped.c.group_path == Unit.path).where(chosen, scope.visible_under(Unit, unit.path)).order_by(Unit.depth, Unit.code)
+    with the `columns` made from the subquery `grouped` makes (outer-joined by path, so a unit with no rows gets
+    nulls): one statement, built once per `key` (what `grouped` depends on beyond the caller and the unit) by
+    api.db.built."""
+    def build() -> Select[Any]:
+        rows = grouped()
+        chosen = or_(Unit.id == unit.id, and_(Unit.parent_id == unit.id, Unit.archived_at.is_(None)))
+        return (
+            select(Unit, *columns(rows)).outerjoin(rows, rows.c.group_path == Unit.path).where(chosen, scope.visible_under(Unit, unit.path))
+            .order_by(Unit.depth, Unit.code)
+        )  # fmt: skip
+
+    query = built((key, scope.principal, scope.policy, unit.id, unit.path, unit.depth), build)
     head, *rest = (await session.execute(query)).all()
     return head, rest

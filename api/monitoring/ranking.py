@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, case, func, literal_column, null, select, 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolute.api.access.scope import Scope
-from resolute.api.db import plan_with_parameters
+from resolute.api.db import built, plan_with_parameters
 from resolute.api.monitoring import discipline, lights, rollups
 from resolute.api.monitoring.discipline import DisciplineFigures
 from resolute.api.monitoring.figures import Figures
@@ -79,13 +79,14 @@ class Ranking:
     upper_quartile: float | None
 
 
-def _sources(scope: Scope, inputs: RankingInputs, under_path: str | None) -> dict[str, tuple[Rows, Any]]:
-    """Each source's rows (of the subtree at `under_path`, or anywhere readable) and the columns made from its grouping."""
-    return {
-        "progress": (rollups.progress_rows(scope, inputs.progress, inputs.today, under_path), rollups.figures_columns),
-        "lights": (lights.light_rows(scope, inputs.kpis, under_path), lights.light_columns),
-        "discipline": (discipline.discipline_rows(scope, *inputs.period, inputs.progress, under_path), discipline.figures_columns),
-    }
+def _source(name: str, scope: Scope, inputs: RankingInputs, under_path: str | None) -> tuple[Rows, Any]:
+    """A source's rows (of the subtree at `under_path`, or anywhere readable) and the columns made from its grouping;
+    built only when a metric needs it (a source's statement takes milliseconds of Python to build)."""
+    if name == "progress":
+        return rollups.progress_rows(scope, inputs.progress, inputs.today, under_path), rollups.figures_columns
+    if name == "lights":
+        return lights.light_rows(scope, inputs.kpis, under_path), lights.light_columns
+    return discipline.discipline_rows(scope, *inputs.period, inputs.progress, under_path), discipline.figures_columns
 
 
 def _order(column: Any, higher_first: bool) -> Any:
@@ -101,17 +102,15 @@ def _quartile(k: int, value: Any, position: Any, n: Any) -> ColumnElement[Any]:
     return func.round(func.sum(value * weight * literal_column("0.25")), literal_column("4"))
 
 
-async def ranking(
-    session: AsyncSession, scope: Scope, *, metric: str, then_by: str | None, parent: Unit | None, kind: str | None, inputs: RankingInputs
-) -> Ranking:
-    """The children of `parent` (one the caller may read), or every unit of `kind`, that the caller may read
-    (not archived), ranked by `metric` then `then_by`."""
-    wanted = {"progress", METRICS[metric].source} | ({METRICS[then_by].source} if then_by else set())
+def _statement(scope: Scope, metric: str, then_by: str | None, parent: Unit | None, kind: str | None, inputs: RankingInputs) -> Any:
+    """The ranking's one statement (see `ranking`)."""
+    wanted = _wanted(metric, then_by)
     columns: list[ColumnElement[Any]] = []
     query = select(Unit.id.label("unit_id"), Unit.code.label("code"))
-    for name, (rows, made) in _sources(scope, inputs, parent.path if parent is not None else None).items():
+    for name in ("progress", "lights", "discipline"):
         if name not in wanted:
             continue
+        rows, made = _source(name, scope, inputs, parent.path if parent is not None else None)
         if parent is not None:
             grouped = per_child(parent, rows, name)
             query = query.outerjoin(grouped, grouped.c.group_path == Unit.path)
@@ -136,7 +135,22 @@ async def ranking(
         func.count(value).over().label("n"),
     ).cte("ranked")
     stats = select(*[_quartile(k, ranked.c.value, ranked.c.position, ranked.c.n).label(f"q{k}") for k in (1, 2, 3)]).subquery("stats")
-    query = select(Unit, ranked, stats).select_from(ranked).join(Unit, Unit.id == ranked.c.unit_id).join(stats, true()).order_by(*keys(ranked), ranked.c.code)
+    return select(Unit, ranked, stats).select_from(ranked).join(Unit, Unit.id == ranked.c.unit_id).join(stats, true()).order_by(*keys(ranked), ranked.c.code)
+
+
+def _wanted(metric: str, then_by: str | None) -> set[str]:
+    return {"progress", METRICS[metric].source} | ({METRICS[then_by].source} if then_by else set())
+
+
+async def ranking(
+    session: AsyncSession, scope: Scope, *, metric: str, then_by: str | None, parent: Unit | None, kind: str | None, inputs: RankingInputs
+) -> Ranking:
+    """The children of `parent` (one the caller may read), or every unit of `kind`, that the caller may read
+    (not archived), ranked by `metric` then `then_by`."""
+    wanted = _wanted(metric, then_by)
+    where = None if parent is None else (parent.id, parent.path, parent.depth)
+    key = ("ranking", scope.principal, scope.policy, metric, then_by, where, kind, inputs)
+    query = built(key, lambda: _statement(scope, metric, then_by, parent, kind, inputs))
     await plan_with_parameters(session)
     rows = (await session.execute(query)).all()
     entries = [

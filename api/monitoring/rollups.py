@@ -23,7 +23,7 @@ from sqlalchemy.orm import aliased
 
 from resolute.api.access.scope import Scope
 from resolute.api.approvals.data import Approved
-from resolute.api.db import plan_with_parameters
+from resolute.api.db import built, plan_with_parameters
 from resolute.api.kpis.models import Kpi
 from resolute.api.monitoring.figures import COUNTS, Figures, counts, rates
 from resolute.api.monitoring.grouping import Rows, Summary, per_child, unit_and_children
@@ -50,9 +50,12 @@ class ProgressFilter:
 async def resolution_family(session: AsyncSession, scope: Scope, resolution_id: int) -> tuple[int, ...]:
     """The resolution and every programme implementing it, directly or down the chain; () if the caller
     may not read the resolution. Resolved before aggregating, so the planner sees the ids themselves."""
-    chain = select(Resolution.id.label("id")).where(Resolution.id == resolution_id, scope.visible(Resolution, probe=True)).cte("family", recursive=True)
-    chain = chain.union(select(Resolution.id).join(chain, Resolution.implements_id == chain.c.id))  # UNION: a cycle ends
-    return tuple(sorted(await session.scalars(select(chain.c.id))))
+    def build() -> Any:
+        chain = select(Resolution.id.label("id")).where(Resolution.id == resolution_id, scope.visible(Resolution, probe=True)).cte("family", recursive=True)
+        chain = chain.union(select(Resolution.id).join(chain, Resolution.implements_id == chain.c.id))  # UNION: a cycle ends
+        return select(chain.c.id)
+
+    return tuple(sorted(await session.scalars(built(("family", scope.principal, scope.policy, resolution_id), build))))
 
 
 def counted(scope: Scope, flt: ProgressFilter, assignee: Any, under_path: str | None) -> list[ColumnElement[bool]]:
@@ -152,6 +155,7 @@ class Rollup:
 async def rollup(session: AsyncSession, scope: Scope, unit: Unit, flt: ProgressFilter, *, today: date) -> Rollup:
     """A unit's figures and each direct child's, in one statement (`unit`: one the caller may read)."""
     await plan_with_parameters(session)
-    grouped = per_child(unit, progress_rows(scope, flt, today, unit.path), "grouped")
-    head, rest = await unit_and_children(session, scope, unit, grouped, figures_columns(grouped))
+    head, rest = await unit_and_children(
+        session, scope, unit, ("rollup", flt, today), lambda: per_child(unit, progress_rows(scope, flt, today, unit.path), "grouped"), figures_columns
+    )
     return Rollup(unit=head[0], figures=Figures.of(head._mapping), children=[(row[0], Figures.of(row._mapping)) for row in rest])
