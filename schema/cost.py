@@ -21,8 +21,10 @@ remaining} tells a client where it stands.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -167,6 +169,33 @@ class _Coster:
         return total
 
 
+_COSTS: OrderedDict[tuple[Any, ...], int | PageBound] = OrderedDict()  # (schema, document text, operation, variables) -> cost
+_MAX_COSTS = 2000
+
+
+def cached_cost(schema: GraphQLSchema, query: str | None, document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None) -> int:
+    """`operation_cost`, kept per document text, operation and variables: walking a document costs a fraction of
+    a millisecond every request, and clients send the same few documents again and again. A refusal (PageBound)
+    is kept too; variables that do not coerce (GraphQLError) are not."""
+    if not query:  # no text to know the document by
+        return operation_cost(schema, document, operation_name, variables)
+    key = (id(schema), query, operation_name, json.dumps(variables, sort_keys=True, default=str))
+    found = _COSTS.get(key)
+    if found is None:
+        try:
+            found = operation_cost(schema, document, operation_name, variables)
+        except PageBound as refused:
+            found = refused
+        _COSTS[key] = found
+        if len(_COSTS) > _MAX_COSTS:
+            _COSTS.popitem(last=False)
+    else:
+        _COSTS.move_to_end(key)
+    if isinstance(found, PageBound):
+        raise PageBound(found.message, nodes=found.nodes, extensions=found.extensions)  # a fresh error each time (tracebacks)
+    return found
+
+
 def operation_cost(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None) -> int:
     """The objects the operation may read at most (0 for a subscription, or when the operation cannot be told)."""
     operation = chosen_operation(document, operation_name)
@@ -195,7 +224,7 @@ class CostLimit(SchemaExtension):
         self.limit = settings.max_cost if settings is not None else MAX_COST
         if execution.graphql_document is not None and execution.result is None and execution.operation_type != OperationType.SUBSCRIPTION:
             try:
-                self.cost = operation_cost(execution.schema._schema, execution.graphql_document, execution.operation_name, execution.variables)
+                self.cost = cached_cost(execution.schema._schema, execution.query, execution.graphql_document, execution.operation_name, execution.variables)
             except PageBound as refused:
                 execution.result = ExecutionResult(data=None, errors=[refused])
                 yield

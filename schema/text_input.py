@@ -10,9 +10,9 @@ and no resolver runs. (NUL is refused even earlier, from the raw body: schema.vi
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from graphql import DocumentNode, ExecutionResult, GraphQLError, StringValueNode, Visitor, visit
 from strawberry.extensions import SchemaExtension
@@ -54,15 +54,19 @@ class _Literals(Visitor):
         return None
 
 
-_LITERALS: WeakKeyDictionary[DocumentNode, tuple[StringValueNode, str] | None] = WeakKeyDictionary()  # documents are cached and reused
+# documents are cached and reused: the answer is kept on the document's identity (hashing a document hashes
+# its whole tree, a millisecond per request), dropped with the document
+_LITERALS: dict[int, tuple[StringValueNode, str] | None] = {}
 
 
 def _in_literals(document: DocumentNode) -> tuple[StringValueNode, str] | None:
-    if document not in _LITERALS:
+    key = id(document)
+    if key not in _LITERALS:
         visitor = _Literals()
         visit(document, visitor)
-        _LITERALS[document] = visitor.found
-    return _LITERALS[document]
+        _LITERALS[key] = visitor.found
+        weakref.finalize(document, _LITERALS.pop, key, None)
+    return _LITERALS[key]
 
 
 class ControlCharacters(SchemaExtension):

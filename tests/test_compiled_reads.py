@@ -230,7 +230,8 @@ async def _statements(api: Api, counter: StatementCounter, user: str, query: str
 
 async def test_one_statement_per_root_field(api: Api, statements: StatementCounter, backend: Backend) -> None:
     """Whatever the rows and the depth of the selection: on PostgreSQL, one statement per root field
-    beyond authentication; on SQLite the executor's batched statements."""
+    beyond authentication, and one that asks for plans made once (api.db.plan_once); on SQLite the
+    executor's batched statements."""
     world = World(
         parents=(0, 0, 1, 1, 0), grants=((0, (("admin", 0),)), (1, (("manager", 1),))), resolutions=((0, None, frozenset()), (1, None, frozenset())),
         tasks=((0, 0, frozenset({1, 4})), (1, 1, frozenset())), assignments=((0, 0, 1), (0, 0, 4), (0, 1, 2), (1, 1, 3)),
@@ -247,7 +248,8 @@ async def test_one_statement_per_root_field(api: Api, statements: StatementCount
         four = await _statements(api, statements, user, LISTS, {"first": 3})
         five = await _statements(api, statements, user, UNITS, {"first": 3, "code": "U01"})
         if backend.name == "postgresql":
-            assert (one - base, two - base, three - base, four - base, five - base) == (1, 2, 1, 4, 2), statements.statements
+            assert (one - base, two - base, three - base, four - base, five - base) == (2, 3, 2, 5, 3), statements.statements
+            assert sum("plan_cache_mode = force_generic_plan" in s for s in statements.statements) == 1, statements.statements
         else:  # the executor: one statement per list level, batched (connection rows, count, then each relation)
             assert one - base > 1 and two - base > 2 and three - base > 1 and four - base > 4 and five - base > 2
 

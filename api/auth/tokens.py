@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
@@ -100,14 +101,32 @@ def _decode(settings: Settings, token: str, kind: Literal["access", "refresh"]) 
     return claims
 
 
+# access tokens already verified, by (token, settings): a client sends the same token with every request, and
+# checking its signature and claims again cost a large share of a small request's time (bench/README.md). Only
+# the expiry can change a verified token's answer; whether its account, session and grants still hold is read
+# from the database on every request (api.auth.principal), so a revocation takes effect at once.
+_VERIFIED: OrderedDict[tuple[str, Settings], TokenClaims] = OrderedDict()
+_MAX_VERIFIED = 4096
+
+
 def decode_token(settings: Settings, token: str) -> TokenClaims:
     """The claims of a valid access token, or TokenError."""
+    key = (token, settings)
+    known = _VERIFIED.get(key)
+    if known is not None and time.time() < known.expires_at + settings.jwt_leeway_seconds:  # PyJWT's own test of `exp`
+        _VERIFIED.move_to_end(key)
+        return known
     try:
         claims = _decode(settings, token, ACCESS)
-        return TokenClaims(user_id=int(str(claims["sub"])), issued_at=float(claims["iat"]), expires_at=float(claims["exp"]),  # type: ignore[arg-type]
-                           session_id=claims.get("sid"))  # type: ignore[arg-type]
+        found = TokenClaims(user_id=int(str(claims["sub"])), issued_at=float(claims["iat"]), expires_at=float(claims["exp"]),  # type: ignore[arg-type]
+                            session_id=claims.get("sid"))  # type: ignore[arg-type]
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        _VERIFIED.pop(key, None)
         raise TokenError(str(exc) or exc.__class__.__name__) from exc
+    _VERIFIED[key] = found
+    if len(_VERIFIED) > _MAX_VERIFIED:
+        _VERIFIED.popitem(last=False)
+    return found
 
 
 def decode_refresh_token(settings: Settings, token: str) -> RefreshClaims:
