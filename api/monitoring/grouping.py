@@ -119,9 +119,10 @@ def _summarised(rows: Rows, choose: Callable[..., ColumnElement[bool]], name: st
 
 
 async def unit_and_children(
-    session: AsyncSession, scope: Scope, unit: Unit, key: Hashable, grouped: Callable[[], Any], columns: Callable[[Any], Sequence[ColumnElement[Any]]]
+    session: AsyncSession, scope: Scope, unit: Any, key: Hashable, grouped: Callable[[], Any], columns: Callable[[Any], Sequence[ColumnElement[Any]]]
 ) -> tuple[Any, list[Any]]:
-    """The row of `unit` and those of its direct children the caller may read (not archived, code order), each
+    """The row of `unit` (a Unit, or where one lies) and those of its direct children the caller may read (not
+    archived, code order; (None, []) if the caller may not read the unit itself), each
     with the `columns` made from the subquery `grouped` makes (outer-joined by path, so a unit with no rows gets
     nulls): one statement, built once per `key` (what `grouped` depends on beyond the caller and the unit) by
     api.db.built."""
@@ -134,5 +135,7 @@ async def unit_and_children(
         )  # fmt: skip
 
     query = built((key, scope.principal, scope.policy, unit.id, unit.path, unit.depth), build)
-    head, *rest = (await session.execute(query)).all()
-    return head, rest
+    rows = (await session.execute(query)).all()
+    if not rows or rows[0][0].id != unit.id:  # the unit itself is not readable
+        return None, []
+    return rows[0], rows[1:]

@@ -33,7 +33,7 @@ from resolute.api.org.tree import in_subtree
 from resolute.api.resolutions.models import Resolution
 from resolute.api.tasks.models import Assignment, ProgressReport, Task
 
-__all__ = ["ProgressFilter", "Rollup", "counted", "figures_columns", "progress_rows", "resolution_family", "rollup"]
+__all__ = ["ProgressFilter", "Rollup", "UnitAt", "counted", "figures_columns", "progress_rows", "resolution_family", "rollup"]
 
 
 @dataclass(frozen=True)
@@ -146,16 +146,27 @@ def figures_columns(grouped: Any) -> list[ColumnElement[Any]]:
 
 
 @dataclass(frozen=True)
+class UnitAt:
+    """Where a unit lies, all a rollup needs to be asked about it (its row comes back with the figures)."""
+
+    id: int
+    path: str
+    depth: int
+
+
+@dataclass(frozen=True)
 class Rollup:
     unit: Unit
     figures: Figures  # over the unit's whole subtree
     children: list[tuple[Unit, Figures]]  # each direct sub-unit the caller may read (not archived), in code order
 
 
-async def rollup(session: AsyncSession, scope: Scope, unit: Unit, flt: ProgressFilter, *, today: date) -> Rollup:
-    """A unit's figures and each direct child's, in one statement (`unit`: one the caller may read)."""
+async def rollup(session: AsyncSession, scope: Scope, unit: Unit | UnitAt, flt: ProgressFilter, *, today: date) -> Rollup | None:
+    """A unit's figures and each direct child's, in one statement; None if the caller may not read the unit."""
     await plan_with_parameters(session)
     head, rest = await unit_and_children(
         session, scope, unit, ("rollup", flt, today), lambda: per_child(unit, progress_rows(scope, flt, today, unit.path), "grouped"), figures_columns
     )
+    if head is None:
+        return None
     return Rollup(unit=head[0], figures=Figures.of(head._mapping), children=[(row[0], Figures.of(row._mapping)) for row in rest])
