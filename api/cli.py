@@ -140,7 +140,24 @@ def _import(settings: Settings, directory: Path) -> int:
     for line in lines:
         print(line)
     print(f"imported {directory} in {time.perf_counter() - started:.1f} s")
+    committed = time.perf_counter()
+    if _vacuum(settings):
+        progress(f"VACUUM (ANALYZE) of the imported tables, {time.perf_counter() - committed:.1f} s (at {time.perf_counter() - started:.1f} s)")
     return 0
+
+
+def _vacuum(settings: Settings) -> bool:
+    from resolute.api.db import create_engine
+    from resolute.api.interchange.importer import vacuum
+
+    async def run() -> bool:
+        engine = create_engine(settings)
+        try:
+            return await vacuum(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:

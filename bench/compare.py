@@ -332,7 +332,7 @@ def import_data(cfg: Config, directory: Path) -> None:
     """Migrate, then the whole interchange format in one unit of work (`resolute import`'s code)."""
     from resolute.api.access.policy import load_policy
     from resolute.api.db import create_engine, session_factory
-    from resolute.api.interchange.importer import import_directory
+    from resolute.api.interchange.importer import import_directory, vacuum
     from resolute.api.migrate import upgrade
     from resolute.api.transaction import UnitOfWork
 
@@ -346,6 +346,7 @@ def import_data(cfg: Config, directory: Path) -> None:
             outcome = await import_directory(uow, directory=directory, policy=load_policy(settings.policy_dir))
             if outcome.errors:
                 raise RuntimeError(f"import refused: {outcome.errors}")
+            await vacuum(engine)  # as `resolute import` does
         finally:
             await engine.dispose()
 
