@@ -56,7 +56,21 @@ _OPEN = "total > completed + cancelled"  # a summary row with an open assignment
 _SETTING = "resolute.summaries"  # 'deferred' for the rest of a transaction: the triggers do nothing
 
 
-class ProgressSummary(Base):
+class _Counts:
+    """The STORED counts, columns of both tables."""
+
+    total: Mapped[int] = mapped_column(Integer)
+    not_started: Mapped[int] = mapped_column(Integer)
+    in_progress: Mapped[int] = mapped_column(Integer)
+    completed: Mapped[int] = mapped_column(Integer)
+    cancelled: Mapped[int] = mapped_column(Integer)
+    completed_on_time: Mapped[int] = mapped_column(Integer)
+    completed_within_extension: Mapped[int] = mapped_column(Integer)
+    completed_late: Mapped[int] = mapped_column(Integer)
+    progress_sum: Mapped[int] = mapped_column(Integer)
+
+
+class ProgressSummary(_Counts, Base):
     """The assignments of one task, due on one date, whose assignee lies in the subtree of one unit."""
 
     __tablename__ = "progress_summaries"
@@ -72,33 +86,15 @@ class ProgressSummary(Base):
     task_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     due_on: Mapped[date] = mapped_column(Date, primary_key=True)
     resolution_id: Mapped[int] = mapped_column(Integer)  # the task's, kept by a trigger on tasks
-    total: Mapped[int] = mapped_column(Integer)
-    not_started: Mapped[int] = mapped_column(Integer)
-    in_progress: Mapped[int] = mapped_column(Integer)
-    completed: Mapped[int] = mapped_column(Integer)
-    cancelled: Mapped[int] = mapped_column(Integer)
-    completed_on_time: Mapped[int] = mapped_column(Integer)
-    completed_within_extension: Mapped[int] = mapped_column(Integer)
-    completed_late: Mapped[int] = mapped_column(Integer)
-    progress_sum: Mapped[int] = mapped_column(Integer)
 
 
-class ProgressTotal(Base):
+class ProgressTotal(_Counts, Base):
     """The summaries of one unit and one resolution, summed (kept by a trigger on progress_summaries)."""
 
     __tablename__ = "progress_totals"
 
     unit_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     resolution_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    total: Mapped[int] = mapped_column(Integer)
-    not_started: Mapped[int] = mapped_column(Integer)
-    in_progress: Mapped[int] = mapped_column(Integer)
-    completed: Mapped[int] = mapped_column(Integer)
-    cancelled: Mapped[int] = mapped_column(Integer)
-    completed_on_time: Mapped[int] = mapped_column(Integer)
-    completed_within_extension: Mapped[int] = mapped_column(Integer)
-    completed_late: Mapped[int] = mapped_column(Integer)
-    progress_sum: Mapped[int] = mapped_column(Integer)
 
 
 def totalled(today: date) -> dict[str, ColumnElement[Any]]:
