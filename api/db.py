@@ -27,7 +27,7 @@ from resolute.api.settings import Settings
 log = logging.getLogger("resolute.db")
 T = TypeVar("T")
 
-__all__ = ["NAMING_CONVENTION", "Base", "RequestDB", "UtcDateTime", "built", "create_engine", "driver_sql", "plan_once", "plan_with_parameters", "session_factory", "utcnow"]
+__all__ = ["NAMING_CONVENTION", "Base", "RequestDB", "UtcDateTime", "built", "create_engine", "driver_sql", "plan_as_usual", "plan_once", "plan_with_parameters", "session_factory", "utcnow"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -227,4 +227,12 @@ async def plan_once(session: AsyncSession) -> None:
     if session.bind.dialect.name != "postgresql":
         return
     await (await session.connection()).exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+    session.info.pop("custom_plans", None)
+
+
+async def plan_as_usual(session: AsyncSession) -> None:
+    """Undo `plan_once` for the rest of the transaction: PostgreSQL chooses again (the executor answering after all)."""
+    if session.bind.dialect.name != "postgresql":
+        return
+    await (await session.connection()).exec_driver_sql("SET LOCAL plan_cache_mode = auto")
     session.info.pop("custom_plans", None)

@@ -171,15 +171,17 @@ class _Coster:
 
 _COSTS: OrderedDict[tuple[Any, ...], int | PageBound] = OrderedDict()  # (schema, document text, operation, variables) -> cost
 _MAX_COSTS = 2000
+_MAX_KEPT_TEXT = 16_384  # characters of document and variables kept per entry: at most about 32 MB in all
 
 
 def cached_cost(schema: GraphQLSchema, query: str | None, document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None) -> int:
     """`operation_cost`, kept per document text, operation and variables: walking a document costs a fraction of
     a millisecond every request, and clients send the same few documents again and again. A refusal (PageBound)
     is kept too; variables that do not coerce (GraphQLError) are not."""
-    if not query:  # no text to know the document by
+    given = json.dumps(variables, sort_keys=True, default=str)
+    if not query or len(query) + len(given) > _MAX_KEPT_TEXT:  # no text to know the document by, or too large to keep
         return operation_cost(schema, document, operation_name, variables)
-    key = (id(schema), query, operation_name, json.dumps(variables, sort_keys=True, default=str))
+    key = (id(schema), query, operation_name, given)
     found = _COSTS.get(key)
     if found is None:
         try:

@@ -244,3 +244,31 @@ async def test_rs256_keys_refuse_a_token_signed_with_the_public_key_as_an_hmac_s
         signature = jwt.utils.base64url_encode(hmac.new(public.read_bytes(), header + b"." + payload, hashlib.sha256).digest())
         confused = (header + b"." + payload + b"." + signature).decode()
         assert await who(api, confused) is None
+
+
+async def test_a_replaced_public_key_refuses_the_tokens_the_old_key_signed_at_once(backend: Backend, tmp_path: Any) -> None:
+    """Verified access tokens are remembered until they expire (api.auth.tokens): a key replaced in its file
+    (a compromised key rotated) must still refuse them on the next request, not at their expiry."""
+    import os
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    def write(key: Any, private: Any, public: Any) -> None:
+        private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+
+    private, public = tmp_path / "private.pem", tmp_path / "public.pem"
+    write(rsa.generate_private_key(public_exponent=65537, key_size=2048), private, public)
+    settings = backend.settings.replace(jwt_algorithm="RS256", jwt_private_key_file=str(private), jwt_public_key_file=str(public))
+    async with running_app(settings, engine=backend.engine) as api:
+        await api.seed(small_tree(), small_users())
+        old = (await login(api))["access_token"]
+        assert await who(api, old) == "p01.manager"
+        assert await who(api, old) == "p01.manager"  # verified once, then remembered
+        write(rsa.generate_private_key(public_exponent=65537, key_size=2048), private, public)
+        later = public.stat().st_mtime + 5
+        os.utime(private, (later, later))
+        os.utime(public, (later, later))  # the key files are re-read when they change
+        assert await who(api, old) is None
+        assert await who(api, (await login(api))["access_token"]) == "p01.manager"  # the new key signs and verifies

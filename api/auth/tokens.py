@@ -101,17 +101,17 @@ def _decode(settings: Settings, token: str, kind: Literal["access", "refresh"]) 
     return claims
 
 
-# access tokens already verified, by (token, settings): a client sends the same token with every request, and
+# access tokens already verified, by (token, settings, verifying key): a client sends the same token with every request, and
 # checking its signature and claims again cost a large share of a small request's time (bench/README.md). Only
 # the expiry can change a verified token's answer; whether its account, session and grants still hold is read
 # from the database on every request (api.auth.principal), so a revocation takes effect at once.
-_VERIFIED: OrderedDict[tuple[str, Settings], TokenClaims] = OrderedDict()
+_VERIFIED: OrderedDict[tuple[str, Settings, str], TokenClaims] = OrderedDict()
 _MAX_VERIFIED = 4096
 
 
 def decode_token(settings: Settings, token: str) -> TokenClaims:
     """The claims of a valid access token, or TokenError."""
-    key = (token, settings)
+    key = (token, settings, settings.verifying_key())  # a key replaced in its file refuses the tokens it signed, at once
     known = _VERIFIED.get(key)
     if known is not None and time.time() < known.expires_at + settings.jwt_leeway_seconds:  # PyJWT's own test of `exp`
         _VERIFIED.move_to_end(key)

@@ -62,6 +62,8 @@ def _progress_cells(unit: Unit, level: str, f: Figures) -> Row:
 
 async def _progress(session: AsyncSession, scope: Scope, p: PackInputs) -> AsyncIterator[Row]:
     found = await rollups.rollup(session, scope, p.unit, ProgressFilter(resolution_ids=p.resolution_ids), today=p.today)
+    if found is None:  # the pack's unit is one the caller reads: never, but nothing to show if so
+        return
     yield _progress_cells(found.unit, "whole subtree", found.figures)
     for child, figures in found.children:
         yield _progress_cells(child, "child", figures)

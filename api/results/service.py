@@ -51,6 +51,8 @@ async def _figures(tx: Tx, resolution: Resolution, unit: Unit, period: str) -> d
     session, scope, today = tx.session, tx.scope, tx.today
     family = await rollups.resolution_family(session, scope, resolution.id)
     progress = await rollups.rollup(session, scope, unit, rollups.ProgressFilter(resolution_ids=family), today=today)
+    if progress is None:
+        raise LookupError(f"unit {unit.code} is out of the publisher's scope")  # the caller may define there: it reads the unit
     kpi_filter = lights.KpiFilter(resolution_ids=family)
     lit = await lights.light_rollup(session, scope, unit, kpi_filter)
     bounds = discipline.period_bounds(period)

@@ -67,7 +67,18 @@ PG_TRIGGER = (
     f"CREATE TRIGGER progress_totals_summary AFTER INSERT OR UPDATE OR DELETE ON progress_summaries FOR EACH ROW WHEN ({PG_ON}) "
     "EXECUTE FUNCTION progress_totals_on_summary()"
 )
-PG_DROP = ["DROP TRIGGER IF EXISTS progress_totals_summary ON progress_summaries", "DROP FUNCTION IF EXISTS progress_totals_on_summary()"]
+PG_ON_TRUNCATE = """
+CREATE FUNCTION progress_totals_on_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM progress_totals;  -- TRUNCATE fires no row trigger: emptying the summaries empties their totals
+  RETURN NULL;
+END $$
+"""
+PG_TRUNCATE_TRIGGER = "CREATE TRIGGER progress_totals_truncate AFTER TRUNCATE ON progress_summaries FOR EACH STATEMENT EXECUTE FUNCTION progress_totals_on_truncate()"
+PG_DROP = [
+    "DROP TRIGGER IF EXISTS progress_totals_summary ON progress_summaries", "DROP TRIGGER IF EXISTS progress_totals_truncate ON progress_summaries",
+    "DROP FUNCTION IF EXISTS progress_totals_on_summary()", "DROP FUNCTION IF EXISTS progress_totals_on_truncate()",
+]
 
 SQLITE_TRIGGERS = [
     f"CREATE TRIGGER progress_totals_insert AFTER INSERT ON progress_summaries BEGIN {add('NEW', '')} END",
@@ -93,8 +104,8 @@ def upgrade() -> None:
     )
     if op.get_bind().dialect.name == "postgresql":
         op.execute("SET LOCAL statement_timeout = 0")  # seconds on a national database: not an API request
-        op.execute(PG_ON_SUMMARY)
-        op.execute(PG_TRIGGER)
+        for statement in (PG_ON_SUMMARY, PG_TRIGGER, PG_ON_TRUNCATE, PG_TRUNCATE_TRIGGER):
+            op.execute(statement)
     else:
         for statement in SQLITE_TRIGGERS:
             op.execute(statement)

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Dialect
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from resolute.api.db import driver_sql, plan_once
+from resolute.api.db import driver_sql, plan_as_usual, plan_once
 from resolute.schema.compiled.builder import Compiler
 from resolute.schema.compiled.catalog import ROOTS, TYPES
 from resolute.schema.compiled.direct import DIRECT
@@ -147,8 +147,15 @@ class CompiledReads(SchemaExtension):
             except NotCovered as reason:
                 log.debug("executor: %s", reason)
                 _prepared.put(key, _NOT_COVERED)
-                return None
+                return await self._hand_over(context)
             except Exception:
                 log.warning("direct answer failed; the executor answers instead", exc_info=True)
-                return None
+                return await self._hand_over(context)
         return data
+
+    @staticmethod
+    async def _hand_over(context: Any) -> None:
+        """The executor answers after all: in a transaction PostgreSQL plans as it chooses again (not plan_once's way)."""
+        async with context.db.use() as session:
+            if session.in_transaction():
+                await plan_as_usual(session)
