@@ -228,11 +228,15 @@ async def plan_once(session: AsyncSession) -> None:
         return
     await (await session.connection()).exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
     session.info.pop("custom_plans", None)
+    session.info["generic_plans"] = session.get_transaction()
 
 
 async def plan_as_usual(session: AsyncSession) -> None:
-    """Undo `plan_once` for the rest of the transaction: PostgreSQL chooses again (the executor answering after all)."""
-    if session.bind.dialect.name != "postgresql":
+    """Undo `plan_once` for the rest of the transaction, if it was asked in it: PostgreSQL chooses again (the
+    executor answering after all)."""
+    transaction = session.get_transaction()
+    if transaction is None or session.info.get("generic_plans") is not transaction:
         return
     await (await session.connection()).exec_driver_sql("SET LOCAL plan_cache_mode = auto")
     session.info.pop("custom_plans", None)
+    session.info.pop("generic_plans", None)

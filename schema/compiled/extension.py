@@ -157,5 +157,4 @@ class CompiledReads(SchemaExtension):
     async def _hand_over(context: Any) -> None:
         """The executor answers after all: in a transaction PostgreSQL plans as it chooses again (not plan_once's way)."""
         async with context.db.use() as session:
-            if session.in_transaction():
-                await plan_as_usual(session)
+            await plan_as_usual(session)
