@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool, StaticPool
 
+from resolute.api.lru import LRU
 from resolute.api.settings import Settings
 
 log = logging.getLogger("resolute.db")
@@ -178,25 +178,21 @@ class RequestDB:
             self._session = None
 
 
-_BUILT_MAX = 512
-_built: OrderedDict[Hashable, Any] = OrderedDict()
+_built = LRU(512)
 
 
 def built(key: Hashable, build: Callable[[], T]) -> T:
-    """The statement `build` makes, built once per `key` and reused (least recently used of _BUILT_MAX dropped).
+    """The statement `build` makes, built once per `key` and reused (the 512 most recently used are kept).
 
     A dashboard's statement is a few hundred SQLAlchemy constructs: building it cost 30 ms of Python on the
     benchmark machine, more than PostgreSQL spends running it (bench/README.md); SQLAlchemy then finds its
     compiled form in its own cache. `key` must name everything the statement depends on: the caller's
     principal and policy (its scope filters), the inputs, and the day if it is dated. Statements are immutable
     and hold no connection, so one serves every request and dialect."""
-    found = _built.get(key)
+    found = _built.get_fresh(key)
     if found is None:
-        found = _built[key] = build()
-        if len(_built) > _BUILT_MAX:
-            _built.popitem(last=False)
-    else:
-        _built.move_to_end(key)
+        found = build()
+        _built.put(key, found)
     return found  # type: ignore[no-any-return]
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -53,6 +52,7 @@ from strawberry.extensions import SchemaExtension
 
 from resolute.api.errors import ErrorCode
 from resolute.api.kpis.service import MAX_COORDINATORS
+from resolute.api.lru import LRU
 from resolute.api.metrics import RATE_LIMITED
 from resolute.api.plans.reads import MAX_REVISIONS
 from resolute.api.rate_limit import cost_allowance
@@ -169,8 +169,7 @@ class _Coster:
         return total
 
 
-_COSTS: OrderedDict[tuple[Any, ...], int | PageBound] = OrderedDict()  # (schema, document text, operation, variables) -> cost
-_MAX_COSTS = 2000
+_COSTS = LRU(2000)  # (schema, document text, operation, variables) -> cost, or the PageBound refusal
 _MAX_KEPT_TEXT = 16_384  # characters of document and variables kept per entry: at most about 32 MB in all
 
 
@@ -182,17 +181,13 @@ def cached_cost(schema: GraphQLSchema, query: str | None, document: DocumentNode
     if not query or len(query) + len(given) > _MAX_KEPT_TEXT:  # no text to know the document by, or too large to keep
         return operation_cost(schema, document, operation_name, variables)
     key = (id(schema), query, operation_name, given)
-    found = _COSTS.get(key)
+    found = _COSTS.get_fresh(key)
     if found is None:
         try:
             found = operation_cost(schema, document, operation_name, variables)
         except PageBound as refused:
             found = refused
-        _COSTS[key] = found
-        if len(_COSTS) > _MAX_COSTS:
-            _COSTS.popitem(last=False)
-    else:
-        _COSTS.move_to_end(key)
+        _COSTS.put(key, found)
     if isinstance(found, PageBound):
         raise PageBound(found.message, nodes=found.nodes, extensions=found.extensions)  # a fresh error each time (tracebacks)
     return found

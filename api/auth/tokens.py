@@ -11,12 +11,12 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
 import jwt
 
+from resolute.api.lru import LRU
 from resolute.api.settings import Settings
 
 __all__ = ["RefreshClaims", "TokenClaims", "TokenError", "decode_refresh_token", "decode_token", "issue_refresh_token", "issue_token"]
@@ -105,16 +105,14 @@ def _decode(settings: Settings, token: str, kind: Literal["access", "refresh"]) 
 # checking its signature and claims again cost a large share of a small request's time (bench/README.md). Only
 # the expiry can change a verified token's answer; whether its account, session and grants still hold is read
 # from the database on every request (api.auth.principal), so a revocation takes effect at once.
-_VERIFIED: OrderedDict[tuple[str, Settings, str], TokenClaims] = OrderedDict()
-_MAX_VERIFIED = 4096
+_VERIFIED = LRU(4096)  # (token, settings, verifying key) -> TokenClaims
 
 
 def decode_token(settings: Settings, token: str) -> TokenClaims:
     """The claims of a valid access token, or TokenError."""
     key = (token, settings, settings.verifying_key())  # a key replaced in its file refuses the tokens it signed, at once
-    known = _VERIFIED.get(key)
+    known = _VERIFIED.get_fresh(key)
     if known is not None and time.time() < known.expires_at + settings.jwt_leeway_seconds:  # PyJWT's own test of `exp`
-        _VERIFIED.move_to_end(key)
         return known
     try:
         claims = _decode(settings, token, ACCESS)
@@ -123,9 +121,7 @@ def decode_token(settings: Settings, token: str) -> TokenClaims:
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
         _VERIFIED.pop(key, None)
         raise TokenError(str(exc) or exc.__class__.__name__) from exc
-    _VERIFIED[key] = found
-    if len(_VERIFIED) > _MAX_VERIFIED:
-        _VERIFIED.popitem(last=False)
+    _VERIFIED.put(key, found)
     return found
 
 

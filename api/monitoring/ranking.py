@@ -102,9 +102,8 @@ def _quartile(k: int, value: Any, position: Any, n: Any) -> ColumnElement[Any]:
     return func.round(func.sum(value * weight * literal_column("0.25")), literal_column("4"))
 
 
-def _statement(scope: Scope, metric: str, then_by: str | None, parent: Unit | None, kind: str | None, inputs: RankingInputs) -> Any:
-    """The ranking's one statement (see `ranking`)."""
-    wanted = _wanted(metric, then_by)
+def _statement(scope: Scope, metric: str, then_by: str | None, parent: Unit | None, kind: str | None, inputs: RankingInputs, wanted: set[str]) -> Any:
+    """The ranking's one statement (see `ranking`), over the sources `wanted`."""
     columns: list[ColumnElement[Any]] = []
     query = select(Unit.id.label("unit_id"), Unit.code.label("code"))
     for name in ("progress", "lights", "discipline"):
@@ -150,7 +149,7 @@ async def ranking(
     wanted = _wanted(metric, then_by)
     where = None if parent is None else (parent.id, parent.path, parent.depth)
     key = ("ranking", scope.principal, scope.policy, metric, then_by, where, kind, inputs)
-    query = built(key, lambda: _statement(scope, metric, then_by, parent, kind, inputs))
+    query = built(key, lambda: _statement(scope, metric, then_by, parent, kind, inputs, wanted))
     await plan_with_parameters(session)
     rows = (await session.execute(query)).all()
     entries = [

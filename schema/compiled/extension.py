@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +29,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from resolute.api.db import driver_sql, plan_as_usual, plan_once
+from resolute.api.lru import LRU
 from resolute.schema.compiled.builder import Compiler
 from resolute.schema.compiled.catalog import ROOTS, TYPES
 from resolute.schema.compiled.direct import DIRECT
@@ -72,25 +72,8 @@ def compile_operation(context: Any, fields: tuple[Field, ...], dialect: Dialect)
     return tuple(prepared)
 
 
-class _LRU(OrderedDict[Hashable, Any]):
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
-
-    def get_fresh(self, key: Hashable) -> Any:
-        value = self.get(key)
-        if value is not None:
-            self.move_to_end(key)
-        return value
-
-    def put(self, key: Hashable, value: Any) -> None:
-        self[key] = value
-        if len(self) > self.size:
-            self.popitem(last=False)
-
-
 _NOT_COVERED = object()
-_prepared = _LRU(MAX_PREPARED)
+_prepared = LRU(MAX_PREPARED)
 
 
 class CompiledReads(SchemaExtension):
