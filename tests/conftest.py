@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
+from resolute.api.settings import ROOT
 from tests.support import Api, Backend, StatementCounter, pg_create_database, pg_drop_database, pg_reachable, pg_url, running_app
 
 _PG_SKIPPED: list[str] = []
@@ -76,3 +80,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _PG_SKIPPED:
         terminalreporter.write_sep("!", "POSTGRESQL SKIPPED", red=True, bold=True)
         terminalreporter.write_line(f"{_PG_SKIPPED[0]}: every PostgreSQL test was skipped; only SQLite was tested.", red=True, bold=True)
+
+
+@pytest.fixture(scope="session")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small data set (seed 1) in the interchange format, generated once."""
+    out = tmp_path_factory.mktemp("small")
+    subprocess.run([sys.executable, str(ROOT / "api" / "demo" / "generator.py"), "--scale", "small", "--seed", "1", "--out", str(out)], check=True, stdout=subprocess.DEVNULL)
+    return out
+
+
+@pytest.fixture
+def env(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI (`resolute.api.cli.main`) pointed at the test's database."""
+    monkeypatch.setenv("RESOLUTE_DATABASE_URL", backend.url)
+    monkeypatch.setenv("RESOLUTE_JWT_SECRET", backend.settings.jwt_secret)

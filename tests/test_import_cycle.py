@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import shutil
-import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,26 +14,12 @@ import pytest
 from sqlalchemy import text
 
 from resolute.api.cli import main
-from resolute.api.settings import ROOT
-from tests.support import Api, Backend
+from tests.support import Api
 from tests.test_progress_summaries import check as summaries_equal_a_recomputation
 
 pytestmark = pytest.mark.committing("`resolute import` runs on its own connection, in a thread: it must see the test's data, and the test its writes")
 
 TABLES = ("resolutions", "objectives", "kpis", "tasks", "task_coordinators", "milestones", "assignments", "progress_reports", "measurements", "kpi_unit_targets", "units", "users", "audit_events")
-
-
-@pytest.fixture(scope="module")
-def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("small")
-    subprocess.run([sys.executable, str(ROOT / "api" / "demo" / "generator.py"), "--scale", "small", "--seed", "1", "--out", str(out)], check=True, stdout=subprocess.DEVNULL)
-    return out
-
-
-@pytest.fixture
-def env(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RESOLUTE_DATABASE_URL", backend.url)
-    monkeypatch.setenv("RESOLUTE_JWT_SECRET", backend.settings.jwt_secret)
 
 
 async def counts(api: Api) -> dict[str, int]:

@@ -21,10 +21,13 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Date, Integer, Numeric, String, exists, insert, literal, or_, select, update
+from sqlalchemy import Column, Date, Integer, Numeric, Select, String, exists, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from resolute.api.accounts.models import User
 from resolute.api.approvals.models import DataApproval
+from resolute.api.bulk_load import indexes_after
+from resolute.api.interchange import references
 from resolute.api.interchange.checks import CYCLE_FILES, FORMAT_STATUSES, PROBLEMS_KEPT, Checker, CycleReport, stored_status
 from resolute.api.interchange.progress import Progress
 from resolute.api.interchange.reader import Problem, stream_rows
@@ -32,6 +35,7 @@ from resolute.api.interchange.staging import Stage
 from resolute.api.kpis.models import Kpi, KpiUnitTarget, Measurement, MeasurementRevision
 from resolute.api.kpis.periods import period_start, periods_containing
 from resolute.api.kpis.service import CENT, LIMIT
+from resolute.api.org.models import Unit
 from resolute.api.org.tree import lies_under
 from resolute.api.resolutions.models import Resolution
 from resolute.api.tasks.models import RACI, Assignment, ProgressReport, Task
@@ -318,7 +322,9 @@ async def approved_figures(session: AsyncSession, staged: Staged) -> list[Proble
 
 
 async def merge(session: AsyncSession, staged: Staged, report: CycleReport, now: datetime, progress: Progress) -> None:
-    """Write the staged rows, counting them in the cycle's report."""
+    """Write the staged rows, counting them in the cycle's report; their references are checked set-wise
+    where this role may switch PostgreSQL's per-row checks off (references.py)."""
+    set_wise = await references.row_checks_off(session)
     if staged.assignments is not None:
         created, updated = await _merge_assignments(session, staged.assignments, now)
         report.created["assignments"] += created
@@ -335,6 +341,29 @@ async def merge(session: AsyncSession, staged: Staged, report: CycleReport, now:
         duties = await _duties(session)
         report.created["kpi_unit_targets"] += duties
         progress(f"measurements: {created:,} created, {updated:,} updated; kpi_unit_targets: {duties:,} created")
+    if set_wise:
+        await references.row_checks_on(session)
+        named = _references(now)
+        for file, key, selects in named:
+            await references.hold(session, key, *selects)
+            await references.all_there(session, file, key, *selects)
+        tables = sorted({key.table.name for _, key, _ in named})  # type: ignore[attr-defined]
+        progress(f"the written rows' references to {', '.join(tables)}: held and checked set-wise, PostgreSQL's per-row checks skipped")
+
+
+def _references(now: datetime) -> list[tuple[str, Column, list[Select]]]:
+    """What the rows this import wrote (stamped `now`) refer to, as their foreign keys would have checked it: each
+    referenced key, with the file the rows came from and the selects that name it."""
+    a, r, m = Assignment.__table__.c, ProgressReport.__table__.c, Measurement.__table__.c
+    written, reported, measured = a.updated_at == now, r.created_at == now, m.updated_at == now
+    return [
+        ("assignments.csv", Unit.__table__.c.id, [select(a.assignee_unit_id).where(written), select(a.assigner_unit_id).where(written)]),
+        ("assignments.csv", Task.__table__.c.id, [select(a.task_id).where(written)]),
+        ("progress_reports.csv", Assignment.__table__.c.id, [select(r.assignment_id).where(reported)]),
+        ("progress_reports.csv", User.__table__.c.id, [select(r.reporter_id).where(reported)]),
+        ("measurements.csv", Unit.__table__.c.id, [select(m.unit_id).where(measured)]),
+        ("measurements.csv", Kpi.__table__.c.id, [select(m.kpi_id).where(measured)]),
+    ]
 
 
 def _rows(result: Any) -> int:
@@ -361,7 +390,8 @@ async def _merge_assignments(session: AsyncSession, stage: Stage, now: datetime)
         .order_by(s.line)
     )
     columns = ["code", *wanted, "original_due_on", "created_at", "updated_at", "version"]  # the others start empty
-    created = await session.execute(insert(a).from_select(columns, new, include_defaults=False))
+    async with indexes_after(session, a):
+        created = await session.execute(insert(a).from_select(columns, new, include_defaults=False))
     return _rows(created), _rows(changed)
 
 
@@ -374,7 +404,8 @@ async def _merge_reports(session: AsyncSession, stage: Stage, now: datetime) -> 
         .where(~exists().where(r.c.assignment_id == a.c.id, r.c.reported_on == s.reported_on))
         .order_by(s.line)
     )
-    created = await session.execute(insert(r).from_select(["assignment_id", "reported_on", "progress", "status", "note", "reporter_id", "created_at"], new, include_defaults=False))
+    async with indexes_after(session, r):
+        created = await session.execute(insert(r).from_select(["assignment_id", "reported_on", "progress", "status", "note", "reporter_id", "created_at"], new, include_defaults=False))
     return _rows(created)
 
 
@@ -393,7 +424,8 @@ async def _merge_measurements(session: AsyncSession, stage: Stage, now: datetime
         .where(~exists().where(m.c.kpi_id == k.c.id, m.c.unit_id == s.unit_id, m.c.period == s.period))
         .order_by(s.line)
     )
-    created = await session.execute(insert(m).from_select(["kpi_id", "unit_id", "period", "value", "created_at", "updated_at", "version"], new, include_defaults=False))
+    async with indexes_after(session, m):
+        created = await session.execute(insert(m).from_select(["kpi_id", "unit_id", "period", "value", "created_at", "updated_at", "version"], new, include_defaults=False))
     return _rows(created), _rows(changed)
 
 

@@ -39,6 +39,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
+from resolute.api.bulk_load import indexes_after
 from resolute.api.db import Base
 from resolute.api.monitoring.figures import counts as figure_counts
 from resolute.api.org.models import Unit
@@ -152,9 +153,12 @@ async def rebuild(session: AsyncSession) -> None:
         .join(top, true())
         .where(top_where)
         .group_by(*keys)
+        # in the primary key's order: 12 s instead of 25 at national scale, the b-trees filled from the left
+        .order_by(*keys[:3])
     )
-    await session.execute(delete(ProgressSummary))
-    await session.execute(insert(ProgressSummary).from_select(["unit_id", "task_id", "due_on", "resolution_id", *counts], rows))
+    async with indexes_after(session, ProgressSummary.__table__):  # built after the rows where there were none (a first import)
+        await session.execute(delete(ProgressSummary))
+        await session.execute(insert(ProgressSummary).from_select(["unit_id", "task_id", "due_on", "resolution_id", *counts], rows))
     s = ProgressSummary
     totals = select(s.unit_id, s.resolution_id, *[func.sum(getattr(s, name)) for name in STORED]).group_by(s.unit_id, s.resolution_id)
     await session.execute(delete(ProgressTotal))
