@@ -8,8 +8,11 @@ unique constraints stay and keep checking), from their own definitions (`pg_get_
 rebuilt in the same transaction: a failure anywhere rolls the drop back with everything else.
 
 Dropping an index locks its table (ACCESS EXCLUSIVE) until the transaction ends, so this is done
-only where the table was empty: nobody had anything to read there yet. Elsewhere (SQLite, a role
-that does not own the table, a table with rows) the rows are inserted with the indexes in place.
+only where the table was empty (checked again once the lock is held), and only if the lock comes
+within 2 s; readers of that table then wait until the import commits, instead of reading nothing.
+Elsewhere (SQLite, a role that does not own the table, a table with rows, a reader holding it) the
+rows are inserted with the indexes in place. A caller that swallowed an error raised inside the
+block and committed would lose the indexes: the import never does, it is all or nothing.
 """
 
 from __future__ import annotations
@@ -40,8 +43,9 @@ async def indexes_after(session: AsyncSession, table: Table) -> AsyncIterator[bo
     yield bool(dropped)
     if dropped:
         await session.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))  # sorts a million keys in memory
+        connection = await session.connection()
         for definition in dropped:
-            await session.execute(text(definition))
+            await connection.exec_driver_sql(definition)  # as written: a ':' in a predicate is no parameter
 
 
 async def _drop_plain_indexes(session: AsyncSession, table: Table) -> list[str]:
@@ -51,10 +55,21 @@ async def _drop_plain_indexes(session: AsyncSession, table: Table) -> list[str]:
     indexes = (await session.execute(_PLAIN, {"table": table.name})).all()
     if not indexes:
         return []
+    waited = await session.scalar(text("SELECT current_setting('lock_timeout')"))
     try:
         async with session.begin_nested():  # a role that may not drop them keeps them, and its transaction goes on
+            # a reader that keeps the table open must not stall the import: then the rows go in with the indexes
+            await session.execute(text("SET LOCAL lock_timeout = '2s'"))
             for name, _ in indexes:
                 await session.execute(text(f"DROP INDEX {name}"))
-    except DBAPIError:
+            if await session.scalar(select(exists().select_from(table))):  # rows came in before the lock: keep them
+                raise _NotEmpty
+    except (DBAPIError, _NotEmpty):
         return []
+    finally:
+        await session.execute(text("SELECT set_config('lock_timeout', :waited, true)"), {"waited": waited})
     return [definition for _, definition in indexes]
+
+
+class _NotEmpty(Exception):
+    """The table had rows by the time its indexes were dropped: the drop is rolled back."""

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, select, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolute.api.cli import main
 from resolute.api.db import session_factory
@@ -43,11 +44,26 @@ async def index_definitions(api: Api) -> set[str]:
         return {row[0] for row in rows}
 
 
+async def index_ids(api: Api) -> dict[str, int]:
+    """Each index of the big tables by name, with the id PostgreSQL gave it (a rebuilt index has a new one)."""
+    async with api.engine.connect() as conn:
+        rows = await conn.execute(text(
+            "SELECT indexrelid::regclass::text, indexrelid::int FROM pg_index"
+            " WHERE indrelid IN ('assignments'::regclass, 'progress_reports'::regclass, 'measurements'::regclass, 'progress_summaries'::regclass)"
+        ))  # fmt: skip
+        return {name: oid for name, oid in rows}
+
+
 async def test_a_first_import_leaves_every_index_as_migrated(api: Api, env: None, small: Path, capsys: pytest.CaptureFixture[str]) -> None:
     migrated = await index_definitions(api)
+    before = await index_ids(api) if api.engine.dialect.name == "postgresql" else {}
     assert await asyncio.to_thread(main, ["import", str(small)]) == 0
     err = capsys.readouterr().err
     assert await index_definitions(api) == migrated
+    if before:  # built after the rows: the plain ones are new, the constraints' the same
+        after = await index_ids(api)
+        assert after.keys() == before.keys()
+        assert {name for name in before if after[name] != before[name]} == {name for name in before if name.startswith("ix_")}
     found = await counts(api)
     assert {table: found[table] for table in SMALL} == SMALL
     await summaries_equal_a_recomputation(api, "a first import, its indexes built after the rows")
@@ -111,3 +127,23 @@ async def test_a_reference_gone_since_it_was_checked_refuses_the_import(api: Api
         with pytest.raises(InterchangeError, match="assignments.csv: 1 of the units it refers to were deleted while importing"):
             await references.all_there(session, "assignments.csv", key, named)
         await session.rollback()
+
+
+async def test_a_unit_deleted_during_the_import_refuses_it(
+    api: Api, backend: Backend, env: None, small: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The set-wise checks look at the rows the import wrote: a unit an imported assignment names, deleted while the
+    per-row triggers are off (here by the import's own transaction, the moment before the checks), refuses it."""
+    if backend.name != "postgresql":
+        pytest.skip("the set-wise checks replace PostgreSQL's per-row triggers")
+    turn_on = references.row_checks_on
+
+    async def delete_a_unit_first(session: AsyncSession) -> None:
+        await session.execute(text("DELETE FROM units WHERE id = (SELECT max(assignee_unit_id) FROM assignments)"))
+        await turn_on(session)
+
+    monkeypatch.setattr(references, "row_checks_on", delete_a_unit_first)
+    before = await counts(api)
+    assert await asyncio.to_thread(main, ["import", str(small)]) == 1
+    assert "assignments.csv: 1 of the units it refers to were deleted while importing" in capsys.readouterr().err
+    assert await counts(api) == before

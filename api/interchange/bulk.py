@@ -345,7 +345,8 @@ async def merge(session: AsyncSession, staged: Staged, report: CycleReport, now:
         await references.row_checks_on(session)
         named = _references(now)
         for file, key, selects in named:
-            await references.hold(session, key, *selects)
+            mine = Assignment.__table__.c.created_at == now if key.table is Assignment.__table__ else None  # type: ignore[attr-defined]
+            await references.hold(session, key, *selects, mine=mine)
             await references.all_there(session, file, key, *selects)
         tables = sorted({key.table.name for _, key, _ in named})  # type: ignore[attr-defined]
         progress(f"the written rows' references to {', '.join(tables)}: held and checked set-wise, PostgreSQL's per-row checks skipped")
@@ -353,10 +354,12 @@ async def merge(session: AsyncSession, staged: Staged, report: CycleReport, now:
 
 def _references(now: datetime) -> list[tuple[str, Column, list[Select]]]:
     """What the rows this import wrote (stamped `now`) refer to, as their foreign keys would have checked it: each
-    referenced key, with the file the rows came from and the selects that name it."""
-    a, r, m = Assignment.__table__.c, ProgressReport.__table__.c, Measurement.__table__.c
+    referenced key, with the file the rows came from and the selects that name it. The KPI duties (`_duties`) are
+    not stamped: each repeats the KPI and unit of a measurement, stored (its own keys hold them) or checked here."""
+    a, r, m, v = Assignment.__table__.c, ProgressReport.__table__.c, Measurement.__table__.c, MeasurementRevision.__table__.c
     written, reported, measured = a.updated_at == now, r.created_at == now, m.updated_at == now
     return [
+        ("measurements.csv", Measurement.__table__.c.id, [select(v.measurement_id).where(v.replaced_at == now)]),
         ("assignments.csv", Unit.__table__.c.id, [select(a.assignee_unit_id).where(written), select(a.assigner_unit_id).where(written)]),
         ("assignments.csv", Task.__table__.c.id, [select(a.task_id).where(written)]),
         ("progress_reports.csv", Assignment.__table__.c.id, [select(r.assignment_id).where(reported)]),
