@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from resolute.api import clock
 from resolute.api.accounts.models import User
 from resolute.api.audit.chain import record
-from resolute.api.interchange.bulk import STREAMED, Known, approved_figures, merge, stage_files, unknown_assignments
+from resolute.api.interchange.bulk import STREAMED, Known, approved_figures, check_references, merge, stage_files, unknown_assignments
 from resolute.api.interchange.checks import CYCLE_FILES, PROBLEMS_KEPT, Checker, CycleReport
 from resolute.api.interchange.progress import Progress
 from resolute.api.interchange.reader import InterchangeError, read_rows
@@ -144,13 +144,15 @@ async def load_cycle(session: AsyncSession, directory: Path, *, today: date | No
 
     await _write(session, rows, wanted_res, stored_res, units, report, now, today)
     progress(f"cycle, small files: {sum(report.created.values()):,} rows created, {sum(report.updated.values()):,} updated")
-    await merge(session, staged, report, now, progress)
+    set_wise = await merge(session, staged, report, now, progress)
     await _link_origins(session, rows.get("tasks.csv", []))
     await staged.drop()
     if report.changed() and session.bind.dialect.name == "postgresql":
-        tables = "resolutions, objectives, kpis, kpi_unit_targets, tasks, task_coordinators, milestones, assignments, progress_reports, measurements"
+        tables = "resolutions, objectives, kpis, kpi_unit_targets, tasks, task_coordinators, milestones, assignments, progress_reports, measurements, measurement_revisions"
         await session.execute(text(f"ANALYZE {tables}"))  # fresh statistics after a bulk load, or the planner guesses
         progress("ANALYZE")
+    if set_wise:
+        await check_references(session, now, progress)
     if report.changed():
         root_id = await session.scalar(select(Unit.id).where(Unit.parent_id.is_(None)))
         record(session, action="import", object_type="import", object_key="cycle", unit_id=root_id,
