@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Dialect, Executable, MetaData, TypeDecorator, event, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool, StaticPool
@@ -84,7 +85,6 @@ def create_engine(settings: Settings) -> AsyncEngine:
         kwargs["pool_size"] = settings.db_pool_size
         kwargs["max_overflow"] = settings.db_max_overflow
         kwargs["pool_timeout"] = settings.db_pool_timeout
-        kwargs["pool_pre_ping"] = True  # a connection that died (a database restart) is replaced, not handed out
         kwargs["connect_args"] = {
             "timeout": settings.db_connect_timeout,  # asyncpg would wait a minute
             "server_settings": {
@@ -99,7 +99,17 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
+    else:
+        event.listen(engine.sync_engine, "checkout", _alive)
     return engine
+
+
+def _alive(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A connection whose server has gone (a restart or a killed backend closes its socket) is replaced, not
+    handed out: the pool tries another. `pool_pre_ping` did this with three round trips per checkout (BEGIN, an
+    empty statement, ROLLBACK), about a millisecond of every request; asyncpg already knows a closed socket."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the database closed this connection")
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -79,6 +79,20 @@ async def test_a_stopped_database_answers_503_quickly_and_is_served_again_when_i
     assert (await api.client.get("/readyz")).status_code == 200
 
 
+async def test_after_a_restart_the_first_request_is_served(faulty: tuple[Api, TcpProxy]) -> None:
+    """The database goes away and comes back between two requests: the pool's connections, closed by then, are
+    replaced at checkout (api.db's check of the socket, not a ping round trip), so no request sees them."""
+    api, proxy = faulty
+    warm = await asyncio.gather(timed(api, UNITS), timed(api, UNITS, user="p01.admin"))  # both connections of the pool are open
+    assert [body["_status"] for body, _, _ in warm] == [200, 200] and api.engine.pool.checkedin() == 2  # type: ignore[attr-defined]
+    await proxy.stop()
+    await proxy.start()
+    await asyncio.sleep(0.2)  # the event loop sees the closed sockets
+    for user in ("admin", "p01.admin", "admin"):
+        body, _, _ = await timed(api, UNITS, user=user)
+        assert body["_status"] == 200 and body["data"]["units"]["totalCount"] > 0, body
+
+
 async def test_a_connection_cut_mid_mutation_writes_nothing_and_a_retry_writes_once(faulty: tuple[Api, TcpProxy]) -> None:
     api, proxy = faulty
     parent = (await api.data('{ units(first: 1, filter: {search: "P01"}) { nodes { id } } }', as_user="admin"))["units"]["nodes"][0]["id"]
