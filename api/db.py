@@ -85,6 +85,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         kwargs["pool_size"] = settings.db_pool_size
         kwargs["max_overflow"] = settings.db_max_overflow
         kwargs["pool_timeout"] = settings.db_pool_timeout
+        kwargs["pool_recycle"] = settings.db_pool_recycle_seconds
+        kwargs["pool_pre_ping"] = settings.db_pre_ping
         kwargs["connect_args"] = {
             "timeout": settings.db_connect_timeout,  # asyncpg would wait a minute
             "server_settings": {
@@ -105,9 +107,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
 
 
 def _alive(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-    """A connection whose server has gone (a restart or a killed backend closes its socket) is replaced, not
-    handed out: the pool tries another. `pool_pre_ping` did this with three round trips per checkout (BEGIN, an
-    empty statement, ROLLBACK), about a millisecond of every request; asyncpg already knows a closed socket."""
+    """A connection whose server has gone (a restart or a killed backend closes its socket) is not handed out: the
+    pool discards it and opens a new one in its place. `pool_pre_ping` did this with three round trips per checkout
+    (BEGIN, an empty statement, ROLLBACK), about a millisecond of every request; asyncpg already knows a closed
+    socket. A connection a network device forgot without closing it is not seen here: `pool_recycle` bounds its
+    age (Settings.db_pool_recycle_seconds), and Settings.db_pre_ping turns the ping back on."""
     if dbapi_connection.driver_connection.is_closed():
         raise DisconnectionError("the database closed this connection")
 

@@ -58,6 +58,12 @@ class Settings:
     # PostgreSQL's random_page_cost on Resolute's connections: 1.1 says the data sits in memory or on SSD (the
     # default 4 is for spinning disks, and makes the planner scan a table where a few index probes would do)
     db_random_page_cost: float = field(default_factory=lambda: float(_env("DB_RANDOM_PAGE_COST", "1.1")))
+    # A pooled connection older than this is closed and opened again at checkout: a load balancer or NAT that
+    # forgets an idle connection without closing it would otherwise fail the first request on it (api.db._alive
+    # sees only closed sockets). -1: never. Where even that is not enough, DB_PRE_PING checks every checkout
+    # with a round trip (three, with asyncpg), as SQLAlchemy's pool_pre_ping does.
+    db_pool_recycle_seconds: int = field(default_factory=lambda: int(_env("DB_POOL_RECYCLE_SECONDS", "300")))
+    db_pre_ping: bool = field(default_factory=lambda: _bool(_env("DB_PRE_PING", "false")))
     # The most one GraphQL request may take (TIMEOUT past it); the pool wait and a statement must end before it.
     request_timeout_seconds: float = field(default_factory=lambda: float(_env("REQUEST_TIMEOUT_SECONDS", "30")))
     db_echo: bool = field(default_factory=lambda: _bool(_env("DB_ECHO", "false")))
@@ -176,7 +182,7 @@ _BOOLEANS = {"1", "true", "yes", "on", "0", "false", "no", "off"}
 # (lowest, highest) of the numbers that have bounds
 _BOUNDS: dict[str, tuple[float, float]] = {
     "port": (1, 65535), "db_pool_size": (1, 1000), "db_pool_timeout": (0.001, 3600), "db_statement_timeout_ms": (1, 86_400_000),
-    "db_max_overflow": (0, 1000), "db_connect_timeout": (0.1, 600), "db_random_page_cost": (0.1, 100), "request_timeout_seconds": (0.1, 3600), "shutdown_grace_seconds": (0, 3600),
+    "db_max_overflow": (0, 1000), "db_connect_timeout": (0.1, 600), "db_random_page_cost": (0.1, 100), "db_pool_recycle_seconds": (-1, 86400), "request_timeout_seconds": (0.1, 3600), "shutdown_grace_seconds": (0, 3600),
     "header_timeout_seconds": (0.1, 3600),
     "jwt_leeway_seconds": (0, 3600), "token_ttl_seconds": (1, 31 * 86400),
     "refresh_ttl_seconds": (60, 366 * 86400), "session_ttl_seconds": (60, 366 * 86400), "refresh_grace_seconds": (0, 300), "argon2_time_cost": (1, 100),

@@ -60,6 +60,7 @@ CASES: list[tuple[dict[str, str], str]] = [
     ({"RESOLUTE_RATE_LIMIT_COST": "1000"}, "RESOLUTE_RATE_LIMIT_COST=1000: at least RESOLUTE_MAX_COST (500000), or 0 for no rate limit"),
     ({"RESOLUTE_REFRESH_GRACE_SECONDS": "3600"}, "RESOLUTE_REFRESH_GRACE_SECONDS='3600': between 0 and 300"),
     ({"RESOLUTE_DB_POOL_TIMEOUT": "30"}, "RESOLUTE_DB_POOL_TIMEOUT=30: shorter than RESOLUTE_REQUEST_TIMEOUT_SECONDS (30)"),
+    ({"RESOLUTE_DB_POOL_RECYCLE_SECONDS": "-5"}, "RESOLUTE_DB_POOL_RECYCLE_SECONDS='-5': between -1 and 86400"),
     ({"RESOLUTE_REQUEST_TIMEOUT_SECONDS": "5"}, "RESOLUTE_DB_POOL_TIMEOUT=10: shorter than RESOLUTE_REQUEST_TIMEOUT_SECONDS (5)"),
     ({"RESOLUTE_DB_STATEMENT_TIMEOUT_MS": "40000"}, "RESOLUTE_DB_STATEMENT_TIMEOUT_MS=40000: at most RESOLUTE_REQUEST_TIMEOUT_SECONDS (30 s)"),
     ({"RESOLUTE_JWKS_URL": "https://idp.example/certs"},
@@ -123,3 +124,16 @@ def test_serve_refuses_a_database_it_cannot_use_unless_asked_to_migrate(monkeypa
     monkeypatch.setenv("RESOLUTE_DATABASE_URL", f"postgresql+asyncpg://resolute:{SECRET}@127.0.0.1:{closed_port()}/nowhere")
     assert refused(capsys, "serve").startswith("the database does not answer: unreachable (")
     assert len(calls) == 2
+
+
+def test_the_pool_recycles_old_connections_and_pings_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A closed connection is replaced at checkout without a ping (api.db._alive); an old one is opened again."""
+    from resolute.api.db import create_engine
+
+    monkeypatch.setenv("RESOLUTE_DATABASE_URL", "postgresql+asyncpg://u@127.0.0.1:5432/d")
+    engine = create_engine(load_settings())
+    assert (engine.pool._recycle, engine.pool._pre_ping) == (300, False)  # type: ignore[attr-defined]
+    monkeypatch.setenv("RESOLUTE_DB_POOL_RECYCLE_SECONDS", "-1")
+    monkeypatch.setenv("RESOLUTE_DB_PRE_PING", "true")
+    engine = create_engine(load_settings())
+    assert (engine.pool._recycle, engine.pool._pre_ping) == (-1, True)  # type: ignore[attr-defined]
