@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Date, Integer, Numeric, Select, String, exists, insert, literal, or_, select, update
+from sqlalchemy import Column, ColumnElement, Date, Integer, Numeric, Select, String, exists, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolute.api.accounts.models import User
@@ -351,28 +351,28 @@ async def check_references(session: AsyncSession, now: datetime, progress: Progr
     After the written tables' ANALYZE: without statistics the planner takes the 1,070,039 reports of a national
     import for 5,000 and probes their assignments one by one (3 s a statement instead of 0.5)."""
     named = _references(now)
-    for file, key, selects in named:
-        mine = Assignment.__table__.c.created_at == now if key.table is Assignment.__table__ else None  # type: ignore[attr-defined]
+    for file, key, selects, mine in named:
         await references.hold(session, key, *selects, mine=mine)
         await references.all_there(session, file, key, *selects)
-    tables = sorted({key.table.name for _, key, _ in named})  # type: ignore[attr-defined]
+    tables = sorted({key.table.name for _, key, _, _ in named})  # type: ignore[attr-defined]
     progress(f"the written rows' references to {', '.join(tables)}: held and checked set-wise, PostgreSQL's per-row checks skipped")
 
 
-def _references(now: datetime) -> list[tuple[str, Column, list[Select]]]:
+def _references(now: datetime) -> list[tuple[str, Column, list[Select], ColumnElement[bool] | None]]:
     """What the rows this import wrote (stamped `now`) refer to, as their foreign keys would have checked it: each
-    referenced key, with the file the rows came from and the selects that name it. The KPI duties (`_duties`) are
-    not stamped: each repeats the KPI and unit of a measurement, stored (its own keys hold them) or checked here."""
+    referenced key, with the file the rows came from, the selects that name it, and which of the rows named this
+    import inserted itself (they need no lock). The KPI duties (`_duties`) are not stamped: each repeats the KPI and
+    unit of a measurement, stored (its own keys hold them) or checked here."""
     a, r, m, v = Assignment.__table__.c, ProgressReport.__table__.c, Measurement.__table__.c, MeasurementRevision.__table__.c
     written, reported, measured = a.updated_at == now, r.created_at == now, m.updated_at == now
     return [
-        ("measurements.csv", Measurement.__table__.c.id, [select(v.measurement_id).where(v.replaced_at == now)]),
-        ("assignments.csv", Unit.__table__.c.id, [select(a.assignee_unit_id).where(written), select(a.assigner_unit_id).where(written)]),
-        ("assignments.csv", Task.__table__.c.id, [select(a.task_id).where(written)]),
-        ("progress_reports.csv", Assignment.__table__.c.id, [select(r.assignment_id).where(reported)]),
-        ("progress_reports.csv", User.__table__.c.id, [select(r.reporter_id).where(reported)]),
-        ("measurements.csv", Unit.__table__.c.id, [select(m.unit_id).where(measured)]),
-        ("measurements.csv", Kpi.__table__.c.id, [select(m.kpi_id).where(measured)]),
+        ("measurements.csv", m.id, [select(v.measurement_id).where(v.replaced_at == now)], None),
+        ("assignments.csv", Unit.__table__.c.id, [select(a.assignee_unit_id).where(written), select(a.assigner_unit_id).where(written)], None),
+        ("assignments.csv", Task.__table__.c.id, [select(a.task_id).where(written)], None),
+        ("progress_reports.csv", a.id, [select(r.assignment_id).where(reported)], a.created_at == now),
+        ("progress_reports.csv", User.__table__.c.id, [select(r.reporter_id).where(reported)], None),
+        ("measurements.csv", Unit.__table__.c.id, [select(m.unit_id).where(measured)], None),
+        ("measurements.csv", Kpi.__table__.c.id, [select(m.kpi_id).where(measured)], None),
     ]
 
 

@@ -27,8 +27,8 @@ __all__ = ["all_there", "hold", "row_checks_off", "row_checks_on"]
 
 
 async def row_checks_off(session: AsyncSession) -> bool:
-    """Skip the per-row triggers for the rest of this transaction, if this role may; True if it did.
-    The caller then `hold`s every reference before it inserts."""
+    """Skip the per-row triggers until `row_checks_on`, if this role may; True if it did. The caller then
+    `hold`s and checks (`all_there`) every reference of the rows it wrote before the transaction commits."""
     if session.bind.dialect.name != "postgresql":
         return False
     try:
