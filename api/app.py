@@ -20,7 +20,6 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -32,7 +31,8 @@ from resolute.api.auth.backend import TokenBackend
 from resolute.api.auth.routes import ROUTES as AUTH_ROUTES
 from resolute.api.availability import UnavailableMiddleware
 from resolute.api.body_limit import BodyLimitMiddleware
-from resolute.api.db import create_engine, session_factory
+from resolute.api.compression import Compression
+from resolute.api.db import create_engine, create_reader, session_factory
 from resolute.api.deadline import DeadlineMiddleware
 from resolute.api.metrics import MetricsMiddleware, metrics_endpoint
 from resolute.api.rate_limit import make_limiter
@@ -84,13 +84,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine = None
+        engine = reader = None
         if sessions is not None:
             app.state.sessions = sessions
         else:
             engine = create_engine(settings)
             app.state.engine = engine
             app.state.sessions = session_factory(engine)
+            reader = app.state.reader = create_reader(settings)  # PostgreSQL: reads outside transactions (api.db)
         for service in services:
             await service.start()
         try:
@@ -101,6 +102,8 @@ def create_app(
             await app.state.rate_limiter.close()
             if engine is not None:
                 await engine.dispose()
+            if reader is not None:
+                await reader.dispose()
             if provider is not None:
                 provider.shutdown()  # the last spans sent
 
@@ -109,7 +112,7 @@ def create_app(
     middleware = [
         *([Middleware(tracing.TracingMiddleware, provider=provider)] if provider is not None else []),  # the request's span, outermost
         Middleware(SecurityHeadersMiddleware, production=settings.production),
-        Middleware(GZipMiddleware, minimum_size=1000),  # slow links in remote communes
+        Middleware(Compression, minimum_size=1000),  # slow links in remote communes (api.compression)
     ]
     if settings.cors_origins:
         middleware.append(
@@ -138,6 +141,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.reader = None  # set by the lifespan where the app makes its own engine
     app.state.token_backend = tokens
     app.state.rate_limiter = make_limiter(settings.redis_url)  # callers' allowances, shared through Redis when configured
     app.state.policy = load_policy(settings.policy_dir)

@@ -5,6 +5,15 @@ Session strategy: each GraphQL request owns exactly one AsyncSession, wrapped in
 sibling fields concurrently; with the lock they queue for the session instead of corrupting
 it, and a request never holds more than one pooled connection. Loaders batch their keys, so
 queuing costs little: the number of statements depends on the query's shape, not its rows.
+
+On PostgreSQL a second, smaller pool serves the reads that are one statement each and belong to no
+unit of work: the caller's account at authentication and the compiled reads (schema/compiled). Its
+connections read outside any transaction (autocommit: no BEGIN and no ROLLBACK around them) and plan
+each prepared statement once (`plan_cache_mode = force_generic_plan` for the connection's life), so
+such a request makes two round trips where it made five. Under PostgreSQL's default isolation (read
+committed) every statement sees what was committed before it began, in a transaction or not, so the two
+statements see what they would have seen in one. A request that then reads or writes through its
+session still holds one connection of each pool at most, one after the other (`RequestDB.reads`).
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Dialect, Executable, MetaData, TypeDecorator, event, text
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool, StaticPool
 
@@ -28,7 +37,7 @@ from resolute.api.settings import Settings
 log = logging.getLogger("resolute.db")
 T = TypeVar("T")
 
-__all__ = ["NAMING_CONVENTION", "Base", "RequestDB", "UtcDateTime", "built", "create_engine", "driver_sql", "plan_as_usual", "plan_once", "plan_with_parameters", "session_factory", "utcnow"]
+__all__ = ["NAMING_CONVENTION", "Base", "RequestDB", "UtcDateTime", "built", "create_engine", "create_reader", "driver_sql", "plan_as_usual", "plan_once", "plan_with_parameters", "session_factory", "utcnow"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -82,21 +91,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
             kwargs["poolclass"] = NullPool  # a file connection is cheap; avoids cross-loop reuse
         kwargs["connect_args"] = {"timeout": settings.db_statement_timeout_ms / 1000}
     else:
-        kwargs["pool_size"] = settings.db_pool_size
-        kwargs["max_overflow"] = settings.db_max_overflow
-        kwargs["pool_timeout"] = settings.db_pool_timeout
-        kwargs["pool_recycle"] = settings.db_pool_recycle_seconds
-        kwargs["pool_pre_ping"] = settings.db_pre_ping
-        kwargs["connect_args"] = {
-            "timeout": settings.db_connect_timeout,  # asyncpg would wait a minute
-            "server_settings": {
-                "statement_timeout": str(settings.db_statement_timeout_ms),
-                "application_name": "resolute",
-                # JIT pays off on long analytic scans; on a rollup it spends 30 ms compiling for 5 ms of work
-                "jit": "off",
-                "random_page_cost": str(settings.db_random_page_cost),  # see Settings: index probes over a scan where few rows are wanted
-            }
-        }
+        kwargs.update(_pooled(settings, settings.db_pool_size))
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_connect)
@@ -104,6 +99,39 @@ def create_engine(settings: Settings) -> AsyncEngine:
     else:
         event.listen(engine.sync_engine, "checkout", _alive)
     return engine
+
+
+def create_reader(settings: Settings) -> AsyncEngine | None:
+    """PostgreSQL's pool for one-statement reads outside any transaction, each statement planned once per
+    connection (see the module docstring); None on SQLite, where they go through the request's session."""
+    if settings.database_url.startswith("sqlite"):
+        return None
+    kwargs = _pooled(settings, settings.db_read_pool_size)
+    kwargs["connect_args"]["server_settings"]["plan_cache_mode"] = "force_generic_plan"  # api.db.plan_once, for good
+    engine = create_async_engine(settings.database_url, echo=settings.db_echo, isolation_level="AUTOCOMMIT", **kwargs)
+    event.listen(engine.sync_engine, "checkout", _alive)
+    return engine
+
+
+def _pooled(settings: Settings, size: int) -> dict[str, Any]:
+    """A PostgreSQL pool's options: its size, overflow, waits and ages, and each connection's settings."""
+    return {
+        "pool_size": size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout,
+        "pool_recycle": settings.db_pool_recycle_seconds,
+        "pool_pre_ping": settings.db_pre_ping,
+        "connect_args": {
+            "timeout": settings.db_connect_timeout,  # asyncpg would wait a minute
+            "server_settings": {
+                "statement_timeout": str(settings.db_statement_timeout_ms),
+                "application_name": "resolute",
+                # JIT pays off on long analytic scans; on a rollup it spends 30 ms compiling for 5 ms of work
+                "jit": "off",
+                "random_page_cost": str(settings.db_random_page_cost),  # see Settings: index probes over a scan where few rows are wanted
+            },
+        },
+    }
 
 
 def _alive(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
@@ -149,10 +177,38 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 class RequestDB:
     """The request's single AsyncSession behind a lock (see the module docstring)."""
 
-    def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, factory: async_sessionmaker[AsyncSession], reader: AsyncEngine | None = None) -> None:
         self._factory = factory
+        self._reader = reader
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
+
+    @property
+    def dialect(self) -> Dialect:
+        """The database's dialect, known without opening the session."""
+        return self._factory.kw["bind"].dialect  # type: ignore[no-any-return]
+
+    @asynccontextmanager
+    async def reads(self, *, planned_once: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads that belong to no unit of work: one of the reader pool's (api.db.create_reader),
+        outside any transaction, returned as soon as the block ends; without that pool, the session's, held as
+        `use` holds it, and with `planned_once` its statements are planned once (plan_once) for the rest of its
+        transaction. A failed or cut-off statement leaves the reader's connection discarded, not pooled again."""
+        if self._reader is None:
+            async with self.use() as session:
+                if planned_once:
+                    await plan_once(session)
+                yield await session.connection()
+            return
+        connection = await self._reader.connect()
+        try:
+            yield connection
+        except BaseException:
+            with suppress(Exception):
+                await connection.invalidate()  # it may still be busy with the statement: the pool opens another
+            raise
+        finally:
+            await connection.close()
 
     @asynccontextmanager
     async def use(self) -> AsyncIterator[AsyncSession]:

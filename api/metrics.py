@@ -27,7 +27,7 @@ LATENCY = Histogram(
 )
 OPERATIONS = Counter("resolute_graphql_operations_total", "GraphQL operations, by type, first root field and outcome", ["type", "field", "outcome"])
 RATE_LIMITED = Counter("resolute_rate_limited_total", "Requests refused by a rate limit", ["limit"])
-POOL = Gauge("resolute_db_pool_connections", "Database pool connections of this process, by state", ["state"])
+POOL = Gauge("resolute_db_pool_connections", "Database pool connections of this process, by pool (sessions, reads) and state", ["pool", "state"])
 
 access = logging.getLogger("resolute.access")
 
@@ -65,10 +65,10 @@ class MetricsMiddleware:
 
 async def metrics_endpoint(request: Request) -> Response:
     """This process's metrics in Prometheus's text format."""
-    engine = getattr(request.app.state, "engine", None)
-    pool = getattr(engine, "pool", None)
-    if pool is not None and hasattr(pool, "checkedout"):
-        POOL.labels("checked_out").set(pool.checkedout())
-        POOL.labels("idle").set(pool.checkedin())
-        POOL.labels("overflow").set(max(0, pool.overflow()))
+    for name, engine in (("sessions", getattr(request.app.state, "engine", None)), ("reads", getattr(request.app.state, "reader", None))):
+        pool = getattr(engine, "pool", None)
+        if pool is not None and hasattr(pool, "checkedout"):
+            POOL.labels(name, "checked_out").set(pool.checkedout())
+            POOL.labels(name, "idle").set(pool.checkedin())
+            POOL.labels(name, "overflow").set(max(0, pool.overflow()))
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})

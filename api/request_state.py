@@ -37,7 +37,8 @@ class RequestStateMiddleware:
             return
         headers = dict(scope.get("headers") or [])
         request_id = request_id_from(headers.get(b"x-request-id", b"").decode("latin-1") or None)
-        db = RequestDB(scope["app"].state.sessions)
+        app_state = scope["app"].state
+        db = RequestDB(app_state.sessions, app_state.reader)
         state = scope.setdefault("state", {})
         state["db"], state["request_id"] = db, request_id
 

@@ -51,6 +51,8 @@ class Settings:
     profile: str = field(default_factory=_profile)
     database_url: str = field(default_factory=lambda: _env("DATABASE_URL", f"sqlite+aiosqlite:///{VAR.resolve() / 'resolute.db'}"))
     db_pool_size: int = field(default_factory=lambda: int(_env("DB_POOL_SIZE", "10")))
+    # PostgreSQL: the pool of one-statement reads outside transactions (the caller's account, compiled reads; api.db)
+    db_read_pool_size: int = field(default_factory=lambda: int(_env("DB_READ_POOL_SIZE", "5")))
     db_pool_timeout: float = field(default_factory=lambda: float(_env("DB_POOL_TIMEOUT", "10")))
     db_statement_timeout_ms: int = field(default_factory=lambda: int(_env("DB_STATEMENT_TIMEOUT_MS", "15000")))
     db_max_overflow: int = field(default_factory=lambda: int(_env("DB_MAX_OVERFLOW", "10")))  # connections beyond the pool in a burst
@@ -181,7 +183,7 @@ DRIVERS = {"sqlite+aiosqlite": "sqlite+aiosqlite:///path/to/file.db", "postgresq
 _BOOLEANS = {"1", "true", "yes", "on", "0", "false", "no", "off"}
 # (lowest, highest) of the numbers that have bounds
 _BOUNDS: dict[str, tuple[float, float]] = {
-    "port": (1, 65535), "db_pool_size": (1, 1000), "db_pool_timeout": (0.001, 3600), "db_statement_timeout_ms": (1, 86_400_000),
+    "port": (1, 65535), "db_pool_size": (1, 1000), "db_read_pool_size": (1, 1000), "db_pool_timeout": (0.001, 3600), "db_statement_timeout_ms": (1, 86_400_000),
     "db_max_overflow": (0, 1000), "db_connect_timeout": (0.1, 600), "db_random_page_cost": (0.1, 100), "db_pool_recycle_seconds": (-1, 86400), "request_timeout_seconds": (0.1, 3600), "shutdown_grace_seconds": (0, 3600),
     "header_timeout_seconds": (0.1, 3600),
     "jwt_leeway_seconds": (0, 3600), "token_ttl_seconds": (1, 31 * 86400),

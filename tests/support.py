@@ -252,10 +252,13 @@ class StatementCounter:
     rolled-back test; so a count is the same on both backends, rolled back or committed.
     """
 
-    def __init__(self, engine: AsyncEngine | AsyncConnection) -> None:
+    def __init__(self, *engines: AsyncEngine | AsyncConnection | None) -> None:
+        """Counting what each of `engines` runs (None, for an app without a reader pool, is left out)."""
         self.count = 0
         self.statements: list[str] = []
-        event.listen(engine.sync_engine, "before_cursor_execute", self._seen)
+        for engine in engines:
+            if engine is not None:
+                event.listen(engine.sync_engine, "before_cursor_execute", self._seen)
 
     def _seen(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if _TRANSACTION_CONTROL.match(statement):
@@ -275,6 +278,7 @@ class Api:
     client: httpx.AsyncClient
     settings: Settings
     engine: AsyncEngine | TestConnection  # a TestConnection unless the test is `committing`
+    reader: AsyncEngine | None = None  # a `committing` test's PostgreSQL reader pool (api.db.create_reader); else None, the session reads
     tokens: dict[str, str] = field(default_factory=dict)
     last_cost: dict[str, int] | None = None  # extensions.cost of the last answer to `gql`
 
@@ -378,7 +382,7 @@ async def running_app(settings: Settings, *, engine: AsyncEngine | None = None, 
     if committing:
         app = create_app(settings)
         async with app.router.lifespan_context(app), _client(app) as client:
-            yield Api(client=client, settings=settings, engine=app.state.engine)
+            yield Api(client=client, settings=settings, engine=app.state.engine, reader=app.state.reader)
         return
     base = engine or create_engine(settings)
     conn = TestConnection(base.execution_options())  # a per-test copy: listeners added by the test go with it

@@ -17,7 +17,8 @@ from sqlalchemy.engine import make_url
 from tests.support import Api, Backend, running_app, small_tree, small_users
 from tests.tcp_proxy import TcpProxy
 
-UNITS = "{ units(first: 3) { totalCount nodes { code } } }"
+UNITS = "{ units(first: 3) { totalCount nodes { code } } }"  # compiled (schema/compiled): the reader pool's alone on PostgreSQL
+ME = "{ me { user { username } unit { code } } }"  # the executor's: the session's pool too
 CREATE = "mutation($i: UnitCreateInput!) { unitCreate(input: $i) { unit { code } errors { field code } } }"
 COUNT = '{ units(first: 0, filter: {search: "P01-X7"}) { totalCount } } '
 CREATE_EVENTS = '{ auditEvents(first: 5, filter: {action: "unitCreate"}) { totalCount } }'
@@ -35,7 +36,7 @@ async def faulty(backend: Backend) -> AsyncIterator[tuple[Api, TcpProxy]]:
     await proxy.start()
     settings = backend.settings.replace(
         database_url=url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
-        db_pool_size=2, db_max_overflow=0, db_pool_timeout=POOL_WAIT, db_connect_timeout=1, request_timeout_seconds=DEADLINE,
+        db_pool_size=2, db_read_pool_size=2, db_max_overflow=0, db_pool_timeout=POOL_WAIT, db_connect_timeout=1, request_timeout_seconds=DEADLINE,
         db_statement_timeout_ms=1200,
     )
     try:
@@ -83,14 +84,19 @@ async def test_after_a_restart_the_first_request_is_served(faulty: tuple[Api, Tc
     """The database goes away and comes back between two requests: the pool's connections, closed by then, are
     replaced at checkout (api.db's check of the socket, not a ping round trip), so no request sees them."""
     api, proxy = faulty
-    warm = await asyncio.gather(timed(api, UNITS), timed(api, UNITS, user="p01.admin"))  # both connections of the pool are open
-    assert [body["_status"] for body, _, _ in warm] == [200, 200] and api.engine.pool.checkedin() == 2  # type: ignore[attr-defined]
+    assert api.reader is not None
+    # both connections of each pool are open: a compiled read takes the reader's, `me` (the executor's) the session's too
+    warm = await asyncio.gather(*(timed(api, query, user=user) for query in (UNITS, ME) for user in ("admin", "p01.admin")))
+    assert [body["_status"] for body, _, _ in warm] == [200] * 4
+    assert api.engine.pool.checkedin() == 2 and api.reader.pool.checkedin() == 2  # type: ignore[attr-defined]
     await proxy.stop()
     await proxy.start()
     await asyncio.sleep(0.2)  # the event loop sees the closed sockets
     for user in ("admin", "p01.admin", "admin"):
         body, _, _ = await timed(api, UNITS, user=user)
         assert body["_status"] == 200 and body["data"]["units"]["totalCount"] > 0, body
+        body, _, _ = await timed(api, ME, user=user)
+        assert body["_status"] == 200 and body["data"]["me"]["user"]["username"] == user and body["data"]["me"]["unit"]["code"], body
 
 
 async def test_a_connection_cut_mid_mutation_writes_nothing_and_a_retry_writes_once(faulty: tuple[Api, TcpProxy]) -> None:
@@ -113,12 +119,15 @@ async def test_a_database_that_stops_answering_times_out_and_the_pool_recovers(f
     """Two requests hang mid-statement and hold the pool's two connections: a third waits for the pool and gets
     SERVICE_UNAVAILABLE; the two end at the deadline with TIMEOUT; once the database answers, so does the app."""
     api, proxy = faulty
-    warm = await asyncio.gather(timed(api, UNITS), timed(api, UNITS, user="p01.admin"))  # both connections of the pool are open
-    assert [body["_status"] for body, _, _ in warm] == [200, 200]
-    assert api.engine.pool.checkedin() == 2  # type: ignore[attr-defined]
-    metrics = (await api.client.get("/metrics")).text  # the pool as /metrics reports it
-    assert 'resolute_db_pool_connections{state="idle"} 2.0' in metrics and 'resolute_db_pool_connections{state="checked_out"} 0.0' in metrics
-    proxy.hold()
+    assert api.reader is not None
+    warm = await asyncio.gather(*(timed(api, query, user=user) for query in (UNITS, ME) for user in ("admin", "p01.admin")))  # both pools' two connections are open
+    assert [body["_status"] for body, _, _ in warm] == [200] * 4
+    assert api.engine.pool.checkedin() == 2 and api.reader.pool.checkedin() == 2  # type: ignore[attr-defined]
+    metrics = (await api.client.get("/metrics")).text  # the pools as /metrics reports them
+    for pool in ("sessions", "reads"):
+        assert f'resolute_db_pool_connections{{pool="{pool}",state="idle"}} 2.0' in metrics, metrics
+        assert f'resolute_db_pool_connections{{pool="{pool}",state="checked_out"}} 0.0' in metrics, metrics
+    proxy.hold()  # the two hanging requests hold the reader pool's two connections (authentication reads there)
     hanging = [asyncio.create_task(timed(api, UNITS, user=user)) for user in ("admin", "p01.admin")]
     await asyncio.sleep(0.3)
     body, elapsed, _ = await timed(api, UNITS)
@@ -130,12 +139,12 @@ async def test_a_database_that_stops_answering_times_out_and_the_pool_recovers(f
         # connection, which SQLAlchemy gives two seconds to close gracefully)
         assert DEADLINE - 0.1 <= elapsed < DEADLINE + 3.5, elapsed
     proxy.release()
-    engine = api.engine
+    pools = (api.engine.pool, api.reader.pool)  # type: ignore[attr-defined]
     for _ in range(50):  # the cut-off connections are dropped or handed back
-        if engine.pool.checkedout() == 0:  # type: ignore[attr-defined]
+        if all(pool.checkedout() == 0 for pool in pools):
             break
         await asyncio.sleep(0.1)
-    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert [pool.checkedout() for pool in pools] == [0, 0]
     for _ in range(3):
         body, _, _ = await timed(api, UNITS)
         assert body["_status"] == 200 and body["data"]["units"]["nodes"], body

@@ -1,7 +1,7 @@
 """Authentication as a Starlette backend: bearer token -> principal, for every route alike.
 
-The principal is read fresh from the database on every request (one statement), on the
-request's own session (api.request_state), so a deactivation, a revocation or a password change
+The principal is read fresh from the database on every request (one statement, outside any
+transaction where PostgreSQL's reader pool serves it: api.db.RequestDB.reads), so a deactivation, a revocation or a password change
 takes effect on the very next request. A missing or refused token leaves the caller anonymous, with the reason kept
 for the routes that require a caller (they answer 401); routes that do not (health, login) go on.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from starlette.authentication import AuthCredentials, AuthenticationBackend, BaseUser
 from starlette.requests import HTTPConnection
 
@@ -82,18 +82,18 @@ class TokenBackend(AuthenticationBackend):
         scheme, _, token = conn.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return AuthCredentials(), Anonymous(MISSING)
-        async with conn.state.db.use() as session:
+        async with conn.state.db.reads() as connection:  # no transaction is begun for it (api.db.RequestDB.reads)
             try:
-                claims = await self.claims(token.strip(), session)
+                claims = await self.claims(token.strip(), connection)
             except TokenError as exc:
                 log.info("refused token: %s", exc)
                 return AuthCredentials(), Anonymous(REFUSED)
-            account = await load_account(session, claims)
+            account = await load_account(connection, claims)
         if account is None:
             return AuthCredentials(), Anonymous(REFUSED)
         return AuthCredentials(["authenticated"]), Caller(account, claims)
 
-    async def claims(self, token: str, session: AsyncSession) -> TokenClaims:
+    async def claims(self, token: str, session: AsyncSession | AsyncConnection) -> TokenClaims:
         """The claims of a valid access token, Resolute's own or the external provider's, or TokenError."""
         if self.jwks is None or issuer_of(token) != self.settings.external_issuer:
             return decode_token(self.settings, token)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Dialect, Select, bindparam, exists, inspect, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
 from resolute.api.access.scope import GrantScope, Principal
@@ -76,21 +76,21 @@ def _driver_text(dialect: Dialect) -> tuple[str, tuple[str, ...]]:
     return driver_sql(_STATEMENT, dialect)[0], tuple(compiled.positiontup or ())
 
 
-async def _rows(session: AsyncSession, user_id: int, session_id: str | None) -> list[Any]:
+async def _rows(db: AsyncSession | AsyncConnection, user_id: int, session_id: str | None) -> list[Any]:
     """The statement's rows. On PostgreSQL as SQL text made once, run by asyncpg directly (the ORM and
     the statement cache cost more than the statement itself, on every request); elsewhere through
     SQLAlchemy, whose type processing SQLite's text dates need."""
-    connection = await session.connection()
+    connection = db if isinstance(db, AsyncConnection) else await db.connection()
     if connection.dialect.name != "postgresql":
-        return list((await session.execute(_STATEMENT, {"user_id": user_id, "session_id": session_id})).all())
+        return list((await connection.execute(_STATEMENT, {"user_id": user_id, "session_id": session_id})).all())
     text, names = _driver_text(connection.dialect)
     values = {"user_id": user_id, "session_id": session_id}
     return list((await connection.exec_driver_sql(text, tuple(values[name] for name in names))).all())
 
 
-async def load_account(session: AsyncSession, claims: TokenClaims) -> Account | None:
+async def load_account(db: AsyncSession | AsyncConnection, claims: TokenClaims) -> Account | None:
     """The caller behind `claims`, or None if the account is gone, inactive, the token revoked or its session ended: one statement."""
-    rows = await _rows(session, claims.user_id, claims.session_id)
+    rows = await _rows(db, claims.user_id, claims.session_id)
     if not rows:
         return None
     first = rows[0]._mapping

@@ -9,8 +9,9 @@ the resolver would refuse) is left to the executor, which answers exactly as bef
 Compiled statements are kept as SQL text and parameters, keyed by everything they depend on:
 the document, the operation, the variables, the caller's principal (its grants decide the
 scope filters) and the day (the rules date overdue and pace). A revocation changes the
-principal, so it can never be answered from an older entry. PostgreSQL is asked to plan them once per
-connection (api.db.plan_once): planning one cost more than running it.
+principal, so it can never be answered from an older entry. They run outside any transaction on
+PostgreSQL's reader pool, whose connections plan each statement once (api.db.RequestDB.reads): planning
+one cost more than running it.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from sqlalchemy.engine import Dialect
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from resolute.api.db import driver_sql, plan_as_usual, plan_once
+from resolute.api.db import driver_sql, plan_as_usual
 from resolute.api.lru import LRU
 from resolute.schema.compiled.builder import Compiler
 from resolute.schema.compiled.catalog import ROOTS, TYPES
@@ -93,35 +94,31 @@ class CompiledReads(SchemaExtension):
         prepared = _prepared.get_fresh(key)
         if prepared is _NOT_COVERED:
             return None
-        async with context.db.use() as session:
-            connection = await session.connection()
-            if connection.dialect.name != "postgresql":  # SQLite: the executor answers (compiled reads are PostgreSQL's)
-                return None
-            if prepared is None:
-                try:
-                    fields = plan_query(execution.schema._schema, execution.graphql_document, execution.operation_name, execution.variables)
-                    prepared = compile_operation(context, fields, connection.dialect)
-                except NotCovered as reason:
-                    log.debug("executor: %s", reason)
-                    _prepared.put(key, _NOT_COVERED)
-                    return None
-                _prepared.put(key, prepared)
-            data: dict[str, Any] = {}
+        dialect = context.db.dialect
+        if dialect.name != "postgresql":  # SQLite: the executor answers (compiled reads are PostgreSQL's)
+            return None
+        if prepared is None:
             try:
-                if any(part.sql is not None for part in prepared):
-                    await plan_once(session)
-                for part in prepared:
-                    if part.direct is not None:
-                        data[part.key] = None  # answered below, once the session is free (its steps take it themselves)
-                    elif part.sql is None:
-                        data[part.key] = "Query"
-                    else:
-                        text = (await connection.exec_driver_sql(part.sql, part.params)).scalar()
-                        data[part.key] = orjson.loads(text) if text is not None else None
-            except Exception:
-                log.warning("compiled read failed; the executor answers instead", exc_info=True)
-                await session.rollback()
+                fields = plan_query(execution.schema._schema, execution.graphql_document, execution.operation_name, execution.variables)
+                prepared = compile_operation(context, fields, dialect)
+            except NotCovered as reason:
+                log.debug("executor: %s", reason)
+                _prepared.put(key, _NOT_COVERED)
                 return None
+            _prepared.put(key, prepared)
+        read: dict[str, Any] = {}
+        try:
+            if any(part.sql is not None for part in prepared):
+                async with context.db.reads(planned_once=True) as connection:
+                    for part in prepared:
+                        if part.sql is not None:
+                            text = (await connection.exec_driver_sql(part.sql, part.params)).scalar()
+                            read[part.key] = orjson.loads(text) if text is not None else None
+        except Exception:
+            log.warning("compiled read failed; the executor answers instead", exc_info=True)
+            return None
+        # in the document's order; a direct root is answered below, once the connection is back (its steps take the session)
+        data = {part.key: read[part.key] if part.sql is not None else None if part.direct is not None else "Query" for part in prepared}
         for part in prepared:
             if part.direct is None:
                 continue
