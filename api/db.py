@@ -13,7 +13,7 @@ each prepared statement once (`plan_cache_mode = force_generic_plan` for the con
 such a request makes two round trips where it made five. Under PostgreSQL's default isolation (read
 committed) every statement sees what was committed before it began, in a transaction or not, so the two
 statements see what they would have seen in one. A request that then reads or writes through its
-session still holds one connection of each pool at most, one after the other (`RequestDB.reads`).
+session gives the reader's connection back first: it holds one connection at a time (`RequestDB.reads`).
 """
 
 from __future__ import annotations
@@ -108,7 +108,8 @@ def create_reader(settings: Settings) -> AsyncEngine | None:
         return None
     kwargs = _pooled(settings, settings.db_read_pool_size)
     kwargs["connect_args"]["server_settings"]["plan_cache_mode"] = "force_generic_plan"  # api.db.plan_once, for good
-    engine = create_async_engine(settings.database_url, echo=settings.db_echo, isolation_level="AUTOCOMMIT", **kwargs)
+    # outside transactions there is nothing to roll back when a connection goes back to the pool
+    engine = create_async_engine(settings.database_url, echo=settings.db_echo, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **kwargs)
     event.listen(engine.sync_engine, "checkout", _alive)
     return engine
 
@@ -180,6 +181,7 @@ class RequestDB:
     def __init__(self, factory: async_sessionmaker[AsyncSession], reader: AsyncEngine | None = None) -> None:
         self._factory = factory
         self._reader = reader
+        self._read: AsyncConnection | None = None  # the reader's connection, while the request holds one
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
 
@@ -190,30 +192,46 @@ class RequestDB:
 
     @asynccontextmanager
     async def reads(self, *, planned_once: bool = False) -> AsyncIterator[AsyncConnection]:
-        """A connection for reads that belong to no unit of work: one of the reader pool's (api.db.create_reader),
-        outside any transaction, returned as soon as the block ends; without that pool, the session's, held as
-        `use` holds it, and with `planned_once` its statements are planned once (plan_once) for the rest of its
-        transaction. A failed or cut-off statement leaves the reader's connection discarded, not pooled again."""
+        """A connection for reads that belong to no unit of work (the caller's account, then a compiled read).
+
+        One of the reader pool's (api.db.create_reader), outside any transaction, taken at the first such read
+        and kept until the request ends or its session is wanted (`use`): a checkout costs about as much Python
+        as a statement. A failed or cut-off statement leaves it discarded, not pooled again. Without that pool,
+        the session's, held as `use` holds it, and with `planned_once` its statements are planned once
+        (plan_once) for the rest of its transaction."""
         if self._reader is None:
             async with self.use() as session:
                 if planned_once:
                     await plan_once(session)
                 yield await session.connection()
             return
-        connection = await self._reader.connect()
-        try:
-            yield connection
-        except BaseException:
+        async with self._lock:
+            if self._read is None:
+                self._read = await self._reader.connect()
+            try:
+                yield self._read
+            except BaseException:
+                await self._let_go_of_read(broken=True)
+                raise
+
+    async def _let_go_of_read(self, *, broken: bool = False) -> None:
+        """Hand the reader's connection back; a `broken` one (it may still be busy with a cut-off statement) is
+        discarded and the pool opens another."""
+        connection, self._read = self._read, None
+        if connection is None:
+            return
+        if broken:
             with suppress(Exception):
-                await connection.invalidate()  # it may still be busy with the statement: the pool opens another
-            raise
-        finally:
+                await connection.invalidate()
+        with suppress(Exception):
             await connection.close()
 
     @asynccontextmanager
     async def use(self) -> AsyncIterator[AsyncSession]:
         """Hold the session exclusively for one unit of work (a loader batch, a mutation)."""
         async with self._lock:
+            if self._read is not None:
+                await self._let_go_of_read()  # a connection of one pool at a time: no request waits for one holding the other
             if self._session is None:
                 self._session = self._factory()
             try:
@@ -240,6 +258,7 @@ class RequestDB:
                 await session.close()
 
     async def close(self) -> None:
+        await self._let_go_of_read()
         if self._session is not None:
             try:
                 await self._session.close()

@@ -52,7 +52,7 @@ class Settings:
     database_url: str = field(default_factory=lambda: _env("DATABASE_URL", f"sqlite+aiosqlite:///{VAR.resolve() / 'resolute.db'}"))
     db_pool_size: int = field(default_factory=lambda: int(_env("DB_POOL_SIZE", "10")))
     # PostgreSQL: the pool of one-statement reads outside transactions (the caller's account, compiled reads; api.db)
-    db_read_pool_size: int = field(default_factory=lambda: int(_env("DB_READ_POOL_SIZE", "5")))
+    db_read_pool_size: int = field(default_factory=lambda: int(_env("DB_READ_POOL_SIZE", "10")))
     db_pool_timeout: float = field(default_factory=lambda: float(_env("DB_POOL_TIMEOUT", "10")))
     db_statement_timeout_ms: int = field(default_factory=lambda: int(_env("DB_STATEMENT_TIMEOUT_MS", "15000")))
     db_max_overflow: int = field(default_factory=lambda: int(_env("DB_MAX_OVERFLOW", "10")))  # connections beyond the pool in a burst

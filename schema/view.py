@@ -146,7 +146,7 @@ class GraphQLEndpoint(GraphQL):
         policy = websocket.app.state.policy
         return ConnectionContext(Context(
             settings=self.settings,
-            db=RequestDB(websocket.app.state.sessions, websocket.app.state.reader),
+            db=RequestDB(websocket.app.state.sessions),  # not the reader pool's: a connection lives long, and would keep one
             scope=Scope(caller.principal, policy) if caller else None,  # type: ignore[arg-type]  # set at connection_init
             request_id=websocket.state.request_id,
             after_commit=self.after_commit,
