@@ -325,3 +325,26 @@ async def test_a_connection_asked_only_for_its_count_is_compiled_whatever_its_ro
                     answer = json.loads(await _both(api, twin, "user0", query, {"s": search, "f": first}))
                 assert not [r.message for r in caplog.records if r.name == "resolute.compiled"], (search, first, "fell back")
                 assert answer["data"]["units"]["totalCount"] == {"U0": 4, "U03": 1, "nothing like it": 0}[search]
+
+
+async def test_what_an_assignment_hands_down_goes_to_its_assignee_not_to_its_assigner(api: Api, backend: Backend) -> None:
+    """The compiled path lets an assignment's task and that task's resolution through when the assignee lies in the
+    caller's scope (Scope.visible_handed_down), before the general filter. Here the reader sees two assignments from
+    the assigner's side only (their assignee sits beside the assigner, as after a move): the first's task and the
+    second's resolution are nobody's in its scope, and both paths must answer null for them."""
+    if backend.name != "postgresql":
+        pytest.skip("compiled reads run on PostgreSQL only")
+    world = World(
+        parents=(0, 0, 0), grants=((1, (("manager", 1),)),), resolutions=((2, None, frozenset()),),
+        tasks=((0, 2, frozenset()), (0, 1, frozenset())),  # led beside the reader, then by the reader's unit
+        assignments=((0, 1, 2), (1, 1, 2)),  # both assigned by the reader's unit to the unit beside it
+        reports=(), kpis=(), measurements=(), events=(),
+    )
+    await _load(api, world)
+    query = "{ assignments(first: 10) { nodes { unit { code } task { code resolution { code } } } } }"
+    async with executor_twin(api) as twin:
+        body = json.loads(await _both(api, twin, "user0", query, {}))
+    assert body["data"]["assignments"]["nodes"] == [
+        {"unit": None, "task": None},
+        {"unit": None, "task": {"code": "T1", "resolution": None}},
+    ]

@@ -110,6 +110,20 @@ class Scope:
             return PROBES[model](self, obj or registered, act)
         return build(self, obj or registered, act)
 
+    def visible_handed_down(self, model: type, assignee_unit: Any) -> ColumnElement[bool]:
+        """`visible(model, probe=True)` for the task of an assignment, or the resolution of that task, given
+        the column naming that assignment's assignee unit. A task and its resolution are handed down to every
+        unit the task is assigned to (ACCESS.md, Reading 2; `_tasks` and `_resolutions` below), so where the
+        assignee lies in the scope the row is visible whatever else holds: that test comes first, on the row in
+        hand, and the general filter's probes run only for the other rows (an assignment read from the
+        assigner's side). A province's Q1-shaped list ran its task and resolution probes on every row."""
+        if model not in HANDED_DOWN:
+            raise LookupError(f"{model.__name__} is not handed down with an assignment")
+        obj = OBJECT_TYPES[model]
+        if self.covers_whole_tree(obj, "read"):
+            return true()
+        return or_(assignee_unit.in_(self.unit_ids(obj, "read")), self.visible(model, probe=True))
+
     def covers(self, path: str, obj: str, act: str = "read") -> bool:
         """Whether one grant allowing `act` on `obj` covers the whole subtree at `path`."""
         return any(lies_under(path, p) for p in self.paths(obj, act))
@@ -371,6 +385,9 @@ OBJECT_TYPES = {model: obj for model, (obj, _) in ROW_FILTERS.items()}
 
 # The read filters also written for probing a few rows by key (Scope.visible's `probe`).
 PROBES: dict[type, Callable[[Scope, str, str], ColumnElement[bool]]] = {Task: partial(_tasks, probe=True), Resolution: partial(_resolutions, probe=True)}
+
+# The models an assignment hands down to its assignee unit, read with it (Scope.visible_handed_down).
+HANDED_DOWN = frozenset({Task, Resolution})
 
 # The models a row of which lives at exactly one unit, read by whoever reads that unit's subtree.
 ONE_UNIT_MODELS = frozenset({Unit, Measurement})

@@ -37,6 +37,7 @@ class Level:
 
     model: Any
     table: FromClause
+    handed_down: Any = None  # for a task or a resolution reached from an assignment: its assignee unit's column
 
     @property
     def c(self) -> Any:
@@ -49,6 +50,8 @@ class Level:
         return ClauseAdapter(self.table).traverse(expression)
 
     def visible(self, scope: Scope, *, probe: bool = False) -> ColumnElement[bool]:
+        if self.handed_down is not None:
+            return self.adapt(scope.visible_handed_down(self.model, self.handed_down))  # type: ignore[no-any-return]
         return self.adapt(scope.visible(self.model, probe=probe))  # type: ignore[no-any-return]
 
 
@@ -99,9 +102,12 @@ class Compiler:
         return func.json_build_object(*pairs)
 
     def to_one(self, model: Any, field: Field, join: Callable[[Level], ColumnElement[bool]], *, scoped: bool = True,
-               order: Callable[[Level], Sequence[Any]] | None = None) -> ColumnElement[Any]:
-        """The one related row as an object, or null if there is none or the caller may not see it."""
+               order: Callable[[Level], Sequence[Any]] | None = None, handed_down: Any = None) -> ColumnElement[Any]:
+        """The one related row as an object, or null if there is none or the caller may not see it.
+        `handed_down`: the assignee unit column of an assignment that hands this row down (its task, that
+        task's resolution): the scope then tests it first (Scope.visible_handed_down)."""
         child = self.level(model)
+        child.handed_down = handed_down
         conditions = [join(child)] + ([child.visible(self.scope, probe=True)] if scoped else [])  # one row, named by key
         query = select(self.object(child, field.type_name, field.fields)).select_from(child.table).where(*conditions).correlate_except(child.table)
         if order is not None:  # the first of several, e.g. the latest report

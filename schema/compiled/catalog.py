@@ -224,7 +224,9 @@ TASK: dict[str, FieldHandler] = {
                                            "dueOn": "due_on", "completedOn": "completed_on", "evaluationCriteria": "evaluation_criteria",
                                            "version": "version"}.items()},
     "overdue": lambda compiler, level, field: as_bool(rules.overdue(level.c, compiler.today)),
-    "resolution": lambda compiler, level, field: compiler.to_one(Resolution, field, lambda r: r.c.id == level.c.resolution_id),
+    "resolution": lambda compiler, level, field: compiler.to_one(  # handed down with the task, if the task was
+        Resolution, field, lambda r: r.c.id == level.c.resolution_id, handed_down=level.handed_down
+    ),
     "leadUnit": unit_by("lead_unit_id", nameable=True),
     "coordinatingUnits": _coordinating_units,
     "milestones": lambda compiler, level, field: compiler.list_of(
@@ -251,7 +253,7 @@ ASSIGNMENT: dict[str, FieldHandler] = {
     "timeliness": lambda compiler, level, field: upper_enum(rules.timeliness(level.c)),
     "expectedProgress": lambda compiler, level, field: rules.expected_progress(compiler.today, level.c),
     "behindPace": lambda compiler, level, field: as_bool(rules.behind_pace(compiler.today, model=level.c)),
-    "task": lambda compiler, level, field: compiler.to_one(Task, field, lambda t: t.c.id == level.c.task_id),
+    "task": lambda compiler, level, field: compiler.to_one(Task, field, lambda t: t.c.id == level.c.task_id, handed_down=level.c.assignee_unit_id),
     "unit": unit_by("assignee_unit_id"),
     "assignerUnit": unit_by("assigner_unit_id", nameable=True),
     "latestReport": lambda compiler, level, field: compiler.to_one(  # visible with its assignment
