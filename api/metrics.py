@@ -65,7 +65,7 @@ class MetricsMiddleware:
 
 async def metrics_endpoint(request: Request) -> Response:
     """This process's metrics in Prometheus's text format."""
-    for name, engine in (("sessions", getattr(request.app.state, "engine", None)), ("reads", getattr(request.app.state, "reader", None))):
+    for name, engine in (("sessions", getattr(request.app.state, "engine", None)), ("reads", getattr(getattr(request.app.state, "reader", None), "engine", None))):
         pool = getattr(engine, "pool", None)
         if pool is not None and hasattr(pool, "checkedout"):
             POOL.labels(name, "checked_out").set(pool.checkedout())

@@ -382,7 +382,7 @@ async def running_app(settings: Settings, *, engine: AsyncEngine | None = None, 
     if committing:
         app = create_app(settings)
         async with app.router.lifespan_context(app), _client(app) as client:
-            yield Api(client=client, settings=settings, engine=app.state.engine, reader=app.state.reader)
+            yield Api(client=client, settings=settings, engine=app.state.engine, reader=app.state.reader.engine if app.state.reader else None)
         return
     base = engine or create_engine(settings)
     conn = TestConnection(base.execution_options())  # a per-test copy: listeners added by the test go with it

@@ -7,12 +7,15 @@ so these tests commit, as production does.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from sqlalchemy import event, literal
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from resolute.api.db import create_reader
 from resolute.schema.compiled import catalog
 from tests.support import Api, Backend, running_app, small_tree, small_users
 
@@ -141,3 +144,36 @@ async def test_a_failing_statement_on_the_reader_is_answered_by_the_executor_and
     monkeypatch.undo()
     assert await tree.data(query, as_user="p01.manager") == expected
     assert tree.reader.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_the_reader_pool_serves_waiting_requests_first_come_first_served(backend: Backend) -> None:
+    """SQLAlchemy's asyncio pool lets a newcomer take a connection given back for a request already waiting; at
+    32 concurrent requests some waited seconds. The reader's gate (api.db.Reader) queues the newcomer behind them."""
+    if backend.name != "postgresql":
+        pytest.skip("the reader pool is PostgreSQL's")
+    reader = create_reader(backend.settings.replace(db_read_pool_size=1, db_max_overflow=0, db_pool_timeout=0.5))
+    assert reader is not None
+    order: list[str] = []
+
+    async def take(name: str) -> None:
+        connection = await reader.connect()
+        order.append(name)
+        await connection.close()
+        reader.release()
+
+    try:
+        first = await reader.connect()
+        waiting = [asyncio.create_task(take(name)) for name in ("a", "b", "c")]
+        await asyncio.sleep(0.05)  # all three wait for the one place
+        late = asyncio.create_task(take("late"))  # scheduled before the place is freed: it runs before "a" wakes
+        await first.close()
+        reader.release()
+        await asyncio.gather(*waiting, late)
+        assert order == ["a", "b", "c", "late"]
+        held = await reader.connect()
+        with pytest.raises(PoolTimeout):  # a request that finds no place within the pool's timeout: 503, as for the sessions' pool
+            await reader.connect()
+        await held.close()
+        reader.release()
+    finally:
+        await reader.dispose()
