@@ -38,7 +38,7 @@ from resolute.api.settings import Settings
 log = logging.getLogger("resolute.db")
 T = TypeVar("T")
 
-__all__ = ["NAMING_CONVENTION", "Base", "RequestDB", "UtcDateTime", "built", "Reader", "create_engine", "create_reader", "driver_sql", "plan_as_usual", "plan_once", "plan_with_parameters", "session_factory", "utcnow"]
+__all__ = ["NAMING_CONVENTION", "Base", "Reader", "RequestDB", "UtcDateTime", "built", "create_engine", "create_reader", "driver_sql", "plan_as_usual", "plan_once", "plan_with_parameters", "session_factory", "utcnow"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
