@@ -586,7 +586,7 @@ def statement_counts(cfg: Config, ops: dict[str, Operation]) -> dict[str, str]:
     async def count() -> dict[str, str]:
         found: dict[str, str] = {}
         async with running_app(bench_settings(cfg), committing=True) as api:
-            counter = StatementCounter(api.engine)
+            counter = StatementCounter(api.engine, api.reader)  # the reader pool too (api.db.create_reader)
             for name, op in ops.items():
                 if op.document is None:
                     continue

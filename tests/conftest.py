@@ -66,7 +66,7 @@ async def api(backend: Backend, request: pytest.FixtureRequest) -> AsyncIterator
 
 @pytest.fixture
 def statements(api: Api) -> StatementCounter:
-    return StatementCounter(api.engine)
+    return StatementCounter(api.engine, api.reader)  # a committing test: its reader pool too
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
