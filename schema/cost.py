@@ -25,6 +25,7 @@ import json
 import logging
 import math
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
@@ -62,7 +63,7 @@ from resolute.api.tasks.service import MAX_MILESTONES
 from resolute.schema.documents import chosen_operation
 from resolute.schema.pagination import MAX_PAGE, MAX_WINDOW
 
-__all__ = ["MAX_COST", "UNPAGED_LIST", "CostLimit", "PageBound", "operation_cost"]
+__all__ = ["MAX_COST", "UNPAGED_LIST", "CostLimit", "PageBound", "Spent", "cached_cost", "cost_results", "operation_cost", "spend"]
 
 MAX_COST = 500_000  # objects one request may read at most by default (GitHub's ceiling, 500,000 nodes)
 UNPAGED_LIST = 100  # objects assumed for a list field that takes no `first`, unless the domain bounds it:
@@ -240,28 +241,53 @@ class CostLimit(SchemaExtension):
     async def _spend(self, context: Any, settings: Any) -> None:
         """Spend the cost from the caller's allowance, or refuse the operation (RATE_LIMITED, 429, Retry-After)."""
         limiter, scope = getattr(context, "limiter", None), getattr(context, "scope", None)
-        allowance = cost_allowance(settings, scope.principal.user_id) if limiter is not None and scope is not None and settings is not None else None
-        if allowance is None:
+        if limiter is None or scope is None or settings is None:
             return
-        key, rate = allowance
-        verdict = await limiter.spend(key, max(1, self.cost or 0), rate)
-        self.rate = {"limit": rate.amount, "window": rate.per, "remaining": verdict.remaining}
-        if verdict.allowed:
+        spent = await spend(limiter, settings, scope.principal.user_id, self.cost or 0)
+        self.rate = spent.rate
+        if spent.refusal is None:
             return
-        wait = max(1, math.ceil(verdict.retry_after))
-        self.execution_context.result = ExecutionResult(data=None, errors=[GraphQLError(
-            f"this caller has used its allowance of {rate.amount:,} objects per {rate.per:g} s; retry in {wait} s",
-            extensions={"code": "RATE_LIMITED", "retryAfter": wait, "limit": rate.amount, "window": rate.per},
-        )])  # fmt: skip
-        RATE_LIMITED.labels("cost").inc()
-        log.info("rate limited: user %s, cost %s, retry after %s s", scope.principal.user_id, self.cost, wait)
+        self.execution_context.result = ExecutionResult(data=None, errors=[spent.refusal])
         response = getattr(context, "response", None)
         if response is not None:
             response.status_code = 429
-            response.headers["Retry-After"] = str(wait)
+            response.headers["Retry-After"] = str(spent.retry_after)
 
     def get_results(self) -> dict[str, Any]:
-        results: dict[str, Any] = {} if self.cost is None else {"cost": {"requested": self.cost, "limit": self.limit}}
-        if self.rate is not None:
-            results["rateLimit"] = self.rate
-        return results
+        return cost_results(self.cost, self.limit, self.rate)
+
+
+def cost_results(cost: int | None, limit: int, rate: dict[str, Any] | None) -> dict[str, Any]:
+    """What every answer says of its cost and of the caller's allowance (`extensions`)."""
+    results: dict[str, Any] = {} if cost is None else {"cost": {"requested": cost, "limit": limit}}
+    if rate is not None:
+        results["rateLimit"] = rate
+    return results
+
+
+@dataclass(frozen=True)
+class Spent:
+    rate: dict[str, Any] | None = None  # the allowance as it stands ({limit, window, remaining}); None: no limit
+    refusal: GraphQLError | None = None  # RATE_LIMITED: the operation must not run
+    retry_after: int = 0  # seconds, with a refusal
+
+
+async def spend(limiter: Any, settings: Any, user_id: int, cost: int) -> Spent:
+    """Spend `cost` from the caller's allowance (also the view's, for a compiled read answered again:
+    schema/compiled/ready.py); a refusal is counted and logged here."""
+    allowance = cost_allowance(settings, user_id)
+    if allowance is None:
+        return Spent()
+    key, rate = allowance
+    verdict = await limiter.spend(key, max(1, cost), rate)
+    left = {"limit": rate.amount, "window": rate.per, "remaining": verdict.remaining}
+    if verdict.allowed:
+        return Spent(left)
+    wait = max(1, math.ceil(verdict.retry_after))
+    refusal = GraphQLError(
+        f"this caller has used its allowance of {rate.amount:,} objects per {rate.per:g} s; retry in {wait} s",
+        extensions={"code": "RATE_LIMITED", "retryAfter": wait, "limit": rate.amount, "window": rate.per},
+    )
+    RATE_LIMITED.labels("cost").inc()
+    log.info("rate limited: user %s, cost %s, retry after %s s", user_id, cost, wait)
+    return Spent(left, refusal, wait)

@@ -27,6 +27,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
+from resolute.api import clock
 from resolute.api.access.scope import Scope
 from resolute.api.auth.backend import Caller
 from resolute.api.auth.principal import Account, load_account
@@ -34,10 +35,14 @@ from resolute.api.auth.tokens import TokenError
 from resolute.api.db import RequestDB
 from resolute.api.events.broker import Broker
 from resolute.api.i18n import language
+from resolute.api.metrics import OPERATIONS
 from resolute.api.settings import Settings
+from resolute.api.tracing import TRACER
 from resolute.api.transaction import AfterCommit
 from resolute.api.web import graphiql_page
+from resolute.schema.compiled.ready import READY, read, request_of, statement_key
 from resolute.schema.context import Context
+from resolute.schema.cost import cost_results, spend
 from resolute.schema.introspection import without_suggestions
 from resolute.schema.live import ConnectionContext, Live
 
@@ -92,14 +97,45 @@ class GraphQLEndpoint(GraphQL):
         if not request.user.is_authenticated:
             await _unauthenticated(request.user.reason)(scope, receive, send)
             return
-        if _has_nul(await request.body()):
+        body = await request.body()
+        if _has_nul(body):
             await _bad_request("text may not contain NUL characters")(scope, receive, send)
             return
         try:
-            response = await self.run(request)
+            response = await self._answer_again(request, body) or await self.run(request)
         except HTTPException as exc:  # strawberry's own refusal of a malformed request: a 4xx, never a 500
             response = _bad_request(exc.reason, exc.status_code)
         await response(scope, receive, send)
+
+    async def _answer_again(self, request: Request, body: bytes) -> Response | None:
+        """A compiled read this caller sent before, answered without strawberry's pipeline (schema/compiled/ready.py);
+        None: strawberry's path answers."""
+        if not self.settings.compiled_reads or TRACER.get() is not None or request.method != "POST":
+            return None
+        given = request_of(request.headers.get("content-type", ""), body)
+        if given is None:
+            return None
+        account: Account = request.user.account
+        policy = request.app.state.policy
+        ready = READY.get_fresh(statement_key(given.query, given.operation_name, given.variables, account.principal, policy, clock.today()))
+        if ready is None:
+            return None
+        try:
+            data = await read(request.state.db, ready.parts)
+        except Exception:  # strawberry's path runs it again, says what failed, and spends the cost then
+            return None
+        spent = await spend(request.app.state.rate_limiter, self.settings, account.principal.user_id, ready.cost)
+        extensions = cost_results(ready.cost, self.settings.max_cost, spent.rate)
+        if spent.refusal is not None:
+            result = ExecutionResult(data=None, errors=[spent.refusal], extensions=extensions)
+        else:
+            result = ExecutionResult(data=data, errors=None, extensions=extensions)
+        OPERATIONS.labels("query", ready.field, "ok" if spent.refusal is None else "RATE_LIMITED").inc()
+        response = Response(self.encode_json(await self.process_result(request, result)), media_type="application/json")
+        if spent.refusal is not None:
+            response.status_code = 429
+            response.headers["Retry-After"] = str(spent.retry_after)
+        return response
 
     async def render_graphql_ide(self, request: Request) -> Response:
         """GraphiQL from the files shipped in the package (api.web), not strawberry's page, which loads them from a CDN."""

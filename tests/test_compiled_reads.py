@@ -29,7 +29,8 @@ from resolute.api.org.models import Unit
 from resolute.api.tasks.models import Assignment, Milestone, ProgressReport, Task
 from resolute.schema.compiled import catalog
 from resolute.schema.ids import encode_id
-from tests.support import Api, Backend, StatementCounter, executor_twin, running_app
+from resolute.schema.view import GraphQLEndpoint
+from tests.support import Api, Backend, StatementCounter, executor_twin, running_app, twin
 from tests.test_scope_property_cycle import PERIODS, World, _load, worlds
 
 TODAY = date.today()
@@ -147,15 +148,24 @@ async def _apply(api: Api, world: World, pks: dict[str, dict[int, int]], variati
 
 
 async def _both(api: Api, twin: Api, user: str, query: str, variables: dict[str, Any]) -> bytes:
-    """The response bytes of both apps, asserted equal (and free of errors)."""
+    """The response bytes of both apps, asserted equal (and free of errors). The compiled app is asked twice: the
+    second time a read the statements answered whole skips strawberry's pipeline (schema/compiled/ready.py)."""
     headers = {"Authorization": f"Bearer {await api.token_for(user)}"}
     body = {"query": query, "variables": variables}
     compiled = await api.client.post("/graphql", json=body, headers=headers)
+    again = await api.client.post("/graphql", json=body, headers=headers)
     executed = await twin.client.post("/graphql", json=body, headers=headers)
-    assert compiled.status_code == executed.status_code == 200
+    assert compiled.status_code == again.status_code == executed.status_code == 200
     assert compiled.content == executed.content, f"{user} {json.dumps(variables)}\ncompiled: {compiled.text[:2000]}\nexecutor: {executed.text[:2000]}"
+    assert again.content == compiled.content, f"{user} {json.dumps(variables)}\nagain: {again.text[:2000]}\nfirst: {compiled.text[:2000]}"
+    assert _headers(again) == _headers(compiled) == _headers(executed)
     assert "errors" not in compiled.json(), compiled.text[:2000]
     return compiled.content
+
+
+def _headers(response: Any) -> list[tuple[str, str]]:
+    """An answer's headers but its request id (each request has its own)."""
+    return sorted((name, value) for name, value in response.headers.multi_items() if name != "x-request-id")
 
 
 async def _compare(api: Api, world: World, seed: int) -> None:
@@ -348,3 +358,40 @@ async def test_what_an_assignment_hands_down_goes_to_its_assignee_not_to_its_ass
         {"unit": None, "task": None},
         {"unit": None, "task": {"code": "T1", "resolution": None}},
     ]
+
+
+async def test_a_compiled_read_sent_again_skips_strawberry_and_spends_as_it_would(api: Api, backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second time, the view answers from the statements alone (schema/compiled/ready.py): the same bytes, the
+    same cost spent from the caller's allowance, the same refusal once it is used up; another caller, other
+    variables or a mutation take strawberry's path."""
+    if backend.name != "postgresql":
+        pytest.skip("compiled reads run on PostgreSQL only")
+    world = World(parents=(0, 0, 1), grants=((0, (("admin", 0),)), (1, (("manager", 1),))), resolutions=((0, None, frozenset()),),
+                  tasks=((0, 0, frozenset()),), assignments=((0, 0, 1),), reports=(0,), kpis=(), measurements=(), events=())
+    await _load(api, world)
+    pipelines: list[str] = []
+    run = GraphQLEndpoint.run
+
+    async def counted(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        pipelines.append(request.url.path)
+        return await run(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(GraphQLEndpoint, "run", counted)
+    query = "query Units($n: Int!) { units(first: $n) { totalCount nodes { code } } }"  # named, sent without operationName
+    first = await api.gql(query, {"n": 2}, as_user="user0")
+    cost = api.last_cost
+    assert first == await api.gql(query, {"n": 2}, as_user="user0") and api.last_cost == cost and cost is not None
+    assert len(pipelines) == 1
+    await api.gql(query, {"n": 3}, as_user="user0")  # other variables
+    await api.gql(query, {"n": 2}, as_user="user1")  # another caller
+    assert len(pipelines) == 3
+    async with twin(api, rate_limit_cost=2 * cost["requested"]) as limited:
+        answers = [await limited.client.post("/graphql", json={"query": query, "variables": {"n": 2}},
+                                             headers={"Authorization": f"Bearer {await api.token_for('user0')}"}) for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 429]
+        assert [a.json()["extensions"]["rateLimit"]["remaining"] for a in answers] == [cost["requested"], 0, 0]
+        refused = await limited.client.post("/graphql", json={"query": query + " ", "variables": {"n": 2}},  # another text: strawberry refuses it
+                                            headers={"Authorization": f"Bearer {await api.token_for('user0')}"})
+        assert refused.status_code == 429 and refused.headers["retry-after"] == answers[2].headers["retry-after"]
+        assert refused.json() == answers[2].json()
+    assert len(pipelines) == 3 + 1  # only the other text went through strawberry (the policy is the same: so are the statements)

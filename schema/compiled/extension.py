@@ -16,14 +16,12 @@ one cost more than running it.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-from graphql import ExecutionResult
+from graphql import ExecutionResult, GraphQLError
 from sqlalchemy import Text, cast, select
 from sqlalchemy.engine import Dialect
 from strawberry.extensions import SchemaExtension
@@ -35,6 +33,9 @@ from resolute.schema.compiled.builder import Compiler
 from resolute.schema.compiled.catalog import ROOTS, TYPES
 from resolute.schema.compiled.direct import DIRECT
 from resolute.schema.compiled.plan import Field, NotCovered, plan_query
+from resolute.schema.compiled.ready import READY, Part, Ready, read, statement_key
+from resolute.schema.cost import cached_cost
+from resolute.schema.operation_metrics import operation_labels
 
 __all__ = ["CompiledReads", "Prepared", "compile_operation"]
 
@@ -89,8 +90,10 @@ class CompiledReads(SchemaExtension):
         yield
 
     async def _answer(self, execution: Any, context: Any) -> dict[str, Any] | None:
-        key = (execution.query, execution.operation_name, json.dumps(execution.variables, sort_keys=True, default=str),
-               context.scope.principal, context.today)
+        # the operation's name as the request gave it (strawberry's `operation_name` fills in a lone operation's own
+        # name): the view looks a repeated request up by its body alone (schema/compiled/ready.py)
+        given_name = getattr(execution, "_provided_operation_name", execution.operation_name)
+        key = statement_key(execution.query, given_name, execution.variables, context.scope.principal, context.scope.policy, context.today)
         prepared = _prepared.get_fresh(key)
         if prepared is _NOT_COVERED:
             return None
@@ -106,19 +109,17 @@ class CompiledReads(SchemaExtension):
                 _prepared.put(key, _NOT_COVERED)
                 return None
             _prepared.put(key, prepared)
-        read: dict[str, Any] = {}
+        statements = tuple((part.key, part.sql, part.params) for part in prepared if part.direct is None)
         try:
-            if any(part.sql is not None for part in prepared):
-                async with context.db.reads(planned_once=True) as connection:
-                    for part in prepared:
-                        if part.sql is not None:
-                            text = (await connection.exec_driver_sql(part.sql, part.params)).scalar()
-                            read[part.key] = orjson.loads(text) if text is not None else None
+            answered = await read(context.db, statements)
         except Exception:
             log.warning("compiled read failed; the executor answers instead", exc_info=True)
             return None
+        if len(statements) == len(prepared):
+            _remember(execution, key, statements)
+            return answered
         # in the document's order; a direct root is answered below, once the connection is back (its steps take the session)
-        data = {part.key: read[part.key] if part.sql is not None else None if part.direct is not None else "Query" for part in prepared}
+        data = {part.key: None if part.direct is not None else answered[part.key] for part in prepared}
         for part in prepared:
             if part.direct is None:
                 continue
@@ -138,3 +139,14 @@ class CompiledReads(SchemaExtension):
         """The executor answers after all: in a transaction PostgreSQL plans as it chooses again (not plan_once's way)."""
         async with context.db.use() as session:
             await plan_as_usual(session)
+
+
+def _remember(execution: Any, key: tuple[Any, ...], statements: tuple[Part, ...]) -> None:
+    """An operation the statements answered whole: the view answers it again without strawberry's pipeline
+    (schema/compiled/ready.py), with the cost the cost limit computed and the metric's label."""
+    try:
+        cost = cached_cost(execution.schema._schema, execution.query, execution.graphql_document, execution.operation_name, execution.variables)
+    except GraphQLError:  # (the cost limit would have refused it before)
+        return
+    _, field = operation_labels(execution.schema._schema, execution.graphql_document, execution.operation_name)
+    READY.put(key, Ready(statements, cost, field))

@@ -1,0 +1,90 @@
+"""A compiled read sent again, answered without strawberry's request pipeline.
+
+Once the compiled path has answered a query by SQL alone (schema/compiled/extension.py), what strawberry's
+pipeline would work out again for the same request has one outcome already known: the same text, operation
+and variables parse, validate, carry no control character, cost the same (within the ceiling), and, for the
+same principal on the same day, compile to the same statements. So when they come again, the view
+(schema/view.py) only runs the statements, spends the cost from the caller's allowance and writes the answer
+the way strawberry writes it: about a sixth of such a request's CPU was that pipeline (bench/README.md).
+tests/test_compiled_reads.py sends every compared document twice and compares the bytes.
+
+Anything else takes strawberry's path, which answers as before: another body shape, tracing on (it spans the
+operation), a failing statement (nothing is spent then), an operation with a root the statements do not answer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import orjson
+
+from resolute.api.access.scope import Principal
+from resolute.api.db import RequestDB
+from resolute.api.lru import LRU
+
+__all__ = ["READY", "Part", "Ready", "Request", "read", "request_of", "statement_key"]
+
+MAX_READY = 2000
+BODY_KEYS = frozenset({"query", "variables", "operationName"})
+
+
+def statement_key(query: str, operation_name: str | None, variables: dict[str, Any] | None, principal: Principal, policy: Any, today: date) -> tuple[Any, ...]:
+    """Everything a compiled operation's statements depend on: the document, the operation, the variables, the
+    caller's principal and the policy (together they make the scope filters) and the day (overdue and pace)."""
+    return (query, operation_name, json.dumps(variables, sort_keys=True, default=str), principal, policy, today)
+
+
+Part = tuple[str, str | None, tuple[Any, ...]]  # a root field's key, its SQL (None: `__typename`) and parameters
+
+
+@dataclass(frozen=True)
+class Ready:
+    """An operation the statements answer whole: each root field's key and SQL (None: `__typename`), its cost,
+    and its first root field (the operations metric's label)."""
+
+    parts: tuple[Part, ...]
+    cost: int
+    field: str
+
+
+READY = LRU(MAX_READY)
+
+
+@dataclass(frozen=True)
+class Request:
+    """A GraphQL request body of the plain shape: a query, its variables, its operation's name."""
+
+    query: str
+    variables: dict[str, Any] | None
+    operation_name: str | None
+
+
+def request_of(content_type: str, body: bytes) -> Request | None:
+    """The body as strawberry would read it, if it is JSON of the plain shape; None for anything else."""
+    if content_type.partition(";")[0].strip().lower() != "application/json":
+        return None
+    try:
+        given = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(given, dict) or not given.keys() <= BODY_KEYS:
+        return None
+    query, variables, name = given.get("query"), given.get("variables"), given.get("operationName")
+    if not isinstance(query, str) or not (variables is None or isinstance(variables, dict)) or not (name is None or isinstance(name, str)):
+        return None
+    return Request(query, variables, name)
+
+
+async def read(db: RequestDB, parts: tuple[Part, ...]) -> dict[str, Any]:
+    """The root fields' data in `parts`' order, each statement on the request's reads connection (RequestDB.reads)."""
+    data: dict[str, Any] = {key: "Query" for key, sql, _ in parts if sql is None}
+    if len(data) < len(parts):
+        async with db.reads(planned_once=True) as connection:
+            for key, sql, params in parts:
+                if sql is not None:
+                    text = (await connection.exec_driver_sql(sql, params)).scalar()
+                    data[key] = orjson.loads(text) if text is not None else None
+    return {key: data[key] for key, _, _ in parts}
