@@ -110,7 +110,7 @@ class GraphQLEndpoint(GraphQL):
     async def _answer_again(self, request: Request, body: bytes) -> Response | None:
         """A compiled read this caller sent before, answered without strawberry's pipeline (schema/compiled/ready.py);
         None: strawberry's path answers."""
-        if not self.settings.compiled_reads or TRACER.get() is not None or request.method != "POST":
+        if not self.settings.compiled_reads or TRACER.get() is not None or request.method != "POST" or request.state.db.dialect.name != "postgresql":
             return None
         given = request_of(request.headers.get("content-type", ""), body)
         if given is None:
