@@ -148,6 +148,6 @@ async def discipline(
         session, scope, unit, ("discipline", bounds, flt), lambda: per_child(unit, discipline_rows(scope, *bounds, flt, unit.path), "discipline"), figures_columns
     )
     return Discipline(
-        unit=head[0], period=period, figures=DisciplineFigures.of(head._mapping),
-        children=[(row[0], DisciplineFigures.of(row._mapping)) for row in rest],
+        unit=head, period=period, figures=DisciplineFigures.of(head._mapping),
+        children=[(row, DisciplineFigures.of(row._mapping)) for row in rest],
     )

@@ -129,7 +129,7 @@ def light_columns(grouped: Any) -> list[ColumnElement[Any]]:
 async def light_rollup(session: AsyncSession, scope: Scope, unit: Unit, flt: KpiFilter) -> LightRollup:
     """The lights under a unit (one the caller may read) and under each direct child: one statement."""
     head, rest = await unit_and_children(session, scope, unit, ("lights", flt), lambda: per_child(unit, light_rows(scope, flt, unit.path), "lights"), light_columns)
-    return LightRollup(unit=head[0], counts=LightCounts.of(head._mapping), children=[(row[0], LightCounts.of(row._mapping)) for row in rest])
+    return LightRollup(unit=head, counts=LightCounts.of(head._mapping), children=[(row, LightCounts.of(row._mapping)) for row in rest])
 
 
 @dataclass(frozen=True)

@@ -156,7 +156,7 @@ class UnitAt:
 
 @dataclass(frozen=True)
 class Rollup:
-    unit: Unit
+    unit: Unit  # (a row with a Unit's columns: api.monitoring.grouping.unit_and_children)
     figures: Figures  # over the unit's whole subtree
     children: list[tuple[Unit, Figures]]  # each direct sub-unit the caller may read (not archived), in code order
 
@@ -169,4 +169,4 @@ async def rollup(session: AsyncSession, scope: Scope, unit: Unit | UnitAt, flt: 
     )
     if head is None:
         return None
-    return Rollup(unit=head[0], figures=Figures.of(head._mapping), children=[(row[0], Figures.of(row._mapping)) for row in rest])
+    return Rollup(unit=head, figures=Figures.of(head._mapping), children=[(row, Figures.of(row._mapping)) for row in rest])
