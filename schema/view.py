@@ -40,7 +40,7 @@ from resolute.api.settings import Settings
 from resolute.api.tracing import TRACER
 from resolute.api.transaction import AfterCommit
 from resolute.api.web import graphiql_page
-from resolute.schema.compiled.ready import READY, read, request_of, statement_key
+from resolute.schema.compiled.ready import READY, answer, request_of, statement_key
 from resolute.schema.context import Context
 from resolute.schema.cost import cost_results, spend
 from resolute.schema.introspection import without_suggestions
@@ -121,8 +121,8 @@ class GraphQLEndpoint(GraphQL):
         if ready is None:
             return None
         try:
-            data = await read(request.state.db, ready.parts)
-        except Exception:  # strawberry's path runs it again, says what failed, and spends the cost then
+            data = await answer(request.state.db, ready, lambda: self.get_context(request, Response()))
+        except Exception:  # strawberry's path runs it again, says what failed or refuses it, and spends the cost then
             return None
         spent = await spend(request.app.state.rate_limiter, self.settings, account.principal.user_id, ready.cost)
         extensions = cost_results(ready.cost, self.settings.max_cost, spent.rate)

@@ -109,15 +109,12 @@ class CompiledReads(SchemaExtension):
                 _prepared.put(key, _NOT_COVERED)
                 return None
             _prepared.put(key, prepared)
-        statements = tuple((part.key, part.sql, part.params) for part in prepared if part.direct is None)
+        parts = tuple((part.key, part.sql, part.params, part.direct) for part in prepared)
         try:
-            answered = await read(context.db, statements)
+            answered = await read(context.db, parts)
         except Exception:
             log.warning("compiled read failed; the executor answers instead", exc_info=True)
             return None
-        if len(statements) == len(prepared):
-            _remember(execution, key, statements)
-            return answered
         # in the document's order; a direct root is answered below, once the connection is back (its steps take the session)
         data = {part.key: None if part.direct is not None else answered[part.key] for part in prepared}
         for part in prepared:
@@ -128,10 +125,12 @@ class CompiledReads(SchemaExtension):
             except NotCovered as reason:
                 log.debug("executor: %s", reason)
                 _prepared.put(key, _NOT_COVERED)
+                READY.pop(key, None)
                 return await self._hand_over(context)
             except Exception:
                 log.warning("direct answer failed; the executor answers instead", exc_info=True)
                 return await self._hand_over(context)
+        _remember(execution, key, parts)
         return data
 
     @staticmethod
@@ -141,12 +140,12 @@ class CompiledReads(SchemaExtension):
             await plan_as_usual(session)
 
 
-def _remember(execution: Any, key: tuple[Any, ...], statements: tuple[Part, ...]) -> None:
-    """An operation the statements answered whole: the view answers it again without strawberry's pipeline
+def _remember(execution: Any, key: tuple[Any, ...], parts: tuple[Part, ...]) -> None:
+    """An operation the compiled path answered whole: the view answers it again without strawberry's pipeline
     (schema/compiled/ready.py), with the cost the cost limit computed and the metric's label."""
     try:
         cost = cached_cost(execution.schema._schema, execution.query, execution.graphql_document, execution.operation_name, execution.variables)
     except GraphQLError:  # (the cost limit would have refused it before)
         return
     _, field = operation_labels(execution.schema._schema, execution.graphql_document, execution.operation_name)
-    READY.put(key, Ready(statements, cost, field))
+    READY.put(key, Ready(parts, cost, field))

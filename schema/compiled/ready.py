@@ -8,13 +8,15 @@ same principal on the same day, compile to the same statements. So when they com
 the way strawberry writes it: about a sixth of such a request's CPU was that pipeline (bench/README.md).
 tests/test_compiled_reads.py sends every compared document twice and compares the bytes.
 
-Anything else takes strawberry's path, which answers as before: another body shape, tracing on (it spans the
-operation), a failing statement (nothing is spent then), an operation with a root the statements do not answer.
+A dashboard root answered in Python (schema/compiled/direct.py) runs its resolver's steps again, with a context
+made as strawberry's would be. Anything else takes strawberry's path, which answers as before: another body
+shape, tracing on (it spans the operation), a failing statement or a refused argument (nothing is spent then).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -24,8 +26,10 @@ import orjson
 from resolute.api.access.scope import Principal
 from resolute.api.db import RequestDB
 from resolute.api.lru import LRU
+from resolute.schema.compiled.direct import DIRECT
+from resolute.schema.compiled.plan import Field
 
-__all__ = ["READY", "Part", "Ready", "Request", "read", "request_of", "statement_key"]
+__all__ = ["READY", "Part", "Ready", "Request", "answer", "read", "request_of", "statement_key"]
 
 MAX_READY = 2000
 BODY_KEYS = frozenset({"query", "variables", "operationName"})
@@ -37,13 +41,15 @@ def statement_key(query: str, operation_name: str | None, variables: dict[str, A
     return (query, operation_name, json.dumps(variables, sort_keys=True, default=str), principal, policy, today)
 
 
-Part = tuple[str, str | None, tuple[Any, ...]]  # a root field's key, its SQL (None: `__typename`) and parameters
+# A root field: its response key, its SQL (None: `__typename` or a direct root) and parameters, and for a root
+# answered in Python its planned field (schema/compiled/direct.py).
+Part = tuple[str, str | None, tuple[Any, ...], Field | None]
 
 
 @dataclass(frozen=True)
 class Ready:
-    """An operation the statements answer whole: each root field's key and SQL (None: `__typename`), its cost,
-    and its first root field (the operations metric's label)."""
+    """An operation the compiled path answered whole: its root fields, its cost, and its first root field (the
+    operations metric's label)."""
 
     parts: tuple[Part, ...]
     cost: int
@@ -79,12 +85,26 @@ def request_of(content_type: str, body: bytes) -> Request | None:
 
 
 async def read(db: RequestDB, parts: tuple[Part, ...]) -> dict[str, Any]:
-    """The root fields' data in `parts`' order, each statement on the request's reads connection (RequestDB.reads)."""
-    data: dict[str, Any] = {key: "Query" for key, sql, _ in parts if sql is None}
+    """The data of the root fields in `parts` that are not direct, in their order, each statement on the
+    request's reads connection (RequestDB.reads)."""
+    parts = tuple(part for part in parts if part[3] is None)
+    data: dict[str, Any] = {key: "Query" for key, sql, _, _ in parts if sql is None}
     if len(data) < len(parts):
         async with db.reads(planned_once=True) as connection:
-            for key, sql, params in parts:
+            for key, sql, params, _ in parts:
                 if sql is not None:
                     text = (await connection.exec_driver_sql(sql, params)).scalar()
                     data[key] = orjson.loads(text) if text is not None else None
-    return {key: data[key] for key, _, _ in parts}
+    return {key: data[key] for key, _, _, _ in parts}
+
+
+async def answer(db: RequestDB, ready: Ready, context: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
+    """The operation's data: its statements, then its direct roots with the request's context (made by
+    `context` only for them); any failure, a refusal included (NotCovered), leaves the answer to strawberry."""
+    data = await read(db, ready.parts)
+    direct = [(key, field) for key, _, _, field in ready.parts if field is not None]
+    if direct:
+        made = await context()
+        for key, field in direct:
+            data[key] = await DIRECT[field.name](made, field)
+    return {key: data[key] for key, _, _, _ in ready.parts}
