@@ -1,9 +1,10 @@
-"""A bound on request bodies, enforced before anything reads them whole.
+"""A bound on request bodies, and the whole body read before anything else runs.
 
 A GraphQL document, its variables or a login fit in a few kilobytes; bulk data arrives through `resolute import`.
 So a body announced larger than the limit (Content-Length) is answered 413 before a byte of it is read or the
 token is checked, and a body sent without a length (chunked) is cut off with 413 as soon as it passes the limit:
-a 30 MB upload costs the server nothing but the refusal.
+a 30 MB upload costs the server nothing but the refusal. A body within the limit is read whole here, before
+authentication takes a database connection: a client that sends its body slowly holds none while it does.
 """
 
 from __future__ import annotations
@@ -12,11 +13,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodyLimitMiddleware", "TooLarge"]
-
-
-class TooLarge(Exception):
-    """The body passed the limit while it was being read."""
+__all__ = ["BodyLimitMiddleware"]
 
 
 def _refusal(limit: int) -> tuple[dict[str, object], bytes]:
@@ -29,7 +26,7 @@ def _refusal(limit: int) -> tuple[dict[str, object], bytes]:
 
 
 class BodyLimitMiddleware:
-    """413 for an HTTP request whose body is, or grows, larger than `limit` bytes."""
+    """413 for an HTTP request whose body is, or grows, larger than `limit` bytes; else the app gets it whole."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -48,28 +45,32 @@ class BodyLimitMiddleware:
             if announced > self.limit:
                 await self._refuse(send)
                 return
+        chunks: list[bytes] = []
         received = 0
-        started = False
-
-        async def counted() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise TooLarge
-            return message
-
-        async def watched(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counted, watched)
-        except TooLarge:
-            if not started:
+            if message["type"] != "http.request":  # the client went away: the app is told so at its first read
+                first = message
+                break
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.limit:
                 await self._refuse(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                first = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()  # (a disconnect, for an app that waits for one)
+            replayed = True
+            return first
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send) -> None:
         start, body = _refusal(self.limit)  # the request state middleware outside adds X-Request-ID

@@ -6,7 +6,7 @@ sibling fields concurrently; with the lock they queue for the session instead of
 it, and a request never holds more than one pooled connection. Loaders batch their keys, so
 queuing costs little: the number of statements depends on the query's shape, not its rows.
 
-On PostgreSQL a second, smaller pool serves the reads that are one statement each and belong to no
+On PostgreSQL a second pool serves the reads that are one statement each and belong to no
 unit of work: the caller's account at authentication and the compiled reads (schema/compiled). Its
 connections read outside any transaction (autocommit: no BEGIN and no ROLLBACK around them) and plan
 each prepared statement once (`plan_cache_mode = force_generic_plan` for the connection's life), so
@@ -111,31 +111,45 @@ class Reader:
     with the process saturated at 32 concurrent requests, some waited seconds (p99 1.4 s, against 0.12 s with
     enough connections for all). asyncio.Semaphore hands a freed place to the longest waiter; it admits as many
     requests as the pool can hold (its size and overflow), so the pool itself never has a waiter. A place is
-    waited for at most the pool's timeout, then the request is answered 503 as a full pool would have it."""
+    waited for at most the pool's timeout, then PoolTimeout, as a full pool would raise (authentication then
+    answers 503; a compiled read leaves the answer to the executor)."""
 
     def __init__(self, engine: AsyncEngine, places: int, timeout: float) -> None:
         self.engine = engine
         self.timeout = timeout
-        self._places = places
-        self._gate: asyncio.Semaphore | None = None  # made in the running event loop, at first use
+        self.places = places
+        self.waiting = 0  # requests waiting for a place now (/metrics: the pool itself never has a waiter)
+        self.taken = 0  # places taken now
+        self._gate: asyncio.BoundedSemaphore | None = None  # made in the running event loop, at first use
 
     async def connect(self) -> AsyncConnection:
         """A connection, once a place is free; `release` gives the place back after the connection."""
         if self._gate is None:
-            self._gate = asyncio.Semaphore(self._places)
+            self._gate = asyncio.BoundedSemaphore(self.places)  # a place given back twice raises, never widens the pool
+        self.waiting += 1
         try:
-            await asyncio.wait_for(self._gate.acquire(), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                await self._gate.acquire()
         except TimeoutError:
             raise PoolTimeout(f"no connection of the reader pool was free within {self.timeout:g} s") from None
+        finally:
+            self.waiting -= 1
+        self.taken += 1
         try:
             return await self.engine.connect()
         except BaseException:
-            self._gate.release()
+            self.release()
             raise
 
     def release(self) -> None:
         assert self._gate is not None
         self._gate.release()
+        self.taken -= 1
+
+    @property
+    def free(self) -> int:
+        """Places not taken."""
+        return self.places - self.taken
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -65,10 +65,13 @@ class MetricsMiddleware:
 
 async def metrics_endpoint(request: Request) -> Response:
     """This process's metrics in Prometheus's text format."""
-    for name, engine in (("sessions", getattr(request.app.state, "engine", None)), ("reads", getattr(getattr(request.app.state, "reader", None), "engine", None))):
+    reader = getattr(request.app.state, "reader", None)
+    for name, engine in (("sessions", getattr(request.app.state, "engine", None)), ("reads", getattr(reader, "engine", None))):
         pool = getattr(engine, "pool", None)
         if pool is not None and hasattr(pool, "checkedout"):
             POOL.labels(name, "checked_out").set(pool.checkedout())
             POOL.labels(name, "idle").set(pool.checkedin())
             POOL.labels(name, "overflow").set(max(0, pool.overflow()))
+    if reader is not None:
+        POOL.labels("reads", "waiting").set(reader.waiting)  # for a place at the reader's gate (api.db.Reader)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})

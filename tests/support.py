@@ -36,7 +36,7 @@ from resolute.api.access.policy import load_policy
 from resolute.api.accounts.models import User
 from resolute.api.auth.passwords import hash_password
 from resolute.api.auth.tokens import issue_token
-from resolute.api.db import create_engine, session_factory
+from resolute.api.db import Reader, create_engine, session_factory
 from resolute.api.interchange.loader import ImportReport, load_bundle
 from resolute.api.interchange.reader import Bundle, UnitRecord, UserRecord
 from resolute.api.models import KeyResult, Kpi, Measurement, Milestone, Objective, Resolution, Task, Unit
@@ -279,6 +279,7 @@ class Api:
     settings: Settings
     engine: AsyncEngine | TestConnection  # a TestConnection unless the test is `committing`
     reader: AsyncEngine | None = None  # a `committing` test's PostgreSQL reader pool (api.db.create_reader); else None, the session reads
+    reads: Reader | None = None  # that pool with its gate (api.db.Reader)
     tokens: dict[str, str] = field(default_factory=dict)
     last_cost: dict[str, int] | None = None  # extensions.cost of the last answer to `gql`
 
@@ -382,7 +383,8 @@ async def running_app(settings: Settings, *, engine: AsyncEngine | None = None, 
     if committing:
         app = create_app(settings)
         async with app.router.lifespan_context(app), _client(app) as client:
-            yield Api(client=client, settings=settings, engine=app.state.engine, reader=app.state.reader.engine if app.state.reader else None)
+            reads = app.state.reader
+            yield Api(client=client, settings=settings, engine=app.state.engine, reader=reads.engine if reads else None, reads=reads)
         return
     base = engine or create_engine(settings)
     conn = TestConnection(base.execution_options())  # a per-test copy: listeners added by the test go with it

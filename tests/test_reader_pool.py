@@ -165,11 +165,12 @@ async def test_the_reader_pool_serves_waiting_requests_first_come_first_served(b
         first = await reader.connect()
         waiting = [asyncio.create_task(take(name)) for name in ("a", "b", "c")]
         await asyncio.sleep(0.05)  # all three wait for the one place
-        late = asyncio.create_task(take("late"))  # scheduled before the place is freed: it runs before "a" wakes
+        assert reader.waiting == 3
+        late = asyncio.create_task(take("late"))  # scheduled before the connection and its place are given back: it runs first
         await first.close()
         reader.release()
         await asyncio.gather(*waiting, late)
-        assert order == ["a", "b", "c", "late"]
+        assert order == ["a", "b", "c", "late"] and reader.free == 1 and reader.waiting == 0
         held = await reader.connect()
         with pytest.raises(PoolTimeout):  # a request that finds no place within the pool's timeout: 503, as for the sessions' pool
             await reader.connect()
@@ -177,3 +178,31 @@ async def test_the_reader_pool_serves_waiting_requests_first_come_first_served(b
         reader.release()
     finally:
         await reader.dispose()
+
+
+async def test_a_websocket_authenticated_at_its_upgrade_keeps_no_reader_place(tree: Api) -> None:
+    """Authentication reads the caller on the reader pool for a websocket too; the connection lives long, so it
+    gives its place back at once (else twenty open sockets would leave every request waiting for one)."""
+    assert tree.reads is not None and tree.reader is not None
+    app = tree.client._transport.app  # type: ignore[attr-defined]  # the ASGI app behind the test's client
+    incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    await incoming.put({"type": "websocket.connect"})
+    accepted = asyncio.Event()
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.accept":
+            accepted.set()
+
+    scope = {
+        "type": "websocket", "asgi": {"version": "3.0"}, "scheme": "ws", "path": "/graphql", "raw_path": b"/graphql", "query_string": b"",
+        "root_path": "", "client": ("127.0.0.1", 50000), "server": ("resolute.test", 80), "subprotocols": ["graphql-transport-ws"],
+        "headers": [(b"host", b"resolute.test"), (b"authorization", f"Bearer {await tree.token_for('p01.manager')}".encode()),
+                    (b"sec-websocket-protocol", b"graphql-transport-ws")],
+    }  # fmt: skip
+    served = asyncio.create_task(app(scope, incoming.get, send))
+    try:
+        await asyncio.wait_for(accepted.wait(), 5)
+        assert tree.reads.free == tree.reads.places and tree.reader.pool.checkedout() == 0  # type: ignore[attr-defined]
+    finally:
+        await incoming.put({"type": "websocket.disconnect", "code": 1000})
+        await asyncio.wait_for(served, 5)

@@ -89,6 +89,8 @@ class TokenBackend(AuthenticationBackend):
                 log.info("refused token: %s", exc)
                 return AuthCredentials(), Anonymous(REFUSED)
             account = await load_account(connection, claims)
+        if conn.scope["type"] == "websocket":
+            await conn.state.db.close()  # a connection lives long, and would keep its reader's place (or session) all along
         if account is None:
             return AuthCredentials(), Anonymous(REFUSED)
         return AuthCredentials(["authenticated"]), Caller(account, claims)
