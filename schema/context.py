@@ -50,6 +50,9 @@ class Context:
     connection_params: dict[str, Any] | None = None  # a websocket's connection_init payload (strawberry sets it)
     limiter: RateLimiter | None = None  # the callers' allowances (schema.cost spends from them)
     response: Any = None  # the HTTP answer's status and headers, as the execution sets them (a 429's Retry-After)
+    # the cost already spent for this request (schema.cost.Spent) by a compiled read answered again that failed
+    # (schema/compiled/ready.py): the cost limit spends nothing more, and the executor answers, not the compiled path
+    spent: Any = None
 
     def refresh(self) -> None:
         """A long-lived connection's context, made current for its next piece of work: today's date, empty
@@ -70,7 +73,7 @@ class Context:
     @property
     def compiled_reads(self) -> bool:
         """Whether covered queries are answered by the compiled read path (schema.compiled; PostgreSQL only)."""
-        return self.settings.compiled_reads
+        return self.settings.compiled_reads and self.spent is None
 
     def unit_of_work(self, idempotency_key: str | None = None) -> UnitOfWork:
         """The caller's unit of work for one mutation, on the request's own session."""

@@ -243,7 +243,9 @@ class CostLimit(SchemaExtension):
         limiter, scope = getattr(context, "limiter", None), getattr(context, "scope", None)
         if limiter is None or scope is None or settings is None:
             return
-        spent = await spend(limiter, settings, scope.principal.user_id, self.cost or 0)
+        spent = getattr(context, "spent", None)  # already spent by the view for this request (schema/compiled/ready.py)
+        if spent is None:
+            spent = await spend(limiter, settings, scope.principal.user_id, self.cost or 0)
         self.rate = spent.rate
         if spent.refusal is None:
             return

@@ -1,9 +1,10 @@
 """The GraphQL view: strawberry's ASGI app, for authenticated callers only.
 
-Who the caller is was settled by the authentication middleware (resolute.api.auth.backend) on
-the request's own session (resolute.api.request_state); this view only refuses anonymous callers,
-builds the per-request context from that state, turns strawberry's refusals of malformed
-requests into 4xx answers, and encodes the answers with orjson.
+Who the caller is was settled by the authentication middleware (resolute.api.auth.backend), through
+the request's RequestDB (resolute.api.request_state; on PostgreSQL its reader pool); this view only
+refuses anonymous callers, builds the per-request context from that state, answers a compiled read
+sent again without strawberry's pipeline (schema/compiled/ready.py), turns strawberry's refusals of
+malformed requests into 4xx answers, and encodes the answers with orjson.
 """
 
 from __future__ import annotations
@@ -113,18 +114,22 @@ class GraphQLEndpoint(GraphQL):
         if not self.settings.compiled_reads or TRACER.get() is not None or request.method != "POST" or request.state.db.dialect.name != "postgresql":
             return None
         given = request_of(request.headers.get("content-type", ""), body)
-        if given is None:
+        if given is None or self._get_stream_transport_from_headers(request.headers) is not None:  # (a streamed answer: strawberry's)
             return None
         account: Account = request.user.account
-        policy = request.app.state.policy
-        ready = READY.get_fresh(statement_key(given.query, given.operation_name, given.variables, account.principal, policy, clock.today()))
-        if ready is None:
+        key = statement_key(given.query, given.operation_name, given.variables, account.principal, request.app.state.policy, clock.today())
+        ready = READY.get_fresh(key)
+        if ready is None or ready.cost > self.settings.max_cost:  # (an app with a lower ceiling in the same process)
             return None
-        try:
-            data = await answer(request.state.db, ready, lambda: self.get_context(request, Response()))
-        except Exception:  # strawberry's path runs it again, says what failed or refuses it, and spends the cost then
-            return None
-        spent = await spend(request.app.state.rate_limiter, self.settings, account.principal.user_id, ready.cost)
+        spent = await spend(request.app.state.rate_limiter, self.settings, account.principal.user_id, ready.cost)  # first, as the cost limit
+        data = None
+        if spent.refusal is None:
+            try:
+                data = await answer(request.state.db, ready, lambda: self.get_context(request, Response()))
+            except Exception:  # noqa: BLE001 - forgotten; strawberry's executor answers, says what failed or refuses it, spending nothing again
+                READY.pop(key, None)
+                request.state.spent = spent
+                return None
         extensions = cost_results(ready.cost, self.settings.max_cost, spent.rate)
         if spent.refusal is not None:
             result = ExecutionResult(data=None, errors=[spent.refusal], extensions=extensions)
@@ -158,9 +163,10 @@ class GraphQLEndpoint(GraphQL):
         if isinstance(request, WebSocket):
             return self._websocket_context(request)
         account: Account = request.user.account
-        # The caller's own account and grants, as the authentication just read them on this session, go
+        # The caller's own account and grants, as the authentication just read them for this request, go
         # to the loaders when they are made: the scope always lets a caller read both, so
         # `me { user grants }` need not read them again.
+        spent = getattr(request.state, "spent", None)  # the second-time path spent the cost, then failed (_answer_again)
         return Context(
             settings=self.settings,
             db=request.state.db,
@@ -171,6 +177,7 @@ class GraphQLEndpoint(GraphQL):
             limiter=request.app.state.rate_limiter,
             response=response,
             language=language(request.headers.get("accept-language")),
+            spent=spent,
         )
 
 

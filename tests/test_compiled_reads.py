@@ -12,6 +12,7 @@ SQLite the executor answers (compiled reads are PostgreSQL only).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import random
@@ -28,6 +29,7 @@ from resolute.api.kpis.models import Measurement
 from resolute.api.org.models import Unit
 from resolute.api.tasks.models import Assignment, Milestone, ProgressReport, Task
 from resolute.schema.compiled import catalog
+from resolute.schema.compiled.ready import READY
 from resolute.schema.ids import encode_id
 from resolute.schema.view import GraphQLEndpoint
 from tests.support import Api, Backend, StatementCounter, executor_twin, running_app, twin
@@ -393,13 +395,29 @@ async def test_a_compiled_read_sent_again_skips_strawberry_and_spends_as_it_woul
     assert again == refused and refused["errors"][0]["extensions"]["code"] == "INVALID_ID"
     assert len(pipelines) == 3 + 1 + 2
     pipelines.clear()
+    statements = StatementCounter(api.engine)
     async with twin(api, rate_limit_cost=2 * cost["requested"]) as limited:
-        answers = [await limited.client.post("/graphql", json={"query": query, "variables": {"n": 2}},
-                                             headers={"Authorization": f"Bearer {await api.token_for('user0')}"}) for _ in range(3)]
+        answers, counts = [], []
+        for _ in range(3):
+            statements.reset()
+            answers.append(await limited.client.post("/graphql", json={"query": query, "variables": {"n": 2}},
+                                                     headers={"Authorization": f"Bearer {await api.token_for('user0')}"}))
+            counts.append(statements.count)
         assert [a.status_code for a in answers] == [200, 200, 429]
+        assert counts[2] == 1 < counts[0] == counts[1]  # refused before its statements ran: the caller's account only
         assert [a.json()["extensions"]["rateLimit"]["remaining"] for a in answers] == [cost["requested"], 0, 0]
         refused = await limited.client.post("/graphql", json={"query": query + " ", "variables": {"n": 2}},  # another text: strawberry refuses it
                                             headers={"Authorization": f"Bearer {await api.token_for('user0')}"})
         assert refused.status_code == 429 and refused.headers["retry-after"] == answers[2].headers["retry-after"]
         assert refused.json() == answers[2].json()
     assert len(pipelines) == 1  # only the other text went through strawberry (the policy is the same: so are the statements)
+    # a remembered statement that now fails: forgotten, the executor answers, the cost is spent once
+    patched = [key for key in READY if key[0] == query]
+    for key in patched:
+        READY.put(key, dataclasses.replace(READY[key], parts=tuple((k, "SELECT 1/0", (), None) for k, _, _, _ in READY[key].parts)))
+    async with twin(api, rate_limit_cost=10 * cost["requested"]) as limited:
+        headers = {"Authorization": f"Bearer {await api.token_for('user0')}"}
+        failed = await limited.client.post("/graphql", json={"query": query, "variables": {"n": 2}}, headers=headers)
+        assert failed.status_code == 200 and failed.json()["data"] == first["data"]
+        assert failed.json()["extensions"]["rateLimit"]["remaining"] == 9 * cost["requested"]
+        assert [key in READY for key in patched] == [key[2] != '{"n": 2}' or key[3].username != "user0" for key in patched]  # that one forgotten

@@ -9,8 +9,11 @@ the way strawberry writes it: about a sixth of such a request's CPU was that pip
 tests/test_compiled_reads.py sends every compared document twice and compares the bytes.
 
 A dashboard root answered in Python (schema/compiled/direct.py) runs its resolver's steps again, with a context
-made as strawberry's would be. Anything else takes strawberry's path, which answers as before: another body
-shape, tracing on (it spans the operation), a failing statement or a refused argument (nothing is spent then).
+made as strawberry's would be. The cost is spent first, as strawberry's cost limit does before anything runs:
+a caller past its allowance is refused without a statement. Anything else takes strawberry's path, which
+answers as before: another body shape, a streaming transport asked for, tracing on (it spans the operation).
+If a statement or a root fails, the entry is forgotten and strawberry's executor answers, the cost not
+spent twice.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from datetime import date
 from typing import Any
 
 import orjson
+from strawberry.http.parse_content_type import parse_content_type
 
 from resolute.api.access.scope import Principal
 from resolute.api.db import RequestDB
@@ -70,7 +74,8 @@ class Request:
 
 def request_of(content_type: str, body: bytes) -> Request | None:
     """The body as strawberry would read it, if it is JSON of the plain shape; None for anything else."""
-    if content_type.partition(";")[0].strip().lower() != "application/json":
+    mime_type, _ = parse_content_type(content_type)
+    if "application/json" not in mime_type:  # strawberry's own test (case and all): what it would refuse, it refuses
         return None
     try:
         given = orjson.loads(body)
