@@ -114,7 +114,7 @@ class DisciplineFigures:
 
 @dataclass(frozen=True)
 class Discipline:
-    unit: Unit
+    unit: Unit  # (a row with a Unit's columns: api.monitoring.grouping.unit_and_children; so are the children's)
     period: str
     figures: DisciplineFigures  # the unit's whole subtree
     children: list[tuple[Unit, DisciplineFigures]]

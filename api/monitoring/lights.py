@@ -104,7 +104,7 @@ class LightCounts:
 
 @dataclass(frozen=True)
 class LightRollup:
-    unit: Unit
+    unit: Unit  # (a row with a Unit's columns: api.monitoring.grouping.unit_and_children; so are the children's)
     counts: LightCounts  # the unit's whole subtree
     children: list[tuple[Unit, LightCounts]]  # each direct sub-unit the caller may read (not archived), in code order
 
