@@ -1,8 +1,8 @@
 """Authentication as a Starlette backend: bearer token -> principal, for every route alike.
 
-The principal is read fresh from the database on every request (one statement, outside any
-transaction where PostgreSQL's reader pool serves it: api.db.RequestDB.reads), so a deactivation, a revocation or a password change
-takes effect on the very next request. A missing or refused token leaves the caller anonymous, with the reason kept
+The principal is read fresh from the database on every request (one statement; on PostgreSQL
+outside any transaction, on the reader pool: api.db.RequestDB.reads), so a deactivation, a
+revocation or a password change takes effect on the very next request. A missing or refused token leaves the caller anonymous, with the reason kept
 for the routes that require a caller (they answer 401); routes that do not (health, login) go on.
 """
 
