@@ -32,7 +32,7 @@ from resolute.api.auth.routes import ROUTES as AUTH_ROUTES
 from resolute.api.availability import UnavailableMiddleware
 from resolute.api.body_limit import BodyLimitMiddleware
 from resolute.api.compression import Compression
-from resolute.api.db import create_engine, create_reader, session_factory
+from resolute.api.db import create_engine, create_reader, session_factory, session_gate
 from resolute.api.deadline import DeadlineMiddleware
 from resolute.api.metrics import MetricsMiddleware, metrics_endpoint
 from resolute.api.rate_limit import make_limiter
@@ -92,6 +92,7 @@ def create_app(
             app.state.engine = engine
             app.state.sessions = session_factory(engine)
             reader = app.state.reader = create_reader(settings)  # PostgreSQL: reads outside transactions (api.db)
+            app.state.session_gate = session_gate(settings)  # PostgreSQL: the sessions' connections, first come, first served
         for service in services:
             await service.start()
         try:
@@ -141,7 +142,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.reader = None  # set by the lifespan where the app makes its own engine
+    app.state.reader = app.state.session_gate = None  # set by the lifespan where the app makes its own engine
     app.state.token_backend = tokens
     app.state.rate_limiter = make_limiter(settings.redis_url)  # callers' allowances, shared through Redis when configured
     app.state.policy = load_policy(settings.policy_dir)

@@ -14,6 +14,7 @@ such a request makes two round trips where it made five. Under PostgreSQL's defa
 committed) every statement sees what was committed before it began, in a transaction or not, so the two
 statements see what they would have seen in one. A request that then reads or writes through its
 session gives the reader's connection back first: it holds one connection at a time (`RequestDB.reads`).
+In front of each pool a `Gate` hands its connections out first come, first served.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from resolute.api.settings import Settings
 log = logging.getLogger("resolute.db")
 T = TypeVar("T")
 
-__all__ = ["NAMING_CONVENTION", "Base", "Reader", "RequestDB", "UtcDateTime", "built", "create_engine", "create_reader", "driver_sql", "plan_as_usual", "plan_once", "plan_with_parameters", "session_factory", "utcnow"]
+__all__ = ["NAMING_CONVENTION", "Base", "Gate", "Reader", "RequestDB", "UtcDateTime", "built", "create_engine", "create_reader", "driver_sql", "plan_as_usual", "plan_once", "plan_with_parameters", "session_factory", "session_gate", "utcnow"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -102,48 +103,41 @@ def create_engine(settings: Settings) -> AsyncEngine:
     return engine
 
 
-class Reader:
-    """PostgreSQL's pool for one-statement reads outside any transaction, each statement planned once per
-    connection (see the module docstring), behind a gate that hands its connections out first come, first served.
+class Gate:
+    """Places in front of a pool, handed out first come, first served.
 
     SQLAlchemy's asyncio pool lets a request that has just arrived take a connection given back for a request
     already waiting (asyncio.Queue wakes the waiter, and a newcomer that finds the connection first keeps it):
-    with the process saturated at 32 concurrent requests, some waited seconds (p99 1.4 s, against 0.12 s with
-    enough connections for all). asyncio.Semaphore hands a freed place to the longest waiter; it admits as many
-    requests as the pool can hold (its size and overflow), so the pool itself never has a waiter. A place is
-    waited for at most the pool's timeout, then PoolTimeout, as a full pool would raise (authentication then
-    answers 503; a compiled read leaves the answer to the executor)."""
+    with the process saturated at 32 concurrent requests, some waited seconds (Q1's p99 1.4 s, against 0.12 s
+    with enough connections for all). asyncio's semaphore hands a freed place to the longest waiter; the gate
+    admits as many requests as its pool can hold (its size and overflow), so the pool itself never has a waiter.
+    A place is waited for at most the pool's timeout, then PoolTimeout, as a full pool would raise (a request
+    then answers 503 SERVICE_UNAVAILABLE; a compiled read leaves the answer to the executor)."""
 
-    def __init__(self, engine: AsyncEngine, places: int, timeout: float) -> None:
-        self.engine = engine
-        self.timeout = timeout
+    def __init__(self, places: int, timeout: float) -> None:
         self.places = places
-        self.waiting = 0  # requests waiting for a place now (/metrics: the pool itself never has a waiter)
+        self.timeout = timeout
+        self.waiting = 0  # requests waiting for a place now (/metrics)
         self.taken = 0  # places taken now
-        self._gate: asyncio.BoundedSemaphore | None = None  # made in the running event loop, at first use
+        self._places: asyncio.BoundedSemaphore | None = None  # made in the running event loop, at first use
 
-    async def connect(self) -> AsyncConnection:
-        """A connection, once a place is free; `release` gives the place back after the connection."""
-        if self._gate is None:
-            self._gate = asyncio.BoundedSemaphore(self.places)  # a place given back twice raises, never widens the pool
+    async def enter(self) -> None:
+        """Take a place, once one is free; `leave` gives it back."""
+        if self._places is None:
+            self._places = asyncio.BoundedSemaphore(self.places)  # a place given back twice raises, never widens the pool
         self.waiting += 1
         try:
             async with asyncio.timeout(self.timeout):
-                await self._gate.acquire()
+                await self._places.acquire()
         except TimeoutError:
-            raise PoolTimeout(f"no connection of the reader pool was free within {self.timeout:g} s") from None
+            raise PoolTimeout(f"no database connection was free within {self.timeout:g} s") from None
         finally:
             self.waiting -= 1
         self.taken += 1
-        try:
-            return await self.engine.connect()
-        except BaseException:
-            self.release()
-            raise
 
-    def release(self) -> None:
-        assert self._gate is not None
-        self._gate.release()
+    def leave(self) -> None:
+        assert self._places is not None
+        self._places.release()
         self.taken -= 1
 
     @property
@@ -151,8 +145,36 @@ class Reader:
         """Places not taken."""
         return self.places - self.taken
 
+
+class Reader:
+    """PostgreSQL's pool for one-statement reads outside any transaction, each statement planned once per
+    connection (see the module docstring), behind its `Gate`."""
+
+    def __init__(self, engine: AsyncEngine, gate: Gate) -> None:
+        self.engine = engine
+        self.gate = gate
+
+    async def connect(self) -> AsyncConnection:
+        """A connection, once the gate lets the request through; `release` gives the place back after the connection."""
+        await self.gate.enter()
+        try:
+            return await self.engine.connect()
+        except BaseException:
+            self.gate.leave()
+            raise
+
+    def release(self) -> None:
+        self.gate.leave()
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def session_gate(settings: Settings) -> Gate | None:
+    """The gate of the sessions' pool (PostgreSQL): its size and overflow, its timeout; None on SQLite."""
+    if settings.database_url.startswith("sqlite"):
+        return None
+    return Gate(settings.db_pool_size + settings.db_max_overflow, settings.db_pool_timeout)
 
 
 def create_reader(settings: Settings) -> Reader | None:
@@ -164,7 +186,7 @@ def create_reader(settings: Settings) -> Reader | None:
     # outside transactions there is nothing to roll back when a connection goes back to the pool
     engine = create_async_engine(settings.database_url, echo=settings.db_echo, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **kwargs)
     event.listen(engine.sync_engine, "checkout", _alive)
-    return Reader(engine, settings.db_read_pool_size + settings.db_max_overflow, settings.db_pool_timeout)
+    return Reader(engine, Gate(settings.db_read_pool_size + settings.db_max_overflow, settings.db_pool_timeout))
 
 
 def _pooled(settings: Settings, size: int) -> dict[str, Any]:
@@ -231,9 +253,10 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 class RequestDB:
     """The request's single AsyncSession behind a lock (see the module docstring)."""
 
-    def __init__(self, factory: async_sessionmaker[AsyncSession], reader: Reader | None = None) -> None:
+    def __init__(self, factory: async_sessionmaker[AsyncSession], reader: Reader | None = None, gate: Gate | None = None) -> None:
         self._factory = factory
         self._reader = reader
+        self._gate = gate  # the sessions' pool's (session_gate): a place is held while the request has a session
         self._read: AsyncConnection | None = None  # the reader's connection, while the request holds one
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
@@ -289,6 +312,8 @@ class RequestDB:
             if self._read is not None:
                 await self._let_go_of_read()  # a connection of one pool at a time: no request waits for one holding the other
             if self._session is None:
+                if self._gate is not None:
+                    await self._gate.enter()
                 self._session = self._factory()
             try:
                 yield self._session
@@ -308,10 +333,13 @@ class RequestDB:
         log.warning("dropping the request's database connection: %s: %s", type(error).__name__, error)
         session, self._session = self._session, None
         if session is not None:
-            with suppress(Exception):
-                await session.invalidate()
-            with suppress(Exception):
-                await session.close()
+            try:
+                with suppress(Exception):
+                    await session.invalidate()
+                with suppress(Exception):
+                    await session.close()
+            finally:
+                self._leave_gate()
 
     async def close(self) -> None:
         await self._let_go_of_read()
@@ -320,7 +348,13 @@ class RequestDB:
                 await self._session.close()
             except Exception as exc:  # noqa: BLE001 - a dead connection: the request has been answered; drop it
                 await self._discard(exc)
+                return
             self._session = None
+            self._leave_gate()
+
+    def _leave_gate(self) -> None:
+        if self._gate is not None:
+            self._gate.leave()
 
 
 _built = LRU(512)

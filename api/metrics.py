@@ -72,6 +72,7 @@ async def metrics_endpoint(request: Request) -> Response:
             POOL.labels(name, "checked_out").set(pool.checkedout())
             POOL.labels(name, "idle").set(pool.checkedin())
             POOL.labels(name, "overflow").set(max(0, pool.overflow()))
-    if reader is not None:
-        POOL.labels("reads", "waiting").set(reader.waiting)  # for a place at the reader's gate (api.db.Reader)
+    for name, gate in (("sessions", getattr(request.app.state, "session_gate", None)), ("reads", getattr(reader, "gate", None))):
+        if gate is not None:
+            POOL.labels(name, "waiting").set(gate.waiting)  # requests waiting for a place at the pool's gate (api.db.Gate)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})

@@ -38,7 +38,7 @@ class RequestStateMiddleware:
         headers = dict(scope.get("headers") or [])
         request_id = request_id_from(headers.get(b"x-request-id", b"").decode("latin-1") or None)
         app_state = scope["app"].state
-        db = RequestDB(app_state.sessions, app_state.reader)
+        db = RequestDB(app_state.sessions, app_state.reader, app_state.session_gate)
         state = scope.setdefault("state", {})
         state["db"], state["request_id"] = db, request_id
 

@@ -36,7 +36,7 @@ from resolute.api.access.policy import load_policy
 from resolute.api.accounts.models import User
 from resolute.api.auth.passwords import hash_password
 from resolute.api.auth.tokens import issue_token
-from resolute.api.db import Reader, create_engine, session_factory
+from resolute.api.db import Gate, Reader, create_engine, session_factory
 from resolute.api.interchange.loader import ImportReport, load_bundle
 from resolute.api.interchange.reader import Bundle, UnitRecord, UserRecord
 from resolute.api.models import KeyResult, Kpi, Measurement, Milestone, Objective, Resolution, Task, Unit
@@ -280,6 +280,7 @@ class Api:
     engine: AsyncEngine | TestConnection  # a TestConnection unless the test is `committing`
     reader: AsyncEngine | None = None  # a `committing` test's PostgreSQL reader pool (api.db.create_reader); else None, the session reads
     reads: Reader | None = None  # that pool with its gate (api.db.Reader)
+    gate: Gate | None = None  # a `committing` test's gate of the sessions' pool (api.db.session_gate)
     tokens: dict[str, str] = field(default_factory=dict)
     last_cost: dict[str, int] | None = None  # extensions.cost of the last answer to `gql`
 
@@ -384,7 +385,8 @@ async def running_app(settings: Settings, *, engine: AsyncEngine | None = None, 
         app = create_app(settings)
         async with app.router.lifespan_context(app), _client(app) as client:
             reads = app.state.reader
-            yield Api(client=client, settings=settings, engine=app.state.engine, reader=reads.engine if reads else None, reads=reads)
+            yield Api(client=client, settings=settings, engine=app.state.engine, reader=reads.engine if reads else None, reads=reads,
+                      gate=app.state.session_gate)
         return
     base = engine or create_engine(settings)
     conn = TestConnection(base.execution_options())  # a per-test copy: listeners added by the test go with it

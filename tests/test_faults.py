@@ -145,7 +145,9 @@ async def test_a_database_that_stops_answering_times_out_and_the_pool_recovers(f
             break
         await asyncio.sleep(0.1)
     assert [pool.checkedout() for pool in pools] == [0, 0]
-    assert api.reads is not None and api.reads.free == api.reads.places == 2 and api.reads.waiting == 0  # every place given back
+    assert api.reads is not None and api.gate is not None
+    for gate in (api.reads.gate, api.gate):  # every place given back, at the reader's gate and the sessions'
+        assert gate.free == gate.places == 2 and gate.waiting == 0
     for _ in range(3):
         body, _, _ = await timed(api, UNITS)
         assert body["_status"] == 200 and body["data"]["units"]["nodes"], body

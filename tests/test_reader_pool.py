@@ -165,12 +165,12 @@ async def test_the_reader_pool_serves_waiting_requests_first_come_first_served(b
         first = await reader.connect()
         waiting = [asyncio.create_task(take(name)) for name in ("a", "b", "c")]
         await asyncio.sleep(0.05)  # all three wait for the one place
-        assert reader.waiting == 3
+        assert reader.gate.waiting == 3
         late = asyncio.create_task(take("late"))  # scheduled before the connection and its place are given back: it runs first
         await first.close()
         reader.release()
         await asyncio.gather(*waiting, late)
-        assert order == ["a", "b", "c", "late"] and reader.free == 1 and reader.waiting == 0
+        assert order == ["a", "b", "c", "late"] and reader.gate.free == 1 and reader.gate.waiting == 0
         held = await reader.connect()
         with pytest.raises(PoolTimeout):  # a request that finds no place within the pool's timeout: 503, as for the sessions' pool
             await reader.connect()
@@ -202,7 +202,28 @@ async def test_a_websocket_authenticated_at_its_upgrade_keeps_no_reader_place(tr
     served = asyncio.create_task(app(scope, incoming.get, send))
     try:
         await asyncio.wait_for(accepted.wait(), 5)
-        assert tree.reads.free == tree.reads.places and tree.reader.pool.checkedout() == 0  # type: ignore[attr-defined]
+        assert tree.reads.gate.free == tree.reads.gate.places and tree.reader.pool.checkedout() == 0  # type: ignore[attr-defined]
     finally:
         await incoming.put({"type": "websocket.disconnect", "code": 1000})
         await asyncio.wait_for(served, 5)
+
+
+async def test_the_sessions_pool_is_gated_too(backend: Backend) -> None:
+    """Requests that read through their session (the executor's) take a place at the sessions' gate while they
+    hold a session, first come, first served: with one connection for all, eight at once are all answered in turn,
+    and every place comes back."""
+    if backend.name != "postgresql":
+        pytest.skip("the gates are PostgreSQL's pools'")
+    await backend.reset()
+    places = 1
+    settings = backend.settings.replace(db_pool_size=places, db_max_overflow=0, db_read_pool_size=places, db_pool_timeout=5)
+    async with running_app(settings, committing=True) as api:
+        await api.seed(small_tree(), small_users())
+        assert api.gate is not None and api.reads is not None
+        users = ("admin", "p01.admin", "p01.manager", "p02.admin") * 2
+        answers = await asyncio.gather(*(api.gql(ME, as_user=user) for user in users))
+        assert [a["data"]["me"]["user"]["username"] for a in answers] == list(users)
+        assert api.gate.free == api.gate.places == places and api.gate.waiting == 0
+        assert api.reads.gate.free == api.reads.gate.places == places
+        metrics = (await api.client.get("/metrics")).text
+        assert 'resolute_db_pool_connections{pool="sessions",state="waiting"} 0.0' in metrics
