@@ -108,7 +108,7 @@ class Gate:
 
     SQLAlchemy's asyncio pool lets a request that has just arrived take a connection given back for a request
     already waiting (asyncio.Queue wakes the waiter, and a newcomer that finds the connection first keeps it):
-    with the process saturated at 32 concurrent requests, some waited seconds (Q1's p99 1.4 s, against 0.12 s
+    with the process saturated at 32 concurrent requests, some waited seconds (Q1's p99 1.4 s, against 0.12-0.30 s
     with enough connections for all). asyncio's semaphore hands a freed place to the longest waiter; the gate
     admits as many requests as its pool can hold (its size and overflow), so the pool itself never has a waiter.
     A place is waited for at most the pool's timeout, then PoolTimeout, as a full pool would raise (a request

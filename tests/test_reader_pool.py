@@ -210,8 +210,8 @@ async def test_a_websocket_authenticated_at_its_upgrade_keeps_no_reader_place(tr
 
 async def test_the_sessions_pool_is_gated_too(backend: Backend) -> None:
     """Requests that read through their session (the executor's) take a place at the sessions' gate while they
-    hold a session, first come, first served: with one connection for all, eight at once are all answered in turn,
-    and every place comes back."""
+    hold a session: with one connection for all, eight at once are all answered, and every place comes back (the
+    gate's order is the reader test's above: the same class)."""
     if backend.name != "postgresql":
         pytest.skip("the gates are PostgreSQL's pools'")
     await backend.reset()
